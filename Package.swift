@@ -1,0 +1,70 @@
+// swift-tools-version:6.0
+//
+// Sluice — a userspace network datapath for virtual machines, and a lab that runs it.
+// Layering (docs/architecture.md): each target depends only on targets of a lower layer.
+//   0  CShims, CSodium, CPcap, CMallocCounter      C the Swift code cannot call directly
+//   1  Basics, Wire                                 time, seeded randomness, wire formats (no I/O)
+//   2  Virtio, Datapath                             sans-IO virtqueue, switch, router, DHCP
+//   3  Capture                                      pcap files and BPF through libpcap
+//   4  Engine                                       a bridge built from bridge.yml
+//   5  sluice                                       the command-line tool
+import PackageDescription
+
+let package = Package(
+    name: "Sluice",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "sluice", targets: ["sluice"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+        .package(url: "https://github.com/apple/swift-collections", from: "1.1.0"),
+    ],
+    targets: [
+        // Layer 0 — C.
+        .target(name: "CShims", path: "Sources/CShims"),
+        .systemLibrary(
+            name: "CSodium", path: "Sources/CSodium", pkgConfig: "libsodium",
+            providers: [.apt(["libsodium-dev"])]),
+        .systemLibrary(
+            name: "CPcap", path: "Sources/CPcap", pkgConfig: "libpcap",
+            providers: [.apt(["libpcap-dev"])]),
+        .target(name: "CMallocCounter", path: "Sources/CMallocCounter"),
+
+        // Layer 1 — values, no I/O.
+        .target(name: "Basics"),
+        .target(name: "Wire"),
+
+        // Layer 2 — sans-IO state machines.
+        .target(name: "Virtio", dependencies: ["Basics"]),
+        .target(
+            name: "Datapath",
+            dependencies: ["Basics", "Wire", .product(name: "Collections", package: "swift-collections")]),
+
+        // Layer 3 — system libraries.
+        .target(name: "Capture", dependencies: ["Basics", "CPcap"]),
+
+        // Layer 4 — composition.
+        .target(
+            name: "Engine",
+            dependencies: ["Basics", "Wire", "Virtio", "Datapath", "Capture", .product(name: "Yams", package: "Yams")]),
+
+        // Layer 5 — the tool.
+        .executableTarget(
+            name: "sluice",
+            dependencies: [
+                "Engine", "CMallocCounter",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
+
+        .testTarget(name: "BasicsTests", dependencies: ["Basics"]),
+        .testTarget(name: "WireTests", dependencies: ["Wire"]),
+        .testTarget(name: "VirtioTests", dependencies: ["Virtio"]),
+        .testTarget(name: "DatapathTests", dependencies: ["Datapath", "Wire", "Basics"]),
+        .testTarget(name: "CaptureTests", dependencies: ["Capture", "Basics"]),
+        .testTarget(name: "EngineTests", dependencies: ["Engine", "Datapath", "Virtio", "Wire", "Capture", "Basics"]),
+        .testTarget(name: "SystemLibraryTests", dependencies: ["CSodium", "CPcap", "CShims"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

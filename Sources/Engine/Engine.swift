@@ -1,0 +1,2 @@
+// Room: Engine — layer 4. Builds a running bridge from bridge.yml (config, switch, router, DHCP, virtio
+// ports, captures) and exposes one poll(now:) for whichever driver runs it (real I/O or the simulator).

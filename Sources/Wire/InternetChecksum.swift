@@ -1,0 +1,51 @@
+// The Internet checksum (RFC 1071) and its incremental update (RFC 1624, eqn. 3).
+
+/// A running one's-complement sum of 16-bit big-endian words.
+public struct InternetChecksum: Sendable {
+    @usableFromInline var sum: UInt64 = 0
+
+    @inlinable public init() {}
+
+    /// Adds `bytes`; an odd trailing byte is padded with zero, as RFC 1071 says. Feed odd-length
+    /// pieces only last.
+    @inlinable public mutating func add(_ bytes: UnsafeRawBufferPointer) {
+        var i = 0
+        let n = bytes.count
+        // Sum 32-bit big-endian words into a 64-bit accumulator; fold at the end.
+        while i + 4 <= n {
+            sum &+= UInt64(bytes.u32(i))
+            i += 4
+        }
+        if i + 2 <= n { sum &+= UInt64(bytes.u16(i)); i += 2 }
+        if i < n { sum &+= UInt64(bytes[i]) << 8 }
+    }
+
+    @inlinable public mutating func add(_ word: UInt16) { sum &+= UInt64(word) }
+    @inlinable public mutating func add(_ word: UInt32) { sum &+= UInt64(word) }
+
+    /// The folded, complemented checksum to put in the header.
+    @inlinable public var value: UInt16 {
+        var s = sum
+        while s >> 16 != 0 { s = (s & 0xFFFF) + (s >> 16) }
+        return ~UInt16(truncatingIfNeeded: s)
+    }
+
+    /// The checksum of `bytes` alone.
+    @inlinable public static func of(_ bytes: UnsafeRawBufferPointer) -> UInt16 {
+        var c = InternetChecksum(); c.add(bytes); return c.value
+    }
+
+    /// RFC 1624 eqn. 3: HC' = ~(~HC + ~m + m') when a 16-bit field changes from `old` to `new`.
+    @inlinable public static func update(_ checksum: UInt16, old: UInt16, new: UInt16) -> UInt16 {
+        var s = UInt32(~checksum) + UInt32(~old) + UInt32(new)
+        s = (s & 0xFFFF) + (s >> 16)
+        s = (s & 0xFFFF) + (s >> 16)
+        return ~UInt16(truncatingIfNeeded: s)
+    }
+
+    /// As `update(_:old:new:)` for a 32-bit field (an address), word by word.
+    @inlinable public static func update(_ checksum: UInt16, old: UInt32, new: UInt32) -> UInt16 {
+        let c = update(checksum, old: UInt16(truncatingIfNeeded: old >> 16), new: UInt16(truncatingIfNeeded: new >> 16))
+        return update(c, old: UInt16(truncatingIfNeeded: old), new: UInt16(truncatingIfNeeded: new))
+    }
+}

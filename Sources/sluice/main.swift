@@ -1,0 +1,12 @@
+// Room: sluice — layer 5, the command-line tool. Parses arguments, loads files, calls Engine/Lab,
+// prints results. No protocol logic lives here.
+import ArgumentParser
+
+struct Sluice: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sluice",
+        abstract: "A userspace network datapath for virtual machines, and a lab that runs it.",
+        subcommands: [])
+}
+
+Sluice.main()
