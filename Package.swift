@@ -3,7 +3,7 @@
 // Sluice — a userspace network datapath for virtual machines, and a lab that runs it.
 // Layering (docs/architecture.md): each target depends only on targets of a lower layer.
 //   0  CShims, CSodium, CPcap, CMallocCounter      C the Swift code cannot call directly
-//   1  Basics, Wire                                 time, seeded randomness, wire formats (no I/O)
+//   1  Basics, Wire, YAMLSchema                     time, seeded randomness, wire formats, located YAML reads
 //   2  Virtio, Datapath                             sans-IO virtqueue, switch, router, DHCP
 //   3  Capture                                      pcap files and BPF through libpcap
 //   4  Engine                                       a bridge built from bridge.yml
@@ -35,6 +35,7 @@ let package = Package(
         // Layer 1 — values, no I/O.
         .target(name: "Basics"),
         .target(name: "Wire"),
+        .target(name: "YAMLSchema", dependencies: [.product(name: "Yams", package: "Yams")]),
 
         // Layer 2 — sans-IO state machines.
         .target(name: "Virtio", dependencies: ["Basics"]),
@@ -48,7 +49,7 @@ let package = Package(
         // Layer 4 — composition.
         .target(
             name: "Engine",
-            dependencies: ["Basics", "Wire", "Virtio", "Datapath", "Capture", .product(name: "Yams", package: "Yams")]),
+            dependencies: ["Basics", "Wire", "Virtio", "Datapath", "Capture", "YAMLSchema"]),
 
         // Layer 5 — the tool.
         .executableTarget(
@@ -60,6 +61,7 @@ let package = Package(
 
         .testTarget(name: "BasicsTests", dependencies: ["Basics"]),
         .testTarget(name: "WireTests", dependencies: ["Wire"]),
+        .testTarget(name: "YAMLSchemaTests", dependencies: ["YAMLSchema"]),
         .testTarget(name: "VirtioTests", dependencies: ["Virtio"]),
         .testTarget(name: "DatapathTests", dependencies: ["Datapath", "Wire", "Basics"]),
         .testTarget(name: "CaptureTests", dependencies: ["Capture", "Basics"]),

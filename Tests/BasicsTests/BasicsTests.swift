@@ -18,10 +18,10 @@ import Testing
     #expect(xs == (0..<8).map { _ in b.next() })
     #expect(xs != (0..<8).map { _ in c.next() })
     // Pinned: the sequence must not change between processes or releases (scenario pcaps depend on it).
+    // Values computed by an independent Python xoshiro256** + SplitMix64 implementation.
     var pinned = SeededRandom(seed: 1)
-    let first = pinned.next()
-    var again = SeededRandom(seed: 1)
-    #expect(again.next() == first)
+    #expect(pinned.next() == 0xB3F2_AF6D_0FC7_10C5)
+    #expect(pinned.next() == 0x853B_5596_4736_4CEA)
     var u = SeededRandom(seed: 7)
     for _ in 0..<1000 { let x = u.nextUnit(); #expect(x >= 0 && x < 1) }
 }

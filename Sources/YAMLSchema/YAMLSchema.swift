@@ -1,0 +1,218 @@
+// Room: YAMLSchema — layer 1. Typed reads of YAML documents that keep every value's position, so
+// a bad config or scenario file fails with file:line:column, what was wrong, and the fix
+// (DESIGN.md §9). Used by Engine (bridge.yml) and the lab (scenario files). No I/O: callers read
+// the file and pass its text.
+import Foundation
+import Yams
+
+/// A problem in a configuration or scenario file, located to file:line:column.
+public struct ConfigError: Error, Equatable, Sendable, CustomStringConvertible {
+    public var file: String
+    public var line: Int
+    public var column: Int
+    /// What is wrong, naming the field ("router.dhcp.start: '10.0.0.300' is not an IPv4 address").
+    public var message: String
+    /// What to do about it.
+    public var fix: String?
+
+    public init(file: String, line: Int, column: Int, message: String, fix: String? = nil) {
+        self.file = file; self.line = line; self.column = column; self.message = message; self.fix = fix
+    }
+
+    public var description: String {
+        "\(file):\(line):\(column): error: \(message)" + (fix.map { "\n  fix: \($0)" } ?? "")
+    }
+}
+
+/// One YAML node with its position and dotted path ("router.dhcp.start") in its file.
+public struct YAMLValue {
+    public let node: Node
+    public let path: String
+    public let file: String
+
+    public var line: Int { node.mark?.line ?? 1 }
+    public var column: Int { node.mark?.column ?? 1 }
+
+    /// Parses `text` (the contents of `file`) into its root value. An empty document is an empty mapping.
+    public static func parse(_ text: String, file: String) throws(ConfigError) -> YAMLValue {
+        do {
+            let node = try Yams.compose(yaml: text) ?? Node.mapping(Node.Mapping([]))
+            return YAMLValue(node: node, path: "", file: file)
+        } catch let error as YamlError {
+            throw ConfigError.fromYams(error, file: file)
+        } catch {
+            throw ConfigError(file: file, line: 1, column: 1, message: "cannot read YAML: \(error)")
+        }
+    }
+
+    public init(node: Node, path: String, file: String) {
+        self.node = node; self.path = path; self.file = file
+    }
+
+    /// An error located at this value.
+    public func error(_ message: String, fix: String? = nil) -> ConfigError {
+        ConfigError(file: file, line: line, column: column,
+                    message: path.isEmpty ? message : "\(path): \(message)", fix: fix)
+    }
+
+    var kindName: String {
+        switch node {
+        case .scalar: "a value"
+        case .mapping: "a mapping"
+        case .sequence: "a list"
+        case .alias: "an alias"
+        }
+    }
+
+    // MARK: Shapes
+
+    /// This value as a mapping whose keys must all be in `allowed`.
+    public func mapping(allowed: [String]) throws(ConfigError) -> YAMLMapping {
+        guard case .mapping(let m) = node else {
+            throw error("expected a mapping with keys \(allowed.joined(separator: ", ")), found \(kindName)")
+        }
+        var entries: [(key: String, keyValue: YAMLValue, value: YAMLValue)] = []
+        for (k, v) in m {
+            guard case .scalar(let ks) = k else {
+                throw YAMLValue(node: k, path: path, file: file).error("keys must be plain names")
+            }
+            let keyValue = YAMLValue(node: k, path: path, file: file)
+            guard allowed.contains(ks.string) else {
+                let hint = closest(ks.string, in: allowed).map { "did you mean '\($0)'? " } ?? ""
+                throw keyValue.error("unknown key '\(ks.string)'",
+                                     fix: "\(hint)allowed here: \(allowed.joined(separator: ", "))")
+            }
+            if entries.contains(where: { $0.key == ks.string }) {
+                throw keyValue.error("key '\(ks.string)' appears twice", fix: "keep one of them")
+            }
+            let childPath = path.isEmpty ? ks.string : "\(path).\(ks.string)"
+            entries.append((ks.string, keyValue, YAMLValue(node: v, path: childPath, file: file)))
+        }
+        return YAMLMapping(owner: self, entries: entries)
+    }
+
+    /// This value as a list.
+    public func list() throws(ConfigError) -> [YAMLValue] {
+        guard case .sequence(let s) = node else { throw error("expected a list, found \(kindName)") }
+        return s.enumerated().map { YAMLValue(node: $1, path: "\(path)[\($0)]", file: file) }
+    }
+
+    /// The scalar text of this value.
+    public func scalar() throws(ConfigError) -> String {
+        guard case .scalar(let s) = node else { throw error("expected a value, found \(kindName)") }
+        return s.string
+    }
+
+    public func string() throws(ConfigError) -> String { try scalar() }
+
+    public func bool() throws(ConfigError) -> Bool {
+        switch try scalar().lowercased() {
+        case "true", "yes", "on": return true
+        case "false", "no", "off": return false
+        case let s: throw error("'\(s)' is not true or false")
+        }
+    }
+
+    public func int(in range: ClosedRange<Int>? = nil) throws(ConfigError) -> Int {
+        let s = try scalar()
+        guard let v = Int(s.replacingOccurrences(of: "_", with: "")) else { throw error("'\(s)' is not a whole number") }
+        if let range, !range.contains(v) { throw error("\(v) is out of range", fix: "use a value in \(range.lowerBound)...\(range.upperBound)") }
+        return v
+    }
+
+    /// A duration such as "250ms", "5s", "1m", "2h", "100us", "10ns"; a bare number means seconds.
+    public func duration() throws(ConfigError) -> Duration {
+        let s = try scalar()
+        guard let d = parseDuration(s) else {
+            throw error("'\(s)' is not a duration", fix: "write a number with a unit: ns, us, ms, s, m, h (e.g. 250ms, 5s, 1h)")
+        }
+        return d
+    }
+
+    /// A percentage "2%" or a fraction "0.02", returned as a fraction in 0...1.
+    public func fraction() throws(ConfigError) -> Double {
+        let s = try scalar().trimmingCharacters(in: .whitespaces)
+        let v: Double?
+        if s.hasSuffix("%") { v = Double(s.dropLast()).map { $0 / 100 } } else { v = Double(s) }
+        guard let v, v >= 0, v <= 1 else { throw error("'\(s)' is not a probability", fix: "write a percentage (2%) or a fraction between 0 and 1 (0.02)") }
+        return v
+    }
+}
+
+/// A mapping whose keys were checked against the allowed set; values keep their positions.
+public struct YAMLMapping {
+    public let owner: YAMLValue
+    let entries: [(key: String, keyValue: YAMLValue, value: YAMLValue)]
+
+    /// The value at `key`, or nil when absent (or explicitly null).
+    public subscript(key: String) -> YAMLValue? {
+        guard let e = entries.first(where: { $0.key == key }) else { return nil }
+        if case .scalar(let s) = e.value.node, s.tag.description == "tag:yaml.org,2002:null" || (s.style == .plain && ["~", "null", ""].contains(s.string)) {
+            return nil
+        }
+        return e.value
+    }
+
+    /// The value at `key`, or an error naming the missing key.
+    public func required(_ key: String, example: String? = nil) throws(ConfigError) -> YAMLValue {
+        guard let v = self[key] else {
+            let at = owner.path.isEmpty ? "" : " in \(owner.path)"
+            throw ConfigError(file: owner.file, line: owner.line, column: owner.column,
+                              message: "missing required key '\(key)'\(at)",
+                              fix: example.map { "add it, e.g. \(key): \($0)" })
+        }
+        return v
+    }
+
+    /// Keys in file order.
+    public var keys: [String] { entries.map(\.key) }
+    /// Entries in file order.
+    public var values: [(key: String, value: YAMLValue)] { entries.map { ($0.key, $0.value) } }
+}
+
+extension ConfigError {
+    static func fromYams(_ e: YamlError, file: String) -> ConfigError {
+        switch e {
+        case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _), .composer(_, let problem, let mark, _):
+            return ConfigError(file: file, line: mark.line, column: mark.column,
+                               message: "YAML syntax: \(problem)", fix: "check indentation and quoting near this line")
+        case .duplicatedKeysInMapping(let duplicates, let context):
+            return ConfigError(file: file, line: context.mark.line, column: context.mark.column,
+                               message: "duplicate keys: \(duplicates.joined(separator: ", "))", fix: "keep one of each")
+        default:
+            return ConfigError(file: file, line: 1, column: 1, message: "YAML: \(e)")
+        }
+    }
+}
+
+/// Parses "250ms", "1.5s", "2m", "1h", "10us", "5ns"; a bare number is seconds.
+public func parseDuration(_ text: String) -> Duration? {
+    let s = text.trimmingCharacters(in: .whitespaces)
+    let units: [(String, Double)] = [("ns", 1e-9), ("us", 1e-6), ("µs", 1e-6), ("ms", 1e-3), ("s", 1), ("m", 60), ("h", 3600), ("d", 86400)]
+    for (suffix, scale) in units where s.hasSuffix(suffix) {
+        guard let v = Double(s.dropLast(suffix.count)), v >= 0, v.isFinite else { return nil }
+        return .nanoseconds(Int64((v * scale * 1e9).rounded()))
+    }
+    guard let v = Double(s), v >= 0, v.isFinite else { return nil }
+    return .nanoseconds(Int64((v * 1e9).rounded()))
+}
+
+/// The candidate nearest to `word` by edit distance, if it is close enough to be a likely typo.
+func closest(_ word: String, in candidates: [String]) -> String? {
+    func distance(_ a: [Character], _ b: [Character]) -> Int {
+        var row = Array(0...b.count)
+        for i in 1...max(a.count, 1) where !a.isEmpty {
+            var prev = row[0]; row[0] = i
+            for j in stride(from: 1, through: b.count, by: 1) {
+                let cur = row[j]
+                row[j] = min(row[j] + 1, row[j - 1] + 1, prev + (a[i - 1] == b[j - 1] ? 0 : 1))
+                prev = cur
+            }
+        }
+        return a.isEmpty ? b.count : row[b.count]
+    }
+    let w = Array(word.lowercased())
+    let best = candidates.map { ($0, distance(w, Array($0.lowercased()))) }.min { $0.1 < $1.1 }
+    guard let best, best.1 <= max(2, w.count / 3) else { return nil }
+    return best.0
+}

@@ -1,0 +1,54 @@
+import Testing
+@testable import YAMLSchema
+
+@Test func unknownKeyIsLocatedAndSuggestsTheFix() throws {
+    let text = """
+    router:
+      ipv4: 10.0.0.1/24
+      dhpc:
+        start: 10.0.0.100
+    """
+    let root = try YAMLValue.parse(text, file: "bridge.yml")
+    let router = try #require(try root.mapping(allowed: ["router"])["router"])
+    #expect(throws: ConfigError.self) { try router.mapping(allowed: ["ipv4", "dhcp", "dns"]) }
+    do {
+        _ = try router.mapping(allowed: ["ipv4", "dhcp", "dns"])
+    } catch {
+        #expect(error.line == 3 && error.column == 3)
+        #expect(error.description.contains("bridge.yml:3:3: error: router: unknown key 'dhpc'"))
+        #expect(error.fix?.contains("did you mean 'dhcp'?") == true)
+    }
+}
+
+@Test func syntaxErrorsCarryTheirLine() {
+    do {
+        _ = try YAMLValue.parse("a: 1\nb: [1, 2\nc: 3\n", file: "s.yml")
+        Issue.record("a broken document parsed")
+    } catch {
+        #expect(error.file == "s.yml" && error.line >= 2)
+        #expect(error.message.hasPrefix("YAML syntax"))
+    }
+}
+
+@Test func typedScalars() throws {
+    let root = try YAMLValue.parse("d: 250ms\nh: 1h\nn: 42\np: 2%\nf: 0.5\nb: yes\nx: 5q\n", file: "t.yml")
+    let m = try root.mapping(allowed: ["d", "h", "n", "p", "f", "b", "x"])
+    #expect(try m.required("d").duration() == .milliseconds(250))
+    #expect(try m.required("h").duration() == .seconds(3600))
+    #expect(try m.required("n").int(in: 0...100) == 42)
+    #expect(throws: ConfigError.self) { try m.required("n").int(in: 0...10) }
+    #expect(try m.required("p").fraction() == 0.02)
+    #expect(try m.required("f").fraction() == 0.5)
+    #expect(try m.required("b").bool())
+    #expect(throws: ConfigError.self) { try m.required("x").duration() }
+    #expect(throws: ConfigError.self) { try m.required("missing") }
+    #expect(m["missing"] == nil)
+}
+
+@Test func durationParsing() {
+    #expect(parseDuration("5") == .seconds(5))
+    #expect(parseDuration("1.5s") == .milliseconds(1500))
+    #expect(parseDuration("10us") == .microseconds(10))
+    #expect(parseDuration("-1s") == nil)
+    #expect(parseDuration("abc") == nil)
+}
