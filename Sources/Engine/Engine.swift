@@ -1,2 +1,3 @@
-// Room: Engine — layer 4. Builds a running bridge from bridge.yml (config, switch, router, DHCP, virtio
-// ports, captures) and exposes one poll(now:) for whichever driver runs it (real I/O or the simulator).
+// Room: Engine — layer 4. Builds a running bridge from bridge.yml (config, switch, router, DHCP,
+// virtio ports, captures) and exposes one poll(now:) for whichever driver runs it (real I/O or
+// the simulator). Config/ holds the bridge.yml model and its parser.

@@ -1,0 +1,92 @@
+import Foundation
+import Testing
+import Wire
+import YAMLSchema
+@testable import Engine
+
+/// The package root, found from this file's path (tests run from anywhere).
+let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+
+@Test func acceptsOathgatesSampleUnchanged() throws {
+    let config = try BridgeConfig.load(path: packageRoot + "/fixtures/configs/oathgate-sample.yml")
+    let router = try #require(config.router)
+    #expect(router.interfaces.count == 1)
+    #expect(router.interfaces[0].ipv4.description == "10.67.213.1/24")
+    #expect(router.interfaces[0].dhcp?.start == IPv4Address(10, 67, 213, 100))
+    #expect(router.interfaces[0].dhcp?.end == IPv4Address(10, 67, 213, 200))
+    #expect(router.interfaces[0].dhcp?.dnsServers == [])
+    #expect(config.virtio.queues == 1)
+    guard case .wireguard(let key, let peer, let endpoint, let ipv4) = config.wan else {
+        Issue.record("wan is not wireguard"); return
+    }
+    #expect(key.count == 32 && peer.count == 32)
+    #expect(endpoint == Endpoint(host: "203.0.113.7", port: 51820))
+    #expect(ipv4 == IPv4Address(10, 200, 0, 2))
+}
+
+@Test func extensionsParse() throws {
+    let config = try BridgeConfig.parse("""
+    name: lab0
+    router:
+      ipv4: 10.0.0.1/24
+      mac: 02:00:00:00:00:fe
+      dns: [192.0.2.53]
+      dhcp:
+        start: 10.0.0.100
+        end: 10.0.0.120
+        lease: 10m
+        domain: lab.test
+        reservations:
+          - { mac: 52:54:00:00:00:07, ipv4: 10.0.0.7 }
+      interfaces:
+        - { name: lan2, ipv4: 10.0.1.1/24, dhcp: { start: 10.0.1.100, end: 10.0.1.110 } }
+      routes:
+        - { to: 10.9.0.0/16, via: 10.0.1.254 }
+    switch: { aging: 60s, table-size: 256 }
+    captures:
+      - { file: lan2.pcap, at: lan2, filter: "udp port 67" }
+    """)
+    let router = try #require(config.router)
+    #expect(config.name == "lab0")
+    #expect(config.segmentNames == ["lan", "lan2"])
+    #expect(router.interfaces[0].mac == MACAddress(2, 0, 0, 0, 0, 0xfe))
+    #expect(router.interfaces[1].mac == MACAddress(2, 0x5e, 10, 0, 1, 1))
+    #expect(router.interfaces[0].dhcp?.leaseTime == .seconds(600))
+    #expect(router.interfaces[0].dhcp?.dnsServers == [IPv4Address(192, 0, 2, 53)])
+    #expect(router.interfaces[1].dhcp?.dnsServers == [IPv4Address(192, 0, 2, 53)])
+    #expect(router.interfaces[0].dhcp?.reservations.first?.ipv4 == IPv4Address(10, 0, 0, 7))
+    #expect(router.routes == [StaticRoute(destination: IPv4Network("10.9.0.0/16")!, gateway: IPv4Address(10, 0, 1, 254))])
+    #expect(config.switching.aging == .seconds(60) && config.switching.tableSize == 256)
+    #expect(config.captures == [CaptureConfig(file: "lan2.pcap", segment: "lan2", filter: "udp port 67")])
+}
+
+/// Each bad file fails at the right line with a message naming the field.
+@Test(arguments: [
+    ("router:\n  ipv4: 10.0.0.300/24\n", 2, "router.ipv4: '10.0.0.300/24' is not an interface address"),
+    ("router:\n  ipv4: 10.0.0.1/24\n  dhcp:\n    start: 10.0.1.5\n    end: 10.0.0.9\n", 4, "10.0.1.5 is not a usable host address"),
+    ("router:\n  ipv4: 10.0.0.1/24\n  dhcp:\n    start: 10.0.0.50\n    end: 10.0.0.9\n", 4, "start 10.0.0.50 is after end 10.0.0.9"),
+    ("router:\n  ipv4: 10.0.0.1/24\n  dhcp: { start: 10.0.0.1, end: 10.0.0.9 }\n", 3, "is not a usable host address"),
+    ("router:\n  ipv4: 10.0.0.1/24\n  dns: true\n", 3, "'dns: true' needs the servers"),
+    ("wan:\n  type: wireguard\n  key: c2hvcnQ=\n  peer: x\n  endpoint: 1.2.3.4:5\n  ipv4: 10.0.0.2\n", 3, "wan.key: not a WireGuard key"),
+    ("wan:\n  type: carrier-pigeon\n", 2, "unknown WAN type 'carrier-pigeon'"),
+    ("wan:\n  type: udp\n  endpoint: nowhere\n", 3, "'nowhere' is not host:port"),
+    ("virtio:\n  queues: 0\n", 2, "virtio.queues: 0 is out of range"),
+    ("routr:\n  ipv4: 10.0.0.1/24\n", 1, "unknown key 'routr'"),
+    ("router:\n  ipv4: 10.0.0.1/24\n  interfaces:\n    - { name: b, ipv4: 10.0.0.129/25 }\n", 2, "overlap"),
+    ("captures:\n  - { file: x.pcap, at: nowhere }\n", 2, "no segment named 'nowhere'"),
+])
+func badConfigsAreLocated(text: String, line: Int, message: String) {
+    do {
+        _ = try BridgeConfig.parse(text, file: "bad.yml")
+        Issue.record("accepted a bad config: \(text)")
+    } catch {
+        #expect(error.file == "bad.yml")
+        #expect(error.line == line, "\(error)")
+        #expect(error.description.contains(message), "\(error)")
+        #expect(error.fix != nil || error.message.contains("YAML"), "no fix offered: \(error)")
+    }
+}
+
+@Test func missingFileIsReported() {
+    #expect(throws: ConfigError.self) { try BridgeConfig.load(path: "/nonexistent/bridge.yml") }
+}
