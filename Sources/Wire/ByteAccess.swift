@@ -41,3 +41,32 @@ extension UnsafeMutableRawBufferPointer {
         if self.count < count { throw WireError.noSpace(needed: count, have: self.count) }
     }
 }
+
+// Sub-buffers: a header's payload as its own zero-based buffer, for the next layer's parser.
+
+extension UnsafeRawBufferPointer {
+    /// The bytes in `range`, as a buffer whose indices start at 0. The range must lie inside `self`.
+    @inlinable @inline(__always) public func slice(_ range: Range<Int>) -> UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(rebasing: self[range])
+    }
+    /// The bytes from `offset` to the end, as a buffer whose indices start at 0.
+    @inlinable @inline(__always) public func slice(from offset: Int) -> UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(rebasing: self[offset..<count])
+    }
+}
+
+extension UnsafeMutableRawBufferPointer {
+    /// The bytes in `range`, as a buffer whose indices start at 0. The range must lie inside `self`.
+    @inlinable @inline(__always) public func slice(_ range: Range<Int>) -> UnsafeMutableRawBufferPointer {
+        UnsafeMutableRawBufferPointer(rebasing: self[range])
+    }
+    /// The bytes from `offset` to the end, as a buffer whose indices start at 0.
+    @inlinable @inline(__always) public func slice(from offset: Int) -> UnsafeMutableRawBufferPointer {
+        UnsafeMutableRawBufferPointer(rebasing: self[offset..<count])
+    }
+    /// Copies `source` to `offset` (regions may overlap, as with memmove). The caller checked space.
+    @inlinable @inline(__always) public func copyBytes(_ source: UnsafeRawBufferPointer, at offset: Int) {
+        guard source.count > 0, let from = source.baseAddress, let to = baseAddress else { return }
+        (to + offset).copyMemory(from: from, byteCount: source.count)
+    }
+}

@@ -49,3 +49,16 @@ public struct InternetChecksum: Sendable {
         return update(c, old: UInt16(truncatingIfNeeded: old), new: UInt16(truncatingIfNeeded: new))
     }
 }
+
+extension InternetChecksum {
+    /// Adds the IPv4 pseudo-header that UDP (RFC 768) and TCP (RFC 9293 §3.1) checksums cover:
+    /// source address, destination address, zero, protocol, and the UDP/TCP length.
+    @inlinable public mutating func addPseudoHeader(
+        source: IPv4Address, destination: IPv4Address, protocol: IPProtocol, length: Int
+    ) {
+        add(source.rawValue)
+        add(destination.rawValue)
+        add(UInt16(`protocol`.rawValue))
+        add(UInt16(truncatingIfNeeded: length))
+    }
+}
