@@ -4,7 +4,7 @@
 // Layering (docs/architecture.md): each target depends only on targets of a lower layer.
 //   0  CShims, CSodium, CPcap, CMallocCounter      C the Swift code cannot call directly
 //   1  Basics, Wire, YAMLSchema                     time, seeded randomness, wire formats, located YAML reads
-//   2  Virtio, Datapath                             sans-IO virtqueue, switch, router, DHCP
+//   2  Virtio, Datapath, HostStack                  sans-IO virtqueue, switch, router, DHCP, host stacks
 //   3  Capture                                      pcap files and BPF through libpcap
 //   4  Engine                                       a bridge built from bridge.yml
 //   5  sluice                                       the command-line tool
@@ -43,13 +43,15 @@ let package = Package(
             name: "Datapath",
             dependencies: ["Basics", "Wire", .product(name: "Collections", package: "swift-collections")]),
 
+        .target(name: "HostStack", dependencies: ["Basics", "Wire"]),
+
         // Layer 3 — system libraries.
         .target(name: "Capture", dependencies: ["Basics", "CPcap"]),
 
         // Layer 4 — composition.
         .target(
             name: "Engine",
-            dependencies: ["Basics", "Wire", "Virtio", "Datapath", "Capture", "YAMLSchema"]),
+            dependencies: ["Basics", "Wire", "Virtio", "Datapath", "HostStack", "Capture", "YAMLSchema"]),
 
         // Layer 5 — the tool.
         .executableTarget(
@@ -64,6 +66,7 @@ let package = Package(
         .testTarget(name: "YAMLSchemaTests", dependencies: ["YAMLSchema"]),
         .testTarget(name: "VirtioTests", dependencies: ["Virtio"]),
         .testTarget(name: "DatapathTests", dependencies: ["Datapath", "Wire", "Basics"]),
+        .testTarget(name: "HostStackTests", dependencies: ["HostStack", "Wire", "Basics"]),
         .testTarget(name: "CaptureTests", dependencies: ["Capture", "Basics"]),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "Datapath", "Virtio", "Wire", "Capture", "Basics"]),
         .testTarget(name: "SystemLibraryTests", dependencies: ["CSodium", "CPcap", "CShims"]),
