@@ -45,13 +45,7 @@ public final class BPFFilter: @unchecked Sendable {  // the program is only read
             ts: timeval(tv_sec: 0, tv_usec: 0),
             caplen: UInt32(clamping: frame.count),
             len: UInt32(clamping: max(originalLength ?? frame.count, frame.count)))
-        var empty: UInt8 = 0
-        let accepted: Int32
-        if let base = frame.baseAddress {
-            accepted = pcap_offline_filter(program, &header, base.assumingMemoryBound(to: UInt8.self))
-        } else {
-            accepted = pcap_offline_filter(program, &header, &empty)
-        }
+        let accepted = frame.withPcapBytes { pcap_offline_filter(program, &header, $0) }
         return accepted != 0
     }
 

@@ -39,3 +39,13 @@ public struct LinkType: Hashable, Sendable, CustomStringConvertible {
 
     public var description: String { "\(name) (\(dlt))" }
 }
+
+extension UnsafeRawBufferPointer {
+    /// The bytes as libpcap's `const u_char *`, which must not be null even for zero bytes.
+    @inline(__always)
+    func withPcapBytes<R>(_ body: (UnsafePointer<UInt8>) -> R) -> R {
+        if let base = baseAddress { return body(base.assumingMemoryBound(to: UInt8.self)) }
+        var none: UInt8 = 0
+        return body(&none)
+    }
+}

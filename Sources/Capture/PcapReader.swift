@@ -22,30 +22,22 @@ public final class PcapReader {
         guard let file = fopen(path, "rbe") else {
             throw .openFailed(path: path, message: String(cString: strerror(errno)))
         }
-        let opened: Result<OpaquePointer, CaptureError> = withUnsafeTemporaryAllocation(
-            of: CChar.self, capacity: Int(PCAP_ERRBUF_SIZE)
-        ) { errbuf in
-            errbuf[0] = 0
-            // Timestamps are scaled to nanoseconds whatever precision the file was written with.
-            guard let handle = pcap_fopen_offline_with_tstamp_precision(
-                file, UInt32(PCAP_TSTAMP_PRECISION_NANO), errbuf.baseAddress)
-            else { return .failure(.openFailed(path: path, message: String(cString: errbuf.baseAddress!))) }
-            return .success(handle)
-        }
-        switch opened {
-        case .failure(let error):
+        // Timestamps are scaled to nanoseconds whatever precision the file was written with.
+        var errbuf = [CChar](repeating: 0, count: Int(PCAP_ERRBUF_SIZE))
+        guard let handle = pcap_fopen_offline_with_tstamp_precision(
+            file, UInt32(PCAP_TSTAMP_PRECISION_NANO), &errbuf)
+        else {
             fclose(file)  // libpcap leaves the FILE to its caller when it fails
-            throw error
-        case .success(let handle):
-            let linkType = LinkType(dlt: pcap_datalink(handle))
-            guard linkType == expected else {
-                pcap_close(handle)
-                throw .unsupportedLinkType(path: path, linkType: linkType, expected: expected)
-            }
-            self.handle = handle
-            self.linkType = linkType
-            self.snapLength = Int(pcap_snapshot(handle))
+            throw .openFailed(path: path, message: errbuf.withUnsafeBufferPointer { String(cString: $0.baseAddress!) })
         }
+        let linkType = LinkType(dlt: pcap_datalink(handle))
+        guard linkType == expected else {
+            pcap_close(handle)
+            throw .unsupportedLinkType(path: path, linkType: linkType, expected: expected)
+        }
+        self.handle = handle
+        self.linkType = linkType
+        self.snapLength = Int(pcap_snapshot(handle))
     }
 
     deinit { pcap_close(handle) }

@@ -70,21 +70,8 @@ public final class PcapWriter {
         var header = pcap_pkthdr(
             ts: timeval(tv_sec: Int(seconds), tv_usec: Int(total % PcapFormat.nanosecondsPerSecond)),
             caplen: UInt32(captured), len: wireLength)
-        withUnsafePointer(to: &header) { header in
-            PcapWriter.dump(dumper, header, frame)
-        }
+        frame.withPcapBytes { pcap_dump(UnsafeMutablePointer<UInt8>(dumper), &header, $0) }
         recordCount &+= 1
-    }
-
-    /// pcap_dump wants a non-null data pointer even for an empty frame.
-    @inline(__always)
-    private static func dump(_ dumper: OpaquePointer, _ header: UnsafePointer<pcap_pkthdr>, _ frame: UnsafeRawBufferPointer) {
-        var empty: UInt8 = 0
-        if let base = frame.baseAddress {
-            pcap_dump(UnsafeMutablePointer<UInt8>(dumper), header, base.assumingMemoryBound(to: UInt8.self))
-        } else {
-            pcap_dump(UnsafeMutablePointer<UInt8>(dumper), header, &empty)
-        }
     }
 
     /// Pushes buffered records to the file.
@@ -98,11 +85,8 @@ public final class PcapWriter {
     /// Flushes and closes the file. The file is closed even when the final flush fails (the
     /// error says so); a second `close` throws `.closed`.
     public func close() throws(CaptureError) {
-        guard let dumper else { throw .closed(path: path) }
-        let failed = pcap_dump_flush(dumper) != 0 || ferror(pcap_dump_file(dumper)) != 0
-        let reason = failed ? String(cString: strerror(errno)) : ""
-        release()
-        if failed { throw .writeFailed(path: path, message: reason) }
+        defer { release() }
+        try flush()
     }
 
     /// Whether the file is still open for writing.

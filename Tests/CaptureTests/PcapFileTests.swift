@@ -140,6 +140,18 @@ func write(_ records: [CaptureRecord], to path: String, epochOffset: UInt64 = 0)
     }
 }
 
+@Test func fullDiskSurfacesAtFlushAndCloseStillCloses() throws {
+    // /dev/full accepts the open and fails every write with ENOSPC.
+    let path = "/dev/full"
+    let writer = try PcapWriter(path: path)
+    try TestFrames.arpRequest.withUnsafeBytes { try writer.write(frame: $0, at: .zero) }
+    let space = CaptureError.writeFailed(path: path, message: "No space left on device")
+    #expect(throws: space) { try writer.flush() }
+    #expect(throws: space) { try writer.close() }
+    #expect(!writer.isOpen)
+    #expect(throws: CaptureError.closed(path: path)) { try writer.close() }
+}
+
 @Test func writerThatCannotCreateItsFileSaysWhere() throws {
     let path = "/nonexistent-sluice-dir/x.pcap"
     let error = #expect(throws: CaptureError.self) { try PcapWriter(path: path) }
