@@ -1,0 +1,26 @@
+// Human-readable lines describing a config, for `sluice check` and logs.
+
+extension BridgeConfig {
+    public var summary: [String] {
+        var lines: [String] = []
+        if let router {
+            for i in router.interfaces {
+                var line = "segment \(i.name): router \(i.ipv4) mac \(i.mac) mtu \(i.mtu)"
+                if let d = i.dhcp {
+                    line += "; dhcp \(d.start)–\(d.end) lease \(d.leaseTime)"
+                    if !d.dnsServers.isEmpty { line += " dns \(d.dnsServers.map(\.description).joined(separator: ","))" }
+                    if !d.reservations.isEmpty { line += " (\(d.reservations.count) reserved)" }
+                }
+                lines.append(line)
+            }
+            for r in router.routes { lines.append("route \(r.destination) via \(r.gateway)") }
+        } else {
+            lines.append("segment lan: L2 switch only (no router)")
+        }
+        if let wan { lines.append("wan: \(wan.typeName) (parsed; uplinks are not started by this version)") }
+        lines.append("virtio: \(virtio.queues) queue pair(s), mrg-rxbuf \(virtio.mergeableRxBuffers), event-idx \(virtio.eventIndex)")
+        lines.append("switch: aging \(switching.aging), table \(switching.tableSize) per segment")
+        for c in captures { lines.append("capture \(c.segment) → \(c.file)" + (c.filter.map { " filter \"\($0)\"" } ?? "")) }
+        return lines
+    }
+}
