@@ -25,12 +25,6 @@ public struct DHCPOptions: Equatable, Sendable, Sequence {
     /// No options.
     public init() { storage = [] }
 
-    /// Options built by `append` calls, in this order.
-    public init(_ options: [(DHCPOptionCode, [UInt8])]) {
-        storage = []
-        for (code, data) in options { append(code, data) }
-    }
-
     /// Walks the options area `buffer[range]`: Pad is skipped, End stops. Throws if an option
     /// runs past the end of the area or the area holds no End option.
     init(parsing buffer: UnsafeRawBufferPointer, from start: Int) throws(WireError) {
