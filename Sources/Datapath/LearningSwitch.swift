@@ -35,7 +35,7 @@ public struct LearningSwitch: Sendable {
 
     /// Table size, aging time and full-table policy.
     public struct Configuration: Sendable, Equatable {
-        /// Addresses the table holds.
+        /// Addresses the table holds (at least 1).
         public var capacity: Int
         /// How long an address stays without being seen.
         public var agingTime: Duration

@@ -12,7 +12,7 @@ public struct PortCounters: Equatable, Sendable {
     /// Bytes of the frames delivered.
     public var txBytes: UInt64 = 0
     /// Drops indexed by `DropReason.rawValue`; room for `DropReason.capacity` reasons.
-    @usableFromInline var drops = SIMD32<UInt64>()
+    @usableFromInline var dropCounts = SIMD32<UInt64>()
 
     public init() {}
 
@@ -30,14 +30,14 @@ public struct PortCounters: Equatable, Sendable {
 
     /// Counts one drop for `reason`.
     @inlinable public mutating func countDrop(_ reason: DropReason) {
-        drops[Int(reason.rawValue)] &+= 1
+        dropCounts[Int(reason.rawValue)] &+= 1
     }
 
     /// Drops counted for `reason`.
-    @inlinable public func drops(_ reason: DropReason) -> UInt64 { drops[Int(reason.rawValue)] }
+    @inlinable public func drops(_ reason: DropReason) -> UInt64 { dropCounts[Int(reason.rawValue)] }
 
     /// Drops over all reasons.
-    public var totalDrops: UInt64 { drops.wrappedSum() }
+    public var totalDrops: UInt64 { dropCounts.wrappedSum() }
 
     /// Reasons with a non-zero count, in raw-value order (for reports; allocates).
     public var nonZeroDrops: [(reason: DropReason, count: UInt64)] {
