@@ -1,5 +1,6 @@
 // The bridge.yml model (docs/config.md). Accepts the seed project Oathgate's schema unchanged
 // (wan / router / virtio) and extends it. Values only; parsing is in BridgeConfig+YAML.swift.
+import Datapath
 import Wire
 
 /// Everything a bridge needs to start, validated.
@@ -68,12 +69,6 @@ public struct DHCPConfig: Equatable, Sendable {
     }
 
     public init(start: IPv4Address, end: IPv4Address) { self.start = start; self.end = end }
-}
-
-public struct StaticRoute: Equatable, Sendable {
-    public var destination: IPv4Network
-    public var gateway: IPv4Address
-    public init(destination: IPv4Network, gateway: IPv4Address) { self.destination = destination; self.gateway = gateway }
 }
 
 /// Oathgate's `wan:` section.

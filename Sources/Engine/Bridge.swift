@@ -1,0 +1,304 @@
+// A bridge: the production engine of one Sluice node. Segments (a learning switch each), the
+// router and its DHCP servers, ports (guest NICs, external sinks) and capture taps, composed
+// from a BridgeConfig. Sans-IO: a driver (the real reactor or the simulator) hands it frames and
+// the time, calls poll(now:) at nextDeadline(), and is told which guests to notify.
+import Basics
+import Capture
+import Datapath
+import Virtio
+import Wire
+
+public final class Bridge {
+    public let config: BridgeConfig
+    public private(set) var ports = PortTable(maxPorts: 1024)
+    public private(set) var segments: [Segment] = []
+    public let router: Router?
+    /// One DHCP server per router interface that has a pool (index = interface).
+    public private(set) var dhcpServers: [DHCPServer?] = []
+
+    var backends: [PortBackend] = []
+    var segmentOfPort: [Int] = []
+    /// Guest NICs whose receive queue got frames since the last flush (deduplicated by `dirty`).
+    var pendingReceiveNotify: [PortID] = []
+    var dirty: [Bool] = []
+    /// UDP datagrams the router delivered to local services, handled after the router returns.
+    var localDeliveries: [(datagram: LocalUDPDatagram, payload: [UInt8])] = []
+    let dhcpScratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 1500, alignment: 16)
+
+    /// Called when a guest should be interrupted: its receive or transmit queue has used buffers
+    /// it asked to hear about. The real driver writes the call eventfd; the simulator flags the guest.
+    public var notifyGuest: (PortID) -> Void = { _ in }
+
+    /// Builds the bridge's segments, router, DHCP servers and configured captures.
+    /// - Parameters:
+    ///   - captureDirectory: where relative capture file names are created.
+    ///   - captureEpochNanoseconds: added to the engine's time in pcap timestamps (wall-clock
+    ///     time of `Instant.zero` for real runs; 0 for simulations).
+    public init(config: BridgeConfig, captureDirectory: String = ".", captureEpochNanoseconds: UInt64 = 0) throws(EngineError) {
+        self.config = config
+        let switchConfig = LearningSwitch.Configuration(capacity: config.switching.tableSize, agingTime: config.switching.aging)
+        if let r = config.router {
+            var rc = RouterConfiguration(interfaces: r.interfaces.map { RouterInterface(mac: $0.mac, network: $0.ipv4, mtu: $0.mtu) })
+            rc.staticRoutes = r.routes
+            do { router = try Router(rc) } catch { throw EngineError.router("\(error)") }
+            for (i, interface) in r.interfaces.enumerated() {
+                let port = try Self.add(&ports, name: "\(interface.name)-router", kind: .router)
+                segments.append(Segment(name: interface.name, learning: LearningSwitch(configuration: switchConfig),
+                                        router: (port, i)))
+                backends.append(.router(interface: i))
+                segmentOfPort.append(i)
+                dirty.append(false)
+                segments[i].ports.append(port)
+                dhcpServers.append(try interface.dhcp.map { d throws(EngineError) in try Self.makeDHCPServer(d, interface: interface) })
+            }
+        } else {
+            router = nil
+            segments.append(Segment(name: "lan", learning: LearningSwitch(configuration: switchConfig), router: nil))
+        }
+        for c in config.captures {
+            let path = c.file.hasPrefix("/") ? c.file : "\(captureDirectory)/\(c.file)"
+            do {
+                let filter = try c.filter.map { f throws(CaptureError) in try BPFFilter(f) }
+                let writer = try PcapWriter(path: path, epochOffsetNanoseconds: captureEpochNanoseconds)
+                addTap(CaptureTap(name: "\(c.segment):\(c.file)", filter: filter, writer: writer, memoryCapacity: 0),
+                       segment: c.segment)
+            } catch { throw EngineError.capture(path: path, "\(error)") }
+        }
+    }
+
+    deinit { dhcpScratch.deallocate() }
+
+    static func add(_ ports: inout PortTable, name: String, kind: PortKind) throws(EngineError) -> PortID {
+        do { return try ports.add(name: name, kind: kind) } catch { throw EngineError.port(name: name, "\(error)") }
+    }
+
+    static func makeDHCPServer(_ d: DHCPConfig, interface: InterfaceConfig) throws(EngineError) -> DHCPServer {
+        var c = DHCPServerConfiguration(interface: interface.ipv4, poolStart: d.start, poolEnd: d.end)
+        c.leaseTime = d.leaseTime
+        c.dnsServers = d.dnsServers
+        c.domainName = d.domain
+        c.reservations = d.reservations.map { DHCPReservation(.mac($0.mac), address: $0.ipv4) }
+        do { return try DHCPServer(configuration: c) } catch { throw EngineError.dhcp(interface: interface.name, error.description) }
+    }
+
+    // MARK: Ports
+
+    /// The index of the segment named `name`.
+    public func segmentIndex(named name: String) -> Int? { segments.firstIndex { $0.name == name } }
+
+    /// Attaches a guest NIC to segment `segment` (default: the first).
+    @discardableResult
+    public func attachGuest(name: String, nic: GuestNIC, segment: String? = nil) throws(EngineError) -> PortID {
+        try attach(name: name, kind: .virtioGuest, backend: .virtio(nic), segment: segment)
+    }
+
+    /// Attaches an external port (a TAP, a simulated link, a test); frames to it go to `transmit`.
+    @discardableResult
+    public func attachExternal(name: String, kind: PortKind = .tap, segment: String? = nil,
+                               transmit: @escaping (UnsafeRawBufferPointer) -> Void) throws(EngineError) -> PortID {
+        try attach(name: name, kind: kind, backend: .external(transmit), segment: segment)
+    }
+
+    func attach(name: String, kind: PortKind, backend: PortBackend, segment: String?) throws(EngineError) -> PortID {
+        let s: Int
+        if let segment {
+            guard let i = segmentIndex(named: segment) else {
+                throw EngineError.port(name: name, "no segment named '\(segment)' (have: \(segments.map(\.name).joined(separator: ", ")))")
+            }
+            s = i
+        } else { s = 0 }
+        let id = try Self.add(&ports, name: name, kind: kind)
+        let index = Int(id.rawValue)
+        while backends.count <= index { backends.append(.detached); segmentOfPort.append(0); dirty.append(false) }
+        backends[index] = backend
+        segmentOfPort[index] = s
+        segments[s].ports.append(id)
+        return id
+    }
+
+    /// Detaches a port: its MAC entries are flushed and it receives nothing more.
+    public func detach(_ port: PortID) {
+        let index = Int(port.rawValue)
+        guard backends.indices.contains(index), !isRouterPort(index) else { return }
+        let s = segmentOfPort[index]
+        segments[s].ports.removeAll { $0 == port }
+        _ = segments[s].learning.removePort(port)
+        backends[index] = .detached
+        _ = ports.remove(port)
+    }
+
+    func isRouterPort(_ index: Int) -> Bool { if case .router = backends[index] { return true }; return false }
+
+    /// Adds a capture tap to a segment: it sees every frame entering that segment's switch.
+    public func addTap(_ tap: CaptureTap, segment: String) {
+        guard let s = segmentIndex(named: segment) else { return }
+        segments[s].taps.append(tap)
+    }
+
+    /// The guest NIC behind `port`, if it is one.
+    public func nic(of port: PortID) -> GuestNIC? {
+        guard backends.indices.contains(Int(port.rawValue)), case .virtio(let nic) = backends[Int(port.rawValue)] else { return nil }
+        return nic
+    }
+
+    // MARK: Frames in
+
+    /// Drains up to `limit` frames from a guest's transmit queue into the bridge, then notifies
+    /// whoever asked. Returns the number of frames taken.
+    @discardableResult
+    public func serviceGuestTransmit(_ port: PortID, now: Instant, limit: Int = 256) -> Int {
+        guard let nic = nic(of: port) else { return 0 }
+        let batch = nic.transmit(limit: limit) { _, frame in
+            self.ports.countReceived(on: port, bytes: frame.count)
+            self.switchFrame(frame, from: port, now: now)
+        }
+        if batch.dropped > 0 { for _ in 0..<batch.dropped { ports.countDrop(.tooBig, on: port) } }
+        if nic.transmitQueue.isBroken { ports.countDrop(.brokenQueue, on: port) }
+        if batch.notifyGuest { notifyGuest(port) }
+        flushNotifications()
+        return batch.frames
+    }
+
+    /// A frame arriving from an external port (TAP, link, test).
+    public func receive(_ frame: UnsafeRawBufferPointer, from port: PortID, now: Instant) {
+        ports.countReceived(on: port, bytes: frame.count)
+        switchFrame(frame, from: port, now: now)
+        flushNotifications()
+    }
+
+    /// Taps, learns and forwards one frame that entered the segment of `port`.
+    func switchFrame(_ frame: UnsafeRawBufferPointer, from port: PortID, now: Instant) {
+        let s = segmentOfPort[Int(port.rawValue)]
+        for tap in segments[s].taps { tap.record(frame: frame, at: now) }
+        switch segments[s].learning.receive(frame: frame, on: port, now: now) {
+        case .forward(let out):
+            transmit(frame, to: out, now: now)
+        case .flood(let except):
+            for out in segments[s].ports where out != except { transmit(frame, to: out, now: now) }
+        case .drop(let reason):
+            ports.countDrop(reason, on: port)
+        }
+    }
+
+    /// Hands one frame to a port's backend.
+    func transmit(_ frame: UnsafeRawBufferPointer, to port: PortID, now: Instant) {
+        let index = Int(port.rawValue)
+        switch backends[index] {
+        case .virtio(let nic):
+            switch nic.receive(frame) {
+            case .delivered:
+                ports.countSent(on: port, bytes: frame.count)
+                if !dirty[index] { dirty[index] = true; pendingReceiveNotify.append(port) }
+            case .noBuffers: ports.countDrop(.noRxBuffer, on: port)
+            case .frameTooLarge: ports.countDrop(.tooBig, on: port)
+            case .offloadNotNegotiated: ports.countDrop(.filtered, on: port)
+            case .queueBroken: ports.countDrop(.brokenQueue, on: port)
+            }
+        case .router(let interface):
+            ports.countSent(on: port, bytes: frame.count)
+            var output = RouterSink(bridge: self, now: now)
+            router?.receive(frame, on: interface, now: now, output: &output)
+            serveLocalDeliveries(now: now)
+        case .external(let send):
+            ports.countSent(on: port, bytes: frame.count)
+            send(frame)
+        case .detached:
+            break
+        }
+    }
+
+    /// Publishes used receive buffers of every guest that got frames, notifying those that asked.
+    func flushNotifications() {
+        guard !pendingReceiveNotify.isEmpty else { return }
+        for port in pendingReceiveNotify {
+            dirty[Int(port.rawValue)] = false
+            if let nic = nic(of: port), nic.finishReceiveBatch() { notifyGuest(port) }
+        }
+        pendingReceiveNotify.removeAll(keepingCapacity: true)
+    }
+
+    // MARK: Router glue
+
+    /// Frames the router emits enter its segment through its port, like any other frame.
+    struct RouterSink: RouterOutput {
+        unowned let bridge: Bridge
+        let now: Instant
+
+        mutating func send(_ frame: UnsafeRawBufferPointer, on interface: Int) {
+            guard let (port, _) = bridge.segments[interface].router else { return }
+            bridge.ports.countReceived(on: port, bytes: frame.count)
+            bridge.switchFrame(frame, from: port, now: now)
+        }
+
+        mutating func deliver(_ datagram: LocalUDPDatagram, payload: UnsafeRawBufferPointer) {
+            bridge.localDeliveries.append((datagram, Array(payload)))
+        }
+    }
+
+    /// Hands datagrams for local services (DHCP) to their server and sends the replies.
+    func serveLocalDeliveries(now: Instant) {
+        while !localDeliveries.isEmpty {
+            let (datagram, payload) = localDeliveries.removeFirst()
+            guard datagram.destinationPort == DHCP.serverPort, let router,
+                  dhcpServers.indices.contains(datagram.interface), dhcpServers[datagram.interface] != nil else { continue }
+            let reply = payload.withUnsafeBytes { dhcpServers[datagram.interface]!.receive(datagram: $0, now: now) }
+            guard let reply else { continue }
+            let destinationMAC: MACAddress
+            switch reply.destination {
+            case .broadcast: destinationMAC = .broadcast
+            case .unicast(_, let mac): destinationMAC = mac
+            case .relay(let giaddr):
+                guard let mac = router.neighbor(giaddr, on: datagram.interface, now: now) else { continue }
+                destinationMAC = mac
+            }
+            let ip: IPv4Address
+            switch reply.destination {
+            case .broadcast: ip = .broadcast
+            case .unicast(let a, _), .relay(let a): ip = a
+            }
+            guard let n = try? reply.message.emit(into: dhcpScratch) else { continue }
+            var output = RouterSink(bridge: self, now: now)
+            try? router.sendUDP(on: datagram.interface, sourcePort: DHCP.serverPort, to: ip, port: reply.destination.udpPort,
+                                mac: destinationMAC, payload: UnsafeRawBufferPointer(rebasing: dhcpScratch[0..<n]), output: &output)
+        }
+    }
+
+    // MARK: Timers
+
+    /// The earliest time `poll(now:)` has work: ARP retries, DHCP lease expiry, MAC aging.
+    public func nextDeadline() -> Instant? {
+        var deadline = router?.nextDeadline()
+        func consider(_ d: Instant?) { if let d, deadline.map({ d < $0 }) ?? true { deadline = d } }
+        for server in dhcpServers { consider(server?.nextDeadline()) }
+        for segment in segments { consider(segment.learning.nextDeadline()) }
+        return deadline
+    }
+
+    /// Runs every timer that is due at `now`.
+    public func poll(now: Instant) {
+        if let router {
+            var output = RouterSink(bridge: self, now: now)
+            router.poll(now: now, output: &output)
+        }
+        for i in dhcpServers.indices where dhcpServers[i] != nil { dhcpServers[i]!.expire(now: now) }
+        for s in segments.indices { _ = segments[s].learning.expire(now: now) }
+        flushNotifications()
+    }
+}
+
+/// Why a bridge could not be built or changed.
+public enum EngineError: Error, Equatable, CustomStringConvertible {
+    case router(String)
+    case dhcp(interface: String, String)
+    case capture(path: String, String)
+    case port(name: String, String)
+
+    public var description: String {
+        switch self {
+        case .router(let m): "router: \(m)"
+        case .dhcp(let i, let m): "dhcp on \(i): \(m)"
+        case .capture(let p, let m): "capture \(p): \(m)"
+        case .port(let n, let m): "port \(n): \(m)"
+        }
+    }
+}
