@@ -164,3 +164,17 @@ import Wire
     #expect(flushed == [2, 3])                        // oldest first, the dropped one gone
     #expect(router.arpQueuedCount == 1)
 }
+
+@Test func fullCacheEvictsTheEntrySoonestToExpire() throws {
+    let router = try Lab.router { $0.arp.cacheCapacity = 2 }
+    var out = CapturedOutput()
+    for (i, host) in [UInt8(2), 3, 4].enumerated() {
+        let request = ARPPacket.request(from: MACAddress(0x02, 0xAA, 0, 0, 0, host), IPv4Address(10, 0, 0, host), asking: Lab.routerIP0)
+        router.receive(Lab.arpFrame(request), on: 0, now: Lab.t0 + .seconds(Int64(i)), output: &out)
+    }
+    let now = Lab.t0 + .seconds(3)
+    #expect(router.arpCacheCount == 2)
+    #expect(router.neighbor(IPv4Address(10, 0, 0, 2), on: 0, now: now) == nil)      // learned first, expires first
+    #expect(router.neighbor(IPv4Address(10, 0, 0, 3), on: 0, now: now) != nil)
+    #expect(router.neighbor(IPv4Address(10, 0, 0, 4), on: 0, now: now) != nil)
+}

@@ -113,3 +113,11 @@ import Wire
     let c = try run(seed: 43)
     #expect(a.sent != c.sent)
 }
+
+@Test func dropReasonsFitTheInlineCounters() {
+    #expect(RouterDropReason.allCases.count <= 32)
+    var counts = RouterDropCounts()
+    for reason in RouterDropReason.allCases { counts[reason] += UInt64(reason.rawValue + 1) }
+    #expect(counts.total == UInt64((1...RouterDropReason.allCases.count).reduce(0, +)))
+    #expect(counts.nonzero.first?.0 == .unknownInterface)
+}

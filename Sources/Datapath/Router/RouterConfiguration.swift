@@ -101,6 +101,8 @@ extension RouterConfiguration {
               arp.maxPendingResolutions >= 1, arp.queuePerDestination >= 1, arp.queueTotal >= 1 else {
             throw .badLimit("ARP limits must be positive")
         }
-        guard icmpErrorsPerSecond >= 1, icmpErrorBurst >= 1 else { throw .badLimit("ICMP rate limit must be positive") }
+        guard (1...1_000_000).contains(icmpErrorsPerSecond), (1...1_000_000).contains(icmpErrorBurst) else {
+            throw .badLimit("ICMP rate limit and burst must be 1...1000000")
+        }
     }
 }

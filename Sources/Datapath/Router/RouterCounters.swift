@@ -63,7 +63,8 @@ public enum RouterDropReason: Int, CaseIterable, Sendable, CustomStringConvertib
     public var description: String { "\(self)" }
 }
 
-/// One counter per drop reason, stored inline (no allocation when a drop is counted).
+/// One counter per drop reason, stored inline (no allocation when a drop is counted). Holds up
+/// to 32 reasons; a test guards that `RouterDropReason` stays within that.
 public struct RouterDropCounts: Equatable, Sendable {
     @usableFromInline var storage = SIMD32<UInt64>()
     public init() {}
