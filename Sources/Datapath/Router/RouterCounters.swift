@@ -1,0 +1,116 @@
+// What the router did, counted. Every dropped frame is counted under exactly one reason.
+
+/// Why the router dropped a frame or packet.
+public enum RouterDropReason: Int, CaseIterable, Sendable, CustomStringConvertible {
+    /// The interface index is not one of the router's.
+    case unknownInterface
+    /// Shorter than an Ethernet header.
+    case ethernetTruncated
+    /// Larger than the router can take.
+    case frameTooLong
+    /// Destination MAC is neither the interface's nor broadcast.
+    case notForUs
+    /// Carries an 802.1Q tag; router interfaces are untagged.
+    case vlanTagged
+    /// Neither IPv4 nor ARP.
+    case unsupportedEtherType
+    /// ARP packet malformed, or from a group MAC address.
+    case arpMalformed
+    /// ARP for another hardware or protocol type, or another operation.
+    case arpUnsupported
+    /// Someone else claims the interface's own address.
+    case arpAddressConflict
+    case ipv4Truncated
+    case ipv4BadLength
+    case ipv4BadChecksum
+    /// Not version 4.
+    case ipv4Unsupported
+    /// Source is broadcast, multicast, loopback, reserved, or unspecified where not allowed (RFC 1812 §5.3.7).
+    case martianSource
+    /// Destination is unspecified, loopback or reserved (RFC 1812 §5.3.7).
+    case martianDestination
+    /// Sent as link-layer broadcast to a unicast IP address not ours (RFC 1812 §5.3.4).
+    case linkBroadcastToUnicast
+    /// Multicast destination: no multicast routing.
+    case multicast
+    /// Directed broadcast to another connected network; not forwarded (RFC 1812 §5.3.5.2 default).
+    case directedBroadcast
+    /// TTL would reach zero (time exceeded sent).
+    case ttlExpired
+    /// No route (net unreachable sent).
+    case noRoute
+    /// Larger than the outgoing MTU with DF set (fragmentation needed sent).
+    case fragmentationNeeded
+    /// Larger than the outgoing MTU without DF: this router does not fragment.
+    case fragmentationUnsupported
+    /// The ARP wait queue for the neighbor, or all of it, was full.
+    case arpQueueOverflow
+    /// The neighbor never answered ARP (host unreachable sent).
+    case arpResolutionFailed
+    /// A fragment addressed to the router: no reassembly.
+    case fragmentToLocal
+    case icmpMalformed
+    case udpMalformed
+    /// UDP to a port of the router nobody serves (port unreachable sent).
+    case portUnreachable
+    /// Another transport protocol to the router (protocol unreachable sent).
+    case protocolUnreachable
+    /// Echo request to a broadcast address; not answered (RFC 1122 §3.2.2.6 "MAY be silently discarded").
+    case broadcastEcho
+    /// A reply could not be built (larger than the router's buffers).
+    case replyTooLarge
+
+    public var description: String { "\(self)" }
+}
+
+/// One counter per drop reason, stored inline (no allocation when a drop is counted). Holds up
+/// to 32 reasons; a test guards that `RouterDropReason` stays within that.
+public struct RouterDropCounts: Equatable, Sendable {
+    @usableFromInline var storage = SIMD32<UInt64>()
+    public init() {}
+    @inlinable public subscript(reason: RouterDropReason) -> UInt64 {
+        get { storage[reason.rawValue] }
+        set { storage[reason.rawValue] = newValue }
+    }
+    /// All drops.
+    public var total: UInt64 { storage.wrappedSum() }
+    /// Nonzero counters, in declaration order (allocates; for reports).
+    public var nonzero: [(RouterDropReason, UInt64)] {
+        RouterDropReason.allCases.compactMap { self[$0] == 0 ? nil : ($0, self[$0]) }
+    }
+}
+
+/// ARP activity.
+public struct ARPCounters: Equatable, Sendable {
+    public var requestsReceived: UInt64 = 0
+    public var repliesReceived: UInt64 = 0
+    public var requestsSent: UInt64 = 0
+    public var repliesSent: UInt64 = 0
+    /// Neighbors learned or refreshed.
+    public var cacheUpdates: UInt64 = 0
+    /// Neighbors that never answered.
+    public var resolutionFailures: UInt64 = 0
+    public init() {}
+}
+
+/// The router's counters.
+public struct RouterCounters: Equatable, Sendable {
+    public var framesReceived: UInt64 = 0
+    /// IP datagrams sent on towards their destination (including after ARP resolution).
+    public var forwarded: UInt64 = 0
+    /// Datagrams waiting for ARP at the moment they arrived.
+    public var queuedForARP: UInt64 = 0
+    /// UDP datagrams handed to `RouterOutput.deliver`.
+    public var delivered: UInt64 = 0
+    /// ICMP messages for the router that needed no answer (echo replies, errors).
+    public var icmpReceived: UInt64 = 0
+    public var echoRepliesSent: UInt64 = 0
+    public var icmpErrorsSent: UInt64 = 0
+    /// Errors not sent because the rate limit was reached.
+    public var icmpErrorsRateLimited: UInt64 = 0
+    /// Errors not sent because RFC 1812 §4.3.2.7 forbids them (about ICMP errors, broadcasts, ...).
+    public var icmpErrorsSuppressed: UInt64 = 0
+    public var arp = ARPCounters()
+    public var drops = RouterDropCounts()
+    public init() {}
+}
