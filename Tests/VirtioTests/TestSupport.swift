@@ -64,3 +64,8 @@ final class SparseHugeMemory: GuestMemory {
 
     func guestPhysicalAddress(ofUserAddress userAddress: UInt64) -> UInt64? { nil }
 }
+
+/// Unwraps a head returned by `DriverVirtqueue.add`, failing the test when the ring was full.
+func added(_ head: UInt16?, sourceLocation: SourceLocation = #_sourceLocation) throws -> UInt16 {
+    try #require(head, "the ring had no free descriptors", sourceLocation: sourceLocation)
+}
