@@ -1,4 +1,5 @@
 // bridge.yml → BridgeConfig, with every error located to file:line:column (DESIGN.md §9).
+import Datapath
 import Foundation
 import Wire
 import YAMLSchema
@@ -99,7 +100,7 @@ extension RouterConfig {
                     throw try rm.required("via").error("gateway \(via) is not on any interface's subnet",
                                                        fix: "use an address inside one of: \(interfaces.map { $0.ipv4.description }.joined(separator: ", "))")
                 }
-                config.routes.append(StaticRoute(destination: dest, gateway: via))
+                config.routes.append(Datapath.StaticRoute(destination: dest, gateway: via))
             }
         }
         return config
