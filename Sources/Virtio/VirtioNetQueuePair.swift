@@ -12,6 +12,8 @@ public struct VirtioNetCounters: Equatable, Sendable {
     public var transmittedBytes: UInt64 = 0
     /// Transmit frames dropped because they exceeded the gather space.
     public var transmitOversize: UInt64 = 0
+    /// Transmit frames dropped because their header asks for an offload the driver did not negotiate.
+    public var transmitOffloadRejected: UInt64 = 0
     /// Frames written into the receive queue.
     public var receivedFrames: UInt64 = 0
     /// Their bytes, virtio-net header excluded.
@@ -30,7 +32,7 @@ public struct VirtioNetCounters: Equatable, Sendable {
 public struct VirtioNetTransmitBatch: Equatable, Sendable {
     /// Frames handed to the caller.
     public var frames: Int = 0
-    /// Frames dropped (larger than the gather space).
+    /// Frames dropped (larger than the gather space, or asking for offloads not negotiated).
     public var dropped: Int = 0
     /// The guest asked for a used-buffer notification: signal it (once for the whole batch).
     public var notifyGuest: Bool = false
@@ -48,6 +50,8 @@ public enum VirtioNetTransmitOutcome: Equatable, Sendable {
     case empty
     /// The frame (of `length` bytes) did not fit the buffer; it was dropped and its chain returned.
     case tooLarge(length: Int)
+    /// The header asks for an offload the driver did not negotiate; dropped, chain returned.
+    case offloadNotNegotiated
     /// The guest broke the transmit queue; the device needs a reset.
     case queueBroken(VirtqueueBrokenReason)
 }

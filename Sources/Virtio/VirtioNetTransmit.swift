@@ -19,7 +19,10 @@ extension VirtioNetQueuePair {
             // nothing of the chain is used after it returns except these locals.
             let head = transmitChain.head
             let length = transmitChain.readableLength - headerSize
-            if let frame = transmitChain.readableContiguous(from: headerSize, count: length) {
+            if !header.isAcceptableOnTransmit(features: features) {
+                counters.transmitOffloadRejected &+= 1
+                batch.dropped += 1
+            } else if let frame = transmitChain.readableContiguous(from: headerSize, count: length) {
                 counters.transmittedFrames &+= 1
                 counters.transmittedBytes &+= UInt64(length)
                 batch.frames += 1
@@ -51,7 +54,10 @@ extension VirtioNetQueuePair {
         }
         let length = transmitChain.readableLength - headerSize
         let outcome: VirtioNetTransmitOutcome
-        if length <= buffer.count {
+        if !header.isAcceptableOnTransmit(features: features) {
+            counters.transmitOffloadRejected &+= 1
+            outcome = .offloadNotNegotiated
+        } else if length <= buffer.count {
             _ = transmitChain.gatherReadable(into: buffer, from: headerSize)
             counters.transmittedFrames &+= 1
             counters.transmittedBytes &+= UInt64(length)

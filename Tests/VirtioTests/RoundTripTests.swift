@@ -82,6 +82,26 @@ import Testing
         #expect(plain.device.counters.receiveOffloadRejected == 1)
     }
 
+    @Test func transmitOffloadsNotNegotiatedAreDropped() throws {
+        let rig = try Rig()
+        rig.driver.refillReceiveBuffers()
+        let tso = VirtioNetHeader(flags: VirtioNetHeader.flagNeedsChecksum, gsoType: VirtioNetHeader.gsoTCPv4,
+                                  headerLength: 54, gsoSize: 1448, checksumStart: 34, checksumOffset: 16)
+        rig.driver.transmit(makeFrame(9000), header: tso)
+        rig.driver.transmit(makeFrame(1514), header: VirtioNetHeader(flags: VirtioNetHeader.flagNeedsChecksum))
+        // DATA_VALID means nothing on transmit and is ignored.
+        rig.driver.transmit(makeFrame(60), header: VirtioNetHeader(flags: VirtioNetHeader.flagDataValid))
+        var lengths: [Int] = []
+        let batch = rig.device.transmit(limit: 8) { _, frame in lengths.append(frame.count) }
+        #expect(lengths == [60])
+        #expect(batch.frames == 1 && batch.dropped == 2)
+        #expect(rig.device.counters.transmitOffloadRejected == 2)
+        #expect(rig.driver.reapTransmitted() == 3)
+        rig.driver.transmit(makeFrame(100), header: tso)
+        var buffer = [UInt8](repeating: 0, count: 200)
+        #expect(buffer.withUnsafeMutableBytes { rig.device.transmit(into: $0) } == .offloadNotNegotiated)
+    }
+
     @Test func legacyTenByteHeader() throws {
         let rig = try Rig { $0.features = [.ringEventIndex, .indirectDescriptors] }
         #expect(rig.device.headerSize == 10 && rig.driver.headerSize == 10)

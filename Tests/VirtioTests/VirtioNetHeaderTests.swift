@@ -48,6 +48,19 @@ import Testing
         #expect(!unknown.isAcceptableOnReceive(features: [.netGuestCsum, .netGuestTSO4, .netGuestTSO6, .netGuestUFO]))
     }
 
+    @Test func transmitOffloadsNeedTheirFeatures() {
+        #expect(VirtioNetHeader().isAcceptableOnTransmit(features: []))
+        #expect(VirtioNetHeader(flags: VirtioNetHeader.flagDataValid).isAcceptableOnTransmit(features: []))
+        #expect(!VirtioNetHeader(flags: VirtioNetHeader.flagNeedsChecksum).isAcceptableOnTransmit(features: [.netGuestCsum]))
+        #expect(VirtioNetHeader(flags: VirtioNetHeader.flagNeedsChecksum).isAcceptableOnTransmit(features: [.netCsum]))
+        #expect(!sample.isAcceptableOnTransmit(features: [.netCsum, .netGuestTSO4]))
+        #expect(sample.isAcceptableOnTransmit(features: [.netCsum, .netHostTSO4]))
+        var udp = sample
+        udp.gsoType = VirtioNetHeader.gsoUDPL4
+        #expect(!udp.isAcceptableOnTransmit(features: [.netCsum, .netHostTSO4, .netHostUFO]))
+        #expect(udp.isAcceptableOnTransmit(features: [.netCsum, .netHostUSO]))
+    }
+
     @Test func featureBitsAreTheSpecNumbers() {
         #expect(VirtioFeatures.netCsum.rawValue == 1 << 0)
         #expect(VirtioFeatures.netMAC.rawValue == 1 << 5)
