@@ -107,7 +107,7 @@ public final class InMemoryGuestDriver {
     private var receiveSlotForHead: [Int]
     private var assembled: [UInt8] = []
 
-    public init(_ configuration: Configuration = Configuration()) throws {
+    public init(_ configuration: Configuration = Configuration()) throws(GuestMemoryError) {
         let c = configuration
         precondition(VirtqLayout.isValidQueueSize(c.queueSize), "queue size must be a power of 2 ≤ 32768")
         precondition(c.receiveBufferCount >= 0 && c.receiveBufferCount <= Int(c.queueSize))

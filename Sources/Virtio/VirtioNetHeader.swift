@@ -100,6 +100,25 @@ public struct VirtioNetHeader: Equatable, Hashable, Sendable {
     /// Byte offset of num_buffers in the header.
     public static let numBuffersOffset = 10
 
+    /// True when a driver with `features` was allowed to send this header: NEEDS_CSUM needs
+    /// VIRTIO_NET_F_CSUM, each segmentation type its HOST_TSO/UFO/USO bit (§5.1.6.2.1: "If
+    /// VIRTIO_NET_F_HOST_TSO4 is negotiated, the driver MAY set gso_type to VIRTIO_NET_HDR_GSO_TCPV4
+    /// […], otherwise the driver MUST NOT"). Other flag bits are ignored ("The device MUST ignore
+    /// flag bits that it does not recognize.").
+    @inlinable
+    public func isAcceptableOnTransmit(features: VirtioFeatures) -> Bool {
+        if flags & Self.flagNeedsChecksum != 0 && !features.contains(.netCsum) { return false }
+        if gsoType & Self.gsoECN != 0 && !features.contains(.netHostECN) { return false }
+        switch gsoType & ~Self.gsoECN {
+        case Self.gsoNone: return true
+        case Self.gsoTCPv4: return features.contains(.netHostTSO4)
+        case Self.gsoTCPv6: return features.contains(.netHostTSO6)
+        case Self.gsoUDP: return features.contains(.netHostUFO)
+        case Self.gsoUDPL4: return features.contains(.netHostUSO)
+        default: return false
+        }
+    }
+
     /// True when a driver with `features` may be handed this header on receive: checksum flags
     /// need VIRTIO_NET_F_GUEST_CSUM, each segmentation type its GUEST_TSO/UFO/USO bit (§5.1.6.4.1).
     @inlinable

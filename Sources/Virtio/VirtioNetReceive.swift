@@ -7,15 +7,34 @@
 // length of each buffer supplied by the driver." and "The device MUST set num_buffers to indicate
 // the number of buffers the packet (including the header) is spread over."
 
-extension VirtioNetQueuePair {
-    /// Writes `frame` (an Ethernet frame, no virtio-net header) into the guest's receive buffers,
-    /// preceded by `header` (num_buffers is filled in here). Publish and decide on notifying the
-    /// guest with `finishReceiveBatch()` after the batch.
+/// The receive half of a queue pair: the queue, its chain scratch and its counters.
+@usableFromInline
+struct VirtioNetReceiver<Memory: GuestMemory>: ~Copyable {
+    @usableFromInline var queue: SplitVirtqueue<Memory>
+    @usableFromInline var chain: VirtqChain
+    @usableFromInline let headerSize: Int
+    @usableFromInline let features: VirtioFeatures
+    @usableFromInline let mergeableReceiveBuffers: Bool
+    @usableFromInline var frames: UInt64 = 0
+    @usableFromInline var bytes: UInt64 = 0
+    @usableFromInline var noBuffers: UInt64 = 0
+    @usableFromInline var tooLarge: UInt64 = 0
+    @usableFromInline var offloadRejected: UInt64 = 0
+
+    init(queue: SplitVirtqueue<Memory>, chain: consuming VirtqChain, headerSize: Int, features: VirtioFeatures) {
+        self.queue = queue
+        self.chain = chain
+        self.headerSize = headerSize
+        self.features = features
+        mergeableReceiveBuffers = features.contains(.netMergeableRxBuffers)
+    }
+
+    /// Delivers one frame (see `VirtioNetQueuePair.receive`).
     @inlinable
-    public func receive(_ frame: UnsafeRawBufferPointer, header: VirtioNetHeader = VirtioNetHeader()) -> VirtioNetReceiveOutcome {
-        if let reason = receiveQueue.brokenReason { return .queueBroken(reason) }
+    mutating func receive(_ frame: UnsafeRawBufferPointer, header: VirtioNetHeader = VirtioNetHeader()) -> VirtioNetReceiveOutcome {
+        if let reason = queue.brokenReason { return .queueBroken(reason) }
         guard header.isAcceptableOnReceive(features: features) else {
-            counters.receiveOffloadRejected &+= 1
+            offloadRejected &+= 1
             return .offloadNotNegotiated
         }
         var header = header
@@ -30,71 +49,65 @@ extension VirtioNetQueuePair {
         }
     }
 
-    /// Publishes the used receive buffers; true when the guest asked to be notified.
-    @inlinable
-    public func finishReceiveBatch() -> Bool {
-        receiveQueue.shouldNotifyGuest()
-    }
-
     /// Without MRG_RXBUF: the whole packet goes into one chain.
     @inlinable
-    func receiveSingle(_ frame: UnsafeRawBufferPointer, headerBytes: UnsafeRawBufferPointer) -> VirtioNetReceiveOutcome {
-        guard receiveQueue.popAvailable(into: &receiveChain) else { return receiveStopped() }
-        guard receiveChain.readableLength == 0 else {
-            receiveQueue.markBroken(.unexpectedReadable)
+    mutating func receiveSingle(_ frame: UnsafeRawBufferPointer, headerBytes: UnsafeRawBufferPointer) -> VirtioNetReceiveOutcome {
+        guard queue.popAvailable(into: &chain) else { return receiveStopped() }
+        guard chain.readableLength == 0 else {
+            queue.markBroken(.unexpectedReadable)
             return receiveStopped()
         }
         let total = headerSize + frame.count
-        guard receiveChain.writableLength >= total else {
+        guard chain.writableLength >= total else {
             // Like QEMU: drop this packet, keep the buffer for the next one.
-            receiveQueue.rewindAvailable(by: 1)
-            counters.receiveTooLarge &+= 1
+            queue.rewindAvailable(by: 1)
+            tooLarge &+= 1
             return .frameTooLarge
         }
-        _ = receiveChain.scatterWritable(headerBytes, at: 0)
-        _ = receiveChain.scatterWritable(frame, at: headerSize)
-        receiveQueue.pushUsed(head: receiveChain.head, length: UInt32(total))
-        counters.receivedFrames &+= 1
-        counters.receivedBytes &+= UInt64(frame.count)
+        _ = chain.scatterWritable(headerBytes, at: 0)
+        _ = chain.scatterWritable(frame, at: headerSize)
+        queue.pushUsed(head: chain.head, length: UInt32(total))
+        frames &+= 1
+        bytes &+= UInt64(frame.count)
         return .delivered(buffers: 1)
     }
 
     /// With MRG_RXBUF: as many chains as the packet needs, each filled before the next.
     @inlinable
-    func receiveMergeable(_ frame: UnsafeRawBufferPointer, headerBytes: UnsafeRawBufferPointer) -> VirtioNetReceiveOutcome {
+    mutating func receiveMergeable(_ frame: UnsafeRawBufferPointer, headerBytes: UnsafeRawBufferPointer) -> VirtioNetReceiveOutcome {
         var buffers: UInt16 = 0
         var frameWritten = 0
         var numBuffersLow: UnsafeMutableRawPointer? = nil
         var numBuffersHigh: UnsafeMutableRawPointer? = nil
         repeat {
-            guard receiveQueue.popAvailable(into: &receiveChain) else {
+            guard queue.popAvailable(into: &chain) else {
                 // Out of buffers mid-packet: give back what this packet took (none of it was
                 // published) so the next packet, or this one retried, starts on the same buffers.
-                if !receiveQueue.isBroken {
-                    receiveQueue.rewindUsed(by: buffers)
-                    receiveQueue.rewindAvailable(by: buffers)
+                if !queue.isBroken {
+                    queue.rewindUsed(by: buffers)
+                    queue.rewindAvailable(by: buffers)
                 }
                 return receiveStopped()
             }
-            guard receiveChain.readableLength == 0 else {
-                receiveQueue.markBroken(.unexpectedReadable)
+            guard chain.readableLength == 0 else {
+                queue.markBroken(.unexpectedReadable)
                 return receiveStopped()
             }
             var offset = 0
             if buffers == 0 {
                 // "each buffer MUST be at least size of struct virtio_net_hdr" (§5.1.6.3.1)
-                guard receiveChain.writableLength >= headerSize else {
-                    receiveQueue.markBroken(.receiveBufferTooSmall(length: receiveChain.writableLength))
+                guard chain.writableLength >= headerSize else {
+                    queue.markBroken(.receiveBufferTooSmall(length: chain.writableLength))
                     return receiveStopped()
                 }
-                offset = receiveChain.scatterWritable(headerBytes, at: 0)
-                numBuffersLow = receiveChain.writableByte(at: VirtioNetHeader.numBuffersOffset)
-                numBuffersHigh = receiveChain.writableByte(at: VirtioNetHeader.numBuffersOffset + 1)
+                offset = chain.scatterWritable(headerBytes, at: 0)
+                numBuffersLow = chain.writableByte(at: VirtioNetHeader.numBuffersOffset)
+                numBuffersHigh = chain.writableByte(at: VirtioNetHeader.numBuffersOffset + 1)
             }
-            let n = receiveChain.scatterWritable(
+            let n = chain.scatterWritable(
                 UnsafeRawBufferPointer(rebasing: frame[frameWritten...]), at: offset)
             frameWritten += n
-            receiveQueue.pushUsed(head: receiveChain.head, length: UInt32(offset + n))
+            queue.pushUsed(head: chain.head, length: UInt32(offset + n))
             buffers &+= 1
         } while frameWritten < frame.count
         if buffers > 1 {
@@ -102,16 +115,32 @@ extension VirtioNetQueuePair {
             numBuffersLow?.storeBytes(of: UInt8(truncatingIfNeeded: buffers), as: UInt8.self)
             numBuffersHigh?.storeBytes(of: UInt8(truncatingIfNeeded: buffers >> 8), as: UInt8.self)
         }
-        counters.receivedFrames &+= 1
-        counters.receivedBytes &+= UInt64(frame.count)
+        frames &+= 1
+        bytes &+= UInt64(frame.count)
         return .delivered(buffers: Int(buffers))
     }
 
     /// The outcome when the receive queue gave no (usable) buffer.
     @inlinable
-    func receiveStopped() -> VirtioNetReceiveOutcome {
-        if let reason = receiveQueue.brokenReason { return .queueBroken(reason) }
-        counters.receiveNoBuffers &+= 1
+    mutating func receiveStopped() -> VirtioNetReceiveOutcome {
+        if let reason = queue.brokenReason { return .queueBroken(reason) }
+        noBuffers &+= 1
         return .noBuffers
+    }
+}
+
+extension VirtioNetQueuePair {
+    /// Writes `frame` (an Ethernet frame, no virtio-net header) into the guest's receive buffers,
+    /// preceded by `header` (num_buffers is filled in here). Publish and decide on notifying the
+    /// guest with `finishReceiveBatch()` after the batch.
+    @inlinable
+    public func receive(_ frame: UnsafeRawBufferPointer, header: VirtioNetHeader = VirtioNetHeader()) -> VirtioNetReceiveOutcome {
+        receiver.receive(frame, header: header)
+    }
+
+    /// Publishes the used receive buffers; true when the guest asked to be notified.
+    @inlinable
+    public func finishReceiveBatch() -> Bool {
+        receiver.queue.shouldNotifyGuest()
     }
 }
