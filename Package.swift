@@ -5,8 +5,8 @@
 //   0  CShims, CSodium, CPcap, CMallocCounter      C the Swift code cannot call directly
 //   1  Basics, Wire, YAMLSchema                     time, seeded randomness, wire formats, located YAML reads
 //   2  Virtio, Datapath, HostStack                  sans-IO virtqueue, switch, router, DHCP, host stacks
-//   3  Capture                                      pcap files and BPF through libpcap
-//   4  Engine                                       a bridge built from bridge.yml
+//   3  Capture, Sim                                 pcap files and BPF; discrete-event kernel and link models
+//   4  Engine, then Lab                             a bridge built from bridge.yml; scenarios, backends, reports
 //   5  sluice                                       the command-line tool
 import PackageDescription
 
@@ -48,16 +48,22 @@ let package = Package(
         // Layer 3 — system libraries.
         .target(name: "Capture", dependencies: ["Basics", "CPcap"]),
 
+        .target(name: "Sim", dependencies: ["Basics", "Wire", "Virtio", "HostStack"]),
+
         // Layer 4 — composition.
         .target(
             name: "Engine",
             dependencies: ["Basics", "Wire", "Virtio", "Datapath", "HostStack", "Capture", "YAMLSchema"]),
 
+        .target(
+            name: "Lab",
+            dependencies: ["Basics", "Wire", "Virtio", "Datapath", "HostStack", "Sim", "Engine", "Capture", "YAMLSchema"]),
+
         // Layer 5 — the tool.
         .executableTarget(
             name: "sluice",
             dependencies: [
-                "Engine", "CMallocCounter",
+                "Engine", "Lab", "CMallocCounter",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
@@ -68,6 +74,8 @@ let package = Package(
         .testTarget(name: "DatapathTests", dependencies: ["Datapath", "Wire", "Basics"]),
         .testTarget(name: "HostStackTests", dependencies: ["HostStack", "Wire", "Basics"]),
         .testTarget(name: "CaptureTests", dependencies: ["Capture", "Basics"]),
+        .testTarget(name: "SimTests", dependencies: ["Sim", "HostStack", "Virtio", "Wire", "Basics"]),
+        .testTarget(name: "LabTests", dependencies: ["Lab", "Sim", "Engine", "Capture", "YAMLSchema", "Wire", "Basics"]),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "Datapath", "Virtio", "Wire", "Capture", "Basics"]),
         .testTarget(name: "SystemLibraryTests", dependencies: ["CSodium", "CPcap", "CShims"]),
     ],
