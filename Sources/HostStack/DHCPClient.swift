@@ -171,14 +171,7 @@ struct DHCPClient {
             guard let granted = DHCPLease(ack: m, requestSentAt: requestSentAt, fallbackServer: offer?.server) else { return nil }
             outstanding = nil
             offer = nil
-            if checksAddresses {
-                candidate = granted
-                deadline = nil
-                setState(.checking, &actions)
-                actions.append(.check(granted))
-            } else {
-                bind(granted, renewed: false, now: now, &actions)
-            }
+            accept(granted, now: now, &actions)
 
         case (.renewing, .ack), (.rebinding, .ack):
             guard let held = lease,
@@ -191,7 +184,7 @@ struct DHCPClient {
                 // A different address: give up the old one and take the new one afresh.
                 actions.append(.unbind(held, .expired))
                 lease = nil
-                bind(granted, renewed: false, now: now, &actions)
+                accept(granted, now: now, &actions)
             }
 
         case (.requesting, .nak), (.rebooting, .nak), (.renewing, .nak), (.rebinding, .nak):
@@ -354,6 +347,15 @@ struct DHCPClient {
         let limit = state == .renewing ? held.rebindAt : held.expiresAt
         let wait = max((limit - now) / 2, configuration.renewRetransmissionMinimum)
         return min(now + wait, limit)
+    }
+
+    /// A new address: probe it first (CHECKING) if the host does, else bind it.
+    private mutating func accept(_ granted: DHCPLease, now: Instant, _ actions: inout [Action]) {
+        guard checksAddresses else { bind(granted, renewed: false, now: now, &actions); return }
+        candidate = granted
+        deadline = nil
+        setState(.checking, &actions)
+        actions.append(.check(granted))
     }
 
     private mutating func bind(_ granted: DHCPLease, renewed: Bool, now: Instant, _ actions: inout [Action]) {

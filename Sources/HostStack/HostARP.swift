@@ -8,7 +8,7 @@ extension Host {
     /// Handles an ARP packet (the Ethernet payload).
     func receiveARP(_ packet: UnsafeRawBufferPointer, now: Instant) {
         let arpPacket: ARPPacket
-        do { arpPacket = try ARPPacket(parsing: packet) } catch { counters.malformed += 1; return }
+        do { arpPacket = try ARPPacket(parsing: packet) } catch { countDrop(error); return }
         if arpPacket.operation == .request { counters.arpRequestsReceived += 1 } else { counters.arpRepliesReceived += 1 }
         let sender = arpPacket.senderProtocolAddress, senderMAC = arpPacket.senderHardwareAddress
 

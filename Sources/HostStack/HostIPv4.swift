@@ -14,7 +14,7 @@ extension Host {
     /// Handles an Ethernet frame carrying IPv4.
     func receiveIPv4(_ frame: UnsafeRawBufferPointer, now: Instant) {
         let parsed: IPv4Frame.Parsed
-        do { parsed = try IPv4Frame.parse(frame) } catch { counters.malformed += 1; return }
+        do { parsed = try IPv4Frame.parse(frame) } catch { countDrop(error); return }
         let ip = parsed.ip
         // No reassembly: RFC 1122 §3.3.2 makes it a MUST for real hosts, but no simulated
         // traffic here is fragmented.
