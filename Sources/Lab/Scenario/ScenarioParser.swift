@@ -272,8 +272,25 @@ struct ScenarioParser {
 
     func bridgeList() -> String { bridges.isEmpty ? "(none)" : bridges.map(\.name).joined(separator: ", ") }
 
+    /// The name nearest `word` by edit distance, if close enough to be a typo.
     func closestName(_ word: String, in names: [String]) -> String? {
-        names.first { $0.lowercased() == word.lowercased() } ?? names.first { $0.hasPrefix(word) || word.hasPrefix($0) }
+        func distance(_ a: [Character], _ b: [Character]) -> Int {
+            var row = Array(0...b.count)
+            for i in a.indices {
+                var previous = row[0]
+                row[0] = i + 1
+                for j in b.indices {
+                    let current = row[j + 1]
+                    row[j + 1] = min(row[j + 1] + 1, row[j] + 1, previous + (a[i] == b[j] ? 0 : 1))
+                    previous = current
+                }
+            }
+            return row[b.count]
+        }
+        let w = Array(word.lowercased())
+        let best = names.map { ($0, distance(w, Array($0.lowercased()))) }.min { $0.1 < $1.1 }
+        guard let best, best.1 <= max(1, w.count / 3) else { return nil }
+        return best.0
     }
 
     // MARK: Links
