@@ -26,7 +26,7 @@ public final class ExpectationEvaluator {
     public init(observations: RunObservations) { self.observations = observations }
 
     /// The verdict on one expectation.
-    public func evaluate(_ expectation: Expectation) -> ExpectationOutcome {
+    public func evaluate(_ expectation: ScenarioExpectation) -> ExpectationOutcome {
         var outcome = ExpectationOutcome(name: expectation.name, index: expectation.index, location: expectation.location,
                                          passed: false, message: "")
         let verdict: Verdict

@@ -23,7 +23,7 @@ public struct FrameReference: Equatable, Sendable, CustomStringConvertible {
 public struct ExpectationOutcome: Sendable {
     public var name: String
     public var index: Int
-    public var location: SourceLocation
+    public var location: ScenarioLocation
     public var passed: Bool
     /// What was measured, and on failure why it falls short ("received 12, expected ≥ 15; lost
     /// probes: seq 3 sent at 5.002000s, …").
@@ -31,7 +31,7 @@ public struct ExpectationOutcome: Sendable {
     /// The frames that broke the expectation (empty when it passed or frames are not involved).
     public var frames: [FrameReference]
 
-    public init(name: String, index: Int, location: SourceLocation, passed: Bool, message: String, frames: [FrameReference] = []) {
+    public init(name: String, index: Int, location: ScenarioLocation, passed: Bool, message: String, frames: [FrameReference] = []) {
         self.name = name; self.index = index; self.location = location; self.passed = passed
         self.message = message; self.frames = frames
     }

@@ -44,11 +44,11 @@ public enum ScenarioFeature: String, Sendable, CaseIterable {
 /// Where in the file a feature was used.
 public struct FeatureUse: Sendable {
     public var feature: ScenarioFeature
-    public var location: SourceLocation
+    public var location: ScenarioLocation
     /// The field as written ("links[0].corrupt"), for the message.
     public var field: String
 
-    public init(feature: ScenarioFeature, location: SourceLocation, field: String) {
+    public init(feature: ScenarioFeature, location: ScenarioLocation, field: String) {
         self.feature = feature; self.location = location; self.field = field
     }
 }

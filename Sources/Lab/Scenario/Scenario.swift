@@ -24,13 +24,13 @@ public struct Scenario: Sendable {
     public var captures: [ScenarioCapture] = []
     /// Timeline entries in file order (not time order: `after:` entries are placed at run time).
     public var timeline: [TimelineEntry] = []
-    public var expectations: [Expectation] = []
+    public var expectations: [ScenarioExpectation] = []
     /// Every field used that some backend might not honour, where it was written.
     public var features: [FeatureUse] = []
     /// Where the file starts (for errors about the whole scenario).
-    public var location: SourceLocation
+    public var location: ScenarioLocation
 
-    public init(file: String, name: String, location: SourceLocation) {
+    public init(file: String, name: String, location: ScenarioLocation) {
         self.file = file; self.name = name; self.location = location
     }
 

@@ -8,9 +8,9 @@ public struct ScenarioCapture: Sendable {
     public var at: BridgeSegment
     /// A BPF filter (pcap-filter(7)); only matching frames are kept. nil keeps every frame.
     public var filter: String?
-    public var location: SourceLocation
+    public var location: ScenarioLocation
 
-    public init(name: String, at: BridgeSegment, filter: String? = nil, location: SourceLocation) {
+    public init(name: String, at: BridgeSegment, filter: String? = nil, location: ScenarioLocation) {
         self.name = name; self.at = at; self.filter = filter; self.location = location
     }
 }

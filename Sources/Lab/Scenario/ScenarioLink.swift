@@ -16,10 +16,10 @@ public struct ScenarioLink: Sendable {
     public var reverse: LinkImpairments
     /// Whether the link carries frames when the run starts (`up: false` starts it cut).
     public var initiallyUp: Bool = true
-    public var location: SourceLocation
+    public var location: ScenarioLocation
 
     public init(index: Int, name: String?, a: LinkEndpoint, b: LinkEndpoint,
-                forward: LinkImpairments = .none, reverse: LinkImpairments = .none, location: SourceLocation) {
+                forward: LinkImpairments = .none, reverse: LinkImpairments = .none, location: ScenarioLocation) {
         self.index = index; self.name = name; self.a = a; self.b = b
         self.forward = forward; self.reverse = reverse; self.location = location
     }

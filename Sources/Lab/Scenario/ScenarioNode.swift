@@ -13,9 +13,9 @@ public struct ScenarioNode: Sendable {
 
     public var name: String
     public var kind: Kind
-    public var location: SourceLocation
+    public var location: ScenarioLocation
 
-    public init(name: String, kind: Kind, location: SourceLocation) {
+    public init(name: String, kind: Kind, location: ScenarioLocation) {
         self.name = name; self.kind = kind; self.location = location
     }
 

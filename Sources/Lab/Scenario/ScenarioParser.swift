@@ -80,7 +80,7 @@ struct ScenarioParser {
     init(file: String, directory: String, root: YAMLValue) {
         self.file = file; self.directory = directory; self.root = root
         let stem = ((file as NSString).lastPathComponent as NSString).deletingPathExtension
-        scenario = Scenario(file: file, name: stem, location: SourceLocation(root))
+        scenario = Scenario(file: file, name: stem, location: ScenarioLocation(root))
     }
 
     mutating func parse() throws(ConfigError) -> Scenario {
@@ -142,7 +142,7 @@ struct ScenarioParser {
     }
 
     mutating func use(_ feature: ScenarioFeature, at v: YAMLValue) {
-        scenario.features.append(FeatureUse(feature: feature, location: SourceLocation(v), field: v.path))
+        scenario.features.append(FeatureUse(feature: feature, location: ScenarioLocation(v), field: v.path))
     }
 
     // MARK: Nodes
@@ -337,7 +337,7 @@ struct ScenarioParser {
                 throw at.error("reorder has no effect without a delay (\(direction) direction)",
                                fix: "add a delay (reordered frames are the ones that skip it), e.g. delay: 10ms")
             }
-            var link = ScenarioLink(index: index, name: name, a: a, b: b, forward: forward, reverse: reverse, location: SourceLocation(item))
+            var link = ScenarioLink(index: index, name: name, a: a, b: b, forward: forward, reverse: reverse, location: ScenarioLocation(item))
             if let u = m["up"] {
                 link.initiallyUp = try u.bool()
                 if !link.initiallyUp { use(.linkInitiallyDown, at: u) }
@@ -436,9 +436,9 @@ struct ScenarioParser {
         }
         for name in nodeOrder {
             if let b = bridges.first(where: { $0.name == name }) {
-                scenario.nodes.append(ScenarioNode(name: name, kind: .bridge(b.config), location: SourceLocation(b.value)))
+                scenario.nodes.append(ScenarioNode(name: name, kind: .bridge(b.config), location: ScenarioLocation(b.value)))
             } else if let h = hosts.first(where: { $0.name == name }) {
-                scenario.nodes.append(ScenarioNode(name: name, kind: .host(settled[name]!), location: SourceLocation(h.value)))
+                scenario.nodes.append(ScenarioNode(name: name, kind: .host(settled[name]!), location: ScenarioLocation(h.value)))
             }
         }
     }
@@ -459,7 +459,7 @@ struct ScenarioParser {
             let at = try segmentReference(try cm.required("at", example: "br0"), role: "at")
             var filter: String?
             if let f = cm["filter"] { filter = try compiledFilter(f) }
-            scenario.captures.append(ScenarioCapture(name: name, at: at, filter: filter, location: SourceLocation(value)))
+            scenario.captures.append(ScenarioCapture(name: name, at: at, filter: filter, location: ScenarioLocation(value)))
         }
     }
 
@@ -529,7 +529,7 @@ struct ScenarioParser {
                 throw item.error("missing 'at' or 'after' in \(item.path)", fix: "add at: 5s, or after: <as-name> (+ delay)")
             }
             let action = try parseAction(kind, m, at: item)
-            scenario.timeline.append(TimelineEntry(index: index, name: name, trigger: trigger, action: action, location: SourceLocation(item)))
+            scenario.timeline.append(TimelineEntry(index: index, name: name, trigger: trigger, action: action, location: ScenarioLocation(item)))
         }
         // `after:` names an entry that exists, is not itself, and no chain of `after:` loops.
         for ref in afterReferences {
@@ -706,7 +706,7 @@ struct ScenarioParser {
             let hasAction = ScenarioValues.peek(item, "action") != nil
             let hasDHCP = ScenarioValues.peek(item, "dhcp") != nil
             let hasCapture = ScenarioValues.peek(item, "capture") != nil
-            let expectation: Expectation
+            let expectation: ScenarioExpectation
             switch (hasAction, hasDHCP, hasCapture) {
             case (true, false, _) where !hasCapture: expectation = try actionExpectation(index, item)
             case (false, true, false): expectation = try dhcpExpectation(index, item)
@@ -726,7 +726,7 @@ struct ScenarioParser {
         }
     }
 
-    func actionExpectation(_ index: Int, _ item: YAMLValue) throws(ConfigError) -> Expectation {
+    func actionExpectation(_ index: Int, _ item: YAMLValue) throws(ConfigError) -> ScenarioExpectation {
         let actionValue = ScenarioValues.peek(item, "action")!
         let actionName = try actionValue.string()
         guard let entry = scenario.entry(named: actionName) else {
@@ -744,15 +744,15 @@ struct ScenarioParser {
         var checks: [MetricCheck] = []
         for metric in metrics {
             if let v = m[metric.rawValue] {
-                checks.append(MetricCheck(metric: metric, condition: try ScenarioValues.condition(v, unit: metric.unit), location: SourceLocation(v)))
+                checks.append(MetricCheck(metric: metric, condition: try ScenarioValues.condition(v, unit: metric.unit), location: ScenarioLocation(v)))
             }
         }
         guard !checks.isEmpty else {
             throw item.error("nothing to check for '\(actionName)'", fix: "add one of: \(metrics.map(\.rawValue).joined(separator: ", ")), e.g. \(metrics[0].rawValue): \(Self.example(metrics[0].unit))")
         }
         let generated = "\(actionName): " + checks.map { "\($0.metric.rawValue) \(ScenarioValues.describe($0.condition, unit: $0.metric.unit))" }.joined(separator: ", ")
-        return Expectation(index: index, name: try m["name"]?.string() ?? generated,
-                           kind: .action(ActionExpectation(action: actionName, actionKind: kind, checks: checks)), location: SourceLocation(item))
+        return ScenarioExpectation(index: index, name: try m["name"]?.string() ?? generated,
+                           kind: .action(ActionExpectation(action: actionName, actionKind: kind, checks: checks)), location: ScenarioLocation(item))
     }
 
     static func example(_ unit: ValueUnit) -> String {
@@ -784,7 +784,7 @@ struct ScenarioParser {
         return w
     }
 
-    func captureExpectation(_ index: Int, _ item: YAMLValue) throws(ConfigError) -> Expectation {
+    func captureExpectation(_ index: Int, _ item: YAMLValue) throws(ConfigError) -> ScenarioExpectation {
         let m = try item.mapping(allowed: ["capture", "name", "filter", "from", "until", "count", "absent", "sequence", "latency"])
         let capture = try captureReference(m.required("capture"))
         let filter = try m["filter"].map { v throws(ConfigError) in try compiledFilter(v) }
@@ -835,12 +835,12 @@ struct ScenarioParser {
             check = .latency(LatencyCheck(request: request, response: response, pairBy: pairBy, bounds: bounds, pairs: pairs))
             name = "\(capture): latency by \(pairBy.rawValue) \(Format.comparisons(bounds, unit: .duration))"
         }
-        return Expectation(index: index, name: try m["name"]?.string() ?? name,
+        return ScenarioExpectation(index: index, name: try m["name"]?.string() ?? name,
                            kind: .capture(CaptureExpectation(capture: capture, filter: filter, window: try window(m), check: check)),
-                           location: SourceLocation(item))
+                           location: ScenarioLocation(item))
     }
 
-    func dhcpExpectation(_ index: Int, _ item: YAMLValue) throws(ConfigError) -> Expectation {
+    func dhcpExpectation(_ index: Int, _ item: YAMLValue) throws(ConfigError) -> ScenarioExpectation {
         let outer = try item.mapping(allowed: ["dhcp", "name"])
         let v = try outer.required("dhcp")
         let m = try v.mapping(allowed: ["capture", "message", "field", "client", "filter", "from", "until", "equals", "in", "contains"]
@@ -887,9 +887,9 @@ struct ScenarioParser {
         }
         let filter = try m["filter"].map { x throws(ConfigError) in try compiledFilter(x) }
         let generated = "\(capture): \(type) \(field.rawValue) \(ScenarioValues.describe(condition, unit: field.unit))" + (client.map { " (client \($0))" } ?? "")
-        return Expectation(index: index, name: try outer["name"]?.string() ?? generated,
+        return ScenarioExpectation(index: index, name: try outer["name"]?.string() ?? generated,
                            kind: .dhcp(DHCPFieldExpectation(capture: capture, message: type, client: client, clientMAC: clientMAC,
                                                             filter: filter, window: try window(m), field: field, condition: condition)),
-                           location: SourceLocation(item))
+                           location: ScenarioLocation(item))
     }
 }

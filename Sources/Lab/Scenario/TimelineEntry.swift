@@ -11,9 +11,9 @@ public struct TimelineEntry: Sendable {
     public var name: String?
     public var trigger: Trigger
     public var action: TimelineAction
-    public var location: SourceLocation
+    public var location: ScenarioLocation
 
-    public init(index: Int, name: String?, trigger: Trigger, action: TimelineAction, location: SourceLocation) {
+    public init(index: Int, name: String?, trigger: Trigger, action: TimelineAction, location: ScenarioLocation) {
         self.index = index; self.name = name; self.trigger = trigger; self.action = action; self.location = location
     }
 

@@ -3,7 +3,7 @@
 import YAMLSchema
 
 /// A position in a scenario file: file:line:column.
-public struct SourceLocation: Equatable, Hashable, Sendable, CustomStringConvertible {
+public struct ScenarioLocation: Equatable, Hashable, Sendable, CustomStringConvertible {
     public var file: String
     public var line: Int
     public var column: Int

@@ -4,7 +4,7 @@
 import Wire
 
 /// One item of `expect:`.
-public struct Expectation: Sendable {
+public struct ScenarioExpectation: Sendable {
     public enum Kind: Sendable {
         case action(ActionExpectation)
         case capture(CaptureExpectation)
@@ -16,9 +16,9 @@ public struct Expectation: Sendable {
     /// The `name:` written, or one made from the check ("p1: received ≥ 15").
     public var name: String
     public var kind: Kind
-    public var location: SourceLocation
+    public var location: ScenarioLocation
 
-    public init(index: Int, name: String, kind: Kind, location: SourceLocation) {
+    public init(index: Int, name: String, kind: Kind, location: ScenarioLocation) {
         self.index = index; self.name = name; self.kind = kind; self.location = location
     }
 }
@@ -163,9 +163,9 @@ public struct ActionExpectation: Sendable {
 public struct MetricCheck: Sendable {
     public var metric: ActionMetric
     public var condition: Condition
-    public var location: SourceLocation
+    public var location: ScenarioLocation
 
-    public init(metric: ActionMetric, condition: Condition, location: SourceLocation) {
+    public init(metric: ActionMetric, condition: Condition, location: ScenarioLocation) {
         self.metric = metric; self.condition = condition; self.location = location
     }
 }
