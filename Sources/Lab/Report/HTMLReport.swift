@@ -1,0 +1,135 @@
+// index.html: one self-contained page (inline CSS, inline SVG, no scripts) with the run table,
+// and per scenario its expectations, the frames behind failures, actions with RTT and throughput
+// charts, counters, captures (linked, beside the page) and the run log.
+
+/// Renders runs as a self-contained HTML page. `captureLinks` maps a capture path to the
+/// relative link the page should use.
+public enum HTMLReport {
+    public static func render(_ runs: [LabRun], title: String, captureLinks: [String: String] = [:]) -> String {
+        var h = "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+        h += "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+        h += "<title>\(e(title))</title>\n<style>\n\(css)</style>\n</head>\n<body>\n"
+        h += "<h1>\(e(title))</h1>\n"
+        let passed = runs.count(where: \.passed)
+        h += "<p class=\"lead\">\(passed) of \(runs.count) scenarios passed.</p>\n"
+        h += "<table class=\"runs\">\n<thead><tr><th>scenario</th><th>backend</th><th>seed</th><th>result</th><th>expectations</th><th>simulated</th><th>wall</th></tr></thead>\n<tbody>\n"
+        for r in runs {
+            h += "<tr class=\"\(cls(r))\"><td><a href=\"#\(r.slug)\">\(e(r.scenarioName))</a></td><td>\(e(r.backend))</td><td>\(r.seed)</td>"
+            h += "<td>\(e(r.verdict))</td><td>\(r.outcomes.count(where: \.passed))/\(r.outcomes.count)</td>"
+            h += "<td>\(Format.duration(r.simulatedDuration))</td><td>\(Format.duration(r.wallTime))</td></tr>\n"
+        }
+        h += "</tbody>\n</table>\n"
+        for r in runs { h += section(r, captureLinks: captureLinks) }
+        h += "</body>\n</html>\n"
+        return h
+    }
+
+    static func e(_ s: String) -> String { Markup.xml(s) }
+
+    static func cls(_ r: LabRun) -> String {
+        switch r.status {
+        case .skipped: "skip"
+        case .error: "fail"
+        case .completed: r.failures.isEmpty ? "pass" : "fail"
+        }
+    }
+
+    static func section(_ r: LabRun, captureLinks: [String: String]) -> String {
+        var h = "<section id=\"\(r.slug)\">\n<h2>\(e(r.scenarioName)) <span class=\"badge \(cls(r))\">\(e(r.verdict))</span></h2>\n"
+        if let d = r.description { h += "<p>\(e(d))</p>\n" }
+        h += "<table class=\"props\"><tbody>"
+        h += "<tr><th>file</th><td><code>\(e(r.scenarioFile))</code></td></tr>"
+        h += "<tr><th>backend</th><td>\(e(r.backend))</td></tr><tr><th>seed</th><td>\(r.seed)</td></tr>"
+        h += "<tr><th>simulated</th><td>\(Format.duration(r.simulatedDuration))</td></tr><tr><th>wall time</th><td>\(Format.duration(r.wallTime))</td></tr>"
+        h += "</tbody></table>\n"
+        switch r.status {
+        case .skipped(let why): return h + "<p class=\"note\">Skipped: \(e(why))</p>\n</section>\n"
+        case .error(let why): return h + "<pre class=\"error\">\(e(why))</pre>\n</section>\n"
+        case .completed: break
+        }
+        if !r.outcomes.isEmpty {
+            h += "<h3>Expectations</h3>\n<table class=\"outcomes\">\n<thead><tr><th></th><th>expectation</th><th>line</th><th>detail</th></tr></thead>\n<tbody>\n"
+            for o in r.outcomes {
+                h += "<tr class=\"\(o.passed ? "pass" : "fail")\"><td>\(o.passed ? "✔" : "✘")</td><td>\(e(o.name))</td><td>\(o.location.line)</td><td>\(e(o.message))"
+                if !o.frames.isEmpty {
+                    let shown = o.frames.prefix(30).map { f in
+                        "<span class=\"frame\" title=\"capture \(e(f.capture))\">\(e(f.capture)) #\(f.number) @ \(Format.time(f.time))</span>"
+                    }
+                    h += "<div class=\"frames\">frames: \(shown.joined(separator: " "))\(o.frames.count > 30 ? " and \(o.frames.count - 30) more" : "")</div>"
+                }
+                h += "</td></tr>\n"
+            }
+            h += "</tbody>\n</table>\n"
+        }
+        if !r.actions.isEmpty {
+            h += "<h3>Actions</h3>\n<table class=\"actions\">\n<thead><tr><th>action</th><th>what</th><th>started</th><th>result</th></tr></thead>\n<tbody>\n"
+            for a in r.actions {
+                let started = a.result.map { Format.time($0.startedAt) } ?? "—"
+                h += "<tr><td>\(e(a.name))</td><td>\(e(a.description))</td><td>\(started)</td><td>\(e(a.result?.summary ?? "did not run"))</td></tr>\n"
+            }
+            h += "</tbody>\n</table>\n"
+            let charts = r.actions.compactMap(chart)
+            if !charts.isEmpty { h += "<div class=\"charts\">\n" + charts.joined(separator: "\n") + "\n</div>\n" }
+        }
+        if !r.captures.isEmpty {
+            h += "<h3>Captures</h3>\n<ul class=\"captures\">\n"
+            for c in r.captures {
+                let link = captureLinks[c.path] ?? c.path
+                h += "<li><a href=\"\(e(link))\">\(e(c.name)).pcap</a> — \(e(c.at))\(c.filter.map { ", filter <code>\(e($0))</code>" } ?? ""), \(c.frames) frames</li>\n"
+            }
+            h += "</ul>\n"
+        }
+        if !r.counters.isEmpty {
+            h += "<details><summary>Counters</summary>\n<div class=\"counters\">\n"
+            for t in r.counters {
+                h += "<table><caption>\(e(t.title))</caption><tbody>"
+                for row in t.rows { h += "<tr><th>\(e(row.name))</th><td>\(row.value)</td></tr>" }
+                h += "</tbody></table>\n"
+            }
+            h += "</div>\n</details>\n"
+        }
+        if !r.log.isEmpty {
+            h += "<details><summary>Log (\(r.log.count) lines)</summary>\n<pre class=\"log\">\(e(r.log.joined(separator: "\n")))</pre>\n</details>\n"
+        }
+        return h + "</section>\n"
+    }
+
+    /// RTT per sequence for a ping, throughput over time for a UDP flow.
+    static func chart(_ a: ActionReport) -> String? {
+        switch a.result {
+        case .ping(let p)?:
+            let points = p.result.probes.compactMap { probe in
+                probe.roundTripTime.map { (x: Double(probe.sequence), y: Double($0.nanosecondsClamped) / 1e6) }
+            }
+            let misses = p.result.probes.filter { $0.roundTripTime == nil }.map { Double($0.sequence) }
+            guard !points.isEmpty || !misses.isEmpty else { return nil }
+            return SVGChart(title: "\(a.name): round-trip time per probe", xLabel: "ICMP sequence", yLabel: "RTT (ms)",
+                            series: [.init(name: "rtt", points: points, color: SVGChart.palette[0], style: .lineAndDots)],
+                            misses: misses, missLabel: "lost").render()
+        case .udp(let u)?:
+            guard !u.throughput.isEmpty else { return nil }
+            let points = u.throughput.map { (x: Double($0.time.nanoseconds) / 1e9, y: $0.bitsPerSecond / 1e6) }
+            return SVGChart(title: "\(a.name): received throughput", xLabel: "time (s)", yLabel: "Mbit/s",
+                            series: [.init(name: "received", points: points, color: SVGChart.palette[1], style: .line)]).render()
+        default:
+            return nil
+        }
+    }
+
+    static let css = """
+    body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; color: #111827; margin: 2rem auto; max-width: 1100px; padding: 0 1rem; }
+    h1 { font-size: 1.6rem; margin-bottom: .2rem; } h2 { margin-top: 2.5rem; border-bottom: 1px solid #e5e7eb; padding-bottom: .3rem; }
+    h3 { font-size: 1.05rem; margin-top: 1.4rem; } .lead { color: #4b5563; }
+    table { border-collapse: collapse; margin: .5rem 0; } th, td { border: 1px solid #e5e7eb; padding: .3rem .55rem; text-align: left; vertical-align: top; }
+    thead th { background: #f9fafb; } table.props th { background: #f9fafb; font-weight: 500; }
+    tr.pass td:first-child { color: #15803d; } tr.fail td:first-child { color: #b91c1c; } tr.fail { background: #fef2f2; } tr.skip { color: #6b7280; }
+    .badge { font-size: .75rem; padding: .1rem .45rem; border-radius: .6rem; vertical-align: middle; }
+    .badge.pass { background: #dcfce7; color: #166534; } .badge.fail { background: #fee2e2; color: #991b1b; } .badge.skip { background: #f3f4f6; color: #4b5563; }
+    .frames { margin-top: .3rem; font-size: .85rem; } .frame { display: inline-block; background: #fff; border: 1px solid #fca5a5; border-radius: .3rem; padding: 0 .3rem; margin: .1rem; font-family: ui-monospace, monospace; }
+    .charts { display: flex; flex-wrap: wrap; gap: 1rem; } svg.chart { border: 1px solid #e5e7eb; border-radius: .3rem; }
+    .counters { display: flex; flex-wrap: wrap; gap: 1rem; } caption { text-align: left; font-weight: 600; }
+    pre { background: #f9fafb; border: 1px solid #e5e7eb; padding: .6rem; overflow-x: auto; font-size: .8rem; } pre.error { background: #fef2f2; }
+    code { font-family: ui-monospace, monospace; font-size: .9em; }
+
+    """
+}
