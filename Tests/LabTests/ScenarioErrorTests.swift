@@ -111,9 +111,9 @@ nodes:
     expectError(text, line: 6, at: "100mbps", message: "'100mbps' is ambiguous", fix: "100mbit")
 }
 
-@Test func reorderWithoutDelay() {
-    let text = base + "links:\n  - { between: [vm1, br0], reorder: 25% }\n"
-    expectError(text, line: 6, at: "25%", message: "reorder has no effect without a delay", fix: "add a delay")
+@Test func queueWithoutRate() {
+    let text = base + "links:\n  - { between: [vm1, br0], queue: 25 }\n"
+    expectError(text, line: 6, at: "25", message: "queue has no effect without a rate (forward direction)", fix: "add a rate")
 }
 
 @Test func lossOutOfRange() {

@@ -53,7 +53,7 @@ links:
     loss: 2%
     rate: 100mbit
     reverse: { loss: { p: 1%, r: 30% } }
-  - { between: [vm2, br0], up: false, queue: 50, mtu: 1400 }
+  - { between: [vm2, br0], up: false, rate: 1gbit, queue: 50, mtu: 1400 }
 captures:
   lan: { at: br0 }
   lab: { at: br0.lab, filter: "not arp" }

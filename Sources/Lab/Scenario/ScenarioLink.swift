@@ -49,8 +49,8 @@ public enum LinkEndpoint: Equatable, Hashable, Sendable, CustomStringConvertible
     }
 }
 
-/// Which way along a link.
-public enum LinkDirection: String, Sendable, CaseIterable {
+/// Which direction(s) of a link an `impair` action changes.
+public enum ImpairDirection: String, Sendable, CaseIterable {
     /// First endpoint of `between:` to the second.
     case forward
     /// Second endpoint to the first.
@@ -67,13 +67,13 @@ public struct LinkImpairments: Equatable, Sendable {
     public var loss: LossModel = .none
     /// Probability a frame is sent twice.
     public var duplicate: Double = 0
-    /// Probability a frame skips the delay and overtakes those queued before it (netem's reorder).
+    /// Probability a frame is held back (by 10ms) so that frames sent after it arrive first.
     public var reorder: Double = 0
     /// Probability one random bit of a frame is flipped.
     public var corrupt: Double = 0
     /// Serialisation rate in bits per second; nil is unlimited.
     public var rate: Double?
-    /// Frames the link holds waiting for the rate limit; more are dropped. nil: 1000 (netem's limit).
+    /// Frames the link holds waiting for the rate limit; more are dropped. nil: 1000 (Linux's txqueuelen).
     public var queue: Int?
     /// Largest frame payload (bytes after the Ethernet header) the link carries; larger ones are dropped.
     public var mtu: Int?

@@ -332,10 +332,10 @@ struct ScenarioParser {
                 use(.asymmetricLink, at: r)
                 reverse = try impairmentPatch(r.mapping(allowed: Self.impairmentKeys), at: r).applied(to: reverse)
             }
-            for (direction, impairments) in [("forward", forward), ("reverse", reverse)] where impairments.reorder > 0 && impairments.delay == .zero {
-                let at = m["reorder"] ?? m[direction] ?? item
-                throw at.error("reorder has no effect without a delay (\(direction) direction)",
-                               fix: "add a delay (reordered frames are the ones that skip it), e.g. delay: 10ms")
+            for (direction, impairments) in [("forward", forward), ("reverse", reverse)] where impairments.queue != nil && impairments.rate == nil {
+                let at = m["queue"] ?? m[direction] ?? item
+                throw at.error("queue has no effect without a rate (\(direction) direction)",
+                               fix: "add a rate (the queue holds frames waiting for it), e.g. rate: 10mbit")
             }
             var link = ScenarioLink(index: index, name: name, a: a, b: b, forward: forward, reverse: reverse, location: ScenarioLocation(item))
             if let u = m["up"] {
@@ -600,10 +600,10 @@ struct ScenarioParser {
             return kind == .linkDown ? .linkDown(link: link) : .linkUp(link: link)
         case .impair:
             let link = try linkReference(m.required("link", example: "0"))
-            var direction = LinkDirection.both
+            var direction = ImpairDirection.both
             if let d = m["direction"] {
                 let s = try d.string()
-                guard let parsed = LinkDirection(rawValue: s) else {
+                guard let parsed = ImpairDirection(rawValue: s) else {
                     throw d.error("unknown direction '\(s)'", fix: "use forward (first end of between: to second), reverse, or both")
                 }
                 direction = parsed

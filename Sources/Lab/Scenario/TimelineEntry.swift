@@ -148,10 +148,10 @@ public struct UDPFlowAction: Equatable, Sendable {
 /// `do: impair` — change a link's impairments from now on.
 public struct ImpairAction: Equatable, Sendable {
     public var link: Int
-    public var direction: LinkDirection = .both
+    public var direction: ImpairDirection = .both
     public var patch: ImpairmentPatch
 
-    public init(link: Int, direction: LinkDirection = .both, patch: ImpairmentPatch) {
+    public init(link: Int, direction: ImpairDirection = .both, patch: ImpairmentPatch) {
         self.link = link; self.direction = direction; self.patch = patch
     }
 }
