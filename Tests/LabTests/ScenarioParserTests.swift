@@ -207,3 +207,16 @@ expect:
     for f in ["b.yml", "a.yaml", "sub/c.yml", "notes.txt"] { try "x".write(toFile: "\(dir)/\(f)", atomically: true, encoding: .utf8) }
     #expect(Scenario.discover([dir]) == ["\(dir)/a.yaml", "\(dir)/b.yml", "\(dir)/sub/c.yml"])
 }
+
+/// The package root, found from this file's path.
+let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+
+@Test func theDocumentedExampleParses() throws {
+    let doc = try String(contentsOfFile: packageRoot + "/docs/scenarios.md", encoding: .utf8)
+    let start = try #require(doc.range(of: "```yaml\n"))
+    let end = try #require(doc.range(of: "\n```", range: start.upperBound..<doc.endIndex))
+    let s = try Scenario.parse(String(doc[start.upperBound..<end.lowerBound]), file: "docs/scenarios.md")
+    #expect(s.name == "routed-ping-under-loss" && s.nodes.count == 4 && s.links.count == 2)
+    #expect(s.timeline.count == 7 && s.expectations.count == 8)
+    #expect(s.node(named: "vm2")?.host?.attachment == BridgeSegment(bridge: "br0", segment: "lan"))
+}
