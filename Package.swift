@@ -76,7 +76,7 @@ let package = Package(
         .testTarget(name: "CaptureTests", dependencies: ["Capture", "Basics"]),
         .testTarget(name: "SimTests", dependencies: ["Sim", "HostStack", "Virtio", "Wire", "Basics"]),
         .testTarget(name: "LabTests", dependencies: ["Lab", "Sim", "Engine", "Capture", "YAMLSchema", "Wire", "Basics"]),
-        .testTarget(name: "EngineTests", dependencies: ["Engine", "Datapath", "Virtio", "Wire", "Capture", "Basics"]),
+        .testTarget(name: "EngineTests", dependencies: ["Engine", "HostStack", "Datapath", "Virtio", "Wire", "Capture", "Basics"]),
         .testTarget(name: "SystemLibraryTests", dependencies: ["CSodium", "CPcap", "CShims"]),
     ],
     swiftLanguageModes: [.v6]

@@ -16,6 +16,9 @@ public final class Bridge {
     /// One DHCP server per router interface that has a pool (index = interface).
     public private(set) var dhcpServers: [DHCPServer?] = []
 
+    /// What became of every frame handed to the router (the router counts its drops by reason).
+    public private(set) var routerOutcomes = RouterOutcomeCounts()
+
     var backends: [PortBackend] = []
     var segmentOfPort: [Int] = []
     /// Guest NICs whose receive queue got frames since the last flush (deduplicated by `dirty`).
@@ -197,7 +200,7 @@ public final class Bridge {
         case .router(let interface):
             ports.countSent(on: port, bytes: frame.count)
             var output = RouterSink(bridge: self, now: now)
-            router?.receive(frame, on: interface, now: now, output: &output)
+            if let router { routerOutcomes.count(router.receive(frame, on: interface, now: now, output: &output)) }
             serveLocalDeliveries(now: now)
         case .external(let send):
             ports.countSent(on: port, bytes: frame.count)
@@ -284,6 +287,25 @@ public final class Bridge {
         for s in segments.indices { _ = segments[s].learning.expire(now: now) }
         flushNotifications()
     }
+}
+
+/// Tally of `RouterDisposition`s: every frame the bridge hands the router lands in exactly one.
+public struct RouterOutcomeCounts: Equatable, Sendable {
+    public var forwarded: UInt64 = 0, queued: UInt64 = 0, delivered: UInt64 = 0
+    public var answered: UInt64 = 0, consumed: UInt64 = 0, dropped: UInt64 = 0
+
+    mutating func count(_ d: RouterDisposition) {
+        switch d {
+        case .forwarded: forwarded &+= 1
+        case .queued: queued &+= 1
+        case .delivered: delivered &+= 1
+        case .answered: answered &+= 1
+        case .consumed: consumed &+= 1
+        case .dropped: dropped &+= 1
+        }
+    }
+
+    public var total: UInt64 { forwarded &+ queued &+ delivered &+ answered &+ consumed &+ dropped }
 }
 
 /// Why a bridge could not be built or changed.

@@ -123,11 +123,9 @@ struct AddressConflictDetection {
         return packet.senderProtocolAddress == .any && packet.targetProtocolAddress == candidate
     }
 
-    /// RFC 5227 §2.4 (b): "if this is the first conflicting ARP packet the host has seen [within]
-    /// DEFEND_INTERVAL seconds, then the host MAY elect to attempt to defend its address by
-    /// recording the time that the conflicting ARP packet was received, and then broadcasting one
-    /// single ARP Announcement ... if another conflicting ARP packet is received within
-    /// DEFEND_INTERVAL seconds ... the host MUST immediately cease using this address".
+    /// RFC 5227 §2.4 (b), paraphrased: a host that has seen no other conflicting ARP packet
+    /// within the last DEFEND_INTERVAL records the time and broadcasts one ARP Announcement to
+    /// defend its address; a second conflict within DEFEND_INTERVAL means it must stop using it.
     /// Returns true to defend, false to give the address up.
     mutating func shouldDefend(now: Instant) -> Bool {
         if let last = lastDefense, now - last < configuration.defendInterval { return false }

@@ -41,6 +41,8 @@ public enum DHCPLeaseLoss: String, Sendable, CustomStringConvertible {
     case declined
     /// The client was stopped; the lease is remembered for INIT-REBOOT.
     case stopped
+    /// A renewal granted a different address, which replaces this one.
+    case replaced
 
     public var description: String { rawValue }
 }
@@ -102,9 +104,11 @@ struct DHCPClient {
     // MARK: Actions from the user
 
     /// Starts acquisition: INIT-REBOOT with a remembered unexpired lease, else SELECTING. Does
-    /// nothing while the client is already running.
+    /// nothing while the client is already running (INIT included).
     mutating func start(now: Instant) -> [Action] {
-        guard state == .stopped || state == .initial else { return [] }
+        // INIT is a resting state only while waiting out the backoff after a DECLINE; the RFC's
+        // ten seconds are kept even if the user asks again.
+        guard state == .stopped else { return [] }
         var actions: [Action] = []
         if configuration.usesInitReboot, let held = lease, now < held.expiresAt {
             beginRebooting(held, now: now, &actions)
@@ -171,14 +175,7 @@ struct DHCPClient {
             guard let granted = DHCPLease(ack: m, requestSentAt: requestSentAt, fallbackServer: offer?.server) else { return nil }
             outstanding = nil
             offer = nil
-            if checksAddresses {
-                candidate = granted
-                deadline = nil
-                setState(.checking, &actions)
-                actions.append(.check(granted))
-            } else {
-                bind(granted, renewed: false, now: now, &actions)
-            }
+            accept(granted, now: now, &actions)
 
         case (.renewing, .ack), (.rebinding, .ack):
             guard let held = lease,
@@ -189,15 +186,15 @@ struct DHCPClient {
                 bind(granted, renewed: true, now: now, &actions)
             } else {
                 // A different address: give up the old one and take the new one afresh.
-                actions.append(.unbind(held, .expired))
+                actions.append(.unbind(held, .replaced))
                 lease = nil
-                bind(granted, renewed: false, now: now, &actions)
+                accept(granted, now: now, &actions)
             }
 
         case (.requesting, .nak), (.rebooting, .nak), (.renewing, .nak), (.rebinding, .nak):
             // RFC 2131 §3.1 step 5: "If the client receives a DHCPNAK message, the client
-            // restarts the configuration process." §4.4.5: in RENEWING or REBINDING "the client
-            // moves to the INIT state and restarts the initialization process."
+            // restarts the configuration process." In RENEWING and REBINDING, Figure 5 takes a
+            // DHCPNAK to INIT, halting the network (the address is dropped).
             actions.append(.nakReceived(server: m.options.serverIdentifier, message: m.options.message))
             if state.holdsAddress, let held = lease { actions.append(.unbind(held, .nak)) }
             lease = nil
@@ -227,8 +224,9 @@ struct DHCPClient {
         return actions
     }
 
-    /// Another host claims the bound address and the host will not defend it: decline it and
-    /// start over (RFC 5227 §2.4 (a): "immediately cease using this address").
+    /// Another host claims the bound address and the host will not defend it any more (RFC 5227
+    /// §2.4: a second conflict within DEFEND_INTERVAL means ceasing to use the address): decline
+    /// it and start over.
     mutating func addressConflict(now: Instant) -> [Action] {
         guard state.holdsAddress, let held = lease else { return [] }
         var actions: [Action] = [.unbind(held, .declined)]
@@ -356,6 +354,15 @@ struct DHCPClient {
         return min(now + wait, limit)
     }
 
+    /// A new address: probe it first (CHECKING) if the host does, else bind it.
+    private mutating func accept(_ granted: DHCPLease, now: Instant, _ actions: inout [Action]) {
+        guard checksAddresses else { bind(granted, renewed: false, now: now, &actions); return }
+        candidate = granted
+        deadline = nil
+        setState(.checking, &actions)
+        actions.append(.check(granted))
+    }
+
     private mutating func bind(_ granted: DHCPLease, renewed: Bool, now: Instant, _ actions: inout [Action]) {
         lease = granted
         setState(.bound, &actions)
@@ -417,12 +424,14 @@ struct DHCPClient {
     /// A BOOTREQUEST of `type` with this client's fixed fields and options 53, 61 (and 12, 55).
     private func message(_ type: DHCPMessageType, now: Instant, parameterRequest: Bool) -> DHCPMessage {
         var m = DHCPMessage(op: .bootRequest, xid: xid, secs: secs(now), chaddr: DHCPHardwareAddress(mac))
-        // RFC 2131 §4.1: a client that cannot receive unicast before it has an address "MUST set
-        // the BROADCAST bit in the 'flags' field" — here a configuration choice. Only messages
-        // sent before the client has an address carry it.
+        // RFC 2131 §4.1: "A client that cannot receive unicast IP datagrams until its protocol
+        // software has been configured with an IP address SHOULD set the BROADCAST bit in the
+        // 'flags' field to 1 in any DHCPDISCOVER or DHCPREQUEST messages that client sends."
+        // Whether this client is such a one is a configuration choice.
         m.isBroadcast = configuration.requestsBroadcast && (type == .discover || type == .request)
         m.messageType = type
-        // RFC 2132 §9.14: "type field ... the hardware type ... followed by the hardware address".
+        // RFC 2132 §9.14: "it MAY consist of a hardware type and hardware address. In this case
+        // the type field SHOULD be one of the ARP hardware types".
         m.options.clientIdentifier = [DHCPClientConstants.clientIdentifierTypeEthernet] + mac.octets
         if type == .discover || type == .request {
             if let name = configuration.hostName { m.options.hostName = name }

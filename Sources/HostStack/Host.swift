@@ -96,7 +96,7 @@ public final class Host {
         counters.framesReceived += 1
         counters.bytesReceived += frame.count
         let ethernet: EthernetHeader
-        do { ethernet = try EthernetHeader(parsing: frame) } catch { counters.malformed += 1; return }
+        do { ethernet = try EthernetHeader(parsing: frame) } catch { countDrop(error); return }
         guard ethernet.source != mac else { counters.ownFrames += 1; return }
         guard ethernet.destination == mac || ethernet.destination.isBroadcast else { counters.notForUs += 1; return }
         guard ethernet.vlan == nil else { counters.unsupported += 1; return }
@@ -217,6 +217,12 @@ public final class Host {
     func log(_ kind: HostEvent.Kind, _ now: Instant) {
         guard events.count < configuration.eventLimit else { counters.eventsDropped += 1; return }
         events.append(HostEvent(time: now, kind: kind))
+    }
+
+    /// Counts a frame the parsers rejected: under `unsupported` if it is well-formed but of a
+    /// kind this host does not speak (another ARP hardware type, IP version), else `malformed`.
+    func countDrop(_ error: WireError) {
+        if case .unsupported = error { counters.unsupported += 1 } else { counters.malformed += 1 }
     }
 
     /// Writes a frame of at most `maximumLength` bytes straight into the outgoing queue.

@@ -8,7 +8,7 @@ extension Host {
     /// Handles an ARP packet (the Ethernet payload).
     func receiveARP(_ packet: UnsafeRawBufferPointer, now: Instant) {
         let arpPacket: ARPPacket
-        do { arpPacket = try ARPPacket(parsing: packet) } catch { counters.malformed += 1; return }
+        do { arpPacket = try ARPPacket(parsing: packet) } catch { countDrop(error); return }
         if arpPacket.operation == .request { counters.arpRequestsReceived += 1 } else { counters.arpRepliesReceived += 1 }
         let sender = arpPacket.senderProtocolAddress, senderMAC = arpPacket.senderHardwareAddress
 
@@ -17,10 +17,8 @@ extension Host {
             probeConflict(claimant: senderMAC, now: now)
             // Fall through: the packet still teaches us a mapping.
         }
-        // RFC 5227 §2.4: "At any time, if a host receives an ARP packet (Request *or* Reply) on an
-        // interface where the 'sender IP address' is (one of) the host's address(es) configured
-        // on that interface, but the 'sender hardware address' does not match any of the host's
-        // own interface addresses, then this is a conflicting ARP packet".
+        // RFC 5227 §2.4: at any time, an ARP packet (request or reply) whose sender IP address is
+        // ours but whose sender hardware address is not is a conflicting ARP packet.
         if let own = address, sender == own.address, senderMAC != mac {
             inUseConflict(claimant: senderMAC, now: now)
             return

@@ -14,18 +14,27 @@ extension Host {
 
     /// Releases the lease (DHCPRELEASE to the server) and stops the client.
     public func releaseDHCP(now: Instant) {
+        abandonDHCPProbe()
         perform(dhcp.release(now: now), now: now)
     }
 
     /// Stops the client without telling the server, as a reboot would; the lease is remembered
     /// for INIT-REBOOT.
     public func stopDHCP(now: Instant) {
+        abandonDHCPProbe()
         perform(dhcp.stop(now: now), now: now)
+    }
+
+    /// Stops probing an address DHCP offered (the client is leaving CHECKING).
+    private func abandonDHCPProbe() {
+        guard pendingAddress?.source == .dhcp else { return }
+        pendingAddress = nil
+        conflictDetection?.cancel()
     }
 
     func receiveDHCP(_ payload: UnsafeRawBufferPointer, now: Instant) {
         let message: DHCPMessage
-        do { message = try DHCPMessage(parsing: payload) } catch { counters.malformed += 1; return }
+        do { message = try DHCPMessage(parsing: payload) } catch { countDrop(error); return }
         guard let actions = dhcp.receive(message, now: now) else { counters.dhcpIgnored += 1; return }
         perform(actions, now: now)
     }
@@ -49,7 +58,7 @@ extension Host {
                 }
             case .unbind(let lease, let reason):
                 log(.leaseLost(lease, reason), now)
-                if pendingAddress?.source == .dhcp { pendingAddress = nil; conflictDetection?.cancel() }
+                abandonDHCPProbe()
                 if addressSource == .dhcp, address == lease.address { unconfigure(now: now) }
             case .stateChanged(let from, let to):
                 log(.dhcpStateChanged(from: from, to: to), now)

@@ -72,7 +72,7 @@ extension Host {
     /// Handles an ICMP message (the IP payload).
     func receiveICMP(_ message: UnsafeRawBufferPointer, ip: IPv4Header, unicast: Bool, now: Instant) {
         let icmp: ICMPv4Message
-        do { icmp = try ICMPv4Message(parsing: message) } catch { counters.malformed += 1; return }
+        do { icmp = try ICMPv4Message(parsing: message) } catch { countDrop(error); return }
         let data = message.slice(from: ICMPv4Constants.headerLength)
         switch icmp.type {
         case .echoRequest:
@@ -104,7 +104,7 @@ extension Host {
     /// Records an ICMP error and hands it to the ping session or flood whose datagram it quotes.
     private func receiveICMPError(_ icmp: ICMPv4Message, data: UnsafeRawBufferPointer, from: IPv4Address, now: Instant) {
         let quoted: (header: IPv4Header, payload: Range<Int>)
-        do { quoted = try ICMPv4Message.quotedDatagram(in: data) } catch { counters.malformed += 1; return }
+        do { quoted = try ICMPv4Message.quotedDatagram(in: data) } catch { countDrop(error); return }
         // RFC 1122 §3.2.2: the error quotes "the internet header and at least the first 8 data
         // octets of the datagram that triggered the error" — it must be one of ours.
         guard quoted.header.source == address?.address || quoted.header.source == .any else { counters.notForUs += 1; return }

@@ -14,7 +14,7 @@ extension Host {
     /// Handles an Ethernet frame carrying IPv4.
     func receiveIPv4(_ frame: UnsafeRawBufferPointer, now: Instant) {
         let parsed: IPv4Frame.Parsed
-        do { parsed = try IPv4Frame.parse(frame) } catch { counters.malformed += 1; return }
+        do { parsed = try IPv4Frame.parse(frame) } catch { countDrop(error); return }
         let ip = parsed.ip
         // No reassembly: RFC 1122 §3.3.2 makes it a MUST for real hosts, but no simulated
         // traffic here is fragmented.
@@ -97,7 +97,7 @@ extension Host {
     /// bytes (RFC 792: "Internet Header + 64 bits of Original Data Datagram"), unless RFC 1122
     /// §3.2.2 forbids it: "An ICMP error message MUST NOT be sent as the result of receiving: an
     /// ICMP error message, or a datagram destined to an IP broadcast or IP multicast address, or
-    /// a link-layer broadcast, or a non-initial fragment, or a datagram whose source address does
+    /// a datagram sent as a link-layer broadcast, or a non-initial fragment, or a datagram whose source address does
     /// not define a single host".
     func sendICMPError(_ message: ICMPv4Message, about frame: UnsafeRawBufferPointer, _ parsed: IPv4Frame.Parsed, now: Instant) {
         let ip = parsed.ip

@@ -137,7 +137,7 @@ extension Host {
                     frame: UnsafeRawBufferPointer, parsed: IPv4Frame.Parsed, now: Instant) {
         let udp: UDPHeader
         do { udp = try UDPHeader(parsing: datagram, source: ip.source, destination: ip.destination) } catch {
-            counters.malformed += 1
+            countDrop(error)
             return
         }
         let payload = datagram.slice(udp.payloadRange)

@@ -1,3 +1,4 @@
+import Datapath
 import Foundation
 import Testing
 import Wire

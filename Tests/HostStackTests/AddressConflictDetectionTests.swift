@@ -80,6 +80,22 @@ struct AddressConflictDetectionTests {
         #expect(a.counters.arpAnnouncementsSent == 2)
     }
 
+    @Test("Stopping DHCP while its address is being probed abandons the probe")
+    func stopWhileChecking() {
+        let net = TestNetwork(delay: .milliseconds(1))
+        let a = host("a", macA) { $0.addressConflictDetection = fastACD }
+        let server = FakeDHCPServer()
+        net.attach(a); net.attach(server)
+        a.startDHCP(now: net.now)
+        net.run(for: .milliseconds(10))
+        #expect(a.dhcpState == .checking && a.probingAddress == offered)
+        a.stopDHCP(now: net.now)
+        #expect(a.probingAddress == nil && a.dhcpState == .stopped)
+        let before = net.log.count
+        net.run(for: .seconds(5))
+        #expect(net.log.count == before && a.address == nil)
+    }
+
     @Test("A conflict while in use is defended once, then the address is given up")
     func defendThenRelinquish() {
         let net = TestNetwork(delay: .milliseconds(1))

@@ -207,6 +207,19 @@ struct DHCPClientTests {
         #expect(a.transitionsEndWith(["BOUND→RENEWING", "RENEWING→INIT", "INIT→SELECTING", "SELECTING→REQUESTING", "REQUESTING→BOUND"]))
     }
 
+    @Test("A renewal that grants a different address replaces the old one")
+    func renewalChangesAddress() {
+        let (net, a, server) = dhcpLab()
+        a.startDHCP(now: net.now)
+        net.run(until: .at(.seconds(1)))
+        server.ackAddress = IPv4Address(10, 0, 0, 70)
+        net.run(until: .at(.seconds(51)))
+        #expect(a.address == IPv4Network("10.0.0.70/24") && a.dhcpState == .bound)
+        #expect(a.firstEvent { if case .leaseLost(let l, .replaced) = $0 { l.address.address == offered } else { false } } != nil)
+        #expect(a.firstEvent { $0 == .addressRemoved(IPv4Network("10.0.0.50/24")!) } != nil)
+        #expect(a.firstEvent { $0 == .addressConfigured(IPv4Network("10.0.0.70/24")!, .dhcp) } != nil)
+    }
+
     @Test("RELEASE is unicast to the server with ciaddr, and the address is dropped")
     func release() throws {
         let (net, a, server) = dhcpLab()

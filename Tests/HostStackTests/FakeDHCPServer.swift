@@ -32,6 +32,8 @@ final class FakeDHCPServer: Endpoint {
     var ignoresRequests = false
     /// NAKs this many REQUESTs before ACKing again.
     var nakRequests = 0
+    /// ACKs this address instead of the one asked for.
+    var ackAddress: IPv4Address?
     private(set) var received: [Received] = []
     private var outgoing: [[UInt8]] = []
 
@@ -63,7 +65,7 @@ final class FakeDHCPServer: Endpoint {
                 return
             }
             let asked = m.options.requestedIPAddress ?? m.ciaddr
-            reply(to: m, type: .ack, yiaddr: asked)
+            reply(to: m, type: .ack, yiaddr: ackAddress ?? asked)
         default:
             break
         }

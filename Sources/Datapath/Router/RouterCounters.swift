@@ -1,7 +1,7 @@
 // What the router did, counted. Every dropped frame is counted under exactly one reason.
 
 /// Why the router dropped a frame or packet.
-public enum RouterDropReason: Int, CaseIterable, Sendable, CustomStringConvertible {
+public enum RouterDropReason: Int, CaseIterable, Sendable {
     /// The interface index is not one of the router's.
     case unknownInterface
     /// Shorter than an Ethernet header.
@@ -59,8 +59,8 @@ public enum RouterDropReason: Int, CaseIterable, Sendable, CustomStringConvertib
     case broadcastEcho
     /// A reply could not be built (larger than the router's buffers).
     case replyTooLarge
-
-    public var description: String { "\(self)" }
+    // No CustomStringConvertible: string interpolation prints the case name. (A `description`
+    // written as "\(self)" recursed forever and crashed the hostile-frames test.)
 }
 
 /// One counter per drop reason, stored inline (no allocation when a drop is counted). Holds up
