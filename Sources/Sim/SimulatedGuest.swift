@@ -130,9 +130,9 @@ public final class SimulatedGuest: SimNode {
         }
         guard driver.transmit(frame) else { counters.transmitRingFull += 1; return }
         counters.transmitted += 1
-        if driver.transmitKickNeeded() {
+        if driver.transmitKickNeeded(), let kick {
             counters.kicks += 1
-            kick?(now)
+            kick(now)
         }
     }
 
