@@ -42,12 +42,19 @@ struct LinkRun {
         return (14..<18).reduce(0) { $0 << 8 | Int(frame[$1]) }
     }
 
-    /// Schedules `count` frames, the first at `start`, then every `spacing`.
+    /// Sends `count` frames, the first at `start`, then every `spacing` — from one event that
+    /// reschedules itself, so the agenda stays small (a zero spacing sends them all in one event).
     func send(_ count: Int, size: Int = 100, start: Instant = .zero, spacing: Duration = .microseconds(100), first: Int = 0) {
-        for i in 0..<count {
-            let bytes = Self.frame(first + i, size: size)
-            sim.schedule(at: start + spacing * i, label: "send") { [link] in link.aToB.send(bytes) }
+        let sim = self.sim, link = self.link
+        func sendFrom(_ i: Int) {
+            var i = i
+            repeat {
+                link.aToB.send(Self.frame(first + i, size: size))
+                i += 1
+            } while spacing == .zero && i < count
+            if i < count { sim.schedule(at: start + spacing * i, label: "send") { sendFrom(i) } }
         }
+        if count > 0 { sim.schedule(at: start, label: "send") { sendFrom(0) } }
     }
 
     /// Runs until every frame has arrived (or been dropped), and checks the books.
@@ -410,5 +417,47 @@ func lossBursts(delivered: Set<Int>, n: Int) -> [Int] {
         try sim.runUntilQuiet(limit: .distantFuture)
         #expect(atA != atB)
         #expect(withinBinomial(atA.count, n: 200, p: 0.5) && withinBinomial(atB.count, n: 200, p: 0.5))
+    }
+}
+
+/// A stand-in for a bridge on a link's B end: holds each frame for `hold`, then sends it back
+/// from its timer — the way a bridge's ARP queue or a DHCP server answers later.
+final class HoldAndReturnNode: SimNode {
+    let hold: Duration
+    var held: [(due: Instant, frame: [UInt8])] = []
+    var send: (([UInt8]) -> Void)?
+    init(hold: Duration) { self.hold = hold }
+    func receive(_ frame: UnsafeRawBufferPointer, now: Instant) { held.append((now + hold, Array(frame))) }
+    func nextDeadline() -> Instant? { held.first?.due }
+    func poll(now: Instant) {
+        while let first = held.first, first.due <= now {
+            held.removeFirst()
+            send?(first.frame)
+        }
+    }
+}
+
+@Suite struct LinkEndpointTests {
+    func roundTrip(touching: Bool) throws -> [Instant] {
+        let sim = Simulation(seed: 1)
+        let link = Link(sim, name: "br0-br1", impairments: LinkImpairments(delay: .milliseconds(3)))
+        let far = HoldAndReturnNode(hold: .milliseconds(2))
+        let node = sim.add(far, name: "br1")
+        far.send = { link.bToA.send($0) }
+        link.attachB(touching: touching ? node : nil) { frame, now in far.receive(frame, now: now) }
+        var back: [Instant] = []
+        link.attachA { _, now in back.append(now) }
+        sim.schedule(at: .zero + .milliseconds(1)) { link.aToB.send(LinkRun.frame(0)) }
+        try sim.run(until: .zero + .seconds(1))
+        return back
+    }
+
+    @Test func deliveryTouchesTheReceivingNode() throws {
+        // 1 ms send + 3 ms out + 2 ms held + 3 ms back.
+        #expect(try roundTrip(touching: true) == [.zero + .milliseconds(9)])
+    }
+
+    @Test func withoutATouchTheNodeIsNeverWoken() throws {
+        #expect(try roundTrip(touching: false) == [])
     }
 }
