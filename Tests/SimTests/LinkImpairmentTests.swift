@@ -461,3 +461,28 @@ final class HoldAndReturnNode: SimNode {
         #expect(try roundTrip(touching: false) == [])
     }
 }
+
+@Suite struct NetemStyleReorderTests {
+    @Test func negativeReorderDelaySkipsTheDelay() throws {
+        // netem's `delay 10ms reorder 25%`: a quarter of the frames go at once, overtaking.
+        var impairments = LinkImpairments(delay: .milliseconds(10), reorder: 0.25)
+        impairments.reorderDelay = .zero - .milliseconds(10)
+        let run = LinkRun(impairments)
+        run.send(LinkImpairmentTests.n, spacing: .milliseconds(1))
+        try run.finish()
+        let c = run.counters
+        #expect(withinBinomial(c.reordered, n: LinkImpairmentTests.n, p: 0.25))
+        var immediate = 0
+        for a in run.arrivals {
+            let latency = a.time - (Instant.zero + .milliseconds(1) * a.sequence)
+            #expect(latency == .zero || latency == .milliseconds(10))
+            if latency == .zero { immediate += 1 }
+        }
+        #expect(immediate == c.reordered)
+        // An immediate frame overtakes the (up to nine) delayed ones still on the wire.
+        var highest = -1, overtaken = 0
+        for a in run.arrivals { if a.sequence > highest { highest = a.sequence } else { overtaken += 1 } }
+        #expect(overtaken > 0)
+        #expect(run.arrivals.map(\.sequence) != Array(0..<LinkImpairmentTests.n))
+    }
+}
