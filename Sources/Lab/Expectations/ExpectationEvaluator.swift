@@ -119,7 +119,8 @@ public final class ExpectationEvaluator {
 
     func evaluate(_ e: ActionExpectation) -> Verdict {
         guard let result = observations.results[e.action] else {
-            return Verdict(passed: false, message: "'\(e.action)' has no result: it never started (its at:/after: was not reached before the run ended)")
+            let why = observations.notRun[e.action] ?? "its at:/after: was not reached before the run ended"
+            return Verdict(passed: false, message: "'\(e.action)' has no result: it never started (\(why))")
         }
         var failures: [String] = []
         var passes: [String] = []

@@ -45,8 +45,11 @@ public struct RunObservations: Sendable {
     public var captures: [String: [CaptureRecord]]
     /// Results of the named timeline actions that ran.
     public var results: [String: ActionResult]
+    /// Why a named action has no result ("waiting for 'lease1', which did not finish").
+    public var notRun: [String: String]
 
-    public init(start: Instant = .zero, captures: [String: [CaptureRecord]] = [:], results: [String: ActionResult] = [:]) {
-        self.start = start; self.captures = captures; self.results = results
+    public init(start: Instant = .zero, captures: [String: [CaptureRecord]] = [:], results: [String: ActionResult] = [:],
+                notRun: [String: String] = [:]) {
+        self.start = start; self.captures = captures; self.results = results; self.notRun = notRun
     }
 }

@@ -1,0 +1,244 @@
+// A scenario's topology built in the simulator: one Engine `Bridge` per bridge node (registered
+// as a SimNode), one `SimulatedGuest` per host plugged into its bridge's virtio port, a Sim
+// `Link` per bridge-to-bridge link, and a capture tap (pcap file) per capture. Wiring follows
+// the Sim room's contract (Sources/Sim/Sim.swift): every event that hands a bridge a frame
+// touches its node; a notification is handled as its own event.
+import Basics
+import Capture
+import Datapath
+import Engine
+import Foundation
+import HostStack
+import Sim
+import Virtio
+import Wire
+
+/// A bridge as a simulation node: its timers are the bridge's.
+final class BridgeNode: SimNode {
+    let bridge: Bridge
+    init(_ bridge: Bridge) { self.bridge = bridge }
+    func nextDeadline() -> Instant? { bridge.nextDeadline() }
+    func poll(now: Instant) { bridge.poll(now: now) }
+}
+
+/// Why a topology could not be built.
+struct SimSetupError: Error, CustomStringConvertible {
+    var description: String
+}
+
+final class SimTopology {
+    struct BridgeRuntime {
+        let name: String
+        let bridge: Bridge
+        let node: SimNodeID
+        /// Guests by port, in attachment order (looked up linearly: a handful per bridge).
+        var guests: [(port: PortID, guest: SimulatedGuest)] = []
+    }
+
+    struct HostRuntime {
+        let name: String
+        let spec: HostNode
+        let guest: SimulatedGuest
+        let bridge: Int
+        let port: PortID
+    }
+
+    /// A scenario link and the Sim directions carrying its forward and reverse traffic.
+    struct LinkRuntime {
+        let spec: ScenarioLink
+        let forward: Sim.LinkDirection
+        let reverse: Sim.LinkDirection
+        /// The Lab impairments in force, per direction (what `impair` patches).
+        var forwardImpairments: LinkImpairments
+        var reverseImpairments: LinkImpairments
+    }
+
+    struct CaptureRuntime {
+        let spec: ScenarioCapture
+        let tap: CaptureTap
+        let writer: PcapWriter
+        let path: String
+    }
+
+    let scenario: Scenario
+    let simulation: Simulation
+    private(set) var bridges: [BridgeRuntime] = []
+    private(set) var hosts: [HostRuntime] = []
+    private(set) var links: [LinkRuntime] = []
+    private(set) var captures: [CaptureRuntime] = []
+
+    /// Builds the topology for `scenario` with `seed`; captures go to `captureDirectory`.
+    init(_ scenario: Scenario, seed: UInt64, captureDirectory: String) throws(SimSetupError) {
+        self.scenario = scenario
+        simulation = Simulation(seed: seed)
+        do {
+            try FileManager.default.createDirectory(atPath: captureDirectory, withIntermediateDirectories: true)
+        } catch {
+            throw SimSetupError(description: "cannot create \(captureDirectory): \(error.localizedDescription)")
+        }
+        for node in scenario.nodes {
+            guard let config = node.bridge else { continue }
+            let bridge: Bridge
+            do { bridge = try Bridge(config: config, captureDirectory: captureDirectory, captureEpochNanoseconds: 0) } catch {
+                throw SimSetupError(description: "bridge \(node.name) (\(node.location)): \(error)")
+            }
+            let id = simulation.add(BridgeNode(bridge), name: "bridge:\(node.name)")
+            let index = bridges.count
+            bridges.append(BridgeRuntime(name: node.name, bridge: bridge, node: id))
+            bridge.notifyGuest = { [unowned self] port in
+                self.bridges[index].guests.first { $0.port == port }?.guest.notify()
+            }
+        }
+        for node in scenario.nodes {
+            guard let spec = node.host else { continue }
+            try addHost(node.name, spec)
+        }
+        for link in scenario.links { try addLink(link) }
+        for capture in scenario.captures { try addCapture(capture, directory: captureDirectory) }
+    }
+
+    func bridgeIndex(_ name: String) -> Int { bridges.firstIndex { $0.name == name }! }
+
+    func host(named name: String) -> HostRuntime? { hosts.first { $0.name == name } }
+
+    private func addHost(_ name: String, _ spec: HostNode) throws(SimSetupError) {
+        var configuration = HostConfiguration()
+        if let mtu = spec.mtu { configuration.mtu = mtu }
+        let b = bridgeIndex(spec.attachment.bridge)
+        let guest: SimulatedGuest
+        let port: PortID
+        do {
+            guest = try SimulatedGuest(simulation, name: name, mac: spec.mac, host: configuration)
+            port = try bridges[b].bridge.attachGuest(name: name, nic: try guest.makeDevice(), segment: spec.attachment.segment)
+        } catch {
+            throw SimSetupError(description: "host \(name): \(error)")
+        }
+        let bridge = bridges[b].bridge, bridgeNode = bridges[b].node
+        guest.kick = { [unowned bridge, unowned simulation] now in
+            bridge.serviceGuestTransmit(port, now: now)
+            simulation.touch(bridgeNode)
+        }
+        bridges[b].guests.append((port, guest))
+        hosts.append(HostRuntime(name: name, spec: spec, guest: guest, bridge: b, port: port))
+    }
+
+    private func addLink(_ spec: ScenarioLink) throws(SimSetupError) {
+        let runtime: LinkRuntime
+        switch (spec.a, spec.b) {
+        case (.host(let h), .bridge), (.bridge, .host(let h)):
+            // The guest's cable is the link: A is the host's stack, B its NIC on the bridge.
+            let guest = host(named: h)!.guest
+            let hostIsA = spec.a == .host(h)
+            runtime = LinkRuntime(spec: spec,
+                                  forward: hostIsA ? guest.cable.aToB : guest.cable.bToA,
+                                  reverse: hostIsA ? guest.cable.bToA : guest.cable.aToB,
+                                  forwardImpairments: spec.forward, reverseImpairments: spec.reverse)
+        case (.bridge(let x), .bridge(let y)):
+            let bx = bridgeIndex(x.bridge), by = bridgeIndex(y.bridge)
+            let link = Link(simulation, name: spec.name ?? "links[\(spec.index)]")
+            let portName = "link:\(spec.name ?? String(spec.index))"
+            let bridgeX = bridges[bx].bridge, bridgeY = bridges[by].bridge
+            let portX: PortID, portY: PortID
+            do {
+                portX = try bridgeX.attachExternal(name: portName, kind: .tap, segment: x.segment) { link.aToB.send($0) }
+                portY = try bridgeY.attachExternal(name: portName, kind: .tap, segment: y.segment) { link.bToA.send($0) }
+            } catch {
+                throw SimSetupError(description: "\(spec.displayName): \(error)")
+            }
+            link.attachB(touching: bridges[by].node) { [unowned bridgeY] frame, now in bridgeY.receive(frame, from: portY, now: now) }
+            link.attachA(touching: bridges[bx].node) { [unowned bridgeX] frame, now in bridgeX.receive(frame, from: portX, now: now) }
+            runtime = LinkRuntime(spec: spec, forward: link.aToB, reverse: link.bToA,
+                                  forwardImpairments: spec.forward, reverseImpairments: spec.reverse)
+        case (.host, .host):
+            throw SimSetupError(description: "\(spec.displayName) joins two hosts")  // refused by the parser
+        }
+        runtime.forward.impairments = runtime.forwardImpairments.simulated
+        runtime.reverse.impairments = runtime.reverseImpairments.simulated
+        runtime.forward.isUp = spec.initiallyUp
+        runtime.reverse.isUp = spec.initiallyUp
+        links.append(runtime)
+    }
+
+    private func addCapture(_ spec: ScenarioCapture, directory: String) throws(SimSetupError) {
+        let path = (directory as NSString).appendingPathComponent("\(spec.name).pcap")
+        do {
+            let filter = try spec.filter.map { f throws(CaptureError) in try BPFFilter(f) }
+            let writer = try PcapWriter(path: path, epochOffsetNanoseconds: 0)
+            let tap = CaptureTap(name: spec.name, filter: filter, writer: writer, memoryCapacity: 0)
+            bridges[bridgeIndex(spec.at.bridge)].bridge.addTap(tap, segment: spec.at.segment)
+            captures.append(CaptureRuntime(spec: spec, tap: tap, writer: writer, path: path))
+        } catch {
+            throw SimSetupError(description: "capture \(spec.name): \(error)")
+        }
+    }
+
+    // MARK: Changing links
+
+    func setLink(_ index: Int, up: Bool) {
+        links[index].forward.isUp = up
+        links[index].reverse.isUp = up
+    }
+
+    func impair(_ action: ImpairAction) {
+        var l = links[action.link]
+        if action.direction != .reverse {
+            l.forwardImpairments = action.patch.applied(to: l.forwardImpairments)
+            l.forward.impairments = l.forwardImpairments.simulated
+        }
+        if action.direction != .forward {
+            l.reverseImpairments = action.patch.applied(to: l.reverseImpairments)
+            l.reverse.impairments = l.reverseImpairments.simulated
+        }
+        links[action.link] = l
+    }
+
+    // MARK: Addresses
+
+    /// Where traffic from `sender` to `target` goes now; nil (with why) if it has no address yet.
+    func resolve(_ target: TrafficTarget, from sender: String) -> (address: IPv4Address?, why: String) {
+        switch target {
+        case .address(let a):
+            return (a, a.description)
+        case .node(let name, let segment):
+            if let h = host(named: name) {
+                guard let a = h.guest.host.address?.address else { return (nil, "\(name) has no address") }
+                return (a, "\(a) (\(name))")
+            }
+            guard let config = scenario.node(named: name)?.bridge, let router = config.router else {
+                return (nil, "\(name) has no router address")
+            }
+            var wanted = segment
+            if wanted == nil, let s = host(named: sender)?.spec.attachment, s.bridge == name { wanted = s.segment }
+            let interface = router.interfaces.first { $0.name == wanted } ?? router.interfaces[0]
+            return (interface.ipv4.address, "\(interface.ipv4.address) (\(name).\(interface.name))")
+        }
+    }
+
+    /// The host whose address is `address` now (for flows sent to an address).
+    func host(withAddress address: IPv4Address) -> HostRuntime? {
+        hosts.first { $0.guest.host.address?.address == address }
+    }
+}
+
+extension LinkImpairments {
+    /// The Sim link model's equivalent.
+    var simulated: Sim.LinkImpairments {
+        var s = Sim.LinkImpairments()
+        s.delay = delay
+        s.jitter = jitter == .zero ? .none : .uniform(jitter)
+        switch loss {
+        case .none: s.loss = .none
+        case .random(let p): s.loss = .random(p)
+        case .gilbertElliott(let g):
+            s.loss = .gilbertElliott(goodToBad: g.p, badToGood: g.r, lossInGood: 1 - g.k, lossInBad: 1 - g.h)
+        }
+        s.duplicate = duplicate
+        s.reorder = reorder
+        s.corrupt = corrupt
+        if let rate {
+            s.rate = RateLimit(bitsPerSecond: UInt64(max(rate, 1).rounded()), queueLimit: .packets(queue ?? 1000))
+        }
+        s.mtu = mtu
+        return s
+    }
+}
