@@ -401,14 +401,14 @@ struct ScenarioParser {
         for host in hosts {
             let links = scenario.links.filter { $0.a == .host(host.name) || $0.b == .host(host.name) }
             if links.count > 1 {
-                throw links[1].location.error("host '\(host.name)' already has a link (\(links[0].displayName) at \(links[0].location)); a host has one NIC",
+                throw links[1].location.error("links[\(links[1].index)]: host '\(host.name)' already has a link (\(links[0].displayName) at \(links[0].location)); a host has one NIC",
                                               fix: "remove one of the links, or add another host")
             }
             var attachment = host.attach?.segment
             if let link = links.first {
                 guard case .bridge(let far) = (link.a == .host(host.name) ? link.b : link.a) else { continue }
                 if let given = host.attach, given.segment != far {
-                    throw link.location.error("\(link.displayName) plugs '\(host.name)' into \(far), but its attach: says \(given.segment) (\(given.value.file):\(given.value.line))",
+                    throw link.location.error("links[\(link.index)]: plugs '\(host.name)' into \(far), but its attach: says \(given.segment) (\(given.value.file):\(given.value.line))",
                                               fix: "make them agree, or drop attach: and let the link decide")
                 }
                 attachment = far
