@@ -6,7 +6,7 @@
 //   1  Basics, Wire, Crypto, YAMLSchema             time, randomness, wire formats, libsodium + BLAKE2s, located YAML
 //   2  Virtio, Datapath, HostStack, Noise, WireGuard  sans-IO virtqueue, switch, router, DHCP, hosts, Noise, WireGuard
 //   3  Capture, Sim, HostIO, VhostUser              pcap/BPF; simulator kernel; epoll, sockets, TAP; vhost-user
-//   4  Engine, then Lab                             a bridge built from bridge.yml; scenarios, backends, reports
+//   4  Engine, then Lab; QEMU                       a bridge from bridge.yml; scenarios, backends, reports; QEMU runner
 //   5  sluice                                       the command-line tool
 import PackageDescription
 
@@ -64,11 +64,13 @@ let package = Package(
             name: "Lab",
             dependencies: ["Basics", "Wire", "Virtio", "Datapath", "HostStack", "Sim", "Engine", "Capture", "YAMLSchema"]),
 
+        .target(name: "QEMU", dependencies: ["Basics", "YAMLSchema"]),
+
         // Layer 5 — the tool.
         .executableTarget(
             name: "sluice",
             dependencies: [
-                "Engine", "Lab", "CMallocCounter",
+                "Engine", "Lab", "QEMU", "CMallocCounter",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
@@ -86,6 +88,7 @@ let package = Package(
         .testTarget(name: "CaptureTests", dependencies: ["Capture", "Basics"]),
         .testTarget(name: "SimTests", dependencies: ["Sim", "HostStack", "Virtio", "Wire", "Basics"]),
         .testTarget(name: "LabTests", dependencies: ["Lab", "Sim", "Engine", "Capture", "YAMLSchema", "Wire", "Basics"]),
+        .testTarget(name: "QEMUTests", dependencies: ["QEMU", "YAMLSchema"]),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "HostStack", "Datapath", "Virtio", "Wire", "Capture", "Basics"]),
         .testTarget(name: "SystemLibraryTests", dependencies: ["CSodium", "CPcap", "CShims"]),
     ],
