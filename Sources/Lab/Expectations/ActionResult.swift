@@ -1,0 +1,123 @@
+// What a timeline action produced, as the backend hands it to the expectation evaluator and the
+// report: HostStack's own result types, wrapped with the times the lab knows about.
+import Basics
+import HostStack
+import Wire
+
+/// The result of one named timeline action.
+public enum ActionResult: Sendable {
+    case dhcp(DHCPActionResult)
+    case ping(PingActionResult)
+    case udp(UDPFlowResult)
+    case replay(ReplayResult)
+    /// An action without a result of its own (link-down/up, impair, release), done at `at`.
+    case done(at: Instant)
+
+    /// When the action started.
+    public var startedAt: Instant {
+        switch self {
+        case .dhcp(let r): r.startedAt
+        case .ping(let r): r.startedAt
+        case .udp(let r): r.sender.startedAt
+        case .replay(let r): r.startedAt
+        case .done(let at): at
+        }
+    }
+
+    /// One line for reports ("4/4 received, rtt avg 10.2ms").
+    public var summary: String {
+        switch self {
+        case .dhcp(let r):
+            guard let lease = r.lease else { return "no lease (client \(r.finalState))" }
+            let took = r.boundAt.map { " after \(Format.duration($0 - r.startedAt))" } ?? ""
+            return "bound \(lease.address)\(took), lease \(lease.leaseTime.map(Format.duration) ?? "infinite")"
+        case .ping(let r):
+            let p = r.result
+            var s = "\(p.received)/\(p.sent) received, \(Format.percent(p.loss)) loss"
+            if let min = p.minimum, let avg = p.average, let max = p.maximum {
+                s += ", rtt min/avg/max \(Format.duration(min))/\(Format.duration(avg))/\(Format.duration(max))"
+            }
+            if p.duplicates > 0 { s += ", \(p.duplicates) duplicates" }
+            if !p.errors.isEmpty { s += ", \(p.errors.count) ICMP errors" }
+            return s
+        case .udp(let r):
+            var s = "\(r.received)/\(r.sender.sent) received (\(Format.percent(r.loss)) loss)"
+            if let t = r.receiver?.throughputBitsPerSecond { s += ", \(Format.bitRate(t))" }
+            if let l = r.receiver?.averageLatency { s += ", latency avg \(Format.duration(l))" }
+            return s
+        case .replay(let r):
+            return "\(r.frames) frames (\(r.bytes) bytes) replayed"
+        case .done:
+            return "done"
+        }
+    }
+}
+
+/// `do: dhcp`: the lease the client ended the run with (nil: none), and when it first bound.
+public struct DHCPActionResult: Sendable {
+    public var startedAt: Instant
+    /// The lease held at the end of the run (or when the result was taken).
+    public var lease: DHCPLease?
+    /// When the client first reached BOUND after the action; nil if it never did.
+    public var boundAt: Instant?
+    /// The client's state at the end.
+    public var finalState: DHCPClientState
+    /// The host's DHCP events after the action started.
+    public var events: [HostEvent]
+
+    public init(startedAt: Instant, lease: DHCPLease?, boundAt: Instant?, finalState: DHCPClientState, events: [HostEvent] = []) {
+        self.startedAt = startedAt; self.lease = lease; self.boundAt = boundAt; self.finalState = finalState; self.events = events
+    }
+}
+
+/// `do: ping`: ping(8)'s result, and when the session started.
+public struct PingActionResult: Sendable {
+    public var startedAt: Instant
+    public var result: PingResult
+    /// The interval between probes, to tell when each was due even if never sent.
+    public var interval: Duration
+
+    public init(startedAt: Instant, result: PingResult, interval: Duration) {
+        self.startedAt = startedAt; self.result = result; self.interval = interval
+    }
+}
+
+/// `do: udp`: what the sender sent and what the receiving host counted of this flow.
+public struct UDPFlowResult: Sendable {
+    public var sender: UDPFloodSenderStats
+    /// The receiver's counts for this flow's stream; nil when the target is not a host of the
+    /// scenario or nothing arrived.
+    public var receiver: UDPFloodStreamStats?
+    /// Received payload bits per second in consecutive intervals, for the throughput chart.
+    public var throughput: [ThroughputSample]
+
+    public init(sender: UDPFloodSenderStats, receiver: UDPFloodStreamStats?, throughput: [ThroughputSample] = []) {
+        self.sender = sender; self.receiver = receiver; self.throughput = throughput
+    }
+
+    /// Distinct datagrams received.
+    public var received: Int { receiver?.packets ?? 0 }
+    /// Datagrams sent and not received.
+    public var lost: Int { max(0, sender.sent - received) }
+    /// Lost fraction of the datagrams sent.
+    public var loss: Double { sender.sent == 0 ? 0 : Double(lost) / Double(sender.sent) }
+}
+
+/// Throughput over one interval ending at `time`.
+public struct ThroughputSample: Equatable, Sendable {
+    public var time: Instant
+    public var bitsPerSecond: Double
+    public init(time: Instant, bitsPerSecond: Double) { self.time = time; self.bitsPerSecond = bitsPerSecond }
+}
+
+/// `do: replay`: how much was played.
+public struct ReplayResult: Sendable {
+    public var startedAt: Instant
+    public var finishedAt: Instant?
+    public var frames: Int
+    public var bytes: Int
+
+    public init(startedAt: Instant, finishedAt: Instant?, frames: Int, bytes: Int) {
+        self.startedAt = startedAt; self.finishedAt = finishedAt; self.frames = frames; self.bytes = bytes
+    }
+}

@@ -1,0 +1,92 @@
+// The backends a scenario can run on, and what each can honour. A scenario is checked against
+// the table of every backend it lists when it is loaded (DESIGN.md §6: "A backend that cannot
+// honour a field says so when the file is loaded, not later").
+
+/// Where a scenario runs.
+public enum LabBackend: String, Sendable, CaseIterable, CustomStringConvertible {
+    /// In process: the real engine, simulated hosts, link models and a virtual clock.
+    case sim
+    /// Linux network namespaces attached to the bridge over TAP; links shaped with tc-netem.
+    case netns
+    /// QEMU guests over vhost-user; links shaped with tc-netem on the host side.
+    case qemu
+
+    public var description: String { rawValue }
+}
+
+/// A scenario field that a backend may or may not honour.
+public enum ScenarioFeature: String, Sendable, CaseIterable {
+    case linkDelay = "link delay"
+    case linkJitter = "link jitter"
+    case linkRandomLoss = "random loss"
+    case linkGilbertElliottLoss = "Gilbert-Elliott loss"
+    case linkDuplicate = "link duplicate"
+    case linkReorder = "link reorder"
+    case linkCorrupt = "link corrupt"
+    case linkRate = "link rate"
+    case linkQueue = "link queue"
+    case linkMTU = "link mtu"
+    case linkInitiallyDown = "a link that starts down"
+    case asymmetricLink = "per-direction impairments"
+    case bridgeToBridgeLink = "a link between two bridges"
+    case multipleBridges = "more than one bridge"
+    case staticAddress = "static host addresses"
+    case hostMTU = "host mtu"
+    case pingTTL = "ping ttl"
+    case udpFlow = "udp flows"
+    case linkUpDown = "link-down / link-up"
+    case impairChange = "impair"
+    case replayIntoBridge = "replay into a bridge"
+    case replayIntoHost = "replay into a host"
+    case replayTopSpeed = "replay at top speed"
+}
+
+/// Where in the file a feature was used.
+public struct FeatureUse: Sendable {
+    public var feature: ScenarioFeature
+    public var location: ScenarioLocation
+    /// The field as written ("links[0].corrupt"), for the message.
+    public var field: String
+
+    public init(feature: ScenarioFeature, location: ScenarioLocation, field: String) {
+        self.feature = feature; self.location = location; self.field = field
+    }
+}
+
+/// What one backend honours. The table is the single place to change when a backend learns a
+/// feature; the loader rejects anything else with the field's location.
+public struct BackendCapabilities: Sendable {
+    public let backend: LabBackend
+    /// Sorted by raw value; looked up, never iterated to decide anything.
+    let unsupported: [ScenarioFeature]
+    /// Why, per unsupported feature, for the fix text.
+    let reasons: [(ScenarioFeature, String)]
+
+    public func supports(_ feature: ScenarioFeature) -> Bool { !unsupported.contains(feature) }
+
+    /// Why `feature` is not honoured, if it is not.
+    public func reason(_ feature: ScenarioFeature) -> String? { reasons.first { $0.0 == feature }?.1 }
+
+    public static func of(_ backend: LabBackend) -> BackendCapabilities {
+        switch backend {
+        case .sim:
+            // Everything: the link models and hosts are ours.
+            return BackendCapabilities(backend: .sim, unsupported: [], reasons: [])
+        case .netns:
+            let reasons: [(ScenarioFeature, String)] = [
+                (.replayIntoHost, "a namespace's interface cannot be fed frames from outside; replay into a bridge segment instead"),
+                (.bridgeToBridgeLink, "bridges run as separate processes here and are not yet cabled together"),
+                (.multipleBridges, "the netns backend runs one bridge"),
+            ]
+            return BackendCapabilities(backend: .netns, unsupported: reasons.map(\.0), reasons: reasons)
+        case .qemu:
+            let reasons: [(ScenarioFeature, String)] = [
+                (.replayIntoHost, "a guest's NIC cannot be fed frames from outside; replay into a bridge segment instead"),
+                (.bridgeToBridgeLink, "bridges run as separate processes here and are not yet cabled together"),
+                (.multipleBridges, "the qemu backend runs one bridge"),
+                (.hostMTU, "the guest image sets its own MTU"),
+            ]
+            return BackendCapabilities(backend: .qemu, unsupported: reasons.map(\.0), reasons: reasons)
+        }
+    }
+}

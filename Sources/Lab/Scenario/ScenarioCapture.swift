@@ -1,0 +1,16 @@
+// Captures of a scenario: a tap on a bridge segment's switch, optionally filtered, whose frames
+// are written to a pcap in the report and checked by expectations.
+
+/// A named capture point.
+public struct ScenarioCapture: Sendable {
+    public var name: String
+    /// The segment whose switch is tapped: every frame entering it is seen once.
+    public var at: BridgeSegment
+    /// A BPF filter (pcap-filter(7)); only matching frames are kept. nil keeps every frame.
+    public var filter: String?
+    public var location: ScenarioLocation
+
+    public init(name: String, at: BridgeSegment, filter: String? = nil, location: ScenarioLocation) {
+        self.name = name; self.at = at; self.filter = filter; self.location = location
+    }
+}

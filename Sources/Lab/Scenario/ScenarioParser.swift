@@ -1,0 +1,895 @@
+// Scenario file → Scenario, with every error located to file:line:column, naming the field and
+// the fix (DESIGN.md §9). The format is documented in docs/scenarios.md.
+//
+// Order of work: top-level scalars, nodes (bridges first need their segment names), links (which
+// may attach hosts), captures, the timeline (names, references, `after:` cycles), expectations
+// (references to actions and captures, metrics by action kind, filters compiled), and last the
+// capability check of every backend the file lists.
+import Capture
+import Engine
+import Foundation
+import Wire
+import YAMLSchema
+
+extension Scenario {
+    /// Reads, parses and validates a scenario file.
+    public static func load(path: String) throws(ConfigError) -> Scenario {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ConfigError(file: path, line: 0, column: 0, message: "cannot read the file", fix: "check the path and its permissions")
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw ConfigError(file: path, line: 0, column: 0, message: "the file is not UTF-8 text")
+        }
+        return try parse(text, file: path)
+    }
+
+    /// Parses and validates scenario text. `file` names it in errors; relative paths in it (bridge
+    /// configs, pcaps to replay) are resolved against `directory` (default: `file`'s directory).
+    public static func parse(_ text: String, file: String, directory: String? = nil) throws(ConfigError) -> Scenario {
+        let root = try YAMLValue.parse(text, file: file)
+        let dir = directory ?? (file as NSString).deletingLastPathComponent
+        var parser = ScenarioParser(file: file, directory: dir.isEmpty ? "." : dir, root: root)
+        return try parser.parse()
+    }
+
+    /// The scenario files under `paths`: files as given, directories searched (recursively) for
+    /// .yml and .yaml files, sorted by path.
+    public static func discover(_ paths: [String]) -> [String] {
+        var found: [String] = []
+        let fm = FileManager.default
+        for path in paths {
+            var isDirectory: ObjCBool = false
+            guard fm.fileExists(atPath: path, isDirectory: &isDirectory) else { found.append(path); continue }
+            guard isDirectory.boolValue else { found.append(path); continue }
+            var inDirectory: [String] = []
+            if let walker = fm.enumerator(atPath: path) {
+                for case let relative as String in walker where relative.hasSuffix(".yml") || relative.hasSuffix(".yaml") {
+                    inDirectory.append((path as NSString).appendingPathComponent(relative))
+                }
+            }
+            found += inDirectory.sorted()
+        }
+        return found
+    }
+}
+
+/// A host as written, before its attachment is settled against the links.
+private struct PendingHost {
+    var name: String
+    var value: YAMLValue
+    var attach: (segment: BridgeSegment, value: YAMLValue)?
+    var mac: MACAddress
+    var macIsExplicit: Bool
+    var address: HostAddressing
+    var mtu: Int?
+}
+
+struct ScenarioParser {
+    let file: String
+    let directory: String
+    let root: YAMLValue
+    var scenario: Scenario
+    /// Nodes in file order: bridges resolved, hosts pending.
+    private var bridges: [(name: String, config: BridgeConfig, value: YAMLValue)] = []
+    private var hosts: [PendingHost] = []
+    private var nodeOrder: [String] = []
+
+    static let topLevelKeys = ["name", "description", "seed", "duration", "backends", "nodes", "links", "captures", "timeline", "expect"]
+    static let impairmentKeys = ["delay", "jitter", "loss", "duplicate", "reorder", "corrupt", "rate", "queue", "mtu"]
+
+    init(file: String, directory: String, root: YAMLValue) {
+        self.file = file; self.directory = directory; self.root = root
+        let stem = ((file as NSString).lastPathComponent as NSString).deletingPathExtension
+        scenario = Scenario(file: file, name: stem, location: ScenarioLocation(root))
+    }
+
+    mutating func parse() throws(ConfigError) -> Scenario {
+        let top = try root.mapping(allowed: Self.topLevelKeys)
+        if let v = top["name"] { scenario.name = try v.string() }
+        if let v = top["description"] { scenario.description = try v.string() }
+        if let v = top["seed"] {
+            let s = try v.scalar()
+            guard let seed = UInt64(s.replacingOccurrences(of: "_", with: "")) else {
+                throw v.error("'\(s)' is not a seed", fix: "write a whole number from 0 to 2^64-1, e.g. seed: 7")
+            }
+            scenario.seed = seed
+        }
+        if let v = top["duration"] {
+            scenario.duration = try v.duration()
+            guard scenario.duration > .zero else { throw v.error("the duration must be longer than zero", fix: "write e.g. duration: 30s") }
+        }
+        if let v = top["backends"] { scenario.backends = try parseBackends(v) }
+
+        let nodesValue = try top.required("nodes", example: "{ br0: { kind: bridge, config: { router: { ipv4: 10.0.0.1/24 } } } }")
+        try parseNodes(nodesValue)
+        if let v = top["links"] { try parseLinks(v) }
+        try settleHosts()
+        if let v = top["captures"] { try parseCaptures(v) }
+        if let v = top["timeline"] { try parseTimeline(v) }
+        if let v = top["expect"] { try parseExpectations(v) }
+        try checkBackends()
+        return scenario
+    }
+
+    // MARK: Backends
+
+    func parseBackends(_ v: YAMLValue) throws(ConfigError) -> [LabBackend] {
+        let items: [YAMLValue]
+        if case .sequence = v.node { items = try v.list() } else { items = [v] }
+        var list: [LabBackend] = []
+        for item in items {
+            let s = try item.string()
+            guard let b = LabBackend(rawValue: s) else {
+                throw item.error("unknown backend '\(s)'", fix: "use one or more of: \(LabBackend.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            guard !list.contains(b) else { throw item.error("backend '\(s)' is listed twice", fix: "list it once") }
+            list.append(b)
+        }
+        guard !list.isEmpty else { throw v.error("no backend listed", fix: "write e.g. backends: [sim]") }
+        return list
+    }
+
+    /// Every feature used must be honoured by every backend listed.
+    func checkBackends() throws(ConfigError) {
+        for backend in scenario.backends {
+            let capabilities = BackendCapabilities.of(backend)
+            for use in scenario.features where !capabilities.supports(use.feature) {
+                let why = capabilities.reason(use.feature).map { " (\($0))" } ?? ""
+                throw use.location.error("\(use.field): the \(backend) backend cannot honour \(use.feature.rawValue)\(why)",
+                                         fix: "remove it, or take '\(backend)' out of backends:")
+            }
+        }
+    }
+
+    mutating func use(_ feature: ScenarioFeature, at v: YAMLValue) {
+        scenario.features.append(FeatureUse(feature: feature, location: ScenarioLocation(v), field: v.path))
+    }
+
+    // MARK: Nodes
+
+    mutating func parseNodes(_ v: YAMLValue) throws(ConfigError) {
+        let m = try v.mapping(allowed: Self.nodeNames(of: v))
+        guard !m.keys.isEmpty else { throw v.error("no nodes", fix: "add at least a bridge and a host") }
+        var kinds: [(name: String, kind: String, value: YAMLValue)] = []
+        for (name, nodeValue) in m.values {
+            guard ScenarioValues.isIdentifier(name) else {
+                throw nodeValue.error("'\(name)' is not a valid node name", fix: "use letters, digits, '-' and '_' only (e.g. vm1, br0)")
+            }
+            guard let kindValue = ScenarioValues.peek(nodeValue, "kind") else {
+                if case .mapping = nodeValue.node {} else {
+                    throw nodeValue.error("expected a mapping describing the node, found \(Self.kindName(nodeValue))",
+                                          fix: "write e.g. \(name): { kind: host, attach: br0, address: dhcp }")
+                }
+                throw nodeValue.error("missing required key 'kind' in \(nodeValue.path)", fix: "add kind: bridge or kind: host")
+            }
+            nodeOrder.append(name)
+            let kind = try kindValue.string()
+            guard kind == "bridge" || kind == "host" else {
+                throw kindValue.error("unknown node kind '\(kind)'", fix: "use kind: bridge (a Sluice engine) or kind: host")
+            }
+            kinds.append((name, kind, nodeValue))
+        }
+        // Bridges first: a host may attach to a bridge written after it.
+        for (name, kind, value) in kinds where kind == "bridge" { try parseBridge(name: name, value) }
+        for (name, kind, value) in kinds where kind == "host" { try parseHost(name: name, value) }
+    }
+
+    /// Every key of the nodes mapping is allowed (they are names); duplicates are still caught.
+    static func nodeNames(of v: YAMLValue) -> [String] {
+        guard case .mapping(let m) = v.node else { return [] }
+        return m.compactMap { k, _ in if case .scalar(let s) = k { return s.string }; return nil }
+    }
+
+    static func kindName(_ v: YAMLValue) -> String {
+        switch v.node {
+        case .scalar: "a value"
+        case .mapping: "a mapping"
+        case .sequence: "a list"
+        case .alias: "an alias"
+        }
+    }
+
+    mutating func parseBridge(name: String, _ v: YAMLValue) throws(ConfigError) {
+        let m = try v.mapping(allowed: ["kind", "config"])
+        var config: BridgeConfig
+        if let c = m["config"] {
+            if case .scalar = c.node {
+                let path = resolve(try c.string())
+                guard FileManager.default.fileExists(atPath: path) else {
+                    throw c.error("no bridge config at \(path)", fix: "give a bridge.yml path relative to the scenario file, or write the config inline")
+                }
+                config = try BridgeConfig.load(path: path)
+            } else {
+                config = try BridgeConfig.parse(c)
+            }
+            if config.wan != nil {
+                let at = ScenarioValues.peek(c, "wan") ?? c
+                throw at.error("a scenario bridge has no WAN uplink to run", fix: "remove wan: here; link bridges with links: instead")
+            }
+        } else {
+            config = BridgeConfig()  // a plain L2 switch
+        }
+        config.name = name
+        if !bridges.isEmpty { use(.multipleBridges, at: v) }
+        bridges.append((name, config, v))
+    }
+
+    mutating func parseHost(name: String, _ v: YAMLValue) throws(ConfigError) {
+        let m = try v.mapping(allowed: ["kind", "attach", "mac", "address", "gateway", "mtu"])
+        var attach: (BridgeSegment, YAMLValue)?
+        if let a = m["attach"] { attach = (try segmentReference(a, role: "attach"), a) }
+        var mac = HostNode.derivedMAC(for: name)
+        var explicit = false
+        if let mv = m["mac"] { mac = try ScenarioValues.mac(mv); explicit = true }
+        var address = HostAddressing.dhcp
+        if let av = m["address"] {
+            switch try av.string() {
+            case "dhcp": address = .dhcp
+            case "none": address = .none
+            default:
+                let network = try ScenarioValues.interfaceAddress(av)
+                var gateway: IPv4Address?
+                if let g = m["gateway"] {
+                    let ga = try ScenarioValues.address(g)
+                    guard network.contains(ga), ga != network.address else {
+                        throw g.error("gateway \(ga) is not another address on \(network)", fix: "use an address inside \(network.networkAddress)/\(network.prefixLength), e.g. the bridge's router address")
+                    }
+                    gateway = ga
+                }
+                address = .static(network, gateway: gateway)
+                use(.staticAddress, at: av)
+            }
+        }
+        if case .static = address {} else if let g = m["gateway"] {
+            throw g.error("gateway: goes with a static address", fix: "remove it (DHCP gives the gateway) or write address: 10.0.0.5/24")
+        }
+        var mtu: Int?
+        if let mv = m["mtu"] { mtu = try mv.int(in: 576...65535); use(.hostMTU, at: mv) }
+        hosts.append(PendingHost(name: name, value: v, attach: attach.map { (segment: $0.0, value: $0.1) },
+                                 mac: mac, macIsExplicit: explicit, address: address, mtu: mtu))
+    }
+
+    /// Resolves "br0" (its first segment) or "br0.lan2" to a bridge segment.
+    func segmentReference(_ v: YAMLValue, role: String) throws(ConfigError) -> BridgeSegment {
+        let s = try v.string()
+        let parts = s.split(separator: ".", maxSplits: 1).map(String.init)
+        let bridgeName = parts.first ?? ""
+        guard let bridge = bridges.first(where: { $0.name == bridgeName }) else {
+            if nodeOrder.contains(bridgeName) || hosts.contains(where: { $0.name == bridgeName }) {
+                throw v.error("\(role): '\(bridgeName)' is a host, not a bridge", fix: "name a bridge node: \(bridgeList())")
+            }
+            let hint = closestName(bridgeName, in: bridges.map(\.name)).map { "did you mean '\($0)'? " } ?? ""
+            throw v.error("\(role): no bridge named '\(bridgeName)'", fix: "\(hint)bridges here: \(bridgeList())")
+        }
+        let segments = bridge.config.segmentNames
+        guard parts.count == 2 else { return BridgeSegment(bridge: bridgeName, segment: segments[0]) }
+        guard segments.contains(parts[1]) else {
+            throw v.error("bridge '\(bridgeName)' has no segment '\(parts[1])'",
+                          fix: "use one of: \(segments.map { "\(bridgeName).\($0)" }.joined(separator: ", "))")
+        }
+        return BridgeSegment(bridge: bridgeName, segment: parts[1])
+    }
+
+    func bridgeList() -> String { bridges.isEmpty ? "(none)" : bridges.map(\.name).joined(separator: ", ") }
+
+    /// The name nearest `word` by edit distance, if close enough to be a typo.
+    func closestName(_ word: String, in names: [String]) -> String? {
+        func distance(_ a: [Character], _ b: [Character]) -> Int {
+            var row = Array(0...b.count)
+            for i in a.indices {
+                var previous = row[0]
+                row[0] = i + 1
+                for j in b.indices {
+                    let current = row[j + 1]
+                    row[j + 1] = min(row[j + 1] + 1, row[j] + 1, previous + (a[i] == b[j] ? 0 : 1))
+                    previous = current
+                }
+            }
+            return row[b.count]
+        }
+        let w = Array(word.lowercased())
+        let best = names.map { ($0, distance(w, Array($0.lowercased()))) }.min { $0.1 < $1.1 }
+        guard let best, best.1 <= max(1, w.count / 3) else { return nil }
+        return best.0
+    }
+
+    // MARK: Links
+
+    mutating func parseLinks(_ v: YAMLValue) throws(ConfigError) {
+        for (index, item) in try v.list().enumerated() {
+            let m = try item.mapping(allowed: ["between", "name", "up", "forward", "reverse"] + Self.impairmentKeys)
+            let between = try m.required("between", example: "[vm1, br0]")
+            let ends = try between.list()
+            guard ends.count == 2 else {
+                throw between.error("a link has two ends, found \(ends.count)", fix: "write between: [vm1, br0] or between: [br0.lan, br1.lan]")
+            }
+            let a = try endpoint(ends[0]), b = try endpoint(ends[1])
+            switch (a, b) {
+            case (.host, .host):
+                throw between.error("a link between two hosts", fix: "connect each host to a bridge; hosts reach each other through it")
+            case (.bridge(let x), .bridge(let y)):
+                guard x.bridge != y.bridge else {
+                    throw between.error("a link from bridge '\(x.bridge)' to itself", fix: "its router already joins its segments; link two different bridges")
+                }
+                use(.bridgeToBridgeLink, at: between)
+            default: break
+            }
+            var name: String?
+            if let nv = m["name"] {
+                let n = try ScenarioValues.identifier(nv, what: "link")
+                if let other = scenario.links.first(where: { $0.name == n }) {
+                    throw nv.error("link name '\(n)' is used twice (first at \(other.location))", fix: "give each link its own name")
+                }
+                name = n
+            }
+            let symmetric = try impairmentPatch(m, at: item)
+            var forward = symmetric.applied(to: .none), reverse = forward
+            if let f = m["forward"] {
+                use(.asymmetricLink, at: f)
+                forward = try impairmentPatch(f.mapping(allowed: Self.impairmentKeys), at: f).applied(to: forward)
+            }
+            if let r = m["reverse"] {
+                use(.asymmetricLink, at: r)
+                reverse = try impairmentPatch(r.mapping(allowed: Self.impairmentKeys), at: r).applied(to: reverse)
+            }
+            for (direction, impairments) in [("forward", forward), ("reverse", reverse)] where impairments.reorder > 0 && impairments.delay == .zero {
+                let at = m["reorder"] ?? m[direction] ?? item
+                throw at.error("reorder has no effect without a delay (\(direction) direction)",
+                               fix: "add a delay (reordered frames are the ones that skip it), e.g. delay: 10ms")
+            }
+            var link = ScenarioLink(index: index, name: name, a: a, b: b, forward: forward, reverse: reverse, location: ScenarioLocation(item))
+            if let u = m["up"] {
+                link.initiallyUp = try u.bool()
+                if !link.initiallyUp { use(.linkInitiallyDown, at: u) }
+            }
+            scenario.links.append(link)
+        }
+    }
+
+    func endpoint(_ v: YAMLValue) throws(ConfigError) -> LinkEndpoint {
+        let s = try v.string()
+        let nodeName = String(s.split(separator: ".", maxSplits: 1).first ?? "")
+        if hosts.contains(where: { $0.name == nodeName }) {
+            guard !s.contains(".") else {
+                throw v.error("'\(s)': a host has one NIC and no segments", fix: "write just '\(nodeName)'")
+            }
+            return .host(nodeName)
+        }
+        guard bridges.contains(where: { $0.name == nodeName }) else {
+            let all = nodeOrder
+            let hint = closestName(nodeName, in: all).map { "did you mean '\($0)'? " } ?? ""
+            throw v.error("no node named '\(nodeName)'", fix: "\(hint)nodes here: \(all.joined(separator: ", "))")
+        }
+        return .bridge(try segmentReference(v, role: "link end"))
+    }
+
+    /// The impairment fields written in `m`, recording each as a feature used.
+    mutating func impairmentPatch(_ m: YAMLMapping, at owner: YAMLValue) throws(ConfigError) -> ImpairmentPatch {
+        var p = ImpairmentPatch()
+        if let v = m["delay"] { p.delay = try v.duration(); use(.linkDelay, at: v) }
+        if let v = m["jitter"] { p.jitter = try v.duration(); use(.linkJitter, at: v) }
+        if let v = m["loss"] {
+            if case .mapping = v.node {
+                let g = try v.mapping(allowed: ["p", "r", "h", "k"])
+                let model = GilbertElliott(p: try g.required("p", example: "1%").fraction(),
+                                           r: try g.required("r", example: "25%").fraction(),
+                                           h: try g["h"]?.fraction() ?? 0, k: try g["k"]?.fraction() ?? 1)
+                p.loss = .gilbertElliott(model)
+                use(.linkGilbertElliottLoss, at: v)
+            } else {
+                let f = try v.fraction()
+                p.loss = f == 0 ? LossModel.none : .random(f)
+                use(.linkRandomLoss, at: v)
+            }
+        }
+        if let v = m["duplicate"] { p.duplicate = try v.fraction(); use(.linkDuplicate, at: v) }
+        if let v = m["reorder"] { p.reorder = try v.fraction(); use(.linkReorder, at: v) }
+        if let v = m["corrupt"] { p.corrupt = try v.fraction(); use(.linkCorrupt, at: v) }
+        if let v = m["rate"] {
+            let s = try v.scalar().lowercased()
+            p.rate = .some(s == "unlimited" ? nil : try ScenarioValues.bitRate(v))
+            use(.linkRate, at: v)
+        }
+        if let v = m["queue"] { p.queue = .some(try v.int(in: 1...1_000_000)); use(.linkQueue, at: v) }
+        if let v = m["mtu"] { p.mtu = .some(try v.int(in: 68...65535)); use(.linkMTU, at: v) }
+        return p
+    }
+
+    /// Settles each host's attachment from `attach:` and the links, and makes the nodes.
+    mutating func settleHosts() throws(ConfigError) {
+        var settled: [String: HostNode] = [:]  // looked up by name only
+        for host in hosts {
+            let links = scenario.links.filter { $0.a == .host(host.name) || $0.b == .host(host.name) }
+            if links.count > 1 {
+                throw links[1].location.error("host '\(host.name)' already has a link (\(links[0].displayName) at \(links[0].location)); a host has one NIC",
+                                              fix: "remove one of the links, or add another host")
+            }
+            var attachment = host.attach?.segment
+            if let link = links.first {
+                guard case .bridge(let far) = (link.a == .host(host.name) ? link.b : link.a) else { continue }
+                if let given = host.attach, given.segment != far {
+                    throw link.location.error("\(link.displayName) plugs '\(host.name)' into \(far), but its attach: says \(given.segment) (\(given.value.file):\(given.value.line))",
+                                              fix: "make them agree, or drop attach: and let the link decide")
+                }
+                attachment = far
+            }
+            guard let attachment else {
+                throw host.value.error("host '\(host.name)' is not plugged into anything",
+                                       fix: "add attach: <bridge> (or <bridge>.<segment>), or a link between it and a bridge")
+            }
+            settled[host.name] = HostNode(attachment: attachment, mac: host.mac, macIsExplicit: host.macIsExplicit,
+                                          address: host.address, mtu: host.mtu)
+        }
+        // MACs must be unique: hosts among themselves and against the routers' interfaces.
+        var seen: [(MACAddress, String)] = []
+        for bridge in bridges {
+            for i in bridge.config.router?.interfaces ?? [] { seen.append((i.mac, "\(bridge.name).\(i.name)'s router")) }
+        }
+        for host in hosts {
+            let mac = settled[host.name]!.mac
+            if let clash = seen.first(where: { $0.0 == mac }) {
+                let at = ScenarioValues.peek(host.value, "mac") ?? host.value
+                throw at.error("MAC \(mac) of '\(host.name)' is also \(clash.1)'s",
+                               fix: host.macIsExplicit ? "give '\(host.name)' another mac:" : "set mac: explicitly on one of them")
+            }
+            seen.append((mac, host.name))
+        }
+        for name in nodeOrder {
+            if let b = bridges.first(where: { $0.name == name }) {
+                scenario.nodes.append(ScenarioNode(name: name, kind: .bridge(b.config), location: ScenarioLocation(b.value)))
+            } else if let h = hosts.first(where: { $0.name == name }) {
+                scenario.nodes.append(ScenarioNode(name: name, kind: .host(settled[name]!), location: ScenarioLocation(h.value)))
+            }
+        }
+    }
+
+    func resolve(_ path: String) -> String {
+        path.hasPrefix("/") ? path : (directory as NSString).appendingPathComponent(path)
+    }
+
+    // MARK: Captures
+
+    mutating func parseCaptures(_ v: YAMLValue) throws(ConfigError) {
+        let m = try v.mapping(allowed: Self.nodeNames(of: v))
+        for (name, value) in m.values {
+            guard ScenarioValues.isIdentifier(name) else {
+                throw value.error("'\(name)' is not a valid capture name", fix: "use letters, digits, '-' and '_' only (it names the pcap file)")
+            }
+            let cm = try value.mapping(allowed: ["at", "filter"])
+            let at = try segmentReference(try cm.required("at", example: "br0"), role: "at")
+            var filter: String?
+            if let f = cm["filter"] { filter = try compiledFilter(f) }
+            scenario.captures.append(ScenarioCapture(name: name, at: at, filter: filter, location: ScenarioLocation(value)))
+        }
+    }
+
+    /// The filter text, after checking that libpcap compiles it.
+    func compiledFilter(_ v: YAMLValue) throws(ConfigError) -> String {
+        let text = try v.string()
+        do { _ = try BPFFilter(text) } catch {
+            let reason: String
+            if case .invalidFilter(_, let message) = error { reason = message } else { reason = error.description }
+            throw v.error("filter \"\(text)\" does not compile: \(reason)", fix: "write a pcap-filter(7) expression, e.g. \"udp port 67\" or \"icmp[icmptype] = icmp-echo\"")
+        }
+        return text
+    }
+
+    // MARK: Timeline
+
+    static let commonEntryKeys = ["at", "after", "do", "as"]
+
+    static func entryKeys(_ kind: ActionKind) -> [String] {
+        switch kind {
+        case .dhcp, .release: ["node"]
+        case .ping: ["node", "to", "count", "interval", "size", "ttl", "timeout"]
+        case .udp: ["node", "to", "port", "rate", "size", "duration"]
+        case .linkDown, .linkUp: ["link"]
+        case .impair: ["link", "direction"] + impairmentKeys
+        case .replay: ["pcap", "into", "speed", "topspeed", "loop"]
+        }
+    }
+
+    mutating func parseTimeline(_ v: YAMLValue) throws(ConfigError) {
+        var afterReferences: [(entry: Int, name: String, value: YAMLValue)] = []
+        for (index, item) in try v.list().enumerated() {
+            guard let doValue = ScenarioValues.peek(item, "do") else {
+                _ = try item.mapping(allowed: Self.commonEntryKeys + ActionKind.allCases.flatMap(Self.entryKeys))
+                throw item.error("missing required key 'do' in \(item.path)",
+                                 fix: "say what happens: do: \(ActionKind.allCases.map(\.rawValue).joined(separator: " | "))")
+            }
+            let doText = try doValue.string()
+            guard let kind = ActionKind(rawValue: doText) else {
+                throw doValue.error("unknown action '\(doText)'", fix: "use one of: \(ActionKind.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            let m = try item.mapping(allowed: Self.commonEntryKeys + Self.entryKeys(kind))
+            var name: String?
+            if let a = m["as"] {
+                let n = try ScenarioValues.identifier(a, what: "action")
+                if let other = scenario.timeline.first(where: { $0.name == n }) {
+                    throw a.error("the name '\(n)' is used twice (first at \(other.location))", fix: "give each action its own as: name")
+                }
+                name = n
+            }
+            let trigger: Trigger
+            switch (m["at"], m["after"]) {
+            case (let at?, nil):
+                let t = try at.duration()
+                guard t < scenario.duration else {
+                    throw at.error("at \(Format.duration(t)) is not before the end of the run (duration \(Format.duration(scenario.duration)))",
+                                   fix: "move it earlier or lengthen duration:")
+                }
+                trigger = .at(t)
+            case (nil, let after?):
+                let (entryName, delay) = try afterReference(after)
+                afterReferences.append((index, entryName, after))
+                trigger = .after(entry: entryName, delay: delay)
+            case (.some, .some):
+                throw try m.required("after").error("both at: and after: given", fix: "keep one: at: 5s, or after: p1 + 2s")
+            case (nil, nil):
+                throw item.error("missing 'at' or 'after' in \(item.path)", fix: "add at: 5s, or after: <as-name> (+ delay)")
+            }
+            let action = try parseAction(kind, m, at: item)
+            scenario.timeline.append(TimelineEntry(index: index, name: name, trigger: trigger, action: action, location: ScenarioLocation(item)))
+        }
+        // `after:` names an entry that exists, is not itself, and no chain of `after:` loops.
+        for ref in afterReferences {
+            guard let target = scenario.timeline.first(where: { $0.name == ref.name }) else {
+                let names = scenario.timeline.compactMap(\.name)
+                throw ref.value.error("after: no timeline entry is named '\(ref.name)'",
+                                      fix: names.isEmpty ? "name the entry to wait for with as: <name>" : "use one of: \(names.joined(separator: ", "))")
+            }
+            var chain = [scenario.timeline[ref.entry].displayName]
+            var current: TimelineEntry? = target
+            while let c = current {
+                chain.append(c.displayName)
+                if c.index == ref.entry {
+                    throw ref.value.error("after: waits on itself (\(chain.joined(separator: " → ")))", fix: "start one of these entries with at: instead")
+                }
+                guard case .after(let next, _) = c.trigger else { break }
+                current = scenario.timeline.first { $0.name == next }
+            }
+        }
+    }
+
+    /// "p1" or "p1 + 2s".
+    func afterReference(_ v: YAMLValue) throws(ConfigError) -> (String, Duration) {
+        let s = try v.string()
+        let parts = s.split(separator: "+", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+        guard let name = parts.first, ScenarioValues.isIdentifier(name) else {
+            throw v.error("'\(s)' is not an entry name with an optional delay", fix: "write after: p1 or after: p1 + 2s")
+        }
+        guard parts.count == 2 else { return (name, .zero) }
+        guard let d = parseDuration(parts[1]) else {
+            throw v.error("'\(parts[1])' is not a duration", fix: "write after: \(name) + 2s (units: ns, us, ms, s, m, h)")
+        }
+        return (name, d)
+    }
+
+    mutating func parseAction(_ kind: ActionKind, _ m: YAMLMapping, at item: YAMLValue) throws(ConfigError) -> TimelineAction {
+        switch kind {
+        case .dhcp: return .dhcp(node: try hostReference(m.required("node", example: "vm1"), for: kind))
+        case .release: return .release(node: try hostReference(m.required("node", example: "vm1"), for: kind))
+        case .ping:
+            let node = try hostReference(m.required("node", example: "vm1"), for: kind)
+            var p = PingAction(node: node, to: try target(m.required("to", example: "vm2")))
+            if let v = m["count"] { p.count = try v.int(in: 1...65535) }
+            if let v = m["interval"] { p.interval = try v.duration() }
+            if let v = m["size"] { p.size = try v.int(in: 0...65507) }
+            if let v = m["ttl"] { p.ttl = try v.int(in: 1...255); use(.pingTTL, at: v) }
+            if let v = m["timeout"] {
+                p.timeout = try v.duration()
+                guard p.timeout > .zero else { throw v.error("a timeout of zero loses every reply", fix: "write e.g. timeout: 1s") }
+            }
+            return .ping(p)
+        case .udp:
+            let node = try hostReference(m.required("node", example: "vm1"), for: kind)
+            let toValue = try m.required("to", example: "vm2")
+            var u = UDPFlowAction(node: node, to: try target(toValue))
+            if case .node(let n, _) = u.to, scenario.node(named: n)?.bridge != nil || bridges.contains(where: { $0.name == n }) {
+                throw toValue.error("a UDP flow to bridge '\(n)' has no receiver", fix: "send it to a host, which counts what arrives")
+            }
+            if let v = m["port"] { u.port = try v.int(in: 1...65535) }
+            if let v = m["rate"] { u.rate = try ScenarioValues.flowRate(v) }
+            if let v = m["size"] { u.size = try v.int(in: 24...65507) }
+            if let v = m["duration"] { u.duration = try v.duration() }
+            use(.udpFlow, at: item)
+            return .udp(u)
+        case .linkDown, .linkUp:
+            let link = try linkReference(m.required("link", example: "0"))
+            use(.linkUpDown, at: item)
+            return kind == .linkDown ? .linkDown(link: link) : .linkUp(link: link)
+        case .impair:
+            let link = try linkReference(m.required("link", example: "0"))
+            var direction = LinkDirection.both
+            if let d = m["direction"] {
+                let s = try d.string()
+                guard let parsed = LinkDirection(rawValue: s) else {
+                    throw d.error("unknown direction '\(s)'", fix: "use forward (first end of between: to second), reverse, or both")
+                }
+                direction = parsed
+            }
+            let patch = try impairmentPatch(m, at: item)
+            guard !patch.isEmpty else {
+                throw item.error("impair changes nothing", fix: "give the new values, e.g. loss: 10% or delay: 50ms")
+            }
+            use(.impairChange, at: item)
+            return .impair(ImpairAction(link: link, direction: direction, patch: patch))
+        case .replay:
+            let pcapValue = try m.required("pcap", example: "fixtures/pcaps/dhcp.pcap")
+            let pcap = try pcapValue.string()
+            let path = resolve(pcap)
+            do { _ = try PcapReader(path: path) } catch {
+                throw pcapValue.error("cannot replay \(pcap): \(error)", fix: "give an Ethernet pcap path relative to the scenario file")
+            }
+            let intoValue = try m.required("into", example: "br0")
+            let intoName = String((try intoValue.string()).split(separator: ".", maxSplits: 1).first ?? "")
+            let into: ReplayTarget
+            if hosts.contains(where: { $0.name == intoName }) {
+                into = .host(try hostReference(intoValue, for: kind))
+                use(.replayIntoHost, at: intoValue)
+            } else {
+                into = .bridge(try segmentReference(intoValue, role: "into"))
+                use(.replayIntoBridge, at: intoValue)
+            }
+            var r = ReplayAction(pcap: pcap, path: path, into: into)
+            switch (m["speed"], m["topspeed"]) {
+            case (let s?, nil):
+                let text = try s.scalar()
+                guard let x = Double(text.hasSuffix("x") ? String(text.dropLast()) : text), x > 0, x.isFinite else {
+                    throw s.error("'\(text)' is not a speed", fix: "write a factor: 1 (as captured), 2 (twice as fast), 0.5; or topspeed: true")
+                }
+                r.speed = .multiplier(x)
+            case (nil, let t?):
+                if try t.bool() { r.speed = .topSpeed; use(.replayTopSpeed, at: t) }
+            case (.some, .some):
+                throw try m.required("topspeed").error("both speed: and topspeed: given", fix: "keep one")
+            case (nil, nil): break
+            }
+            if let l = m["loop"] { r.loop = try l.int(in: 1...1_000_000) }
+            return .replay(r)
+        }
+    }
+
+    /// A node name that must be a host.
+    func hostReference(_ v: YAMLValue, for kind: ActionKind) throws(ConfigError) -> String {
+        let n = try v.string()
+        if hosts.contains(where: { $0.name == n }) { return n }
+        if bridges.contains(where: { $0.name == n }) {
+            throw v.error("'\(n)' is a bridge; \(kind.rawValue) runs on a host", fix: "name a host: \(hosts.map(\.name).joined(separator: ", "))")
+        }
+        let hint = closestName(n, in: hosts.map(\.name)).map { "did you mean '\($0)'? " } ?? ""
+        throw v.error("no host named '\(n)'", fix: "\(hint)hosts here: \(hosts.isEmpty ? "(none)" : hosts.map(\.name).joined(separator: ", "))")
+    }
+
+    /// A node ("vm2", "br0", "br0.lan2") or an IPv4 address.
+    func target(_ v: YAMLValue) throws(ConfigError) -> TrafficTarget {
+        let s = try v.string()
+        if let a = IPv4Address(s) { return .address(a) }
+        let parts = s.split(separator: ".", maxSplits: 1).map(String.init)
+        let n = parts.first ?? ""
+        if hosts.contains(where: { $0.name == n }) {
+            guard parts.count == 1 else { throw v.error("'\(s)': a host has no segments", fix: "write just '\(n)'") }
+            return .node(n, segment: nil)
+        }
+        if bridges.contains(where: { $0.name == n }) {
+            guard let bridge = bridges.first(where: { $0.name == n }), bridge.config.router != nil else {
+                throw v.error("bridge '\(n)' has no router, so no address to send to", fix: "give it config: { router: { ipv4: ... } }, or send to a host")
+            }
+            let segment = try segmentReference(v, role: "to")
+            return .node(n, segment: parts.count == 2 ? segment.segment : nil)
+        }
+        let hint = closestName(n, in: nodeOrder).map { "did you mean '\($0)'? " } ?? ""
+        throw v.error("'\(s)' is neither a node nor an IPv4 address", fix: "\(hint)nodes here: \(nodeOrder.joined(separator: ", "))")
+    }
+
+    /// A link by index in links: or by name.
+    func linkReference(_ v: YAMLValue) throws(ConfigError) -> Int {
+        let s = try v.string()
+        let names = scenario.links.compactMap(\.name)
+        if let i = Int(s) {
+            guard scenario.links.indices.contains(i) else {
+                throw v.error("no link \(i): the file has \(scenario.links.count) link(s)",
+                              fix: scenario.links.isEmpty ? "add the link under links:" : "use an index from 0 to \(scenario.links.count - 1)" + (names.isEmpty ? "" : " or a name: \(names.joined(separator: ", "))"))
+            }
+            return i
+        }
+        guard let link = scenario.links.first(where: { $0.name == s }) else {
+            throw v.error("no link named '\(s)'", fix: names.isEmpty ? "name the link with name: \(s) under links:, or use its index" : "use one of: \(names.joined(separator: ", ")), or an index")
+        }
+        return link.index
+    }
+
+    // MARK: Expectations
+
+    mutating func parseExpectations(_ v: YAMLValue) throws(ConfigError) {
+        for (index, item) in try v.list().enumerated() {
+            let hasAction = ScenarioValues.peek(item, "action") != nil
+            let hasDHCP = ScenarioValues.peek(item, "dhcp") != nil
+            let hasCapture = ScenarioValues.peek(item, "capture") != nil
+            let expectation: ScenarioExpectation
+            switch (hasAction, hasDHCP, hasCapture) {
+            case (true, false, _) where !hasCapture: expectation = try actionExpectation(index, item)
+            case (false, true, false): expectation = try dhcpExpectation(index, item)
+            case (false, false, true): expectation = try captureExpectation(index, item)
+            case (false, false, false):
+                if case .mapping = item.node {} else { _ = try item.mapping(allowed: ["action", "capture", "dhcp"]) }
+                throw item.error("an expectation needs action:, capture: or dhcp:",
+                                 fix: "e.g. { action: p1, received: { ge: 3 } } or { capture: lan, filter: \"arp\", count: { ge: 1 } }")
+            default:
+                throw item.error("an expectation checks one thing: give only one of action:, capture:, dhcp:", fix: "split it into separate items")
+            }
+            if let other = scenario.expectations.first(where: { $0.name == expectation.name }) {
+                let at = ScenarioValues.peek(item, "name") ?? item
+                throw at.error("expectation name '\(expectation.name)' is used twice (first at \(other.location))", fix: "give it its own name:")
+            }
+            scenario.expectations.append(expectation)
+        }
+    }
+
+    func actionExpectation(_ index: Int, _ item: YAMLValue) throws(ConfigError) -> ScenarioExpectation {
+        let actionValue = ScenarioValues.peek(item, "action")!
+        let actionName = try actionValue.string()
+        guard let entry = scenario.entry(named: actionName) else {
+            let names = scenario.timeline.compactMap(\.name)
+            throw actionValue.error("no timeline entry is named '\(actionName)'",
+                                    fix: names.isEmpty ? "name the timeline entry with as: \(actionName)" : "use one of: \(names.joined(separator: ", "))")
+        }
+        let kind = entry.action.kind
+        let metrics = ActionMetric.metrics(for: kind)
+        guard !metrics.isEmpty else {
+            throw actionValue.error("'\(actionName)' is a \(kind.rawValue) action, which has no results to check",
+                                    fix: "check its effect on a capture instead: { capture: <name>, filter: ..., count: ... }")
+        }
+        let m = try item.mapping(allowed: ["action", "name"] + metrics.map(\.rawValue))
+        var checks: [MetricCheck] = []
+        for metric in metrics {
+            if let v = m[metric.rawValue] {
+                checks.append(MetricCheck(metric: metric, condition: try ScenarioValues.condition(v, unit: metric.unit), location: ScenarioLocation(v)))
+            }
+        }
+        guard !checks.isEmpty else {
+            throw item.error("nothing to check for '\(actionName)'", fix: "add one of: \(metrics.map(\.rawValue).joined(separator: ", ")), e.g. \(metrics[0].rawValue): \(Self.example(metrics[0].unit))")
+        }
+        let generated = "\(actionName): " + checks.map { "\($0.metric.rawValue) \(ScenarioValues.describe($0.condition, unit: $0.metric.unit))" }.joined(separator: ", ")
+        return ScenarioExpectation(index: index, name: try m["name"]?.string() ?? generated,
+                           kind: .action(ActionExpectation(action: actionName, actionKind: kind, checks: checks)), location: ScenarioLocation(item))
+    }
+
+    static func example(_ unit: ValueUnit) -> String {
+        switch unit {
+        case .count: "{ ge: 1 }"
+        case .fraction: "{ le: 5% }"
+        case .duration: "{ le: 20ms }"
+        case .bitRate: "{ ge: 10mbit }"
+        case .bool: "true"
+        case .address: "{ in: 10.0.0.100-10.0.0.120 }"
+        case .addressList: "{ contains: 192.0.2.53 }"
+        }
+    }
+
+    func captureReference(_ v: YAMLValue) throws(ConfigError) -> String {
+        let n = try v.string()
+        guard scenario.capture(named: n) != nil else {
+            let names = scenario.captures.map(\.name)
+            throw v.error("no capture named '\(n)'", fix: names.isEmpty ? "declare it under captures:, e.g. \(n): { at: br0 }" : "use one of: \(names.joined(separator: ", "))")
+        }
+        return n
+    }
+
+    func window(_ m: YAMLMapping) throws(ConfigError) -> TimeWindow {
+        let w = TimeWindow(from: try m["from"]?.duration(), until: try m["until"]?.duration())
+        if let from = w.from, let until = w.until, until <= from {
+            throw try m.required("until").error("until \(Format.duration(until)) is not after from \(Format.duration(from))", fix: "swap them")
+        }
+        return w
+    }
+
+    func captureExpectation(_ index: Int, _ item: YAMLValue) throws(ConfigError) -> ScenarioExpectation {
+        let m = try item.mapping(allowed: ["capture", "name", "filter", "from", "until", "count", "absent", "sequence", "latency"])
+        let capture = try captureReference(m.required("capture"))
+        let filter = try m["filter"].map { v throws(ConfigError) in try compiledFilter(v) }
+        let checkKeys = ["count", "absent", "sequence", "latency"].filter { m[$0] != nil }
+        guard checkKeys.count == 1 else {
+            if checkKeys.isEmpty {
+                throw item.error("nothing to check on capture '\(capture)'", fix: "add one of count: { ge: 1 }, absent: true, sequence: [...], latency: {...}")
+            }
+            throw try m.required(checkKeys[1]).error("give one of count, absent, sequence, latency per expectation", fix: "split it into separate items")
+        }
+        let check: CaptureCheck
+        let what = filter.map { "'\($0)'" } ?? "frames"
+        var name: String
+        switch checkKeys[0] {
+        case "count":
+            let bounds = try ScenarioValues.bound(m.required("count"), unit: .count)
+            check = .count(bounds)
+            name = "\(capture): count of \(what) \(Format.comparisons(bounds, unit: .count))"
+        case "absent":
+            let a = try m.required("absent")
+            guard try a.bool() else { throw a.error("absent: false checks nothing", fix: "write count: { ge: 1 } to require frames") }
+            check = .absent
+            name = "\(capture): no \(what)"
+        case "sequence":
+            let s = try m.required("sequence")
+            let filters = try s.list().map { v throws(ConfigError) in try compiledFilter(v) }
+            guard filters.count >= 2 else { throw s.error("a sequence needs two filters or more", fix: "use count: { ge: 1 } for one") }
+            check = .sequence(filters)
+            name = "\(capture): sequence " + filters.map { "'\($0)'" }.joined(separator: " → ")
+        default:
+            let l = try m.required("latency")
+            let lm = try l.mapping(allowed: ["request", "response", "pair-by", "pairs"] + ComparisonOperator.allCases.map(\.rawValue))
+            let request = try compiledFilter(lm.required("request", example: "\"icmp[icmptype] = icmp-echo\""))
+            let response = try compiledFilter(lm.required("response", example: "\"icmp[icmptype] = icmp-echoreply\""))
+            var pairBy = PairingKey.icmpSequence
+            if let p = lm["pair-by"] {
+                let s = try p.string()
+                guard let k = PairingKey(rawValue: s) else {
+                    throw p.error("unknown pairing '\(s)'", fix: "use one of: \(PairingKey.allCases.map(\.rawValue).joined(separator: ", "))")
+                }
+                pairBy = k
+            }
+            let bounds = try ScenarioValues.comparisons(lm, unit: .duration)
+            let pairs = try lm["pairs"].map { v throws(ConfigError) in try ScenarioValues.bound(v, unit: .count) } ?? [Comparison(.ge, 1)]
+            guard !bounds.isEmpty || lm["pairs"] != nil else {
+                throw l.error("no latency bound given", fix: "add e.g. le: 50ms")
+            }
+            check = .latency(LatencyCheck(request: request, response: response, pairBy: pairBy, bounds: bounds, pairs: pairs))
+            name = "\(capture): latency by \(pairBy.rawValue) \(Format.comparisons(bounds, unit: .duration))"
+        }
+        return ScenarioExpectation(index: index, name: try m["name"]?.string() ?? name,
+                           kind: .capture(CaptureExpectation(capture: capture, filter: filter, window: try window(m), check: check)),
+                           location: ScenarioLocation(item))
+    }
+
+    func dhcpExpectation(_ index: Int, _ item: YAMLValue) throws(ConfigError) -> ScenarioExpectation {
+        let outer = try item.mapping(allowed: ["dhcp", "name"])
+        let v = try outer.required("dhcp")
+        let m = try v.mapping(allowed: ["capture", "message", "field", "client", "filter", "from", "until", "equals", "in", "contains"]
+                                       + ComparisonOperator.allCases.map(\.rawValue))
+        let capture = try captureReference(m.required("capture", example: "lan"))
+        let messageValue = try m.required("message", example: "ack")
+        let messageText = try messageValue.string().lowercased()
+        let typeName = messageText.hasPrefix("dhcp") ? String(messageText.dropFirst(4)) : messageText
+        let names: [(String, DHCPMessageType)] = [("discover", .discover), ("offer", .offer), ("request", .request), ("decline", .decline),
+                                                  ("ack", .ack), ("nak", .nak), ("release", .release), ("inform", .inform)]
+        guard let type = names.first(where: { $0.0 == typeName })?.1 else {
+            throw messageValue.error("unknown DHCP message '\(messageText)'", fix: "use one of: \(names.map(\.0).joined(separator: ", "))")
+        }
+        let fieldValue = try m.required("field", example: "yiaddr")
+        let fieldText = try fieldValue.string()
+        guard let field = DHCPField(rawValue: fieldText) else {
+            throw fieldValue.error("unknown DHCP field '\(fieldText)'", fix: "use one of: \(DHCPField.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        let condition: Condition
+        switch field.unit {
+        case .address:
+            for k in ["contains"] + ComparisonOperator.allCases.map(\.rawValue) where m[k] != nil {
+                throw try m.required(k).error("\(field.rawValue) is an address", fix: "check it with equals: or in:")
+            }
+            condition = try ScenarioValues.addressCondition(m, at: v)
+        case .addressList:
+            for k in ["in"] + ComparisonOperator.allCases.map(\.rawValue) where m[k] != nil {
+                throw try m.required(k).error("\(field.rawValue) is a list of addresses", fix: "check it with equals: [..] or contains:")
+            }
+            condition = try ScenarioValues.addressListCondition(m, at: v)
+        default:
+            for k in ["in", "contains"] where m[k] != nil {
+                throw try m.required(k).error("\(field.rawValue) is a duration", fix: "check it with equals: 1h or ge:/le:")
+            }
+            var bounds = try ScenarioValues.comparisons(m, unit: .duration)
+            if let e = m["equals"] { bounds.append(Comparison(.eq, try ScenarioValues.quantity(e, unit: .duration))) }
+            guard !bounds.isEmpty else { throw v.error("no condition given", fix: "write equals: 1h, or ge:/le: bounds") }
+            condition = .compare(bounds)
+        }
+        var client: String?, clientMAC: MACAddress?
+        if let c = m["client"] {
+            client = try hostReference(c, for: .dhcp)
+            clientMAC = hosts.first { $0.name == client }?.mac
+        }
+        let filter = try m["filter"].map { x throws(ConfigError) in try compiledFilter(x) }
+        let generated = "\(capture): \(type) \(field.rawValue) \(ScenarioValues.describe(condition, unit: field.unit))" + (client.map { " (client \($0))" } ?? "")
+        return ScenarioExpectation(index: index, name: try outer["name"]?.string() ?? generated,
+                           kind: .dhcp(DHCPFieldExpectation(capture: capture, message: type, client: client, clientMAC: clientMAC,
+                                                            filter: filter, window: try window(m), field: field, condition: condition)),
+                           location: ScenarioLocation(item))
+    }
+}

@@ -1,0 +1,194 @@
+// The timeline of a scenario: actions at fixed times (`at: 5s`) or after another action finishes
+// (`after: p1 + 2s`). Each action may be named with `as:` so that expectations and later
+// entries can refer to it.
+import Wire
+
+/// One line of the timeline.
+public struct TimelineEntry: Sendable {
+    /// Its position in `timeline:`.
+    public var index: Int
+    /// The `as:` name; results of named actions can be checked by expectations.
+    public var name: String?
+    public var trigger: Trigger
+    public var action: TimelineAction
+    public var location: ScenarioLocation
+
+    public init(index: Int, name: String?, trigger: Trigger, action: TimelineAction, location: ScenarioLocation) {
+        self.index = index; self.name = name; self.trigger = trigger; self.action = action; self.location = location
+    }
+
+    /// "p1" or "timeline[3] (ping)", for messages and reports.
+    public var displayName: String { name ?? "timeline[\(index)] (\(action.kind.rawValue))" }
+}
+
+/// When an entry starts.
+public enum Trigger: Equatable, Sendable, CustomStringConvertible {
+    /// At this time after the run starts.
+    case at(Duration)
+    /// This long after the entry named `entry` finished (a ping's last probe resolved, a flood's
+    /// last datagram sent, a lease bound, a replay done; link actions finish at once).
+    case after(entry: String, delay: Duration)
+
+    public var description: String {
+        switch self {
+        case .at(let d): "at \(Format.duration(d))"
+        case .after(let e, let d): d == .zero ? "after \(e)" : "after \(e) + \(Format.duration(d))"
+        }
+    }
+}
+
+/// What kind of action an entry performs (the `do:` value).
+public enum ActionKind: String, Sendable, CaseIterable {
+    case dhcp
+    case release
+    case ping
+    case udp
+    case linkDown = "link-down"
+    case linkUp = "link-up"
+    case impair
+    case replay
+}
+
+/// What an entry does.
+public enum TimelineAction: Sendable {
+    /// Start the host's DHCP client (DISCOVER, or INIT-REBOOT with a remembered lease).
+    case dhcp(node: String)
+    /// Release the host's lease (DHCPRELEASE) and stop its client.
+    case release(node: String)
+    case ping(PingAction)
+    case udp(UDPFlowAction)
+    case linkDown(link: Int)
+    case linkUp(link: Int)
+    case impair(ImpairAction)
+    case replay(ReplayAction)
+
+    public var kind: ActionKind {
+        switch self {
+        case .dhcp: .dhcp
+        case .release: .release
+        case .ping: .ping
+        case .udp: .udp
+        case .linkDown: .linkDown
+        case .linkUp: .linkUp
+        case .impair: .impair
+        case .replay: .replay
+        }
+    }
+
+    /// The host performing the action, if one does.
+    public var node: String? {
+        switch self {
+        case .dhcp(let n), .release(let n): n
+        case .ping(let p): p.node
+        case .udp(let u): u.node
+        case .replay, .linkDown, .linkUp, .impair: nil
+        }
+    }
+}
+
+/// Where traffic goes: a node (its address when the action starts) or a fixed address.
+public enum TrafficTarget: Equatable, Sendable, CustomStringConvertible {
+    /// A host's current address, or a bridge's router address on `segment` (nil: the segment
+    /// the sender is attached to, else the bridge's first).
+    case node(String, segment: String?)
+    case address(IPv4Address)
+
+    public var description: String {
+        switch self {
+        case .node(let n, let s): s.map { "\(n).\($0)" } ?? n
+        case .address(let a): a.description
+        }
+    }
+}
+
+/// `do: ping` — ping(8) from a host.
+public struct PingAction: Equatable, Sendable {
+    public var node: String
+    public var to: TrafficTarget
+    public var count = 4
+    public var interval: Duration = .seconds(1)
+    /// ICMP data bytes (ping -s).
+    public var size = 56
+    /// IP TTL of the requests; nil uses the host's (64).
+    public var ttl: Int?
+    /// How long each probe waits for its reply.
+    public var timeout: Duration = .seconds(1)
+
+    public init(node: String, to: TrafficTarget) { self.node = node; self.to = to }
+}
+
+/// How fast a UDP flow sends.
+public enum FlowRate: Equatable, Sendable, CustomStringConvertible {
+    /// UDP payload bits per second (iperf3 -b).
+    case bitsPerSecond(Double)
+    case packetsPerSecond(Double)
+
+    public var description: String {
+        switch self {
+        case .bitsPerSecond(let b): Format.bitRate(b)
+        case .packetsPerSecond(let p): "\(Format.number(p))pps"
+        }
+    }
+}
+
+/// `do: udp` — a sequence-numbered UDP flow (like iperf3 -u) from a host; the target host counts
+/// what arrives on `port`.
+public struct UDPFlowAction: Equatable, Sendable {
+    public var node: String
+    public var to: TrafficTarget
+    public var port: Int = 5001
+    public var rate: FlowRate = .bitsPerSecond(1_000_000)
+    /// UDP payload bytes per datagram (at least 24, the flow header).
+    public var size = 1472
+    public var duration: Duration = .seconds(10)
+
+    public init(node: String, to: TrafficTarget) { self.node = node; self.to = to }
+}
+
+/// `do: impair` — change a link's impairments from now on.
+public struct ImpairAction: Equatable, Sendable {
+    public var link: Int
+    public var direction: LinkDirection = .both
+    public var patch: ImpairmentPatch
+
+    public init(link: Int, direction: LinkDirection = .both, patch: ImpairmentPatch) {
+        self.link = link; self.direction = direction; self.patch = patch
+    }
+}
+
+/// Where replayed frames enter.
+public enum ReplayTarget: Equatable, Sendable, CustomStringConvertible {
+    /// Into a bridge segment's switch, as if from a port of its own.
+    case bridge(BridgeSegment)
+    /// Straight into a host's NIC.
+    case host(String)
+
+    public var description: String {
+        switch self {
+        case .bridge(let s): s.description
+        case .host(let h): h
+        }
+    }
+}
+
+/// How fast a replay goes.
+public enum ReplaySpeed: Equatable, Sendable {
+    /// The capture's own gaps divided by this (1: as captured; 2: twice as fast).
+    case multiplier(Double)
+    /// Back to back, as fast as the target takes them (tcpreplay --topspeed).
+    case topSpeed
+}
+
+/// `do: replay` — play a pcap's frames into a segment or a host.
+public struct ReplayAction: Equatable, Sendable {
+    /// The pcap as written in the file.
+    public var pcap: String
+    /// The pcap's path resolved against the scenario file's directory.
+    public var path: String
+    public var into: ReplayTarget
+    public var speed: ReplaySpeed = .multiplier(1)
+    /// How many times the capture is played.
+    public var loop = 1
+
+    public init(pcap: String, path: String, into: ReplayTarget) { self.pcap = pcap; self.path = path; self.into = into }
+}
