@@ -165,8 +165,10 @@ public final class LinkDirection {
 
         var arrival = departure + .nanoseconds(max(0, i.delay.nanosecondsClamped &+ jitterOffset(i.jitter)))
         if i.reorder > 0, reorderRandom.nextUnit() < i.reorder {
-            // Held back, and exempt from the FIFO clamp: later frames may pass it.
-            arrival = arrival + i.reorderDelay
+            // Sent out of turn: exempt from the FIFO clamp, and held back (later frames pass it)
+            // or, with a negative reorderDelay, sped up (it passes earlier ones) — never before
+            // it left.
+            arrival = max(departure, arrival + i.reorderDelay)
             counters.reordered += 1
         } else {
             arrival = max(arrival, lastArrival)

@@ -19,10 +19,12 @@ public struct LinkImpairments: Equatable, Sendable {
     public var loss: LossModel = .none
     /// Probability that a frame is delivered twice (the copy right after the original).
     public var duplicate: Double = 0
-    /// Probability that a frame is held back by `reorderDelay` and exempt from FIFO order, so
-    /// frames sent after it within that time arrive first.
+    /// Probability that a frame is sent out of turn: exempt from FIFO order, its delay changed by
+    /// `reorderDelay`, so frames sent after it within that time arrive first (or, when negative,
+    /// it arrives before frames sent earlier).
     public var reorder: Double = 0
-    /// Extra delay of a reordered frame.
+    /// Extra delay of a reordered frame. Negative values speed it up, never to before it was
+    /// sent: `-delay` gives netem's `reorder` (the chosen frames skip the delay and overtake).
     public var reorderDelay: Duration = .milliseconds(10)
     /// Probability that one random bit of a frame is flipped.
     public var corrupt: Double = 0

@@ -49,8 +49,10 @@ public final class SimulatedGuest: SimNode {
     public let node: SimNodeID
     /// NIC-level counters.
     public private(set) var counters = SimulatedGuestCounters()
-    /// Called (at the current instant) after frames were put into the transmit ring and the
-    /// device asked to be kicked. The Lab wires it to `bridge.serviceGuestTransmit(port, now:)`.
+    /// Called (at the current instant) after a frame was put into the transmit ring and the
+    /// device asked to be kicked (EVENT_IDX honoured). The Lab wires it to
+    /// `bridge.serviceGuestTransmit(port, now:)`; a device that stops at its batch limit must keep
+    /// servicing until the ring is empty, since the guest will not kick again for those frames.
     public var kick: ((Instant) -> Void)?
 
     unowned let simulation: Simulation
@@ -107,8 +109,10 @@ public final class SimulatedGuest: SimNode {
 
     // MARK: SimNode
 
+    /// The host's next timer (ARP, RFC 5227, DHCP, ping, flood).
     public func nextDeadline() -> Instant? { host.nextDeadline() }
 
+    /// Runs the host's due timers and puts what they sent on the cable.
     public func poll(now: Instant) {
         host.poll(now: now)
         sendOutgoing()
@@ -130,9 +134,9 @@ public final class SimulatedGuest: SimNode {
         }
         guard driver.transmit(frame) else { counters.transmitRingFull += 1; return }
         counters.transmitted += 1
-        if driver.transmitKickNeeded() {
+        if driver.transmitKickNeeded(), let kick {
             counters.kicks += 1
-            kick?(now)
+            kick(now)
         }
     }
 

@@ -214,21 +214,16 @@ public final class Simulation {
             if !cancelled.isEmpty, cancelled.remove(entry.sequence) != nil { continue }
             if case .nodeTimer(let i, let generation) = entry.payload, nodes[i].generation != generation { continue }
 
-            if entry.deadline > now {
-                now = entry.deadline
-                eventsAtThisInstant = 0
-                recentLabels.removeAll(keepingCapacity: true)
-            }
+            if entry.deadline > now { advanceClock(to: entry.deadline) }
             eventsAtThisInstant += 1
-            eventCount += 1
-            if eventsAtThisInstant > sameInstantLimit - Self.recentLabelCount || eventObserver != nil {
-                let label = label(of: entry.payload)
-                if eventsAtThisInstant > sameInstantLimit - Self.recentLabelCount { recentLabels.append(label) }
-                eventObserver?(SimulationEventRecord(time: now, sequence: entry.sequence, label: label))
+            if eventsAtThisInstant > sameInstantLimit - Self.recentLabelCount {
                 if eventsAtThisInstant > sameInstantLimit {
-                    throw .stuck(at: now, events: eventsAtThisInstant - 1, recent: recentLabels)
+                    throw .stuck(at: now, events: sameInstantLimit, recent: recentLabels)
                 }
+                recentLabels.append(label(of: entry.payload))
             }
+            eventCount += 1
+            eventObserver?(SimulationEventRecord(time: now, sequence: entry.sequence, label: label(of: entry.payload)))
 
             switch entry.payload {
             case .action(_, let body):
@@ -244,6 +239,12 @@ public final class Simulation {
             return true
         }
         return false
+    }
+
+    private func advanceClock(to time: Instant) {
+        now = time
+        eventsAtThisInstant = 0
+        recentLabels.removeAll(keepingCapacity: true)
     }
 
     private func label(of event: Event) -> String {
@@ -263,10 +264,7 @@ public final class Simulation {
     /// Runs every event due up to and including `end`, then sets the clock to `end`.
     public func run(until end: Instant) throws(SimulationError) {
         while try runNext(until: end) {}
-        if end > now, end != .distantFuture {
-            now = end
-            eventsAtThisInstant = 0
-        }
+        if end > now, end != .distantFuture { advanceClock(to: end) }
     }
 
     /// Runs for `duration` of virtual time from `now`.
@@ -281,7 +279,7 @@ public final class Simulation {
     public func runUntilQuiet(limit: Instant) throws(SimulationError) -> Bool {
         while try runNext(until: limit) {}
         if agenda.isEmpty { return true }
-        if limit > now, limit != .distantFuture { now = limit; eventsAtThisInstant = 0 }
+        if limit > now, limit != .distantFuture { advanceClock(to: limit) }
         return false
     }
 }
