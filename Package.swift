@@ -3,10 +3,10 @@
 // Sluice — a userspace network datapath for virtual machines, and a lab that runs it.
 // Layering (docs/architecture.md): each target depends only on targets of a lower layer.
 //   0  CShims, CSodium, CPcap, CMallocCounter      C the Swift code cannot call directly
-//   1  Basics, Wire, YAMLSchema                     time, seeded randomness, wire formats, located YAML reads
-//   2  Virtio, Datapath, HostStack                  sans-IO virtqueue, switch, router, DHCP, host stacks
-//   3  Capture, Sim                                 pcap files and BPF; discrete-event kernel and link models
-//   4  Engine, then Lab                             a bridge built from bridge.yml; scenarios, backends, reports
+//   1  Basics, Wire, Crypto, YAMLSchema             time, randomness, wire formats, libsodium + BLAKE2s, located YAML
+//   2  Virtio, Datapath, HostStack, Noise, WireGuard  sans-IO virtqueue, switch, router, DHCP, hosts, Noise, WireGuard
+//   3  Capture, Sim, HostIO, VhostUser              pcap/BPF; simulator kernel; epoll, sockets, TAP; vhost-user
+//   4  Engine, then Lab; QEMU                       a bridge from bridge.yml; scenarios, backends, reports; QEMU runner
 //   5  sluice                                       the command-line tool
 import PackageDescription
 
@@ -35,6 +35,7 @@ let package = Package(
         // Layer 1 — values, no I/O.
         .target(name: "Basics"),
         .target(name: "Wire"),
+        .target(name: "Crypto", dependencies: ["CSodium"]),
         .target(name: "YAMLSchema", dependencies: [.product(name: "Yams", package: "Yams")]),
 
         // Layer 2 — sans-IO state machines.
@@ -44,9 +45,13 @@ let package = Package(
             dependencies: ["Basics", "Wire", .product(name: "Collections", package: "swift-collections")]),
 
         .target(name: "HostStack", dependencies: ["Basics", "Wire"]),
+        .target(name: "Noise", dependencies: ["Crypto"]),
+        .target(name: "WireGuard", dependencies: ["Basics", "Wire", "Crypto", "Noise"]),
 
         // Layer 3 — system libraries.
         .target(name: "Capture", dependencies: ["Basics", "CPcap"]),
+        .target(name: "HostIO", dependencies: ["Basics", "CShims"]),
+        .target(name: "VhostUser", dependencies: ["Basics", "Virtio", "HostIO", "CShims"]),
 
         .target(name: "Sim", dependencies: ["Basics", "Wire", "Virtio", "HostStack"]),
 
@@ -59,16 +64,23 @@ let package = Package(
             name: "Lab",
             dependencies: ["Basics", "Wire", "Virtio", "Datapath", "HostStack", "Sim", "Engine", "Capture", "YAMLSchema"]),
 
+        .target(name: "QEMU", dependencies: ["Basics", "YAMLSchema"]),
+
         // Layer 5 — the tool.
         .executableTarget(
             name: "sluice",
             dependencies: [
-                "Engine", "Lab", "CMallocCounter",
+                "Engine", "Lab", "QEMU", "CMallocCounter",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
         .testTarget(name: "BasicsTests", dependencies: ["Basics"]),
         .testTarget(name: "WireTests", dependencies: ["Wire"]),
+        .testTarget(name: "CryptoTests", dependencies: ["Crypto"]),
+        .testTarget(name: "NoiseTests", dependencies: ["Noise", "Crypto"]),
+        .testTarget(name: "WireGuardTests", dependencies: ["WireGuard", "Noise", "Crypto", "Wire", "Basics"]),
+        .testTarget(name: "HostIOTests", dependencies: ["HostIO", "CShims", "Basics"]),
+        .testTarget(name: "VhostUserTests", dependencies: ["VhostUser", "HostIO", "Virtio", "CShims", "Basics"]),
         .testTarget(name: "YAMLSchemaTests", dependencies: ["YAMLSchema"]),
         .testTarget(name: "VirtioTests", dependencies: ["Virtio"]),
         .testTarget(name: "DatapathTests", dependencies: ["Datapath", "Wire", "Basics"]),
@@ -76,6 +88,7 @@ let package = Package(
         .testTarget(name: "CaptureTests", dependencies: ["Capture", "Basics"]),
         .testTarget(name: "SimTests", dependencies: ["Sim", "HostStack", "Virtio", "Wire", "Basics"]),
         .testTarget(name: "LabTests", dependencies: ["Lab", "Sim", "Engine", "Capture", "YAMLSchema", "Wire", "Basics"]),
+        .testTarget(name: "QEMUTests", dependencies: ["QEMU", "YAMLSchema"]),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "HostStack", "Datapath", "Virtio", "Wire", "Capture", "Basics"]),
         .testTarget(name: "SystemLibraryTests", dependencies: ["CSodium", "CPcap", "CShims"]),
     ],
