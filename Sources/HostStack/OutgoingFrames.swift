@@ -3,20 +3,29 @@
 
 import Wire
 
-/// A FIFO of frames in one contiguous buffer.
+/// A FIFO of frames in one contiguous buffer. `bytes` only grows (doubling); `used` says how much
+/// of it holds frames, so emitting never appends or removes elements one by one.
 struct OutgoingFrames {
     private var bytes: [UInt8] = []
+    private var used = 0
     /// End offset of each frame in `bytes`.
     private var ends: [Int] = []
 
     var count: Int { ends.count }
     var isEmpty: Bool { ends.isEmpty }
 
+    /// Makes room for `extra` more bytes after `used`.
+    private mutating func reserve(_ extra: Int) {
+        let needed = used + extra
+        guard bytes.count < needed else { return }
+        bytes.append(contentsOf: repeatElement(0, count: max(needed, 2 * bytes.count) - bytes.count))
+    }
+
     /// Reserves `maximumLength` bytes, lets `body` write a frame into them, and keeps the bytes it
     /// reports. Nothing is kept if `body` throws.
     mutating func emit(maximumLength: Int, _ body: (UnsafeMutableRawBufferPointer) throws(WireError) -> Int) throws(WireError) -> Int {
-        let start = bytes.count
-        bytes.append(contentsOf: repeatElement(0, count: maximumLength))
+        reserve(maximumLength)
+        let start = used
         let result: Result<Int, WireError> = bytes.withUnsafeMutableBytes { all in
             do throws(WireError) {
                 return .success(try body(all.slice(start..<start + maximumLength)))
@@ -24,21 +33,19 @@ struct OutgoingFrames {
                 return .failure(error)
             }
         }
-        switch result {
-        case .success(let written):
-            bytes.removeLast(maximumLength - min(max(written, 0), maximumLength))
-            ends.append(bytes.count)
-            return written
-        case .failure(let error):
-            bytes.removeLast(maximumLength)
-            throw error
-        }
+        let written = try result.get()
+        used += min(max(written, 0), maximumLength)
+        ends.append(used)
+        return written
     }
 
     /// Appends a complete frame.
     mutating func append(_ frame: [UInt8]) {
-        bytes.append(contentsOf: frame)
-        ends.append(bytes.count)
+        reserve(frame.count)
+        let start = used
+        frame.withUnsafeBytes { source in bytes.withUnsafeMutableBytes { all in all.copyBytes(source, at: start) } }
+        used += frame.count
+        ends.append(used)
     }
 
     /// Calls `body` with each frame in order, then empties the queue (keeping its capacity).
@@ -50,7 +57,7 @@ struct OutgoingFrames {
                 start = end
             }
         }
-        bytes.removeAll(keepingCapacity: true)
+        used = 0
         ends.removeAll(keepingCapacity: true)
     }
 }
