@@ -77,7 +77,11 @@ struct Replay: ParsableCommand {
             FileHandle.standardError.write(Data("error: \(why)\n".utf8))
             throw ExitCode(2)
         }
-        for a in run.actions where a.name == "replay" { print("  \(a.description)") }
+        for a in run.actions where a.name == "replay" {
+            guard case .replay(let r)? = a.result else { continue }
+            let end = r.finishedAt.map { " until \($0)" } ?? " (still playing when the run ended)"
+            print("  played \(r.frames) frames, \(r.bytes) bytes, from \(r.startedAt)\(end)")
+        }
         for c in run.captures { print("  capture \(c.name) (\(c.at)): \(c.frames) frames → \(c.path)") }
         for table in run.counters {
             let nonzero = table.rows.filter { $0.value != 0 }
