@@ -131,7 +131,8 @@ func captureCheck(_ filter: String?, _ check: CaptureCheck, window: TimeWindow =
 // MARK: DHCP fields
 
 func dhcpCheck(_ type: DHCPMessageType, _ field: DHCPField, _ condition: Condition, client: MACAddress? = nil) -> ScenarioExpectation.Kind {
-    .dhcp(DHCPFieldExpectation(capture: "lan", message: type, client: client.map { _ in "vm1" }, clientMAC: client, field: field, condition: condition))
+    .dhcp(DHCPMessageExpectation(capture: "lan", message: type, client: client.map { _ in "vm1" }, clientMAC: client,
+                                 field: DHCPFieldCheck(field, condition)))
 }
 
 @Test func dhcpFieldsAreDecoded() {
@@ -237,7 +238,7 @@ func actionCheck(_ name: String, _ kind: ActionKind, _ checks: [(ActionMetric, C
 
     let none = ActionResult.dhcp(DHCPActionResult(startedAt: .zero, lease: nil, boundAt: nil, finalState: .selecting))
     let f = evaluate(actionCheck("d", .dhcp, [(.lease, .within(pool))]), results: ["d": none])
-    #expect(!f.passed && f.message.hasPrefix("lease no lease (client SELECTING), expected in 10.0.0.100-10.0.0.120"), "\(f.message)")
+    #expect(!f.passed && f.message.hasPrefix("lease never bound (client SELECTING at the end), expected in 10.0.0.100-10.0.0.120"), "\(f.message)")
 }
 
 @Test func anActionThatNeverRanFails() {
@@ -255,4 +256,16 @@ func actionCheck(_ name: String, _ kind: ActionKind, _ checks: [(ActionMetric, C
     let o = evaluate(captureCheck(nil, .latency(check)), captures: ["lan": wire.capture])
     #expect(o.passed, "\(o.message)")
     #expect(o.message.hasPrefix("3 pairs by icmp-seq, latency min/avg/max 10ms/10ms/10ms"))
+}
+
+@Test func dhcpMessagesAreCountedByDecodedType() {
+    let one = evaluate(.dhcp(DHCPMessageExpectation(capture: "lan", message: .discover, count: [Comparison(.eq, 1)])))
+    #expect(one.passed && one.message == "1 DHCPDISCOVER (= 1)")
+    let two = evaluate(.dhcp(DHCPMessageExpectation(capture: "lan", message: .ack, count: [Comparison(.ge, 2)])))
+    #expect(!two.passed && two.frames.map(\.number) == [5])
+    #expect(two.message == "1 DHCPACK in 'lan', expected ≥ 2: frame 5 at 0.023000s")
+    // With a count that allows none, a field check on no messages is not a failure by itself.
+    let none = evaluate(.dhcp(DHCPMessageExpectation(capture: "lan", message: .nak, count: [Comparison(.eq, 0)],
+                                                     field: DHCPFieldCheck(.yiaddr, .equalsAddress(.any)))))
+    #expect(none.passed, "\(none.message)")
 }

@@ -310,3 +310,21 @@ nodes:
     """
     expectError(text, line: 5, at: "10.0.0.300", message: "'10.0.0.300' is not an IPv4 address")
 }
+
+@Test func dhcpConditionWithoutAField() {
+    let text = base + "captures:\n  lan: { at: br0 }\nexpect:\n  - dhcp: { capture: lan, message: ack, in: 10.0.0.100-10.0.0.120 }\n"
+    expectError(text, line: 8, at: "10.0.0.100-", message: "in: a condition needs the field it is about", fix: "count:")
+}
+
+@Test func dhcpExpectationWithNothingToCheck() {
+    let text = base + "captures:\n  lan: { at: br0 }\nexpect:\n  - dhcp: { capture: lan, message: offer }\n"
+    expectError(text, line: 8, at: "{ capture", message: "nothing to check about the DHCPOFFER messages", fix: "count: { ge: 1 }")
+}
+
+@Test func dhcpCountParses() throws {
+    let s = try Scenario.parse(base + "captures:\n  lan: { at: br0 }\nexpect:\n  - dhcp: { capture: lan, message: DHCPDISCOVER, client: vm2, count: { eq: 1 } }\n",
+                               file: "s.yml", directory: NSTemporaryDirectory())
+    guard case .dhcp(let d) = s.expectations[0].kind else { Issue.record("not a dhcp expectation"); return }
+    #expect(d.message == .discover && d.count == [Comparison(.eq, 1)] && d.field == nil && d.client == "vm2")
+    #expect(s.expectations[0].name == "lan: DHCPDISCOVER count = 1 (client vm2)")
+}

@@ -28,9 +28,13 @@ public enum ActionResult: Sendable {
     public var summary: String {
         switch self {
         case .dhcp(let r):
-            guard let lease = r.lease else { return "no lease (client \(r.finalState))" }
+            guard let lease = r.lease else { return "never bound (client \(r.finalState) at the end)" }
             let took = r.boundAt.map { " after \(Format.duration($0 - r.startedAt))" } ?? ""
-            return "bound \(lease.address)\(took), lease \(lease.leaseTime.map(Format.duration) ?? "infinite")"
+            var s = "bound \(lease.address)\(took), lease \(lease.leaseTime.map(Format.duration) ?? "infinite")"
+            if r.finalLease?.address != lease.address || !r.finalState.holdsAddress {
+                s += "; at the end: \(r.finalState)" + (r.finalLease.map { " with \($0.address)" } ?? ", no lease")
+            }
+            return s
         case .ping(let r):
             let p = r.result
             var s = "\(p.received)/\(p.sent) received, \(Format.percent(p.loss)) loss"
@@ -53,20 +57,24 @@ public enum ActionResult: Sendable {
     }
 }
 
-/// `do: dhcp`: the lease the client ended the run with (nil: none), and when it first bound.
+/// `do: dhcp`: the lease the client bound with (nil: it never bound), when, and how it ended.
 public struct DHCPActionResult: Sendable {
     public var startedAt: Instant
-    /// The lease held at the end of the run (or when the result was taken).
+    /// The lease the client held when it first reached BOUND after the action; nil if it never did.
     public var lease: DHCPLease?
     /// When the client first reached BOUND after the action; nil if it never did.
     public var boundAt: Instant?
-    /// The client's state at the end.
+    /// The lease held at the end of the run (renewed, or gone when it expired or was released).
+    public var finalLease: DHCPLease?
+    /// The client's state at the end of the run.
     public var finalState: DHCPClientState
     /// The host's DHCP events after the action started.
     public var events: [HostEvent]
 
-    public init(startedAt: Instant, lease: DHCPLease?, boundAt: Instant?, finalState: DHCPClientState, events: [HostEvent] = []) {
-        self.startedAt = startedAt; self.lease = lease; self.boundAt = boundAt; self.finalState = finalState; self.events = events
+    public init(startedAt: Instant, lease: DHCPLease?, boundAt: Instant?, finalLease: DHCPLease? = nil,
+                finalState: DHCPClientState, events: [HostEvent] = []) {
+        self.startedAt = startedAt; self.lease = lease; self.boundAt = boundAt; self.finalLease = finalLease
+        self.finalState = finalState; self.events = events
     }
 }
 

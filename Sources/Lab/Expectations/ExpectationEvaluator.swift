@@ -160,7 +160,7 @@ public final class ExpectationEvaluator {
             default: break
             }
         case .dhcp(let r):
-            let none = "no lease (client \(r.finalState))"
+            let none = "never bound (client \(r.finalState) at the end)"
             switch metric {
             case .bound: return .number(r.lease != nil ? 1 : 0)
             case .lease: return r.lease.map { .address($0.address.address) } ?? .missing(none)
@@ -347,40 +347,65 @@ public final class ExpectationEvaluator {
         return Verdict(passed: false, message: problems.joined(separator: "; ") + " [\(stats)]", frames: frames)
     }
 
-    // MARK: DHCP fields
+    // MARK: DHCP messages
 
-    func evaluate(_ e: DHCPFieldExpectation) -> Verdict {
+    func evaluate(_ e: DHCPMessageExpectation) -> Verdict {
         let selected: [(index: Int, record: CaptureRecord)]
         switch frames(of: e.capture, filter: e.filter, window: e.window) {
         case .failure(let f): return Verdict(passed: false, message: f.text)
         case .success(let s): selected = s
         }
         var seenTypes: [DHCPMessageType] = []
-        var checked = 0
-        var failures: [(FrameReference, String)] = []
-        var values: [String] = []
+        var matched: [(FrameReference, DHCPMessage)] = []
         for item in selected {
             guard let message = FrameDecoding.dhcpMessage(item.record), let type = message.messageType else { continue }
             if !seenTypes.contains(type) { seenTypes.append(type) }
             guard type == e.message else { continue }
             if let mac = e.clientMAC, message.clientMAC != mac { continue }
-            checked += 1
-            let (ok, actual) = Self.check(Self.field(e.field, of: message), e.condition, unit: e.field.unit)
-            if !values.contains(actual) { values.append(actual) }
-            if !ok { failures.append((reference(e.capture, item.index, item.record), actual)) }
+            matched.append((reference(e.capture, item.index, item.record), message))
         }
-        let expected = ScenarioValues.describe(e.condition, unit: e.field.unit)
         let whose = e.client.map { " for \($0)" } ?? ""
-        guard checked > 0 else {
-            let seen = seenTypes.isEmpty ? "no DHCP messages at all" : "DHCP messages seen: \(seenTypes.sorted().map(\.description).joined(separator: ", "))"
-            return Verdict(passed: false, message: "no \(e.message)\(whose) in '\(e.capture)' (\(selected.count) frames considered; \(seen))")
+        var passes: [String] = []
+        var failures: [String] = []
+        var frames: [FrameReference] = []
+        if let bounds = e.count {
+            let n = Double(matched.count)
+            let expected = Format.comparisons(bounds, unit: .count)
+            let refs = matched.map(\.0)
+            if bounds.allSatisfy({ $0.op.holds(n, $0.value) }) {
+                passes.append("\(matched.count) \(e.message)\(whose) (\(expected))")
+            } else {
+                let list = refs.isEmpty ? "none" : frameList(refs)
+                failures.append("\(matched.count) \(e.message)\(whose) in '\(e.capture)', expected \(expected): \(list)")
+                frames += refs
+            }
         }
-        if failures.isEmpty {
-            return Verdict(passed: true, message: "\(checked) \(e.message)\(whose): \(e.field.rawValue) \(values.joined(separator: ", "))")
+        if let check = e.field {
+            if matched.isEmpty {
+                if e.count == nil {
+                    let seen = seenTypes.isEmpty ? "no DHCP messages at all" : "DHCP messages seen: \(seenTypes.sorted().map(\.description).joined(separator: ", "))"
+                    failures.append("no \(e.message)\(whose) in '\(e.capture)' (\(selected.count) frames considered; \(seen))")
+                }
+            } else {
+                var values: [String] = []
+                var bad: [(FrameReference, String)] = []
+                for (ref, message) in matched {
+                    let (ok, actual) = Self.check(Self.field(check.field, of: message), check.condition, unit: check.field.unit)
+                    if !values.contains(actual) { values.append(actual) }
+                    if !ok { bad.append((ref, actual)) }
+                }
+                if bad.isEmpty {
+                    passes.append("\(matched.count) \(e.message)\(whose): \(check.field.rawValue) \(values.joined(separator: ", "))")
+                } else {
+                    let expected = ScenarioValues.describe(check.condition, unit: check.field.unit)
+                    let items = bad.map { "\($0.0): \(check.field.rawValue) \($0.1)" }
+                    failures.append("\(bad.count) of \(matched.count) \(e.message)\(whose) in '\(e.capture)' have \(check.field.rawValue) not \(expected): \(listing(items))")
+                    frames += bad.map(\.0)
+                }
+            }
         }
-        let items = failures.map { "\($0.0): \(e.field.rawValue) \($0.1)" }
-        return Verdict(passed: false, message: "\(failures.count) of \(checked) \(e.message)\(whose) in '\(e.capture)' have \(e.field.rawValue) not \(expected): \(listing(items))",
-                       frames: failures.map(\.0))
+        if failures.isEmpty { return Verdict(passed: true, message: passes.joined(separator: "; ")) }
+        return Verdict(passed: false, message: failures.joined(separator: "; "), frames: frames)
     }
 
     static func field(_ field: DHCPField, of m: DHCPMessage) -> Measured {

@@ -8,7 +8,7 @@ public struct ScenarioExpectation: Sendable {
     public enum Kind: Sendable {
         case action(ActionExpectation)
         case capture(CaptureExpectation)
-        case dhcp(DHCPFieldExpectation)
+        case dhcp(DHCPMessageExpectation)
     }
 
     /// Its position in `expect:`.
@@ -256,10 +256,12 @@ public enum DHCPField: String, Sendable, CaseIterable {
     }
 }
 
-/// `dhcp: { capture: lan, message: ack, field: yiaddr, in: 10.0.0.100-10.0.0.120 }`: every DHCP
-/// message of that type in the capture (from or to `client`, if given) has the field satisfy the
-/// condition, and there is at least one.
-public struct DHCPFieldExpectation: Sendable {
+/// `dhcp: { capture: lan, message: ack, field: yiaddr, in: 10.0.0.100-10.0.0.120 }` and
+/// `dhcp: { capture: lan, message: discover, count: { eq: 5 } }`: the DHCP messages of one type in
+/// a capture (from or for `client`, if given), decoded with Wire's parser. `count` bounds how many
+/// there are; `field` requires every one of them to have the field meet its condition, and at
+/// least one to exist (unless `count` allows none).
+public struct DHCPMessageExpectation: Sendable {
     public var capture: String
     public var message: DHCPMessageType
     /// Only messages whose 'chaddr' is this host's MAC.
@@ -268,12 +270,21 @@ public struct DHCPFieldExpectation: Sendable {
     /// Narrows the frames before decoding.
     public var filter: String?
     public var window: TimeWindow
-    public var field: DHCPField
-    public var condition: Condition
+    /// How many such messages there must be.
+    public var count: [Comparison]?
+    /// A field every such message must have meet a condition.
+    public var field: DHCPFieldCheck?
 
     public init(capture: String, message: DHCPMessageType, client: String? = nil, clientMAC: MACAddress? = nil,
-                filter: String? = nil, window: TimeWindow = .everything, field: DHCPField, condition: Condition) {
+                filter: String? = nil, window: TimeWindow = .everything, count: [Comparison]? = nil, field: DHCPFieldCheck? = nil) {
         self.capture = capture; self.message = message; self.client = client; self.clientMAC = clientMAC
-        self.filter = filter; self.window = window; self.field = field; self.condition = condition
+        self.filter = filter; self.window = window; self.count = count; self.field = field
     }
+}
+
+/// A decoded DHCP field and the condition on it.
+public struct DHCPFieldCheck: Sendable {
+    public var field: DHCPField
+    public var condition: Condition
+    public init(_ field: DHCPField, _ condition: Condition) { self.field = field; self.condition = condition }
 }

@@ -843,7 +843,7 @@ struct ScenarioParser {
     func dhcpExpectation(_ index: Int, _ item: YAMLValue) throws(ConfigError) -> ScenarioExpectation {
         let outer = try item.mapping(allowed: ["dhcp", "name"])
         let v = try outer.required("dhcp")
-        let m = try v.mapping(allowed: ["capture", "message", "field", "client", "filter", "from", "until", "equals", "in", "contains"]
+        let m = try v.mapping(allowed: ["capture", "message", "count", "field", "client", "filter", "from", "until", "equals", "in", "contains"]
                                        + ComparisonOperator.allCases.map(\.rawValue))
         let capture = try captureReference(m.required("capture", example: "lan"))
         let messageValue = try m.required("message", example: "ack")
@@ -854,7 +854,36 @@ struct ScenarioParser {
         guard let type = names.first(where: { $0.0 == typeName })?.1 else {
             throw messageValue.error("unknown DHCP message '\(messageText)'", fix: "use one of: \(names.map(\.0).joined(separator: ", "))")
         }
-        let fieldValue = try m.required("field", example: "yiaddr")
+        let conditionKeys = ["equals", "in", "contains"] + ComparisonOperator.allCases.map(\.rawValue)
+        var fieldCheck: DHCPFieldCheck?
+        if let fieldValue = m["field"] {
+            fieldCheck = try dhcpFieldCheck(fieldValue, m, at: v)
+        } else if let stray = conditionKeys.first(where: { m[$0] != nil }) {
+            throw try m.required(stray).error("\(stray): a condition needs the field it is about", fix: "add field: yiaddr (or another field), or use count: to count messages")
+        }
+        var count: [Comparison]?
+        if let c = m["count"] { count = try ScenarioValues.bound(c, unit: .count) }
+        guard count != nil || fieldCheck != nil else {
+            throw v.error("nothing to check about the \(type) messages", fix: "add field: yiaddr with a condition (in:, equals:), or count: { ge: 1 }")
+        }
+        var client: String?, clientMAC: MACAddress?
+        if let c = m["client"] {
+            client = try hostReference(c, for: .dhcp)
+            clientMAC = hosts.first { $0.name == client }?.mac
+        }
+        let filter = try m["filter"].map { x throws(ConfigError) in try compiledFilter(x) }
+        var parts: [String] = []
+        if let count { parts.append("count \(Format.comparisons(count, unit: .count))") }
+        if let f = fieldCheck { parts.append("\(f.field.rawValue) \(ScenarioValues.describe(f.condition, unit: f.field.unit))") }
+        let generated = "\(capture): \(type) \(parts.joined(separator: ", "))" + (client.map { " (client \($0))" } ?? "")
+        return ScenarioExpectation(index: index, name: try outer["name"]?.string() ?? generated,
+                           kind: .dhcp(DHCPMessageExpectation(capture: capture, message: type, client: client, clientMAC: clientMAC,
+                                                              filter: filter, window: try window(m), count: count, field: fieldCheck)),
+                           location: ScenarioLocation(item))
+    }
+
+    /// `field:` and its condition (`equals`, `in`, `contains` or bounds, by the field's kind).
+    func dhcpFieldCheck(_ fieldValue: YAMLValue, _ m: YAMLMapping, at v: YAMLValue) throws(ConfigError) -> DHCPFieldCheck {
         let fieldText = try fieldValue.string()
         guard let field = DHCPField(rawValue: fieldText) else {
             throw fieldValue.error("unknown DHCP field '\(fieldText)'", fix: "use one of: \(DHCPField.allCases.map(\.rawValue).joined(separator: ", "))")
@@ -877,19 +906,9 @@ struct ScenarioParser {
             }
             var bounds = try ScenarioValues.comparisons(m, unit: .duration)
             if let e = m["equals"] { bounds.append(Comparison(.eq, try ScenarioValues.quantity(e, unit: .duration))) }
-            guard !bounds.isEmpty else { throw v.error("no condition given", fix: "write equals: 1h, or ge:/le: bounds") }
+            guard !bounds.isEmpty else { throw v.error("no condition given for \(field.rawValue)", fix: "write equals: 1h, or ge:/le: bounds") }
             condition = .compare(bounds)
         }
-        var client: String?, clientMAC: MACAddress?
-        if let c = m["client"] {
-            client = try hostReference(c, for: .dhcp)
-            clientMAC = hosts.first { $0.name == client }?.mac
-        }
-        let filter = try m["filter"].map { x throws(ConfigError) in try compiledFilter(x) }
-        let generated = "\(capture): \(type) \(field.rawValue) \(ScenarioValues.describe(condition, unit: field.unit))" + (client.map { " (client \($0))" } ?? "")
-        return ScenarioExpectation(index: index, name: try outer["name"]?.string() ?? generated,
-                           kind: .dhcp(DHCPFieldExpectation(capture: capture, message: type, client: client, clientMAC: clientMAC,
-                                                            filter: filter, window: try window(m), field: field, condition: condition)),
-                           location: ScenarioLocation(item))
+        return DHCPFieldCheck(field, condition)
     }
 }

@@ -43,6 +43,7 @@ final class SimScenarioRun {
     private var states: [State]
     private var handles: [Handle]
     private var boundAt: [Instant?]
+    private var boundLease: [HostStack.DHCPLease?]
     private var throughput: [[ThroughputSample]]
     private var log: [(time: Instant, text: String)] = []
     private var ended = false
@@ -54,6 +55,7 @@ final class SimScenarioRun {
         states = Array(repeating: .waiting, count: n)
         handles = Array(repeating: .none, count: n)
         boundAt = Array(repeating: nil, count: n)
+        boundLease = Array(repeating: nil, count: n)
         throughput = Array(repeating: [], count: n)
     }
 
@@ -184,7 +186,6 @@ final class SimScenarioRun {
         let now = simulation.now
         states[i] = .finished(startedAt: startedAt, at: now)
         guard let name = scenario.timeline[i].name else { return }
-        if case .dhcp = scenario.timeline[i].action { boundAt[i] = now }
         for entry in scenario.timeline {
             guard case .after(name, let delay) = entry.trigger else { continue }
             let j = entry.index
@@ -198,8 +199,9 @@ final class SimScenarioRun {
             guard case .running = states[i] else { continue }
             switch handles[i] {
             case .dhcp(let node):
-                if guest(node).host.lease != nil {
+                if let lease = guest(node).host.lease {
                     boundAt[i] = simulation.now
+                    boundLease[i] = lease
                     note("\(scenario.timeline[i].displayName): \(node) bound \(guest(node).host.lease!.address)")
                     complete(i)
                 }
@@ -334,7 +336,8 @@ final class SimScenarioRun {
                 default: return false
                 }
             }
-            return .dhcp(DHCPActionResult(startedAt: startedAt, lease: host.lease, boundAt: boundAt[i], finalState: host.dhcpState, events: events))
+            return .dhcp(DHCPActionResult(startedAt: startedAt, lease: boundLease[i], boundAt: boundAt[i], finalLease: host.lease,
+                                          finalState: host.dhcpState, events: events))
         case .ping(let node, let id, let interval):
             return .ping(PingActionResult(startedAt: startedAt, result: guest(node).host.pingResult(id), interval: interval))
         case .udp(let node, let id, let receiver, let port):
