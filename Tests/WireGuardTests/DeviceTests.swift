@@ -209,22 +209,15 @@ private func currentIndex(_ node: Node, _ peer: Node) -> UInt32? {
     var transport = a.device.send(packet: ipv4("10.0.0.1", "10.0.0.2"), now: net.now).datagrams[0].bytes
     transport[20] ^= 1
     #expect(b.device.receive(datagram: transport, from: a.address, now: net.now).dropped == [.decryptFailed])
-    // An initiation meant for another responder fails mac1.
+    // The captured initiation replayed: its timestamp is not newer than the one already accepted.
+    #expect(b.device.receive(datagram: initiation.bytes, from: a.address, now: net.now).dropped == [.staleHandshake])
+    // C is not B's peer but knows B's public key: its initiation passes mac1 and fails the peer lookup.
     let c = Node("C", seed: 42, port: 1003)
-    c.device.addPeer(PeerConfiguration(publicKey: a.keys.publicKey, endpoint: a.address))
-    let stranger = a.device
-    _ = stranger
-    let r2 = b.device.receive(datagram: initiation.bytes, from: a.address, now: net.now)
-    #expect(r2.dropped == [.staleHandshake], "a replayed initiation is stale")
-    // A device B does not know, addressing B correctly: passes mac1, fails the peer lookup.
-    c.device.addPeer(PeerConfiguration(publicKey: b.keys.publicKey, endpoint: b.address))
-    let fromC = c.device.send(packet: [], now: net.now)
-    _ = fromC
-    let cPeer = try #require(c.device.peer(for: b.keys.publicKey))
+    let cPeer = try #require(c.device.addPeer(PeerConfiguration(publicKey: b.keys.publicKey, endpoint: b.address)))
     c.device.sendHandshakeInitiation(c.device.peers[cPeer.rawValue], now: net.now, isRetry: false)
     let cInitiation = try #require(c.device.takeOutgoing().first { $0.endpoint == b.address })
     #expect(b.device.receive(datagram: cInitiation.bytes, from: c.address, now: net.now).dropped == [.unknownPeer])
-    // …and sent to A, which knows C? No: A has no peer C, and the mac1 is keyed by B's key.
+    // The same initiation sent to A: mac1 is keyed by B's public key, so A rejects it at once.
     #expect(a.device.receive(datagram: cInitiation.bytes, from: c.address, now: net.now).dropped == [.badMAC1])
     #expect(b.delivered.count == 1, "only the original packet got through")
     #expect(b.device.counters[.badMAC1] >= 2)
