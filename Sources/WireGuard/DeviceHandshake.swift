@@ -6,6 +6,12 @@ import Crypto
 import Wire
 
 extension WireGuardDevice {
+    /// Starts a handshake with `peer` now (e.g. to bring a tunnel up before traffic); the initiation goes to the
+    /// outbox. Does nothing if one was sent less than Rekey-Timeout ago.
+    public func initiateHandshake(with peer: PeerID, now: Instant) {
+        sendHandshakeInitiation(peers[peer.rawValue], now: now, isRetry: false)
+    }
+
     /// Sends a handshake initiation to `peer`, unless one went out less than Rekey-Timeout ago.
     func sendHandshakeInitiation(_ peer: Peer, now: Instant, isRetry: Bool) {
         if !isRetry { peer.timers.handshakeAttempts = 0 }

@@ -214,7 +214,7 @@ private func currentIndex(_ node: Node, _ peer: Node) -> UInt32? {
     // C is not B's peer but knows B's public key: its initiation passes mac1 and fails the peer lookup.
     let c = Node("C", seed: 42, port: 1003)
     let cPeer = try #require(c.device.addPeer(PeerConfiguration(publicKey: b.keys.publicKey, endpoint: b.address)))
-    c.device.sendHandshakeInitiation(c.device.peers[cPeer.rawValue], now: net.now, isRetry: false)
+    c.device.initiateHandshake(with: cPeer, now: net.now)
     let cInitiation = try #require(c.device.takeOutgoing().first { $0.endpoint == b.address })
     #expect(b.device.receive(datagram: cInitiation.bytes, from: c.address, now: net.now).dropped == [.unknownPeer])
     // The same initiation sent to A: mac1 is keyed by B's public key, so A rejects it at once.
