@@ -1,0 +1,38 @@
+// Whitepaper §5.4.5–§5.4.6 and §6: a session's transport keys with its counters, and the three slots a peer
+// keeps (wireguard-go keypair.go): current, previous (still accepted while the peer switches over) and next
+// (the responder's new session, promoted once the initiator uses it).
+
+import Basics
+import Crypto
+
+/// One session: send and receive keys, the send counter, the receive replay window and the two indices.
+public final class Keypair {
+    let sendKey: SecretKey
+    let receiveKey: SecretKey
+    /// N_send: the next counter to use.
+    var sendCounter: UInt64 = 0
+    var replay = ReplayWindow()
+    /// True when this side sent the initiation (only the initiator rekeys after Rekey-After-Time, §6.2).
+    public let isInitiator: Bool
+    /// When the session was derived (monotonic time).
+    public let created: Instant
+    /// Our index (receivers put it in `receiver`) and the peer's.
+    public let localIndex: UInt32
+    public let remoteIndex: UInt32
+
+    init(sendKey: SecretKey, receiveKey: SecretKey, isInitiator: Bool, created: Instant,
+         localIndex: UInt32, remoteIndex: UInt32) {
+        self.sendKey = sendKey; self.receiveKey = receiveKey; self.isInitiator = isInitiator
+        self.created = created; self.localIndex = localIndex; self.remoteIndex = remoteIndex
+    }
+
+    /// Wipes both keys (they are freed when the last reference goes).
+    func wipe() { sendKey.wipe(); receiveKey.wipe() }
+}
+
+/// A peer's three keypair slots.
+struct Keypairs {
+    var current: Keypair?
+    var previous: Keypair?
+    var next: Keypair?
+}

@@ -1,0 +1,257 @@
+// The WireGuard interface as a sans-IO state machine: datagrams and IP packets in, datagrams and IP packets out.
+// Time comes in as `now` (monotonic, for timers) and through `setWallClock` (for TAI64N timestamps only).
+//
+// Hot path: `receive(datagram:count:from:now:)` decrypts a transport message in place; `send(packet:…)` encrypts
+// in place into the caller's buffer (packet at offset 16, room for padding and tag). Neither allocates when a
+// session exists. Everything else (handshake messages, cookie replies, keepalives, packets that waited for a
+// handshake) goes to an outbox the driver drains with `takeOutgoing()` or the array-based conveniences.
+
+import Basics
+import Crypto
+import Wire
+
+/// Limits that tests may shrink; the defaults are the whitepaper's (§6.1).
+public struct WireGuardLimits: Sendable {
+    public var rekeyAfterMessages: UInt64
+    public var rejectAfterMessages: UInt64
+
+    public init(rekeyAfterMessages: UInt64 = WireGuardConstants.rekeyAfterMessages,
+                rejectAfterMessages: UInt64 = WireGuardConstants.rejectAfterMessages) {
+        self.rekeyAfterMessages = rekeyAfterMessages; self.rejectAfterMessages = rejectAfterMessages
+    }
+}
+
+/// The interface's own settings (the `[Interface]` section of wg.conf, less the socket).
+public struct DeviceConfiguration: Sendable {
+    public var privateKey: SecretKey
+    public var limits: WireGuardLimits
+    /// Tunnel MTU; padding never grows a packet past it (nil: always pad to a multiple of 16).
+    public var mtu: Int?
+    /// Handshake messages per second (with valid mac1) above which the device counts as under load (§5.3).
+    public var underLoadThreshold: Int
+
+    public init(privateKey: SecretKey, limits: WireGuardLimits = .init(), mtu: Int? = nil, underLoadThreshold: Int = 64) {
+        self.privateKey = privateKey; self.limits = limits; self.mtu = mtu; self.underLoadThreshold = underLoadThreshold
+    }
+}
+
+/// Where ephemeral keys, cookie secrets and cookie nonces come from.
+public enum KeySource: Sendable {
+    /// libsodium's CSPRNG — for real use.
+    case system
+    /// A seeded generator — reproducible simulations and tests only; never for real traffic.
+    case seeded(SeededRandom)
+
+    mutating func keyPair() -> KeyPair {
+        switch self {
+        case .system: return .random()
+        case .seeded(var g):
+            let pair = KeyPair.deterministic(using: &g)
+            self = .seeded(g)
+            return pair
+        }
+    }
+
+    mutating func fill(_ buffer: UnsafeMutableRawBufferPointer) {
+        switch self {
+        case .system: Sodium.randomBytes(buffer)
+        case .seeded(var g):
+            for i in 0..<buffer.count { buffer[i] = UInt8(truncatingIfNeeded: g.next()) }
+            self = .seeded(g)
+        }
+    }
+}
+
+/// A datagram the device wants sent.
+public struct OutgoingDatagram: Sendable, Equatable, CustomStringConvertible {
+    public enum Kind: Sendable, Equatable { case handshakeInitiation, handshakeResponse, cookieReply, transportData, keepalive }
+    public var kind: Kind
+    /// The peer it concerns (nil for cookie replies to unknown senders).
+    public var peer: PeerID?
+    public var endpoint: Endpoint
+    public var bytes: [UInt8]
+    public var description: String { "\(kind) \(bytes.count)B → \(endpoint)" }
+}
+
+/// What became of one received datagram.
+public enum ReceiveResult: Sendable, Equatable {
+    /// An IP packet for the tunnel: bytes `packet` of the caller's buffer, decrypted in place, from `peer`.
+    case deliver(peer: PeerID, packet: Range<Int>)
+    /// An authenticated keepalive (an empty transport message).
+    case keepalive(peer: PeerID)
+    /// A handshake or cookie message was consumed; any answer is in the outbox.
+    case handshake(peer: PeerID?)
+    /// Dropped, and counted under `reason`.
+    case dropped(DropReason)
+}
+
+/// What became of one packet from the tunnel.
+public enum SendResult: Sendable, Equatable {
+    /// `0..<count` of the caller's buffer is now a transport message for `endpoint`.
+    case transmit(peer: PeerID, endpoint: Endpoint, count: Int)
+    /// Held until a session exists; a handshake may have been started (see the outbox).
+    case queued(peer: PeerID)
+    /// Dropped, and counted under `reason`.
+    case dropped(DropReason)
+}
+
+/// A decrypted IP packet, in the array-based API.
+public struct DeliveredPacket: Sendable, Equatable {
+    public var peer: PeerID
+    public var packet: [UInt8]
+}
+
+/// Everything one call produced, in the array-based API (tests, simulations, cold paths).
+public struct WireGuardActions: Sendable, Equatable {
+    public var delivered: [DeliveredPacket] = []
+    public var datagrams: [OutgoingDatagram] = []
+    public var dropped: [DropReason] = []
+    public var keepalivesReceived = 0
+    public init() {}
+}
+
+/// A WireGuard interface: static identity, peers, sessions and timers. No sockets, clocks or TUN.
+public final class WireGuardDevice {
+    public let publicKey: PublicKey
+    let identity: KeyPair
+    public private(set) var configuration: DeviceConfiguration
+    var peers: [Peer] = []
+    var peerByKey: [PublicKey: Int] = [:]
+    public private(set) var allowedIPs = AllowedIPs()
+
+    enum IndexEntry {
+        case handshake(peer: Int)
+        case keypair(peer: Int, Keypair)
+        var peer: Int {
+            switch self { case .handshake(let p), .keypair(let p, _): p }
+        }
+    }
+    /// Receiver indices we handed out (whitepaper §5.4.2 "I_i ... randomly generated").
+    var indexTable: [UInt32: IndexEntry] = [:]
+    var cookieChecker: CookieChecker
+    var random: SeededRandom
+    var keySource: KeySource
+    var outbox: [OutgoingDatagram] = []
+    public internal(set) var counters = WireGuardCounters()
+
+    /// Forces "under load" on (true) or off (false); nil leaves it to the handshake rate.
+    public var underLoadOverride: Bool?
+    var loadWindowStart = Instant.zero
+    var loadWindowCount = 0
+    var underLoadUntil: Instant?
+
+    var wallClockAnchor: (unixNanoseconds: UInt64, at: Instant)?
+
+    /// A device with `configuration`. `random` drives indices and timer jitter; `keySource` ephemeral keys and
+    /// cookie secrets.
+    public init(configuration: DeviceConfiguration, random: SeededRandom, keySource: KeySource = .system) {
+        self.configuration = configuration
+        identity = KeyPair(privateKey: configuration.privateKey)
+        publicKey = identity.publicKey
+        cookieChecker = CookieChecker(localPublicKey: identity.publicKey)
+        self.random = random
+        self.keySource = keySource
+    }
+
+    // MARK: Configuration
+
+    /// Adds a peer; its allowed IPs take over any network already routed elsewhere. Adding a public key twice
+    /// (or our own) returns nil.
+    @discardableResult
+    public func addPeer(_ configuration: PeerConfiguration) -> PeerID? {
+        guard peerByKey[configuration.publicKey] == nil, configuration.publicKey != publicKey else { return nil }
+        let id = PeerID(rawValue: peers.count)
+        peers.append(Peer(id: id, configuration: configuration, localStatic: identity))
+        peerByKey[configuration.publicKey] = id.rawValue
+        for network in configuration.allowedIPs { allowedIPs.insert(network, peer: id.rawValue) }
+        return id
+    }
+
+    /// The peer with `publicKey`.
+    public func peer(for publicKey: PublicKey) -> PeerID? { peerByKey[publicKey].map(PeerID.init) }
+
+    /// All peers, in the order added.
+    public var peerIDs: [PeerID] { peers.map(\.id) }
+
+    /// A snapshot of `peer`.
+    public func status(of peer: PeerID) -> PeerStatus {
+        let p = peers[peer.rawValue]
+        let slots = [p.keypairs.current, p.keypairs.previous, p.keypairs.next].compactMap { $0 }.count
+        return PeerStatus(publicKey: p.publicKey, endpoint: p.endpoint, lastHandshake: p.lastHandshake,
+                          hasSession: p.keypairs.current != nil, keypairCount: slots,
+                          receivedBytes: p.receivedBytes, sentBytes: p.sentBytes, stagedPackets: p.staged.count,
+                          allowedIPs: allowedIPs.networks(of: peer.rawValue))
+    }
+
+    /// Sets the wall clock: at monotonic `now` it is `unixNanoseconds` since the Unix epoch. TAI64N timestamps
+    /// are read from it (advancing with `now`); nothing else is. Until it is set, `now` itself stands in.
+    public func setWallClock(unixNanoseconds: UInt64, at now: Instant) {
+        wallClockAnchor = (unixNanoseconds, now)
+    }
+
+    func timestamp(now: Instant) -> TAI64N {
+        guard let anchor = wallClockAnchor else { return TAI64N(unixNanoseconds: now.nanoseconds).whitened }
+        let delta = now - anchor.at
+        let ns = delta.nanosecondsClamped
+        let wall = ns >= 0 ? anchor.unixNanoseconds &+ UInt64(ns) : anchor.unixNanoseconds &- UInt64(-ns)
+        return TAI64N(unixNanoseconds: wall).whitened
+    }
+
+    // MARK: Outputs
+
+    /// Removes and returns the datagrams waiting to be sent.
+    public func takeOutgoing() -> [OutgoingDatagram] {
+        guard !outbox.isEmpty else { return [] }
+        defer { outbox.removeAll(keepingCapacity: true) }
+        return outbox
+    }
+
+    /// Queues `bytes` for `peer`'s endpoint (counted as `noEndpoint` when it has none).
+    func emit(_ bytes: [UInt8], kind: OutgoingDatagram.Kind, peer: Peer) {
+        guard let endpoint = peer.endpoint else { counters.count(.noEndpoint); return }
+        peer.sentBytes &+= UInt64(bytes.count)
+        outbox.append(OutgoingDatagram(kind: kind, peer: peer.id, endpoint: endpoint, bytes: bytes))
+    }
+
+    /// A fresh random receiver index for `entry` (never zero, never in use).
+    func newIndex(_ entry: IndexEntry) -> UInt32 {
+        while true {
+            let index = UInt32(truncatingIfNeeded: random.next())
+            if index != 0, indexTable[index] == nil {
+                indexTable[index] = entry
+                return index
+            }
+        }
+    }
+
+    /// Retires a keypair: its index stops resolving and its keys are wiped.
+    func deleteKeypair(_ keypair: Keypair?) {
+        guard let keypair else { return }
+        if case .keypair(_, let k)? = indexTable[keypair.localIndex], k === keypair {
+            indexTable[keypair.localIndex] = nil
+        }
+        keypair.wipe()
+    }
+
+    /// Jitter for Rekey-Timeout: 0…333 ms from the seeded generator.
+    func jitter() -> Duration {
+        .milliseconds(Int64(random.next() % WireGuardConstants.rekeyTimeoutJitterMaxMilliseconds))
+    }
+
+    // MARK: Load
+
+    /// Whether the device is under load now (§5.3): forced, or handshake messages arriving faster than the threshold.
+    public func isUnderLoad(now: Instant) -> Bool {
+        if let underLoadOverride { return underLoadOverride }
+        if let until = underLoadUntil, now < until { return true }
+        return false
+    }
+
+    func noteHandshakeMessage(now: Instant) {
+        if now - loadWindowStart >= .seconds(1) { loadWindowStart = now; loadWindowCount = 0 }
+        loadWindowCount += 1
+        if loadWindowCount > configuration.underLoadThreshold {
+            underLoadUntil = now + WireGuardConstants.underLoadAfterTime
+        }
+    }
+}
