@@ -6,7 +6,7 @@
 //   1  Basics, Wire, Crypto, YAMLSchema             time, randomness, wire formats, libsodium + BLAKE2s, located YAML
 //   2  Virtio, Datapath, HostStack, Noise, WireGuard  sans-IO virtqueue, switch, router, DHCP, hosts, Noise, WireGuard
 //   3  Capture, Sim, HostIO, VhostUser              pcap/BPF; simulator kernel; epoll, sockets, TAP; vhost-user
-//   4  Engine, then Lab; QEMU                       a bridge from bridge.yml; scenarios, backends, reports; QEMU runner
+//   4  Engine, then Lab; QEMU; Tunnel               bridge from bridge.yml; lab; QEMU runner; WireGuard on TUN
 //   5  sluice                                       the command-line tool
 import PackageDescription
 
@@ -65,12 +65,13 @@ let package = Package(
             dependencies: ["Basics", "Wire", "Virtio", "Datapath", "HostStack", "Sim", "Engine", "Capture", "YAMLSchema"]),
 
         .target(name: "QEMU", dependencies: ["Basics", "YAMLSchema"]),
+        .target(name: "Tunnel", dependencies: ["Basics", "Wire", "Crypto", "WireGuard", "HostIO", "CShims"]),
 
         // Layer 5 — the tool.
         .executableTarget(
             name: "sluice",
             dependencies: [
-                "Engine", "Lab", "QEMU", "CMallocCounter",
+                "Engine", "Lab", "QEMU", "Tunnel", "Crypto", "WireGuard", "CMallocCounter",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
@@ -88,6 +89,7 @@ let package = Package(
         .testTarget(name: "CaptureTests", dependencies: ["Capture", "Basics"]),
         .testTarget(name: "SimTests", dependencies: ["Sim", "HostStack", "Virtio", "Wire", "Basics"]),
         .testTarget(name: "LabTests", dependencies: ["Lab", "Sim", "Engine", "Capture", "YAMLSchema", "Wire", "Basics"]),
+        .testTarget(name: "TunnelTests", dependencies: ["Tunnel", "WireGuard", "Crypto", "HostIO", "Basics", "Wire"]),
         .testTarget(name: "QEMUTests", dependencies: ["QEMU", "YAMLSchema"]),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "HostStack", "Datapath", "Virtio", "Wire", "Capture", "Basics"]),
         .testTarget(name: "SystemLibraryTests", dependencies: ["CSodium", "CPcap", "CShims"]),
