@@ -185,6 +185,17 @@ extension ConfigError {
     }
 }
 
+/// The text of a configuration or scenario file, or a located error saying why it cannot be read.
+public func readConfigFile(_ path: String) throws(ConfigError) -> String {
+    guard let data = FileManager.default.contents(atPath: path) else {
+        throw ConfigError(file: path, line: 0, column: 0, message: "cannot read the file", fix: "check the path and its permissions")
+    }
+    guard let text = String(data: data, encoding: .utf8) else {
+        throw ConfigError(file: path, line: 0, column: 0, message: "the file is not UTF-8 text")
+    }
+    return text
+}
+
 /// Parses "250ms", "1.5s", "2m", "1h", "10us", "5ns"; a bare number is seconds.
 public func parseDuration(_ text: String) -> Duration? {
     let s = text.trimmingCharacters(in: .whitespaces)

@@ -7,13 +7,7 @@ import YAMLSchema
 extension BridgeConfig {
     /// Reads and validates a bridge.yml file.
     public static func load(path: String) throws(ConfigError) -> BridgeConfig {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw ConfigError(file: path, line: 0, column: 0, message: "cannot read the file", fix: "check the path and its permissions")
-        }
-        guard let text = String(data: data, encoding: .utf8) else {
-            throw ConfigError(file: path, line: 0, column: 0, message: "the file is not UTF-8 text")
-        }
-        return try parse(text, file: path)
+        try parse(readConfigFile(path), file: path)
     }
 
     /// Parses and validates bridge.yml text; `file` names it in errors.

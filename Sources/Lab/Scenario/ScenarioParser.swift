@@ -14,13 +14,7 @@ import YAMLSchema
 extension Scenario {
     /// Reads, parses and validates a scenario file.
     public static func load(path: String) throws(ConfigError) -> Scenario {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw ConfigError(file: path, line: 0, column: 0, message: "cannot read the file", fix: "check the path and its permissions")
-        }
-        guard let text = String(data: data, encoding: .utf8) else {
-            throw ConfigError(file: path, line: 0, column: 0, message: "the file is not UTF-8 text")
-        }
-        return try parse(text, file: path)
+        try parse(readConfigFile(path), file: path)
     }
 
     /// Parses and validates scenario text. `file` names it in errors; relative paths in it (bridge
