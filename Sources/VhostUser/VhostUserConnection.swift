@@ -306,6 +306,7 @@ public final class VhostUserConnection {
             let (q, descriptor) = try vringFile(request, payload, descriptors: descriptors)
             guard rings[q].size != nil else { throw .outOfOrder(request, "for vring \(q) before SET_VRING_NUM") }
             guard rings[q].address != nil else { throw .outOfOrder(request, "for vring \(q) before SET_VRING_ADDR") }
+            try checkRingExtents(q)
             rings[q].kick = descriptor
             actions.append(.watchKick(queue: q, descriptor: descriptor))
             rings[q].started = true
@@ -407,6 +408,19 @@ public final class VhostUserConnection {
     private func requireProtocolFeature(_ feature: VhostUserProtocolFeatures, for request: VhostUserRequest) throws(VhostUserError) {
         guard configuration.protocolFeatures.contains(feature) else {
             throw .notNegotiated(request, needs: "its protocol feature (not offered)")
+        }
+    }
+
+    /// Every part of ring `q`, at its full size, must lie inside one memory region.
+    private func checkRingExtents(_ q: Int) throws(VhostUserError) {
+        guard let memory, let size = rings[q].size, let address = rings[q].address else { return }
+        for (part, user, bytes) in [("descriptor table", address.descriptor, VirtqLayout.descriptorTableBytes(size: size)),
+                                    ("available ring", address.available, VirtqLayout.availableRingBytes(size: size)),
+                                    ("used ring", address.used, VirtqLayout.usedRingBytes(size: size))] {
+            guard let gpa = memory.regions.guestPhysicalAddress(ofUserAddress: user),
+                  memory.regions.translate(gpa, length: UInt64(bytes)) != nil else {
+                throw .ringAddressOutsideMemory(queue: q, part: part, address: user)
+            }
         }
     }
 

@@ -40,7 +40,7 @@ public enum VhostUserError: Error, Equatable, Sendable, CustomStringConvertible 
     case badMemoryTable(String)
     /// mmap of a region's descriptor failed.
     case mapFailed(region: Int, Errno)
-    /// A ring address (a front-end user address) that no memory region covers.
+    /// A ring (a front-end user address and the ring's size) that no memory region covers.
     case ringAddressOutsideMemory(queue: Int, part: String, address: UInt64)
     /// The rings of a queue pair could not be set up over guest memory.
     case ringSetupFailed(pair: Int, VirtqueueSetupError)
@@ -68,10 +68,25 @@ public enum VhostUserError: Error, Equatable, Sendable, CustomStringConvertible 
         case .outOfOrder(let r, let why): "\(r) \(why)"
         case .badMemoryTable(let why): "unusable memory table: \(why)"
         case .mapFailed(let i, let e): "mmap of memory region \(i) failed: \(e)"
-        case .ringAddressOutsideMemory(let q, let part, let a): "vring \(q) \(part) at user address 0x\(String(a, radix: 16)) is in no memory region"
-        case .ringSetupFailed(let p, let e): "the vrings of queue pair \(p) cannot be set up: \(e)"
+        case .ringAddressOutsideMemory(let q, let part, let a): "vring \(q) \(part) at user address 0x\(String(a, radix: 16)) is not inside a memory region"
+        case .ringSetupFailed(let p, let e): "the vrings of queue pair \(p) cannot be set up: \(Self.describe(e))"
         case .io(let e): "socket error: \(e)"
         case .serverClosed: "server shut down"
+        }
+    }
+
+    static func describe(_ error: VirtqueueSetupError) -> String {
+        func part(_ p: VirtqueuePart) -> String {
+            switch p {
+            case .descriptorTable: "descriptor table"
+            case .availableRing: "available ring"
+            case .usedRing: "used ring"
+            }
+        }
+        switch error {
+        case .invalidQueueSize(let size): return "queue size \(size) is invalid"
+        case .misaligned(let p, let a): return "\(part(p)) at guest address 0x\(String(a, radix: 16)) is misaligned"
+        case .outsideGuestMemory(let p, let a): return "\(part(p)) at guest address 0x\(String(a, radix: 16)) is outside guest memory"
         }
     }
 

@@ -39,7 +39,7 @@ extension VhostUserServerDelegate {
 /// A vhost-user net back end listening on a unix socket, driven by a `Reactor`.
 public final class VhostUserServer {
     /// The socket path front ends connect to.
-    public var path: String { listener.path }
+    public let path: String
     /// The device every connection presents.
     public let configuration: VhostUserDeviceConfiguration
     /// Told about queue pairs, kicks and disconnects.
@@ -72,7 +72,7 @@ public final class VhostUserServer {
     }
 
     private let reactor: Reactor
-    private let listener: UnixListener
+    private var listener: UnixListener?
     private var listenerRegistration: Reactor.Registration?
     private var guests: [VhostUserGuestID: Guest] = [:]
     private var nextGuest: UInt64 = 1
@@ -87,7 +87,9 @@ public final class VhostUserServer {
                 reactor: Reactor) throws(Errno) {
         self.configuration = configuration
         self.reactor = reactor
-        listener = try UnixListener(path: path)
+        let listener = try UnixListener(path: path)
+        self.listener = listener
+        self.path = path
         listenerRegistration = try reactor.register(listener.descriptor, interest: .read) { [unowned self] _ in
             self.acceptPending()
         }
@@ -141,6 +143,7 @@ public final class VhostUserServer {
     public func close() {
         if let r = listenerRegistration { reactor.deregister(r) }
         listenerRegistration = nil
+        listener = nil
         for id in guestIDs { disconnect(id, reason: .serverClosed) }
         if let pollTimer { reactor.cancel(pollTimer) }
         pollTimer = nil
@@ -160,7 +163,7 @@ public final class VhostUserServer {
     // MARK: Accepting
 
     private func acceptPending() {
-        while true {
+        while let listener {
             let stream: UnixStream
             do {
                 guard let accepted = try listener.accept() else { return }

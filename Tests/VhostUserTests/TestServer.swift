@@ -80,8 +80,9 @@ final class TestServer {
     }
 
     /// A connected front end whose requests run this server.
-    func connect(features: VirtioFeatures = VhostUserDeviceConfiguration.defaultFeatures) throws -> TestFrontEnd {
-        let client = try TestFrontEnd(path: server.path, features: features) { [unowned self] in self.settle() }
+    func connect(features: VirtioFeatures = VhostUserDeviceConfiguration.defaultFeatures,
+                 memfdTag: String = "test") throws -> TestFrontEnd {
+        let client = try TestFrontEnd(path: server.path, features: features, memfdTag: memfdTag) { [unowned self] in self.settle() }
         settle()
         return client
     }
