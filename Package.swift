@@ -7,7 +7,8 @@
 //   2  Virtio, Datapath, HostStack, Noise, WireGuard  sans-IO virtqueue, switch, router, DHCP, hosts, Noise, WireGuard
 //   3  Capture, Sim, HostIO, VhostUser              pcap/BPF; simulator kernel; epoll, sockets, TAP; vhost-user
 //   4  Engine, then Lab; QEMU; Tunnel               bridge from bridge.yml; lab; QEMU runner; WireGuard on TUN
-//   5  sluice                                       the command-line tool
+//   5  BridgeDaemon                                 the real driver: epoll, vhost-user, TAP around a Bridge
+//   6  sluice                                       the command-line tool
 import PackageDescription
 
 let package = Package(
@@ -67,11 +68,16 @@ let package = Package(
         .target(name: "QEMU", dependencies: ["Basics", "YAMLSchema"]),
         .target(name: "Tunnel", dependencies: ["Basics", "Wire", "Crypto", "WireGuard", "HostIO", "CShims"]),
 
-        // Layer 5 — the tool.
+        // Layer 5 — the real driver of a bridge.
+        .target(
+            name: "BridgeDaemon",
+            dependencies: ["Basics", "Wire", "Virtio", "Datapath", "Engine", "VhostUser", "HostIO", "Capture", "CShims"]),
+
+        // Layer 6 — the tool.
         .executableTarget(
             name: "sluice",
             dependencies: [
-                "Engine", "Lab", "QEMU", "Tunnel", "Crypto", "WireGuard", "CMallocCounter",
+                "Engine", "BridgeDaemon", "Lab", "QEMU", "Tunnel", "Crypto", "WireGuard", "CMallocCounter",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
@@ -89,6 +95,7 @@ let package = Package(
         .testTarget(name: "CaptureTests", dependencies: ["Capture", "Basics"]),
         .testTarget(name: "SimTests", dependencies: ["Sim", "HostStack", "Virtio", "Wire", "Basics"]),
         .testTarget(name: "LabTests", dependencies: ["Lab", "Sim", "Engine", "Capture", "YAMLSchema", "Wire", "Basics"]),
+        .testTarget(name: "BridgeDaemonTests", dependencies: ["BridgeDaemon", "Engine", "VhostUser", "HostIO", "Virtio", "QEMU", "Basics", "Wire"]),
         .testTarget(name: "TunnelTests", dependencies: ["Tunnel", "WireGuard", "Crypto", "HostIO", "Basics", "Wire"]),
         .testTarget(name: "QEMUTests", dependencies: ["QEMU", "YAMLSchema"]),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "HostStack", "Datapath", "Virtio", "Wire", "Capture", "Basics"]),

@@ -7,7 +7,9 @@
 #include <linux/if.h>
 #include <linux/if_tun.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/eventfd.h>
+#include <sys/signalfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -164,4 +166,24 @@ int sluice_eventfd_write(int fd, uint64_t value) {
 int sluice_memfd_create(const char *name, unsigned flags) {
     if (name == NULL) { errno = EINVAL; return -1; }
     return memfd_create(name, flags);
+}
+
+// MARK: - signalfd
+
+int sluice_signalfd_termination(void) {
+    sigset_t mask;
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGINT);
+    sigaddset(&mask, SIGTERM);
+    int rc = pthread_sigmask(SIG_BLOCK, &mask, NULL);
+    if (rc != 0) { errno = rc; return -1; }
+    return signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+}
+
+int sluice_signalfd_read(int fd) {
+    struct signalfd_siginfo info;
+    ssize_t n = read(fd, &info, sizeof info);
+    if (n < 0) return errno == EAGAIN ? 0 : -1;
+    if ((size_t)n != sizeof info) { errno = EIO; return -1; }
+    return (int)info.ssi_signo;
 }

@@ -151,15 +151,23 @@ public final class Bridge {
     @discardableResult
     public func serviceGuestTransmit(_ port: PortID, now: Instant, limit: Int = 256) -> Int {
         guard let nic = nic(of: port) else { return 0 }
+        let (frames, notify) = serviceTransmit(of: nic, on: port, now: now, limit: limit)
+        if notify { notifyGuest(port) }
+        return frames
+    }
+
+    /// Drains another queue pair of a multiqueue guest (`nic`) into the guest's port. Frames to the
+    /// guest always go to the pair attached with `attachGuest`. Returns the frames taken and
+    /// whether that pair's driver asked to be notified.
+    public func serviceTransmit(of nic: GuestNIC, on port: PortID, now: Instant, limit: Int = 256) -> (frames: Int, notify: Bool) {
         let batch = nic.transmit(limit: limit) { _, frame in
             self.ports.countReceived(on: port, bytes: frame.count)
             self.switchFrame(frame, from: port, now: now)
         }
         if batch.dropped > 0 { for _ in 0..<batch.dropped { ports.countDrop(.tooBig, on: port) } }
         if nic.transmitQueue.isBroken { ports.countDrop(.brokenQueue, on: port) }
-        if batch.notifyGuest { notifyGuest(port) }
         flushNotifications()
-        return batch.frames
+        return (batch.frames, batch.notifyGuest)
     }
 
     /// A frame arriving from an external port (TAP, link, test).
@@ -172,7 +180,7 @@ public final class Bridge {
     /// Taps, learns and forwards one frame that entered the segment of `port`.
     func switchFrame(_ frame: UnsafeRawBufferPointer, from port: PortID, now: Instant) {
         let s = segmentOfPort[Int(port.rawValue)]
-        for tap in segments[s].taps { tap.record(frame: frame, at: now) }
+        if !segments[s].taps.isEmpty { for tap in segments[s].taps { tap.record(frame: frame, at: now) } }
         switch segments[s].learning.receive(frame: frame, on: port, now: now) {
         case .forward(let out):
             transmit(frame, to: out, now: now)

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <signal.h>
 
 #include "cshims.h"
 
@@ -389,6 +390,18 @@ static void bad_fd_gives_ebadf_everywhere(void **state) {
 #undef EXPECT_EBADF
 }
 
+static void signalfd_reports_sigterm_instead_of_dying(void **state) {
+    (void)state;
+    int fd = sluice_signalfd_termination();
+    assert_true(fd >= 0);
+    assert_int_equal(sluice_signalfd_read(fd), 0);          /* nothing pending yet */
+    assert_int_equal(raise(SIGTERM), 0);                    /* blocked: becomes readable */
+    assert_int_equal(sluice_signalfd_read(fd), SIGTERM);
+    assert_int_equal(sluice_signalfd_read(fd), 0);
+    assert_int_equal(sluice_signalfd_read(-1), -1);
+    close(fd);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(eventfd_write_then_read_returns_the_sum),
@@ -406,6 +419,7 @@ int main(void) {
         cmocka_unit_test(tun_open_configures_a_tap),
         cmocka_unit_test(tun_open_rejects_bad_names),
         cmocka_unit_test(bad_fd_gives_ebadf_everywhere),
+        cmocka_unit_test(signalfd_reports_sigterm_instead_of_dying),
     };
     return cmocka_run_group_tests_name("cshims", tests, NULL, NULL);
 }

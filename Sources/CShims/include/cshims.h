@@ -105,6 +105,15 @@ int sluice_eventfd_write(int fd, uint64_t value);
 /// `flags` are SLUICE_MFD_*. Returns the fd.
 int sluice_memfd_create(const char *name, unsigned flags);
 
+// MARK: - signalfd
+
+/// Blocks SIGINT and SIGTERM for the calling thread (and threads it starts later) and returns a
+/// non-blocking, close-on-exec signalfd that reports them instead.
+int sluice_signalfd_termination(void);
+
+/// Reads one signal from a signalfd: its number, 0 when none is pending, -1 on error.
+int sluice_signalfd_read(int fd);
+
 // MARK: - Fences for rings shared with another process or a guest
 
 /// Orders later loads after earlier loads (read the index, then the entries it covers).

@@ -17,7 +17,7 @@ extension BridgeConfig {
 
     /// Parses a bridge config from a YAML value (also used for scenario files' inline configs).
     public static func parse(_ root: YAMLValue) throws(ConfigError) -> BridgeConfig {
-        let top = try root.mapping(allowed: ["name", "wan", "router", "virtio", "switch", "captures"])
+        let top = try root.mapping(allowed: ["name", "wan", "router", "virtio", "switch", "captures", "vhost-user", "taps", "control"])
         var config = BridgeConfig()
         if let v = top["name"] { config.name = try v.string() }
         if let v = top["router"] { config.router = try RouterConfig.parse(v) }
@@ -45,6 +45,38 @@ extension BridgeConfig {
                                                      segment: segment, filter: try m["filter"]?.string()))
             }
         }
+        func segment(_ m: YAMLMapping) throws(ConfigError) -> String {
+            let name = try m["segment"]?.string() ?? config.segmentNames[0]
+            guard config.segmentNames.contains(name) else {
+                throw try m.required("segment").error("no segment named '\(name)'", fix: "use one of: \(config.segmentNames.joined(separator: ", "))")
+            }
+            return name
+        }
+        if let v = top["vhost-user"] {
+            for item in try v.list() {
+                let m = try item.mapping(allowed: ["socket", "segment"])
+                let path = try m.required("socket", example: "/run/sluice/vm1.sock").string()
+                guard !path.isEmpty, path.utf8.count < 108 else {
+                    throw try m.required("socket").error("a unix socket path must be 1–107 bytes", fix: "use a shorter path")
+                }
+                if config.vhostUser.contains(where: { $0.path == path }) {
+                    throw try m.required("socket").error("socket \(path) is listed twice", fix: "one entry per socket; many guests can share it")
+                }
+                config.vhostUser.append(VhostUserSocketConfig(path: path, segment: try segment(m)))
+            }
+        }
+        if let v = top["taps"] {
+            for item in try v.list() {
+                let m = try item.mapping(allowed: ["name", "segment", "namespace"])
+                let nameValue = try m.required("name", example: "sluice-tap0")
+                let name = try nameValue.string()
+                guard !name.isEmpty, name.utf8.count < 16, !name.contains("/"), !name.contains(" ") else {
+                    throw nameValue.error("'\(name)' is not a valid interface name", fix: "use 1–15 characters without '/' or spaces")
+                }
+                config.taps.append(TapConfig(name: name, segment: try segment(m), namespace: try m["namespace"]?.string()))
+            }
+        }
+        if let v = top["control"] { config.control = try v.string() }
         return config
     }
 }

@@ -15,6 +15,12 @@ public struct BridgeConfig: Equatable, Sendable {
     public var switching = SwitchConfig()
     /// Frame captures (pcap) of a segment's switch.
     public var captures: [CaptureConfig] = []
+    /// vhost-user sockets the real bridge listens on; each serves any number of guests.
+    public var vhostUser: [VhostUserSocketConfig] = []
+    /// TAP ports the real bridge opens (Ethernet frames to the host or a namespace).
+    public var taps: [TapConfig] = []
+    /// A unix socket answering `sluice bridge --stats`.
+    public var control: String?
 
     public init() {}
 
@@ -107,6 +113,21 @@ public struct SwitchConfig: Equatable, Sendable {
     /// MAC table capacity per segment.
     public var tableSize = 4096
     public init() {}
+}
+
+public struct VhostUserSocketConfig: Equatable, Sendable {
+    public var path: String
+    public var segment: String
+    public init(path: String, segment: String) { self.path = path; self.segment = segment }
+}
+
+public struct TapConfig: Equatable, Sendable {
+    /// The interface name (at most 15 bytes).
+    public var name: String
+    public var segment: String
+    /// Move the TAP into this network namespace (`ip netns` name) after creating it.
+    public var namespace: String?
+    public init(name: String, segment: String, namespace: String? = nil) { self.name = name; self.segment = segment; self.namespace = namespace }
 }
 
 public struct CaptureConfig: Equatable, Sendable {

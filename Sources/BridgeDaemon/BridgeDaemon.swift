@@ -1,0 +1,283 @@
+// Room: BridgeDaemon — layer 5. The real driver of a Bridge (`sluice bridge`): one epoll reactor
+// thread serving vhost-user sockets (many guests each), TAP ports, the bridge's timers, a control
+// socket for `sluice bridge --stats`, and clean shutdown on SIGINT/SIGTERM. It owns every fd; the
+// Bridge it drives stays sans-IO.
+import Basics
+import Capture
+import Datapath
+import Engine
+import Foundation
+import HostIO
+import VhostUser
+import Virtio
+
+public final class BridgeDaemon: VhostUserServerDelegate {
+    public let config: BridgeConfig
+    public let bridge: Bridge
+    public let reactor: Reactor
+    public private(set) var servers: [VhostUserServer] = []
+    var taps: [(device: TAPDevice, port: PortID, registration: Reactor.Registration)] = []
+    var control: UnixListener?
+    var controlRegistration: Reactor.Registration?
+    var timer: Reactor.Timer?
+    var timerDeadline: Instant?
+    let frame = UnsafeMutableRawBufferPointer.allocate(byteCount: 65_600, alignment: 64)
+
+    /// A guest's queue pairs and its bridge port (pair 0 is the port's receive side).
+    struct GuestPorts {
+        var port: PortID?
+        var pairs: [Int: GuestNIC] = [:]
+    }
+    /// Guests by (server index, guest id).
+    var guests: [GuestKey: GuestPorts] = [:]
+    struct GuestKey: Hashable { var server: Int; var guest: VhostUserGuestID }
+    /// Port → guest, for interrupts.
+    var guestOfPort: [PortID: GuestKey] = [:]
+
+    public var log: (String) -> Void
+    var signals: SignalWatch?
+
+    /// Builds the bridge and opens every socket and TAP port in `config`.
+    public init(config: BridgeConfig, captureDirectory: String = ".", log: @escaping (String) -> Void = { print($0) }) throws {
+        self.config = config
+        self.log = log
+        reactor = try Reactor()
+        // First, before any helper thread exists (an `ip` command runs through Foundation's
+        // Process): SIGINT/SIGTERM blocked process-wide arrive on the reactor instead of killing us.
+        let signals = SignalWatch(reactor: reactor)
+        self.signals = signals
+        let epoch = UInt64(Date().timeIntervalSince1970 * 1e9) &- reactor.clock.now().nanoseconds
+        bridge = try Bridge(config: config, captureDirectory: captureDirectory, captureEpochNanoseconds: epoch)
+        bridge.notifyGuest = { [unowned self] port in self.interrupt(port) }
+        var device = VhostUserDeviceConfiguration(queuePairs: config.virtio.queues)
+        if !config.virtio.mergeableRxBuffers { device.features.remove(.netMergeableRxBuffers) }
+        if !config.virtio.eventIndex { device.features.remove(.ringEventIndex) }
+        for (i, socket) in config.vhostUser.enumerated() {
+            let server = try VhostUserServer(path: socket.path, configuration: device, reactor: reactor)
+            server.delegate = self
+            server.log = { [unowned self] in self.log("vhost-user \(socket.path): \($0)") }
+            servers.append(server)
+            _ = i
+            log("listening for vhost-user guests on \(socket.path) (segment \(socket.segment), \(config.virtio.queues) queue pair(s))")
+        }
+        for tap in config.taps { try openTap(tap) }
+        if let path = config.control { try openControl(path) }
+        rearmTimer()
+        signals.handler = { [unowned self] name in
+            self.log("\(name): shutting down")
+            self.shutdown()
+        }
+    }
+
+    deinit { frame.deallocate() }
+
+    // MARK: Running
+
+    /// Serves until `stop()` or SIGINT/SIGTERM.
+    public func run() throws {
+        defer { signals?.cancel() }
+        try reactor.run()
+    }
+
+    /// Stops serving: closes every socket (guests see a disconnect), flushes captures.
+    public func shutdown() {
+        for s in servers { s.close() }
+        for t in taps { reactor.deregister(t.registration) }
+        taps.removeAll()
+        if let r = controlRegistration { reactor.deregister(r) }
+        if let path = config.control { unlink(path) }
+        for segment in bridge.segments { for tap in segment.taps { try? tap.writer?.close() } }
+        reactor.stop()
+    }
+
+    /// After every event: run due bridge timers and re-arm the reactor timer at the next deadline.
+    func afterEvent() {
+        rearmTimer()
+    }
+
+    func rearmTimer() {
+        let deadline = bridge.nextDeadline()
+        guard deadline != timerDeadline else { return }
+        if let timer { reactor.cancel(timer) }
+        timer = nil
+        timerDeadline = deadline
+        guard let deadline else { return }
+        timer = reactor.schedule(at: deadline) { [unowned self] in
+            self.timer = nil
+            self.timerDeadline = nil
+            self.bridge.poll(now: self.reactor.clock.now())
+            self.rearmTimer()
+        }
+    }
+
+    // MARK: vhost-user
+
+    public func vhostUserGuestConnected(_ guest: VhostUserGuestID) {
+        log("\(guest) connected")
+    }
+
+    public func vhostUserQueuePairStarted(_ guest: VhostUserGuestID, pair: Int, nic: GuestNIC) {
+        guard let server = serverIndex(of: guest) else { return }
+        let key = GuestKey(server: server, guest: guest)
+        var entry = guests[key] ?? GuestPorts()
+        entry.pairs[pair] = nic
+        if pair == 0 {
+            let name = "vhost\(server)-\(guest.rawValue)"
+            do {
+                let port = try bridge.attachGuest(name: name, nic: nic, segment: config.vhostUser[server].segment)
+                entry.port = port
+                guestOfPort[port] = key
+                log("\(guest) queue pair 0 running: port \(name) on \(config.vhostUser[server].segment)")
+            } catch {
+                log("\(guest): cannot attach: \(error)")
+            }
+        }
+        guests[key] = entry
+        // Frames may already be waiting.
+        serviceTransmit(key, pair: pair)
+        afterEvent()
+    }
+
+    public func vhostUserQueuePairStopped(_ guest: VhostUserGuestID, pair: Int) {
+        guard let server = serverIndex(of: guest) else { return }
+        let key = GuestKey(server: server, guest: guest)
+        guard var entry = guests[key] else { return }
+        entry.pairs[pair] = nil
+        if pair == 0, let port = entry.port {
+            bridge.detach(port)
+            guestOfPort[port] = nil
+            entry.port = nil
+            log("\(guest) queue pair 0 stopped: port detached")
+        }
+        guests[key] = entry
+        servers[server].releaseUnusedMemory()
+    }
+
+    public func vhostUserKicked(_ guest: VhostUserGuestID, pair: Int, queue: VirtioNetQueueKind) {
+        guard let server = serverIndex(of: guest) else { return }
+        // New receive buffers need no action: frames are delivered when they arrive.
+        if queue == .transmit { serviceTransmit(GuestKey(server: server, guest: guest), pair: pair) }
+        afterEvent()
+    }
+
+    public func vhostUserGuestDisconnected(_ guest: VhostUserGuestID, reason: VhostUserError) {
+        guard let server = serverIndex(of: guest) ?? servers.indices.first(where: { s in guests.keys.contains { $0.server == s && $0.guest == guest } }) else { return }
+        guests[GuestKey(server: server, guest: guest)] = nil
+        log("\(guest) disconnected: \(reason)")
+    }
+
+    func serverIndex(of guest: VhostUserGuestID) -> Int? {
+        servers.firstIndex { $0.guestIDs.contains(guest) } ?? guests.keys.first { $0.guest == guest }?.server
+    }
+
+    /// Drains a pair's transmit queue until it is empty (a guest does not kick again for frames
+    /// it already announced).
+    func serviceTransmit(_ key: GuestKey, pair: Int) {
+        guard let entry = guests[key], let port = entry.port, let nic = entry.pairs[pair] else { return }
+        let now = reactor.clock.now()
+        while true {
+            let (frames, notify) = bridge.serviceTransmit(of: nic, on: port, now: now, limit: 256)
+            if notify { servers[key.server].notify(key.guest, pair: pair, queue: .transmit) }
+            if nic.transmitQueue.isBroken {
+                servers[key.server].reportBroken(key.guest, pair: pair)
+                log("\(key.guest) broke its transmit queue \(pair): \(nic.transmitQueue.brokenReason.map { "\($0)" } ?? "")")
+                break
+            }
+            if frames < 256 { break }
+        }
+    }
+
+    /// The bridge asks to interrupt a guest (used receive or transmit buffers it asked about).
+    func interrupt(_ port: PortID) {
+        if let key = guestOfPort[port] { servers[key.server].notify(key.guest, pair: 0) }
+    }
+
+    // MARK: TAP ports
+
+    func openTap(_ tap: TapConfig) throws {
+        let device = try TAPDevice(name: tap.name)
+        if let ns = tap.namespace {
+            try runCommand("/usr/sbin/ip", ["link", "set", device.name, "netns", ns])
+        } else {
+            try device.setUp()
+        }
+        let port = try bridge.attachExternal(name: "tap:\(device.name)", kind: .tap, segment: tap.segment) { [unowned device] frame in
+            _ = try? device.write(frame)
+        }
+        let registration = try reactor.register(device.descriptor, interest: .read) { [unowned self, unowned device] _ in
+            let now = self.reactor.clock.now()
+            for _ in 0..<256 {
+                guard let n = try? device.read(into: self.frame), n > 0 else { break }
+                self.bridge.receive(UnsafeRawBufferPointer(rebasing: self.frame[0..<n]), from: port, now: now)
+            }
+            self.afterEvent()
+        }
+        taps.append((device, port, registration))
+        log("TAP \(device.name) on segment \(tap.segment)" + (tap.namespace.map { " (in namespace \($0))" } ?? ""))
+    }
+
+    // MARK: Statistics and control
+
+    /// Counters of every port, the router and the DHCP leases, as text.
+    public func statistics() -> String {
+        var lines = ["bridge \(config.name): \(servers.reduce(0) { $0 + $1.guestIDs.count }) guest(s) connected"]
+        for port in bridge.ports {
+            let c = port.counters
+            var line = "port \(port.name) (\(port.kind)): rx \(c.rxPackets) pkts \(c.rxBytes) B, tx \(c.txPackets) pkts \(c.txBytes) B"
+            let drops = c.nonZeroDrops
+            if !drops.isEmpty { line += ", drops " + drops.map { "\($0.reason)=\($0.count)" }.joined(separator: " ") }
+            lines.append(line)
+        }
+        if let r = bridge.router {
+            lines.append("router: forwarded \(r.counters.forwarded), echo replies \(r.counters.echoRepliesSent), ICMP errors \(r.counters.icmpErrorsSent), ARP requests sent \(r.counters.arp.requestsSent), drops \(r.counters.drops.total)")
+        }
+        for (i, server) in bridge.dhcpServers.enumerated() {
+            guard let server else { continue }
+            for lease in server.leases {
+                lines.append("dhcp \(bridge.segments[i].name): \(lease.address) \(lease.state) \(lease.client)")
+            }
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    func openControl(_ path: String) throws {
+        let listener = try UnixListener(path: path)
+        control = listener
+        controlRegistration = try reactor.register(listener.descriptor, interest: .read) { [unowned self] _ in
+            while let stream = try? self.control?.accept() {
+                let text = Array(self.statistics().utf8)
+                text.withUnsafeBytes { _ = try? stream.sendAll($0) }
+                stream.shutdown()
+            }
+        }
+    }
+
+    /// Reads the statistics of a bridge running with `control: path`.
+    public static func readStatistics(controlSocket path: String) throws -> String {
+        let stream = try UnixStream(connectingTo: path, nonBlocking: false)
+        var out: [UInt8] = []
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 65536, alignment: 8)
+        defer { buffer.deallocate() }
+        while let got = try stream.receive(into: buffer), got.count > 0 { out += buffer[0..<got.count] }
+        return String(decoding: out, as: UTF8.self)
+    }
+}
+
+/// Runs `path arguments…`, throwing with its output when it fails.
+func runCommand(_ path: String, _ arguments: [String]) throws {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: path)
+    p.arguments = arguments
+    let err = Pipe(); p.standardError = err; p.standardOutput = err
+    try p.run()
+    p.waitUntilExit()
+    guard p.terminationStatus == 0 else {
+        let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        throw DaemonError.command("\(path) \(arguments.joined(separator: " ")): \(text)")
+    }
+}
+
+public enum DaemonError: Error, CustomStringConvertible {
+    case command(String)
+    public var description: String { switch self { case .command(let s): "command failed: \(s)" } }
+}
