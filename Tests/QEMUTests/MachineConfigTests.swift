@@ -151,3 +151,18 @@ func badMemorySizesAreLocated(text: String) throws {
     let e = try #require(failure("machine:\n  kernel: [k\n  memory: 1g\n"))
     #expect(e.line >= 2 && e.message.hasPrefix("YAML syntax"))
 }
+
+@Test func docsExampleParses() throws {
+    let doc = try String(contentsOfFile: repositoryRoot + "/docs/machine.md", encoding: .utf8)
+    let start = try #require(doc.range(of: "```yaml\n"))
+    let end = try #require(doc.range(of: "```", range: start.upperBound..<doc.endIndex))
+    let config = try parse(String(doc[start.upperBound..<end.lowerBound]))
+    #expect(config.cpus == 2 && config.networks.count == 1 && config.networks[0].queues == 4)
+    let command = QEMUCommandLine(machine: config).shellCommand
+    // The listing in the doc, with its elided paths filled in.
+    var listing = doc[doc.range(of: "```\nqemu-system-x86_64")!.lowerBound...].dropFirst(4)
+    listing = listing[..<listing.range(of: "```")!.lowerBound]
+    let expected = listing.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.joined(separator: " ")
+        .replacingOccurrences(of: "…/", with: "/vm/")
+    #expect(command == expected)
+}
