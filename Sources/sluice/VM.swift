@@ -38,7 +38,8 @@ struct VM: ParsableCommand {
     func run() throws {
         let machine: MachineConfig
         do { machine = try MachineConfig.load(path: file) } catch {
-            fail("\(error)", code: 2)
+            FileHandle.standardError.write(Data("\(error)\n".utf8))
+            throw ExitCode(2)
         }
         var options = LaunchOptions(executable: qemu)
         if let consoleLog { options.console = .file(absolute(consoleLog)) }
@@ -68,16 +69,12 @@ struct VM: ParsableCommand {
             }
             try QEMULauncher.exec(command)
         } catch {
-            fail("sluice vm: \(error)", code: 1)
+            FileHandle.standardError.write(Data("sluice vm: \(error)\n".utf8))
+            throw ExitCode(1)
         }
     }
 
     private func absolute(_ path: String) -> String {
         path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
-    }
-
-    private func fail(_ message: String, code: Int32) -> Never {
-        FileHandle.standardError.write(Data("\(message)\n".utf8))
-        Foundation.exit(code)
     }
 }
