@@ -18,7 +18,7 @@ public enum ConsoleAttachment: Sendable {
 public enum QEMUExit: Equatable, Sendable, CustomStringConvertible {
     /// exit(status): 0 after the guest powered off.
     case exited(Int32)
-    /// Ended by this signal (QEMU re-raises SIGTERM after shutting down cleanly).
+    /// Ended by this signal (SIGKILL when `stop()` found SIGTERM ignored).
     case signalled(Int32)
 
     public var description: String {
@@ -214,7 +214,8 @@ public final class QEMUProcess: @unchecked Sendable {
         return state.outputOpen ? nil : state.exit
     }
 
-    /// Stops QEMU: SIGTERM (QEMU stops the guest and exits at once), then SIGKILL after `grace`.
+    /// Stops QEMU: SIGTERM (QEMU prints "terminating on signal 15", stops the guest and exits 0),
+    /// then SIGKILL after `grace`.
     @discardableResult
     public func stop(grace: Duration = .seconds(5)) -> QEMUExit {
         if exitStatus == nil { kill(pid, SIGTERM) }
