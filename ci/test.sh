@@ -4,6 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source ci/setup.sh
+bash ci/build-test-guest.sh   # the QEMU test guest (kernel + busybox initramfs), cached in ci/cache/
 bash ci/test-cshims.sh
 swift build --build-tests
 set +e
