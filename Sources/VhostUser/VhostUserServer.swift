@@ -203,7 +203,7 @@ public final class VhostUserServer {
                                                        maxDescriptors: VhostUserSpec.maxDescriptorsPerMessage) else { break }
                 received = r
             } catch {
-                perform(guest.connection.close(.io(error)), for: guest)
+                perform(guest.connection.close(Self.closeReason(error)), for: guest)
                 break
             }
             if received.count == 0 {
@@ -242,7 +242,7 @@ public final class VhostUserServer {
                 sent = try guest.outgoing.withUnsafeBytes { (raw) throws(Errno) in try guest.stream.send(raw) }
             } catch {
                 guest.outgoing = []
-                if !guest.closed { perform(guest.connection.close(.io((error as? Errno) ?? Errno(rawValue: EIO))), for: guest) }
+                if !guest.closed { perform(guest.connection.close(Self.closeReason((error as? Errno) ?? Errno(rawValue: EIO))), for: guest) }
                 return
             }
             guard let sent else { break }
@@ -251,6 +251,11 @@ public final class VhostUserServer {
         if let registration = guest.registration, !guest.closed {
             try? reactor.modify(registration, interest: guest.outgoing.isEmpty ? .read : [.read, .write])
         }
+    }
+
+    /// A socket error as a close reason: a peer that vanished (reset, broken pipe) simply left.
+    private static func closeReason(_ error: Errno) -> VhostUserError {
+        error == .connectionReset || error == .brokenPipe ? .peerClosed : .io(error)
     }
 
     // MARK: Actions
