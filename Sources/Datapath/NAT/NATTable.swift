@@ -221,6 +221,14 @@ struct NATTable {
         if moves { linkNewest(s) }
     }
 
+    /// `now`, or the newest activity already in `list` if that is later: a clock that steps back
+    /// must not put a list out of deadline order (the session lives a little longer instead).
+    @inline(__always) private func monotonic(_ now: Instant, list: Int) -> Instant {
+        let last = newest[list]
+        guard last != Self.none else { return now }
+        return max(now, sessions[Int(last)].lastActive)
+    }
+
     /// Removes session `s`, and its mapping if it was the last. Returns true if the mapping went.
     @discardableResult
     mutating func removeSession(_ s: Int32, timedOut: Bool) -> Bool {
@@ -286,8 +294,10 @@ struct NATTable {
         sessions[Int(s)].newer = Self.none
     }
 
+    /// Appends `s` to its timer list, first raising its last activity to the list's newest.
     private mutating func linkNewest(_ s: Int32) {
         let list = Self.timerList(sessions[Int(s)].state)
+        sessions[Int(s)].lastActive = monotonic(sessions[Int(s)].lastActive, list: list)
         sessions[Int(s)].older = newest[list]
         sessions[Int(s)].newer = Self.none
         if newest[list] != Self.none { sessions[Int(newest[list])].newer = s } else { oldest[list] = s }

@@ -59,7 +59,7 @@ extension NAT {
             guard length >= ICMPv4Constants.headerLength else { throw .malformed }
             let id = datagram.u16(t + 4)
             return NATFlowHeader(proto: .icmp, sourcePort: id, destinationPort: id, tcpFlags: [],
-                                          icmpType: datagram.u8(t))
+                                 icmpType: datagram.u8(t))
         default:
             throw .unsupportedProtocol
         }
