@@ -212,15 +212,50 @@ private typealias L = NATLab
     #expect(nat.counters.hairpinned == 1)
 }
 
-@Test func fragmentsAfterTheFirstAreDroppedAndCounted() throws {
+/// Splits an unfragmented datagram (20-byte header) after `split` payload bytes (a multiple of 8).
+private func fragments(_ packet: [UInt8], split: Int) -> (first: [UInt8], rest: [UInt8]) {
+    let payload = Array(packet[20...])
+    var first = Array(packet[0..<20]) + payload[0..<split]
+    first[6] = 0x20                                                        // MF, offset 0
+    var rest = Array(packet[0..<20]) + payload[split...]
+    rest[6] = UInt8((split / 8) >> 8); rest[7] = UInt8((split / 8) & 0xFF)      // offset, last fragment
+    return (first.withFixedLength(), rest.withFixedLength())
+}
+
+/// Puts fragments (first, then the rest) back together.
+private func reassemble(_ first: [UInt8], _ rest: [UInt8]) -> [UInt8] {
+    var whole = Array(first) + rest[20...]
+    whole[6] = 0; whole[7] = 0
+    return whole.withFixedLength()
+}
+
+@Test func fragmentedDatagramsAreTranslatedWhole() throws {
     let nat = try L.nat()
-    var first = L.udp(L.hostA, 40000, L.server, 53) { $0.moreFragments = true }
+    let payload = (0..<40).map { UInt8($0) }
+    var (first, rest) = fragments(L.udp(L.hostA, 40000, L.server, 4500, payload: payload), split: 16)
+    #expect(nat.outbound(&rest) == .translated, "outbound later fragments need no state: any order")
     #expect(nat.outbound(&first) == .translated)
-    var later = L.udp(L.hostA, 40000, L.server, 53) { $0.fragmentOffset = 3 }
-    #expect(nat.outbound(&later) == .drop(.fragment))
-    var laterIn = L.udp(L.server, 53, L.external, 40000) { $0.fragmentOffset = 3 }
-    #expect(nat.inbound(&laterIn) == .drop(.fragment))
-    #expect(nat.counters.drops[.fragment] == 2)
+    let sent = try NATPacket(reassemble(first, rest))
+    #expect(sent.ip.source == L.external)
+    #expect(try sent.udp().data == payload, "the UDP checksum over the whole datagram verifies")
+
+    let reply = L.udp(L.server, 4500, L.external, 40000, payload: payload.reversed())
+    (first, rest) = fragments(reply, split: 24)
+    var early = rest
+    #expect(nat.inbound(&early) == .drop(.fragment), "a later fragment before its first is not known yet")
+    #expect(nat.inbound(&first) == .translated)
+    var later = rest
+    #expect(nat.inbound(&later) == .translated)
+    let back = try NATPacket(reassemble(first, later))
+    #expect(back.ip.destination == L.hostA)
+    #expect(try back.udp().header.destinationPort == 40000 && back.udp().data == payload.reversed())
+    // The first fragment vouches for 15 s (RFC 791's reassembly timer).
+    later = rest
+    #expect(nat.inbound(&later, at: L.t0 + .seconds(15)) == .drop(.fragment))
+    // A later fragment of another datagram (another identification) is not let in.
+    var stranger = rest; stranger[5] ^= 0x01; fixIPChecksum(&stranger)
+    #expect(nat.inbound(&stranger) == .drop(.fragment))
+    #expect(nat.counters.drops[.fragment] == 3)
 }
 
 @Test func malformedAndUnsupportedPacketsAreDroppedByReason() throws {

@@ -19,8 +19,9 @@
 //   never end a mapping (4787 REQ-12).
 // - Hairpinning (4787 REQ-9, 5382 REQ-9): an internal packet to the external address and a
 //   mapped port goes back inside, from the sender's external address and port.
-// - Fragments: first fragments are translated; later ones are dropped and counted (no fragment
-//   state; 4787 REQ-14 not met).
+// - Fragments: first fragments are translated as whole datagrams; later ones outbound get the
+//   external address; later ones inbound follow their first fragment (`NATFragmentTable`) and
+//   are dropped (counted) if it has not been seen — 4787 REQ-14 only for in-order arrival.
 // - Full tables drop new sessions (counted); nothing is evicted, so behaviour never depends on
 //   who else is using the NAT beyond "is there room".
 import Basics
@@ -31,6 +32,7 @@ public final class NAT {
     public let configuration: NATConfiguration
     public internal(set) var counters = NATCounters()
     var table: NATTable
+    var fragments = NATFragmentTable(capacity: NATConstants.fragmentTableCapacity, lifetime: NATConstants.fragmentLifetime)
     let external: UInt32
 
     /// A NAT with empty tables. `random` (if given) randomises where port searches start and keys

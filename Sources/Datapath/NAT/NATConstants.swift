@@ -21,6 +21,11 @@ public enum NATConstants {
     /// any host's ephemeral ports. Ports outside the range stay free for the host that owns the
     /// external address.
     public static let defaultPortRange: ClosedRange<UInt16> = 32768...60999
+    /// How long the first fragment of an inbound datagram vouches for the rest: RFC 791 §3.2's
+    /// "recommendation for the initial timer setting is 15 seconds" for reassembly.
+    public static let fragmentLifetime: Duration = .seconds(15)
+    /// Inbound datagrams whose later fragments the NAT can route at once.
+    public static let fragmentTableCapacity = 64
     /// Default number of sessions (and so at most of mappings) the tables hold.
     public static let defaultCapacity = 16384
 }

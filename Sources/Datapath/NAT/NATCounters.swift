@@ -8,8 +8,8 @@ public enum NATDropReason: Int, CaseIterable, Sendable, Error {
     /// Neither TCP, UDP nor ICMP; or an ICMP type the NAT does not translate (redirects, router
     /// advertisements, source quench, ...).
     case unsupportedProtocol
-    /// A fragment other than the first: it carries no ports to translate by, and the NAT keeps no
-    /// fragment state (RFC 4787 REQ-14 is not met).
+    /// An inbound fragment other than the first whose first fragment was not translated (not
+    /// seen yet, or too long ago); or an ICMP error quoting such a fragment.
     case fragment
     /// Outbound from a source that is not internal: the external address itself, a martian, or an
     /// address outside `internalNetworks`.

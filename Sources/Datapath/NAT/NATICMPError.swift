@@ -33,7 +33,7 @@ extension NAT {
     /// their original form, using the matching mapping; and b) Leave the ICMP Error type and code
     /// unchanged". The quote must match a session, not just a mapping: only then did the NAT send
     /// it, which keeps forged errors from reaching internal hosts.
-    func inboundError(_ datagram: UnsafeMutableRawBufferPointer, _ ip: IPv4Header) -> NATVerdict {
+    func inboundError(_ datagram: UnsafeMutableRawBufferPointer, _ ip: IPv4Header, now: Instant) -> NATVerdict {
         let message = datagram.slice(from: ip.headerLength)
         let quotedHeader: IPv4Header, quote: UnsafeMutableRawBufferPointer
         do { (quotedHeader, quote) = try quotedDatagram(message) } catch { return drop(error) }
@@ -66,6 +66,7 @@ extension NAT {
         message.setU16(2, changes.applied(to: message.u16(2)))
         var outer = ChecksumAdjustment()
         NATRewrite.rewriteAddress(datagram, .destination, to: mapping.internalAddress, changes: &outer)
+        if ip.moreFragments { rememberFirstFragment(ip, internalAddress: mapping.internalAddress, now: now) }
         counters.icmpErrorsTranslated &+= 1
         counters.inboundTranslated &+= 1
         return .translated

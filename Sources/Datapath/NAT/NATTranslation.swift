@@ -34,7 +34,7 @@ extension NAT {
     /// Reads the transport header of `datagram` after a check of its length, or returns why not.
     @inline(__always)
     func flowHeader(_ datagram: UnsafeMutableRawBufferPointer, _ ip: IPv4Header) throws(NATDropReason) -> NATFlowHeader {
-        // A later fragment has no transport header to translate by.
+        // A later fragment has no transport header to translate by (the callers route those).
         guard ip.fragmentOffset == 0 else { throw .fragment }
         let t = ip.headerLength
         let length = datagram.count - t
@@ -73,6 +73,13 @@ extension NAT {
     // MARK: Outbound
 
     func outbound(_ datagram: UnsafeMutableRawBufferPointer, _ ip: IPv4Header, now: Instant) -> NATVerdict {
+        if ip.fragmentOffset != 0 {
+            // A later fragment: no ports, and its source can only become the external address.
+            var changes = ChecksumAdjustment()
+            NATRewrite.rewriteAddress(datagram, .source, to: external, changes: &changes)
+            counters.outboundTranslated &+= 1
+            return .translated
+        }
         let flow: NATFlowHeader
         do { flow = try flowHeader(datagram, ip) } catch { return drop(error) }
         var remotePort = flow.destinationPort
@@ -112,11 +119,12 @@ extension NAT {
 
     func inbound(_ datagram: UnsafeMutableRawBufferPointer, _ ip: IPv4Header, now: Instant) -> NATVerdict {
         guard ip.destination.rawValue == external else { return drop(.notExternal) }
+        if ip.fragmentOffset != 0 { return inboundLaterFragment(datagram, ip, now: now) }
         let flow: NATFlowHeader
         do { flow = try flowHeader(datagram, ip) } catch { return drop(error) }
         var remotePort = flow.sourcePort
         if flow.proto == .icmp {
-            if NATICMPQuery.isTranslatedError(flow.icmpType) { return inboundError(datagram, ip) }
+            if NATICMPQuery.isTranslatedError(flow.icmpType) { return inboundError(datagram, ip, now: now) }
             // Queries from outside are for the NAT's host, not for anyone behind it.
             if NATICMPQuery.isRequest(flow.icmpType) { return drop(.noMapping) }
             guard NATICMPQuery.isReply(flow.icmpType) else { return drop(.unsupportedProtocol) }
@@ -148,6 +156,25 @@ extension NAT {
         NATRewrite.rewrite(datagram, headerLength: ip.headerLength, transportLength: datagram.count - ip.headerLength,
                            protocol: flow.proto, .destination, address: mapping.internalAddress, port: mapping.internalPort,
                            changes: &changes)
+        if ip.moreFragments { rememberFirstFragment(ip, internalAddress: mapping.internalAddress, now: now) }
+        counters.inboundTranslated &+= 1
+        return .translated
+    }
+
+    // MARK: Fragments
+
+    /// Notes where the rest of a fragmented inbound datagram goes.
+    func rememberFirstFragment(_ ip: IPv4Header, internalAddress: UInt32, now: Instant) {
+        fragments.record(remote: ip.source.rawValue, identification: ip.identification, proto: ip.protocol.rawValue,
+                         internalAddress: internalAddress, now: now)
+    }
+
+    /// A later fragment of an inbound datagram: to wherever its first fragment went.
+    func inboundLaterFragment(_ datagram: UnsafeMutableRawBufferPointer, _ ip: IPv4Header, now: Instant) -> NATVerdict {
+        guard let address = fragments.internalAddress(remote: ip.source.rawValue, identification: ip.identification,
+                                                      proto: ip.protocol.rawValue, now: now) else { return drop(.fragment) }
+        var changes = ChecksumAdjustment()
+        NATRewrite.rewriteAddress(datagram, .destination, to: address, changes: &changes)
         counters.inboundTranslated &+= 1
         return .translated
     }

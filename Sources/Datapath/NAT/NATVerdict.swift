@@ -8,6 +8,7 @@ public enum NATVerdict: Equatable, Sendable {
     /// An outbound packet to the external address itself, rewritten for the internal endpoint
     /// behind that mapping (RFC 4787 REQ-9, "Hairpinning"): send it back to the internal network.
     case hairpinned
-    /// Send it nowhere; the reason was counted in `NAT.counters.drops`.
+    /// Send it nowhere; the reason was counted in `NAT.counters.drops`. The packet is as it came,
+    /// except a hairpinned one refused on its way back in (already translated outbound).
     case drop(NATDropReason)
 }
