@@ -62,6 +62,8 @@ private typealias L = NATLab
     #expect(nat.outbound(&second, at: L.t0 + .seconds(60)) == .translated)
     #expect(nat.nextDeadline() == L.t0 + .seconds(120))
     #expect(nat.mappings().first?.expires == L.t0 + .seconds(180))
+    #expect(nat.mapping(.udp, internalAddress: L.hostA, internalPort: 40000) == nat.mappings().first)
+    #expect(nat.mapping(.udp, internalAddress: L.hostA, internalPort: 40001) == nil)
     #expect(nat.expire(now: L.t0 + .seconds(120)) == 1)
     #expect(nat.mappingCount == 1 && nat.sessionCount == 1)
     #expect(nat.nextDeadline() == L.t0 + .seconds(180))

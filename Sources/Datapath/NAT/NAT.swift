@@ -30,8 +30,8 @@ import Wire
 /// An IPv4 NAPT for one external address. One owner, one thread.
 public final class NAT {
     public let configuration: NATConfiguration
-    public internal(set) var counters = NATCounters()
-    var table: NATTable
+    @exclusivity(unchecked) public internal(set) var counters = NATCounters()
+    let table: NATTable
     var fragments = NATFragmentTable(capacity: NATConstants.fragmentTableCapacity, lifetime: NATConstants.fragmentLifetime)
     let external: UInt32
 
@@ -115,13 +115,27 @@ public final class NAT {
         for (s, session) in table.sessions.enumerated() where session.mapping != NATTable.none {
             expires[Int(session.mapping)] = max(expires[Int(session.mapping)], table.deadline(Int32(s)))
         }
-        return table.mappings.indices.compactMap { m -> NATMapping? in
-            let e = table.mappings[m]
-            guard e.sessions > 0 else { return nil }
-            return NATMapping(protocol: e.proto, internalAddress: IPv4Address(rawValue: e.internalAddress),
-                              internalPort: e.internalPort, externalAddress: configuration.externalAddress,
-                              externalPort: e.externalPort, sessionCount: Int(e.sessions), expires: expires[m])
+        return table.mappings.indices.compactMap { m in
+            table.mappings[m].sessions > 0 ? report(mapping: m, expires: expires[m]) : nil
         }.sorted { ($0.protocol, $0.internalAddress, $0.internalPort) < ($1.protocol, $1.internalAddress, $1.internalPort) }
+    }
+
+    /// The mapping of an internal endpoint, if any.
+    public func mapping(_ proto: NATProtocol, internalAddress: IPv4Address, internalPort: UInt16) -> NATMapping? {
+        let m = table.mapping(proto, internal: internalAddress.rawValue, port: internalPort)
+        guard m != NATTable.none else { return nil }
+        var expires = Instant.zero
+        for (s, session) in table.sessions.enumerated() where session.mapping == m {
+            expires = max(expires, table.deadline(Int32(s)))
+        }
+        return report(mapping: Int(m), expires: expires)
+    }
+
+    private func report(mapping m: Int, expires: Instant) -> NATMapping {
+        let e = table.mappings[m]
+        return NATMapping(protocol: e.proto, internalAddress: IPv4Address(rawValue: e.internalAddress),
+                          internalPort: e.internalPort, externalAddress: configuration.externalAddress,
+                          externalPort: e.externalPort, sessionCount: Int(e.sessions), expires: expires)
     }
 
     /// Every session, sorted by protocol, internal endpoint and remote endpoint (allocates; for reports).
@@ -138,13 +152,6 @@ public final class NAT {
             ($0.protocol, $0.internalAddress, $0.internalPort, $0.remoteAddress, $0.remotePort)
                 < ($1.protocol, $1.internalAddress, $1.internalPort, $1.remoteAddress, $1.remotePort)
         }
-    }
-
-    /// The mapping of an internal endpoint, if any.
-    public func mapping(_ proto: NATProtocol, internalAddress: IPv4Address, internalPort: UInt16) -> NATMapping? {
-        let m = table.mapping(proto, internal: internalAddress.rawValue, port: internalPort)
-        guard m != NATTable.none else { return nil }
-        return mappings().first { $0.protocol == proto && $0.externalPort == table.mappings[Int(m)].externalPort }
     }
 
     // MARK: Helpers

@@ -5,7 +5,8 @@
 // rarely touches the entries and deletion needs no callback. The index only finds entries; it
 // never decides an order, so hash order cannot leak into behaviour.
 
-/// Entry numbers by hash. Equality is the caller's (`find`'s `matches`).
+/// Entry numbers by hash. Equality is the caller's (`find`'s `matches`). A trivial value over
+/// memory its owner frees with `deallocate()` (so copying it never retains anything).
 struct NATIndex {
     struct Slot {
         var entry: Int32
@@ -14,7 +15,7 @@ struct NATIndex {
 
     static let empty: Int32 = -1
 
-    private var slots: [Slot]
+    private let slots: UnsafeMutableBufferPointer<Slot>
     private let mask: Int
     private let shift: UInt32
 
@@ -22,10 +23,13 @@ struct NATIndex {
     init(capacity: Int) {
         var n = 16
         while n < 2 * capacity { n <<= 1 }
-        slots = Array(repeating: Slot(entry: Self.empty, hash: 0), count: n)
+        slots = .allocate(capacity: n)
+        slots.initialize(repeating: Slot(entry: Self.empty, hash: 0))
         mask = n - 1
         shift = UInt32(32 - n.trailingZeroBitCount)
     }
+
+    func deallocate() { slots.deallocate() }
 
     /// Fibonacci-style placement: the hash's top bits.
     @inline(__always) private func home(_ hash: UInt32) -> Int { Int(truncatingIfNeeded: hash >> shift) }
@@ -42,14 +46,14 @@ struct NATIndex {
     }
 
     /// Adds `entry` under `hash`. The caller keeps at most `capacity` entries.
-    mutating func insert(_ hash: UInt32, _ entry: Int32) {
+    func insert(_ hash: UInt32, _ entry: Int32) {
         var i = home(hash)
         while slots[i].entry != Self.empty { i = (i &+ 1) & mask }
         slots[i] = Slot(entry: entry, hash: hash)
     }
 
     /// Removes `entry`, which was inserted under `hash`.
-    mutating func remove(_ hash: UInt32, _ entry: Int32) {
+    func remove(_ hash: UInt32, _ entry: Int32) {
         var hole = home(hash)
         while slots[hole].entry != entry { hole = (hole &+ 1) & mask }
         // Pull later members of the probe run into the hole whenever the hole lies between their

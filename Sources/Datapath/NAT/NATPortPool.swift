@@ -10,7 +10,8 @@
 // (RFC 6056's advice against guessable ports), reproducibly for a given seed.
 import Basics
 
-/// Who holds each external port, per protocol. Owners are mapping numbers.
+/// Who holds each external port, per protocol. Owners are mapping numbers. Its owner (the
+/// table) frees the memory with `deallocate()`.
 struct NATPortPool {
     /// Never held, or released by other than a timeout.
     static let free: Int32 = -1
@@ -19,7 +20,7 @@ struct NATPortPool {
 
     let low: Int
     let count: Int
-    private var owners: [Int32]
+    private let owners: UnsafeMutableBufferPointer<Int32>
     private(set) var available: (Int, Int, Int)
     private var cursor = (0, 0, 0)
     private var random: SeededRandom?
@@ -27,10 +28,13 @@ struct NATPortPool {
     init(range: ClosedRange<UInt16>, random: SeededRandom?) {
         low = Int(range.lowerBound)
         count = Int(range.upperBound) - low + 1
-        owners = Array(repeating: Self.free, count: 3 * count)
+        owners = .allocate(capacity: 3 * count)
+        owners.initialize(repeating: Self.free)
         available = (count, count, count)
         self.random = random
     }
+
+    func deallocate() { owners.deallocate() }
 
     /// The holder of `port` for `proto` (`free` or `expired` when none; `free` outside the range).
     @inline(__always) func owner(_ proto: NATProtocol, _ port: UInt16) -> Int32 {

@@ -17,7 +17,7 @@
 import Basics
 import Wire
 
-struct NATTable {
+final class NATTable {
     static let none: Int32 = -1
 
     struct Mapping {
@@ -69,23 +69,26 @@ struct NATTable {
     let seed: UInt64
     let trackPermits: Bool
     /// Idle timeout of each timer list, in nanoseconds.
-    let timeouts: [UInt64]
+    let timeouts: UnsafeMutableBufferPointer<UInt64>
 
-    private(set) var mappings: [Mapping]
-    private(set) var sessions: [Session]
-    private var permits: [Permit]
-    private var mappingIndex: NATIndex
-    private var sessionIndex: NATIndex
-    private var permitIndex: NATIndex
-    private var freeMapping: Int32 = 0
-    private var freeSession: Int32 = 0
-    private var freePermit: Int32 = 0
-    private(set) var mappingCount = 0
-    private(set) var sessionCount = 0
+    // Storage is allocated once here and freed in `deinit`: a final class over raw buffers, so a
+    // lookup neither copies a struct of arrays (retain/release per array) nor checks uniqueness.
+    // Entry numbers come from the table itself, never from packet bytes.
+    let mappings: UnsafeMutableBufferPointer<Mapping>
+    let sessions: UnsafeMutableBufferPointer<Session>
+    private let permits: UnsafeMutableBufferPointer<Permit>
+    private let mappingIndex: NATIndex
+    private let sessionIndex: NATIndex
+    private let permitIndex: NATIndex
     /// Oldest and newest session of each timer list.
-    private var oldest: [Int32] = [none, none, none, none]
-    private var newest: [Int32] = [none, none, none, none]
-    var ports: NATPortPool
+    private let oldest: UnsafeMutableBufferPointer<Int32>
+    private let newest: UnsafeMutableBufferPointer<Int32>
+    @exclusivity(unchecked) private var freeMapping: Int32 = 0
+    @exclusivity(unchecked) private var freeSession: Int32 = 0
+    @exclusivity(unchecked) private var freePermit: Int32 = 0
+    @exclusivity(unchecked) private(set) var mappingCount = 0
+    @exclusivity(unchecked) private(set) var sessionCount = 0
+    @exclusivity(unchecked) var ports: NATPortPool
 
     init(capacity: Int, timeouts: NATTimeouts, trackPermits: Bool, ports: NATPortPool, seed: UInt64) {
         self.capacity = capacity
@@ -93,23 +96,47 @@ struct NATTable {
         self.trackPermits = trackPermits
         self.ports = ports
         func ns(_ d: Duration) -> UInt64 { UInt64(max(1, d.nanosecondsClamped)) }
-        self.timeouts = [ns(timeouts.udp), ns(timeouts.icmpQuery), ns(timeouts.tcpTransitory), ns(timeouts.tcpEstablished)]
-        func next(_ i: Int) -> Int32 { i + 1 < capacity ? Int32(i + 1) : Self.none }
-        mappings = (0..<capacity).map {
-            Mapping(proto: .udp, internalAddress: 0, internalPort: 0, externalPort: 0, sessions: 0, hash: 0, nextFree: next($0))
+        self.timeouts = .allocate(capacity: 4)
+        for (list, d) in [timeouts.udp, timeouts.icmpQuery, timeouts.tcpTransitory, timeouts.tcpEstablished].enumerated() {
+            self.timeouts.initializeElement(at: list, to: ns(d))
         }
-        sessions = (0..<capacity).map {
-            Session(mapping: Self.none, remoteAddress: 0, remotePort: 0, state: .udp, syns: 0, lastActive: .zero,
-                    hash: 0, permit: Self.none, older: Self.none, newer: next($0))
+        func next(_ i: Int, _ count: Int) -> Int32 { i + 1 < count ? Int32(i + 1) : Self.none }
+        mappings = .allocate(capacity: capacity)
+        sessions = .allocate(capacity: capacity)
+        for i in 0..<capacity {
+            mappings.initializeElement(at: i, to: Mapping(proto: .udp, internalAddress: 0, internalPort: 0, externalPort: 0,
+                                                          sessions: 0, hash: 0, nextFree: next(i, capacity)))
+            sessions.initializeElement(at: i, to: Session(mapping: Self.none, remoteAddress: 0, remotePort: 0, state: .udp,
+                                                          syns: 0, lastActive: .zero, hash: 0, permit: Self.none,
+                                                          older: Self.none, newer: next(i, capacity)))
         }
         let permitCount = trackPermits ? capacity : 0
-        permits = (0..<permitCount).map {
-            Permit(mapping: Self.none, remoteAddress: 0, sessions: 0, hash: 0, nextFree: $0 + 1 < permitCount ? Int32($0 + 1) : Self.none)
+        permits = .allocate(capacity: max(1, permitCount))
+        for i in 0..<max(1, permitCount) {
+            permits.initializeElement(at: i, to: Permit(mapping: Self.none, remoteAddress: 0, sessions: 0, hash: 0,
+                                                        nextFree: next(i, permitCount)))
         }
+        if permitCount == 0 { freePermit = Self.none }
         mappingIndex = NATIndex(capacity: capacity)
         sessionIndex = NATIndex(capacity: capacity)
         permitIndex = NATIndex(capacity: permitCount)
-        if permitCount == 0 { freePermit = Self.none }
+        oldest = .allocate(capacity: 4)
+        oldest.initialize(repeating: Self.none)
+        newest = .allocate(capacity: 4)
+        newest.initialize(repeating: Self.none)
+    }
+
+    deinit {
+        timeouts.deallocate()
+        mappings.deallocate()
+        sessions.deallocate()
+        permits.deallocate()
+        mappingIndex.deallocate()
+        sessionIndex.deallocate()
+        permitIndex.deallocate()
+        oldest.deallocate()
+        newest.deallocate()
+        ports.deallocate()
     }
 
     var isFull: Bool { sessionCount == capacity }
@@ -169,7 +196,7 @@ struct NATTable {
     /// Adds a mapping (the internal endpoint must have none) holding external port `port`, which
     /// the caller chose from `ports`. Needs a free session too (the caller checked `isFull`):
     /// a mapping without a session is never left behind.
-    mutating func addMapping(_ proto: NATProtocol, internal address: UInt32, port: UInt16, external: UInt16) -> Int32 {
+    func addMapping(_ proto: NATProtocol, internal address: UInt32, port: UInt16, external: UInt16) -> Int32 {
         let m = freeMapping
         precondition(m != Self.none, "NATTable: no free mapping")
         freeMapping = mappings[Int(m)].nextFree
@@ -183,7 +210,7 @@ struct NATTable {
     }
 
     /// Adds a session of mapping `m` (which must have none with this remote endpoint), newest in its timer list.
-    mutating func addSession(_ m: Int32, remote address: UInt32, port: UInt16, state: NATSessionState, syns: UInt8,
+    func addSession(_ m: Int32, remote address: UInt32, port: UInt16, state: NATSessionState, syns: UInt8,
                              now: Instant) -> Int32 {
         let s = freeSession
         precondition(s != Self.none, "NATTable: no free session")
@@ -211,7 +238,7 @@ struct NATTable {
     }
 
     /// Marks session `s` active at `now`, in state `state`, having seen `syns`.
-    @inline(__always) mutating func refresh(_ s: Int32, state: NATSessionState, syns: UInt8, now: Instant) {
+    @inline(__always) func refresh(_ s: Int32, state: NATSessionState, syns: UInt8, now: Instant) {
         let old = sessions[Int(s)]
         let moves = Self.timerList(old.state) != Self.timerList(state) || newest[Self.timerList(state)] != s
         if moves { unlink(s) }
@@ -231,7 +258,7 @@ struct NATTable {
 
     /// Removes session `s`, and its mapping if it was the last. Returns true if the mapping went.
     @discardableResult
-    mutating func removeSession(_ s: Int32, timedOut: Bool) -> Bool {
+    func removeSession(_ s: Int32, timedOut: Bool) -> Bool {
         let e = sessions[Int(s)]
         unlink(s)
         sessionIndex.remove(e.hash, s)
@@ -264,7 +291,7 @@ struct NATTable {
 
     /// Removes every session whose deadline is at or before `now`. Returns the sessions and
     /// mappings removed.
-    mutating func expire(now: Instant) -> (sessions: Int, mappings: Int) {
+    func expire(now: Instant) -> (sessions: Int, mappings: Int) {
         var removed = (sessions: 0, mappings: 0)
         for list in 0..<4 {
             while oldest[list] != Self.none, deadline(oldest[list]) <= now {
@@ -285,7 +312,7 @@ struct NATTable {
 
     // MARK: Timer lists
 
-    private mutating func unlink(_ s: Int32) {
+    private func unlink(_ s: Int32) {
         let list = Self.timerList(sessions[Int(s)].state)
         let older = sessions[Int(s)].older, newer = sessions[Int(s)].newer
         if older != Self.none { sessions[Int(older)].newer = newer } else { oldest[list] = newer }
@@ -295,7 +322,7 @@ struct NATTable {
     }
 
     /// Appends `s` to its timer list, first raising its last activity to the list's newest.
-    private mutating func linkNewest(_ s: Int32) {
+    private func linkNewest(_ s: Int32) {
         let list = Self.timerList(sessions[Int(s)].state)
         sessions[Int(s)].lastActive = monotonic(sessions[Int(s)].lastActive, list: list)
         sessions[Int(s)].older = newest[list]
