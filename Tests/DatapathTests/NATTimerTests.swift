@@ -218,6 +218,14 @@ private typealias L = NATLab
     #expect(sessions[2].internalPort == 41000 && sessions[2].expires == L.t0 + .seconds(123))
 }
 
+@Test func natDropReasonsFitTheInlineCounters() {
+    #expect(NATDropReason.allCases.count <= 16)
+    var counts = NATDropCounts()
+    for reason in NATDropReason.allCases { counts[reason] += UInt64(reason.rawValue + 1) }
+    #expect(counts.total == UInt64((1...NATDropReason.allCases.count).reduce(0, +)))
+    #expect(counts.nonzero.count == NATDropReason.allCases.count)
+}
+
 @Test func configurationIsValidated() {
     func refused(_ configure: (inout NATConfiguration) -> Void) -> NATConfigurationError? {
         var c = NATConfiguration(externalAddress: L.external)

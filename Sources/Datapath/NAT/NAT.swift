@@ -17,7 +17,7 @@
 // - ICMP: echo and timestamp queries get their identifier translated (5508 REQ-1); errors about a
 //   translated packet have the quoted header translated back, both ways (5508 REQ-4, REQ-5), and
 //   never end a mapping (4787 REQ-12).
-// - Hairpinning (4787 REQ-9, 5382 REQ-9): an internal packet to the external address and a
+// - Hairpinning (4787 REQ-9; 5382 asks the same for TCP): an internal packet to the external address and a
 //   mapped port goes back inside, from the sender's external address and port.
 // - Fragments: first fragments are translated as whole datagrams; later ones outbound get the
 //   external address; later ones inbound follow their first fragment (`NATFragmentTable`) and
