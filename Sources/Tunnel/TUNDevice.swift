@@ -13,15 +13,25 @@ public final class TUNDevice {
     /// The interface name the kernel gave it.
     public let name: String
 
+    /// True when every packet read or written carries a 10-byte virtio-net header (IFF_VNET_HDR) and the kernel
+    /// may hand over TCP super-packets (TUN_F_CSUM | TUN_F_TSO4); see TUNOffload.swift.
+    public let offloads: Bool
+
     /// Opens (creating) the TUN device `name` in the current network namespace. Needs CAP_NET_ADMIN.
-    public init(name: String) throws(Errno) {
+    /// With `offloads`, packets carry a virtio-net header and TCP segmentation is left to the reader.
+    public init(name: String, offloads: Bool = false) throws(Errno) {
         var chosen = [CChar](repeating: 0, count: Int(SLUICE_IFNAMSIZ))
-        let fd = chosen.withUnsafeMutableBufferPointer { out in
-            sluice_tun_open(name, out.baseAddress, out.count, SLUICE_IFF_TUN | SLUICE_IFF_NO_PI)
-        }
+        var flags = SLUICE_IFF_TUN | SLUICE_IFF_NO_PI
+        if offloads { flags |= SLUICE_IFF_VNET_HDR }
+        let fd = chosen.withUnsafeMutableBufferPointer { out in sluice_tun_open(name, out.baseAddress, out.count, flags) }
         guard fd >= 0 else { throw Errno.current }
         descriptor = FileDescriptor(adopting: fd)
         try descriptor.setNonBlocking()
+        if offloads {
+            guard sluice_tun_set_vnet_hdr_size(fd, CInt(TUNPacketHeader.size)) == 0,
+                  sluice_tun_set_offload(fd, SLUICE_TUN_F_CSUM | SLUICE_TUN_F_TSO4) == 0 else { throw Errno.current }
+        }
+        self.offloads = offloads
         self.name = String(decoding: chosen.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 

@@ -6,7 +6,8 @@
 //   PrivateKeyFile = <path>  (ours)     PresharedKey = <base64>       RejectAfterMessages = 2000
 //   ListenPort = 51820                  PresharedKeyFile = <path>     HandshakeInterval = 6
 //   Address = 10.0.0.1/24, 10.1.0.1/24  Endpoint = 192.0.2.1:51820    StatusInterval = 10
-//   MTU = 1420                          AllowedIPs = 10.0.0.2/32
+//   MTU = 1420                          AllowedIPs = 10.0.0.2/32      TUNOffload = off
+//                                                                     UDPOffload = off
 //                                       PersistentKeepalive = 25
 
 import Basics
@@ -37,11 +38,17 @@ public struct SluiceSettings: Sendable, Equatable {
     public var handshakeInterval: Duration?
     /// Print a status line this often (0 or absent: only on SIGUSR1).
     public var statusInterval: Duration?
+    /// TUN offloads: TCP segmentation of super-packets read, TCP coalescing of packets written (default on).
+    public var tunOffload: Bool
+    /// UDP offloads: UDP_SEGMENT for runs of datagrams sent, UDP_GRO for datagrams received (default on).
+    public var udpOffload: Bool
 
     public init(rekeyAfterMessages: UInt64? = nil, rejectAfterMessages: UInt64? = nil,
-                handshakeInterval: Duration? = nil, statusInterval: Duration? = nil) {
+                handshakeInterval: Duration? = nil, statusInterval: Duration? = nil, tunOffload: Bool = true,
+                udpOffload: Bool = true) {
         self.rekeyAfterMessages = rekeyAfterMessages; self.rejectAfterMessages = rejectAfterMessages
-        self.handshakeInterval = handshakeInterval; self.statusInterval = statusInterval
+        self.handshakeInterval = handshakeInterval; self.statusInterval = statusInterval; self.tunOffload = tunOffload
+        self.udpOffload = udpOffload
     }
 }
 

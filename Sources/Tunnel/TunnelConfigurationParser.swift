@@ -200,9 +200,13 @@ struct TunnelConfigurationParser {
                         throw error(line, "StatusInterval '\(value)' is not a number of seconds", fix: "write a number; 0 turns it off")
                     }
                     sluice.statusInterval = s == 0 ? nil : .seconds(s)
+                case "tunoffload":
+                    sluice.tunOffload = try onOff(value, key: key, line: line)
+                case "udpoffload":
+                    sluice.udpOffload = try onOff(value, key: key, line: line)
                 default:
                     throw error(line, "unknown key '\(key)' in [Sluice]",
-                                fix: "[Sluice] takes RekeyAfterMessages, RejectAfterMessages, HandshakeInterval and StatusInterval")
+                                fix: "[Sluice] takes RekeyAfterMessages, RejectAfterMessages, HandshakeInterval, StatusInterval, TUNOffload and UDPOffload")
                 }
             }
         }
@@ -255,6 +259,14 @@ struct TunnelConfigurationParser {
             throw error(line, "\(key) has an empty item", fix: "separate the items with single commas")
         }
         return items
+    }
+
+    func onOff(_ value: Substring, key: Substring, line: Int) throws(TunnelConfigError) -> Bool {
+        switch value.lowercased() {
+        case "on", "true", "yes": return true
+        case "off", "false", "no": return false
+        default: throw error(line, "\(key) '\(value)' is neither on nor off", fix: "write \(key) = on or \(key) = off")
+        }
     }
 
     func count(_ value: Substring, key: Substring, line: Int) throws(TunnelConfigError) -> UInt64 {

@@ -54,6 +54,9 @@ public final class WireGuardTunnel {
     let sendBatch: DatagramBatch
     let receiveBatch: DatagramBatch
     let readCapacity: Int
+    /// With offloads: where TUN reads land (virtio-net header + up to 64 KiB), before segmentation.
+    let offloadReadBuffer: UnsafeMutableRawBufferPointer
+    let coalescer = TCPCoalescer()
     var registrations: [Reactor.Registration] = []
     var deviceTimer: Reactor.Timer?
     var deviceTimerDeadline: Instant?
@@ -71,7 +74,7 @@ public final class WireGuardTunnel {
         self.configuration = configuration
         self.log = log
         do { signals = try SignalSource([SIGINT, SIGTERM, SIGUSR1]) } catch { throw TunnelError("signalfd: \(error)") }
-        do { tun = try TUNDevice(name: name) } catch {
+        do { tun = try TUNDevice(name: name, offloads: configuration.sluice.tunOffload) } catch {
             throw TunnelError("cannot create TUN device '\(name)': \(error)"
                               + (error == .notPermitted ? " — run as root (CAP_NET_ADMIN)" : ""))
         }
@@ -88,6 +91,7 @@ public final class WireGuardTunnel {
             throw TunnelError("cannot bind UDP port \(configuration.interface.listenPort ?? 0): \(error)")
         }
         Self.growSocketBuffers(socket.descriptor.rawValue, bytes: 4 << 20)
+        let udpOffload = configuration.sluice.udpOffload
 
         var seed: UInt64 = 0
         withUnsafeMutableBytes(of: &seed) { Sodium.randomBytes($0) }
@@ -98,6 +102,12 @@ public final class WireGuardTunnel {
         sendBatch = DatagramBatch(capacity: Self.batchSize, slotSize: readCapacity + 64)
         // Datagrams from a peer with a larger MTU still fit: a slot holds the largest UDP payload.
         receiveBatch = DatagramBatch(capacity: Self.batchSize, slotSize: 65536)
+        if udpOffload {
+            sendBatch.segmentationOffload = true
+            _ = UDPControl.enableReceiveOffload(socket.descriptor.rawValue)
+        }
+        offloadReadBuffer = .allocate(byteCount: TUNPacketHeader.size + 65536, alignment: 16)
+        offloadReadBuffer.initializeMemory(as: UInt8.self, repeating: 0)
         do { reactor = try Reactor() } catch { throw TunnelError("epoll: \(error)") }
         clock = reactor.clock
         let now = clock.now()
@@ -135,6 +145,8 @@ public final class WireGuardTunnel {
         shutdown()
     }
 
+    deinit { offloadReadBuffer.deallocate() }
+
     /// Stops `run()` (from a handler on the reactor thread).
     public func stop() { reactor.stop() }
 
@@ -151,8 +163,8 @@ public final class WireGuardTunnel {
     // MARK: TUN → UDP
 
     func tunReadable() {
+        if tun.offloads { tunReadableWithOffloads(); return }
         let now = clock.now()
-        let socketFD = socket.descriptor.rawValue
         let h = TransportHeader.size
         var moved = 0
         while moved < Self.fairnessLimit {
@@ -166,16 +178,68 @@ public final class WireGuardTunnel {
                 break
             }
             moved += 1
-            switch device.send(packet: slot, count: n, now: now) {
-            case .transmit(_, let endpoint, let count):
-                sendBatch.commit(length: count, to: endpoint)
-                if sendBatch.isFull { counters.udpSent &+= UInt64(sendBatch.send(on: socketFD)) }
-            case .queued, .dropped:
+            encrypt(slot, count: n, now: now)
+        }
+        counters.tunRead &+= UInt64(moved)
+        finishSending()
+    }
+
+    /// Reads with a virtio-net header: super-packets are segmented into send slots, partial checksums completed.
+    func tunReadableWithOffloads() {
+        let now = clock.now()
+        let h = TransportHeader.size
+        let buffer = offloadReadBuffer
+        var moved = 0
+        while moved < Self.fairnessLimit {
+            let n: Int
+            do {
+                guard let count = try tun.read(into: buffer) else { break }
+                n = count
+            } catch {
+                log("\(tun.name): read: \(error)")
                 break
+            }
+            moved += 1
+            guard n > TUNPacketHeader.size else { continue }
+            let header = TUNPacketHeader(UnsafeRawBufferPointer(buffer))
+            let packet = UnsafeMutableRawBufferPointer(rebasing: buffer[TUNPacketHeader.size..<n])
+            if header.gsoType & ~TUNPacketHeader.gsoECN == TUNPacketHeader.gsoTCPv4 {
+                guard let segmentation = TCPSegmentation(packet: UnsafeRawBufferPointer(packet), gsoSize: Int(header.gsoSize)),
+                      segmentation.headerLength + segmentation.segmentSize <= readCapacity else { continue }
+                for i in 0..<segmentation.count {
+                    let slot = sendBatch.nextSlot
+                    let length = segmentation.write(segment: i, of: UnsafeRawBufferPointer(packet),
+                                                    to: UnsafeMutableRawBufferPointer(rebasing: slot[h...]))
+                    encrypt(slot, count: length, now: now)
+                }
+            } else if header.gsoType == TUNPacketHeader.gsoNone, packet.count <= readCapacity {
+                if header.flags & TUNPacketHeader.needsChecksum != 0,
+                   !TCPSegmentation.completeChecksum(packet, start: Int(header.checksumStart), offset: Int(header.checksumOffset)) {
+                    continue
+                }
+                let slot = sendBatch.nextSlot
+                (slot.baseAddress! + h).copyMemory(from: packet.baseAddress!, byteCount: packet.count)
+                encrypt(slot, count: packet.count, now: now)
             }
         }
         counters.tunRead &+= UInt64(moved)
-        if !sendBatch.isEmpty { counters.udpSent &+= UInt64(sendBatch.send(on: socketFD)) }
+        finishSending()
+    }
+
+    /// Encrypts the packet at `slot[16..<16 + count]` (the next send slot) and adds it to the batch.
+    @inline(__always)
+    func encrypt(_ slot: UnsafeMutableRawBufferPointer, count: Int, now: Instant) {
+        switch device.send(packet: slot, count: count, now: now) {
+        case .transmit(_, let endpoint, let length):
+            sendBatch.commit(length: length, to: endpoint)
+            if sendBatch.isFull { counters.udpSent &+= UInt64(sendBatch.send(on: socket.descriptor.rawValue)) }
+        case .queued, .dropped:
+            break
+        }
+    }
+
+    func finishSending() {
+        if !sendBatch.isEmpty { counters.udpSent &+= UInt64(sendBatch.send(on: socket.descriptor.rawValue)) }
         flushOutgoing()
         armDeviceTimer()
     }
@@ -197,17 +261,47 @@ public final class WireGuardTunnel {
             counters.udpReceived &+= UInt64(n)
             let now = clock.now()
             for i in 0..<n {
-                guard let (length, source) = receiveBatch.received(i) else { counters.udpReceiveDrops &+= 1; continue }
+                guard let (length, source, segment) = receiveBatch.received(i) else { counters.udpReceiveDrops &+= 1; continue }
                 let slot = receiveBatch.slot(i)
-                if case .deliver(_, let range) = device.receive(datagram: slot, count: length, from: source, now: now) {
-                    let written = try? tun.write(UnsafeRawBufferPointer(rebasing: slot[range]))
-                    if written != nil { counters.tunWritten &+= 1 } else { counters.tunWriteDrops &+= 1 }
+                // UDP GRO may have joined several datagrams of `segment` bytes (the last may be shorter).
+                var offset = 0
+                while offset < length {
+                    let end = min(offset + segment, length)
+                    let datagram = UnsafeMutableRawBufferPointer(rebasing: slot[offset..<end])
+                    if case .deliver(_, let range) = device.receive(datagram: datagram, count: end - offset, from: source, now: now) {
+                        deliver(datagram, range)
+                    }
+                    offset = end
                 }
             }
+            if !coalescer.isEmpty { writeToTUN(coalescer.finish()) }
             flushOutgoing()
             if n < receiveBatch.capacity { break }
         }
         armDeviceTimer()
+    }
+
+    /// Writes a decrypted packet to the TUN device; with offloads, runs of TCP segments are coalesced first.
+    @inline(__always)
+    func deliver(_ slot: UnsafeMutableRawBufferPointer, _ range: Range<Int>) {
+        guard tun.offloads else {
+            writeToTUN(UnsafeRawBufferPointer(rebasing: slot[range]))
+            return
+        }
+        let packet = UnsafeRawBufferPointer(rebasing: slot[range])
+        if coalescer.append(packet) { return }
+        if !coalescer.isEmpty { writeToTUN(coalescer.finish()) }
+        if coalescer.start(packet) { return }
+        // Alone: a virtio-net header in front (the transport header's bytes are free), marked DATA_VALID.
+        let start = range.lowerBound - TUNPacketHeader.size
+        TUNPacketHeader(flags: TUNPacketHeader.dataValid).write(to: slot, at: start)
+        writeToTUN(UnsafeRawBufferPointer(rebasing: slot[start..<range.upperBound]))
+    }
+
+    @inline(__always)
+    func writeToTUN(_ bytes: UnsafeRawBufferPointer) {
+        let written = try? tun.write(bytes)
+        if written != nil { counters.tunWritten &+= 1 } else { counters.tunWriteDrops &+= 1 }
     }
 
     // MARK: Handshakes, keepalives, timers

@@ -107,7 +107,8 @@ up() {
     "$SLUICE_BIN" wg --help >/dev/null 2>&1 || fail "$SLUICE_BIN has no 'wg' subcommand: register WG in Sources/sluice/Sluice.swift"
   fi
   down "$name"
-  mkdir -p "$dir"; chmod 700 "$dir"
+  umask 077
+  mkdir -p "$dir"
   for side in a b; do
     wg genkey >"$dir/$side.key"
     wg pubkey <"$dir/$side.key" >"$dir/$side.pub"
