@@ -53,10 +53,20 @@ public enum LinkSetup {
                 try ip(["address", "add", "\(address)", "dev", name])
             }
         }
+        disableIPv6(name)
         do { try NetworkInterface.setUp(name) } catch {
             throw LinkSetupError(step: "bring \(name) up", reason: "\(error)")
         }
         for route in routes { try ip(["route", "replace", "\(route)", "dev", name]) }
+    }
+
+    /// Turns IPv6 off on the interface (net.ipv6.conf.NAME.disable_ipv6): the tunnel carries IPv4 only, so router
+    /// solicitations and MLD reports would only be dropped. Best effort: a kernel without IPv6 has no such file.
+    static func disableIPv6(_ name: String) {
+        let fd = open("/proc/sys/net/ipv6/conf/\(name)/disable_ipv6", O_WRONLY | O_CLOEXEC)
+        guard fd >= 0 else { return }
+        _ = Glibc.write(fd, "1", 1)
+        close(fd)
     }
 
     /// Runs `ip arguments…` and waits for it; throws with its exit status when it fails.

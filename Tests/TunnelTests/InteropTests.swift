@@ -54,6 +54,23 @@ struct InteropTests {
         #expect(counts.count == 2 && counts.allSatisfy { $0 > 1_000_000 }, "wireguard-go transfer: \(transfer)")
     }
 
+    /// Both ends sluice, with TUN and UDP offloads on both (TCP segmentation and coalescing, UDP GSO and GRO).
+    @Test(.timeLimit(.minutes(3)))
+    func sluiceToSluiceWithOffloads() throws {
+        let pair = try WireGuardPair("ss", b: "sluice")
+        #expect(try pair.ping(from: "a").received == 3)
+        #expect(try pair.ping(from: "b").received == 3)
+        let forward = try pair.iperf(seconds: 3)
+        let reverse = try pair.iperf(seconds: 3, reverse: true)
+        print("interop iperf3 (debug build): sluice ⇄ sluice \(Int(forward / 1e6)) / \(Int(reverse / 1e6)) Mbit/s")
+        let status = try pair.statusA()
+        // Offloads really ran: far fewer TUN reads than transport messages sent.
+        let counts = status.firstMatch(of: /transport sent (\d+) received (\d+), tun read (\d+) written (\d+)/)
+        let sent = counts.flatMap { Int($0.1) } ?? 0, read = counts.flatMap { Int($0.3) } ?? 0
+        #expect(sent > 0 && read > 0 && read < sent, "\(status)")
+        #expect(!status.contains("invalid IPv4 packet"), "IPv6 chatter reached the tunnel: \(status)")
+    }
+
     @Test(.timeLimit(.minutes(3)))
     func presharedKeyWrongThenRight() throws {
         let pair = try WireGuardPair("psk", psk: true)
