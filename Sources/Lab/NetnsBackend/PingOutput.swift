@@ -51,9 +51,7 @@ struct PingOutput {
             var body = Substring(text)
             var stamp = time
             if dialect == .iputils, body.hasPrefix("["), let close = body.firstIndex(of: "]") {
-                if let seconds = Double(body[body.index(after: body.startIndex)..<close]) {
-                    stamp = Instant(nanoseconds: UInt64(max(0, seconds * 1e9)))
-                }
+                if let t = Self.timestamp(body[body.index(after: body.startIndex)..<close]) { stamp = t }
                 body = body[body.index(after: close)...].drop { $0 == " " }
             }
             if let t = Self.transmitted(body) { transmitted = t; continue }
@@ -107,6 +105,15 @@ struct PingOutput {
         return PingResult.measured(target: target, identifier: 0, count: count, size: action.size,
                           timeToLive: UInt8(action.ttl ?? 64), probes: probes, lateReplies: late,
                           errors: allErrors, isFinished: finished)
+    }
+
+    /// ping -D's "1795316756.964149" (seconds since 1970), exactly.
+    static func timestamp(_ text: Substring) -> Instant? {
+        let parts = text.split(separator: ".", maxSplits: 1)
+        guard let seconds = UInt64(parts.first ?? ""), parts.count < 2 || parts[1].allSatisfy(\.isNumber) else { return nil }
+        let digits = parts.count == 2 ? String(parts[1].prefix(9)) : ""
+        let fraction = UInt64(digits + String(repeating: "0", count: 9 - digits.count)) ?? 0
+        return Instant(nanoseconds: seconds * 1_000_000_000 + fraction)
     }
 
     /// "N packets transmitted, …".

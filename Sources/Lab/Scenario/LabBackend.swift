@@ -41,6 +41,7 @@ public enum ScenarioFeature: String, Sendable, CaseIterable {
     case replayTopSpeed = "replay at top speed"
     case release = "release"
     case dhcpAfterStart = "a dhcp action after 0s"
+    case udpLatency = "a udp flow's one-way latency"
 }
 
 /// Where in the file a feature was used.
@@ -75,10 +76,13 @@ public struct BackendCapabilities: Sendable {
             // Everything: the link models and hosts are ours.
             return BackendCapabilities(backend: .sim, unsupported: [], reasons: [])
         case .netns:
-            // Everything: the hosts are real kernels, but the bridges, their TAP ports and the
-            // link models between them run in this process (Sim's link model on the real clock),
-            // so every impairment, link state and replay target works as on sim.
-            return BackendCapabilities(backend: .netns, unsupported: [], reasons: [])
+            // Nearly everything: the hosts are real kernels, but the bridges, their TAP ports and
+            // the link models between them run in this process (Sim's link model on the real
+            // clock), so every impairment, link state and replay target works as on sim.
+            let reasons: [(ScenarioFeature, String)] = [
+                (.udpLatency, "flows are iperf3's, which measures jitter, not one-way delay; check throughput, loss and reordering"),
+            ]
+            return BackendCapabilities(backend: .netns, unsupported: reasons.map(\.0), reasons: reasons)
         case .qemu:
             // The guest's NIC is served by the bridge straight out of guest memory (vhost-user):
             // nothing sits on its cable to impair or cut. Its commands are fixed at boot.
@@ -94,6 +98,7 @@ public struct BackendCapabilities: Sendable {
                 (.multipleBridges, "the qemu backend runs one bridge"),
                 (.hostMTU, "the guest image sets its own MTU"),
                 (.udpFlow, "the test guest has no traffic generator (busybox only)"),
+                (.udpLatency, "the test guest has no traffic generator (busybox only)"),
                 (.release, boot + "; its DHCP client runs from boot to power-off"),
                 (.dhcpAfterStart, boot + "; it takes its lease while booting (write at: 0s)"),
             ]

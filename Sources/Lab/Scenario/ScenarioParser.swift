@@ -723,7 +723,7 @@ struct ScenarioParser {
         }
     }
 
-    func actionExpectation(_ index: Int, _ item: YAMLValue) throws(ConfigError) -> ScenarioExpectation {
+    mutating func actionExpectation(_ index: Int, _ item: YAMLValue) throws(ConfigError) -> ScenarioExpectation {
         let actionValue = ScenarioValues.peek(item, "action")!
         let actionName = try actionValue.string()
         guard let entry = scenario.entry(named: actionName) else {
@@ -741,6 +741,7 @@ struct ScenarioParser {
         var checks: [MetricCheck] = []
         for metric in metrics {
             if let v = m[metric.rawValue] {
+                if kind == .udp, [.latencyMin, .latencyAvg, .latencyMax].contains(metric) { use(.udpLatency, at: v) }
                 checks.append(MetricCheck(metric: metric, condition: try ScenarioValues.condition(v, unit: metric.unit), location: ScenarioLocation(v)))
             }
         }
