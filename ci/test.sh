@@ -14,9 +14,9 @@ set -e
 if ((status != 0)); then echo "test: FAILED (exit $status; full log: ci/out/swift-test.log)" >&2; exit "$status"; fi
 
 # Allocation budgets: tests that count mallocs need the CMallocCounter interposer preloaded and
-# must run alone (a counter in a parallel test process would count every test).
+# must run alone and one at a time (the counter is process-wide: it counts every running test).
 gcc -shared -fPIC -O2 -ISources/CMallocCounter/include Sources/CMallocCounter/malloc_counter.c -o ci/out/libmalloc_counter.so
-LD_PRELOAD=$PWD/ci/out/libmalloc_counter.so swift test --skip-build --filter AllocationBudget 2>&1 \
+LD_PRELOAD=$PWD/ci/out/libmalloc_counter.so swift test --skip-build --no-parallel --filter AllocationBudget 2>&1 \
   | grep -v " started\.$" | tee ci/out/allocation-tests.log
 if grep -q "skipped" ci/out/allocation-tests.log || ! grep -q "✔ Test run" ci/out/allocation-tests.log; then
   echo "test: FAILED: allocation-budget tests did not run or did not pass (ci/out/allocation-tests.log)" >&2; exit 1

@@ -52,9 +52,15 @@ public final class BridgeDaemon: VhostUserServerDelegate {
         var device = VhostUserDeviceConfiguration(queuePairs: config.virtio.queues)
         if !config.virtio.mergeableRxBuffers { device.features.remove(.netMergeableRxBuffers) }
         if !config.virtio.eventIndex { device.features.remove(.ringEventIndex) }
+        // One pair: offer neither MQ nor the MQ protocol feature, so the guest sees a plain NIC.
+        if config.virtio.queues == 1 {
+            device.features.remove(.netMQ)
+            device.protocolFeatures.remove(.multipleQueues)
+        }
         for (i, socket) in config.vhostUser.enumerated() {
             let server = try VhostUserServer(path: socket.path, configuration: device, reactor: reactor)
             server.delegate = self
+            server.traceMessages = ProcessInfo.processInfo.environment["SLUICE_TRACE_VHOST"] == "1"
             server.log = { [unowned self] in self.log("vhost-user \(socket.path): \($0)") }
             servers.append(server)
             _ = i

@@ -55,8 +55,13 @@ public struct QEMUCommandLine: Equatable, Sendable {
             var netdev = "vhost-user,id=net\(i),chardev=chr\(i)"
             // romfile= (empty): no iPXE option ROM; these NICs are never booted from.
             var device = "virtio-net-pci,netdev=net\(i),mac=\(net.mac),romfile="
-            if net.queues > 1 {
-                netdev += ",queues=\(net.queues)"
+            if net.queues > 1 { netdev += ",queues=\(net.queues)" }
+            if machine.accel == .tcg {
+                // Without KVM there is no irqfd, and QEMU 7.2 (Debian 12) dereferences its missing
+                // irqfd table in msix_set_vector_notifiers when a Linux guest starts a vhost-user
+                // NIC with MSI-X: it segfaults. INTx (vectors=0) avoids that path.
+                device += net.queues > 1 ? ",mq=on,vectors=0" : ",vectors=0"
+            } else if net.queues > 1 {
                 // One MSI-X vector per queue (RX and TX per pair), one for config, one for control.
                 device += ",mq=on,vectors=\(2 * net.queues + 2)"
             }
