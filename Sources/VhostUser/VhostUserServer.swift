@@ -96,6 +96,16 @@ public final class VhostUserServer {
     }
 
     deinit {
+        // Dropped without close(): unhook from the reactor so no handler outlives the server.
+        // Connections going with it keep memory a datapath still holds mapped (see
+        // VhostUserConnection.deinit); call close() first to have the datapath told.
+        if let r = listenerRegistration { reactor.deregister(r) }
+        for guest in guests.values {
+            for r in guest.kicks.values { reactor.deregister(r) }
+            if let r = guest.registration { reactor.deregister(r) }
+        }
+        if let pollTimer { reactor.cancel(pollTimer) }
+        for m in orphanedMemory where m.isReferencedElsewhere { _ = Unmanaged.passRetained(m) }
         scratch.deallocate()
     }
 
@@ -114,10 +124,10 @@ public final class VhostUserServer {
         guard let connection = guests[guest]?.connection else { return false }
         var signalled = false
         if queue != .transmit, let call = connection.callDescriptor(queue: 2 * pair) {
-            signalled = (try? EventFD.signal(call)) != nil || signalled
+            signalled = (try? EventFD.signal(call)) == true || signalled
         }
         if queue != .receive, let call = connection.callDescriptor(queue: 2 * pair + 1) {
-            signalled = (try? EventFD.signal(call)) != nil || signalled
+            signalled = (try? EventFD.signal(call)) == true || signalled
         }
         return signalled
     }
@@ -128,7 +138,7 @@ public final class VhostUserServer {
         guard let connection = guests[guest]?.connection else { return false }
         var signalled = false
         for q in [2 * pair, 2 * pair + 1] {
-            if let fd = connection.errorDescriptor(queue: q), (try? EventFD.signal(fd)) != nil { signalled = true }
+            if let fd = connection.errorDescriptor(queue: q), (try? EventFD.signal(fd)) == true { signalled = true }
         }
         return signalled
     }
@@ -203,7 +213,7 @@ public final class VhostUserServer {
                                                        maxDescriptors: VhostUserSpec.maxDescriptorsPerMessage) else { break }
                 received = r
             } catch {
-                perform(guest.connection.close(.io(error)), for: guest)
+                perform(guest.connection.close(Self.closeReason(error)), for: guest)
                 break
             }
             if received.count == 0 {
@@ -242,7 +252,7 @@ public final class VhostUserServer {
                 sent = try guest.outgoing.withUnsafeBytes { (raw) throws(Errno) in try guest.stream.send(raw) }
             } catch {
                 guest.outgoing = []
-                if !guest.closed { perform(guest.connection.close(.io((error as? Errno) ?? Errno(rawValue: EIO))), for: guest) }
+                if !guest.closed { perform(guest.connection.close(Self.closeReason((error as? Errno) ?? Errno(rawValue: EIO))), for: guest) }
                 return
             }
             guard let sent else { break }
@@ -251,6 +261,11 @@ public final class VhostUserServer {
         if let registration = guest.registration, !guest.closed {
             try? reactor.modify(registration, interest: guest.outgoing.isEmpty ? .read : [.read, .write])
         }
+    }
+
+    /// A socket error as a close reason: a peer that vanished (reset, broken pipe) simply left.
+    private static func closeReason(_ error: Errno) -> VhostUserError {
+        error == .connectionReset || error == .brokenPipe ? .peerClosed : .io(error)
     }
 
     // MARK: Actions
