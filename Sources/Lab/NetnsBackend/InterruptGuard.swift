@@ -36,6 +36,15 @@ final class InterruptGuard {
         pthread_sigmask(SIG_UNBLOCK, &set, &previousMask)
     }
 
+    /// Unblocks the signals on this thread again (after something blocked them, as BridgeDaemon
+    /// does for its signalfd); the handlers stay ours.
+    func takeSignals() {
+        var set = sigset_t()
+        sigemptyset(&set)
+        for s in Self.signals { sigaddset(&set, s) }
+        pthread_sigmask(SIG_UNBLOCK, &set, nil)
+    }
+
     /// The signal caught so far, if any.
     var caught: Int32? {
         let s = caughtTerminationSignal.load(ordering: .relaxed)

@@ -42,6 +42,7 @@ public enum ScenarioFeature: String, Sendable, CaseIterable {
     case release = "release"
     case dhcpAfterStart = "a dhcp action after 0s"
     case udpLatency = "a udp flow's one-way latency"
+    case pingErrors = "ICMP errors counted by ping"
 }
 
 /// Where in the file a feature was used.
@@ -99,6 +100,7 @@ public struct BackendCapabilities: Sendable {
                 (.hostMTU, "the guest image sets its own MTU"),
                 (.udpFlow, "the test guest has no traffic generator (busybox only)"),
                 (.udpLatency, "the test guest has no traffic generator (busybox only)"),
+                (.pingErrors, "busybox ping ignores ICMP errors; check them in a capture (icmp[icmptype] = icmp-timxceed)"),
                 (.release, boot + "; its DHCP client runs from boot to power-off"),
                 (.dhcpAfterStart, boot + "; it takes its lease while booting (write at: 0s)"),
             ]

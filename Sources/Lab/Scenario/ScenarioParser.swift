@@ -742,6 +742,7 @@ struct ScenarioParser {
         for metric in metrics {
             if let v = m[metric.rawValue] {
                 if kind == .udp, [.latencyMin, .latencyAvg, .latencyMax].contains(metric) { use(.udpLatency, at: v) }
+                if kind == .ping, metric == .errors { use(.pingErrors, at: v) }
                 checks.append(MetricCheck(metric: metric, condition: try ScenarioValues.condition(v, unit: metric.unit), location: ScenarioLocation(v)))
             }
         }
