@@ -249,11 +249,14 @@ public final class WireGuardTunnel {
     func socketReadable() {
         let socketFD = socket.descriptor.rawValue
         var moved = 0
+        var errors = 0
         while moved < Self.fairnessLimit {
             let n: Int
             do { n = try receiveBatch.receive(on: socketFD) } catch {
-                // ICMP errors (port unreachable from a peer that went away) surface here; they are not fatal.
+                // ICMP errors (port unreachable from a peer that went away) surface here once each; not fatal.
                 if error.rawValue != ECONNREFUSED { log("\(tun.name): UDP receive: \(error)") }
+                errors += 1
+                if errors > 4 { break }
                 continue
             }
             if n == 0 { break }

@@ -1,3 +1,4 @@
+import Basics
 import Testing
 import Wire
 @testable import Tunnel
@@ -71,6 +72,23 @@ private func checksumsVerify(_ p: UnsafeRawBufferPointer) -> Bool {
         }
         #expect(payload == Array(whole[52...]))
         #expect(segments.dropLast().allSatisfy { $0.count == 52 + mss } && segments.last!.count == 152)
+    }
+
+    /// The eight-bytes-at-a-time sum equals RFC 1071's word-by-word sum for every length and alignment.
+    @Test func fastChecksumMatchesInternetChecksum() {
+        var g = SeededRandom(seed: 1071)
+        for length in Array(0..<80) + [1420, 1421, 8919, 65535] {
+            var bytes = (0..<length + 3).map { _ in UInt8.random(in: 0...255, using: &g) }
+            if length % 5 == 0 { for i in bytes.indices { bytes[i] = 0xFF } }  // many end-around carries
+            for offset in 0..<3 {
+                bytes.withUnsafeBytes { b in
+                    let slice = UnsafeRawBufferPointer(rebasing: b[offset..<(offset + length)])
+                    var fast = InternetChecksum()
+                    fast.add(FastChecksum.sum(slice))
+                    #expect(fast.value == InternetChecksum.of(slice), "length \(length) offset \(offset)")
+                }
+            }
+        }
     }
 
     @Test func segmentationRejectsWhatIsNotTCPv4() {

@@ -79,15 +79,15 @@ start_wggo() {
   ip -n "$ns" link set dev "$ifname" mtu "$MTU" up
 }
 
-wait_up() {  # side ns ifname dir
-  local side=$1 ns=$2 ifname=$3 dir=$4 pid
+wait_up() {  # side kind ns ifname dir — until the interface is up (sluice: until it logged "up", routes included)
+  local side=$1 kind=$2 ns=$3 ifname=$4 dir=$5 pid
   pid=$(cat "$dir/$side.pid")
   for _ in $(seq 150); do
     if ip -n "$ns" -o link show dev "$ifname" 2>/dev/null | grep -q "[<,]UP[,>]"; then
-      # sluice configures routes after the link comes up; give it until it logs "up".
-      if grep -q ": up," "$dir/$side.log" 2>/dev/null || [[ $(head -c 4 "$dir/$side.conf") != "[Int" ]] || ! grep -q "Address" "$dir/$side.conf"; then return 0; fi
+      [[ $kind == wggo ]] && return 0
+      grep -q ": up," "$dir/$side.log" 2>/dev/null && return 0
     fi
-    kill -0 "$pid" 2>/dev/null || { cat "$dir/$side.log" >&2; fail "side $side ($ifname) exited during start-up"; }
+    kill -0 "$pid" 2>/dev/null || { cat "$dir/$side.log" >&2; fail "side $side ($kind, $ifname) exited during start-up"; }
     sleep 0.1
   done
   cat "$dir/$side.log" >&2
@@ -125,8 +125,8 @@ up() {
   ip -n "swg-$name-b" link set "v$name-b" mtu $((MTU + 80)) up
   "start_$kind_a" a "swg-$name-a" "wg-$name-a" 203.0.113.1 51820 "$(cat "$dir/b.pub")" 192.0.2.2:51821 "$dir"
   "start_$kind_b" b "swg-$name-b" "wg-$name-b" 203.0.113.2 51821 "$(cat "$dir/a.pub")" 192.0.2.1:51820 "$dir"
-  wait_up a "swg-$name-a" "wg-$name-a" "$dir"
-  wait_up b "swg-$name-b" "wg-$name-b" "$dir"
+  wait_up a "$kind_a" "swg-$name-a" "wg-$name-a" "$dir"
+  wait_up b "$kind_b" "swg-$name-b" "wg-$name-b" "$dir"
   echo "wg-pair: $name up ($kind_a 203.0.113.1 ⇄ $kind_b 203.0.113.2, MTU $MTU${PSK:+, psk})"
 }
 
