@@ -1,6 +1,6 @@
-// Room: Lab — layer 4 (above Engine). Scenario files (model and parser), the backends that run
-// them (the simulator today; netns and qemu later), the timeline, expectations checked against
-// captures, and reports (JUnit XML, Markdown, HTML with inline SVG).
+// Room: Lab — layer 6 (above Engine and BridgeDaemon). Scenario files (model and parser), the
+// backends that run them (sim, netns, qemu), the timeline, expectations checked against captures,
+// and reports (JUnit XML, Markdown, HTML with inline SVG).
 //
 // Folders, one concept per file (docs/scenarios.md is the user's view of all of it):
 //   Scenario/      the scenario model (Scenario, ScenarioNode, ScenarioLink, TimelineEntry,
@@ -11,5 +11,12 @@
 //   Report/        LabRun, JUnitReport, MarkdownSummary, HTMLReport + SVGChart, ReportWriter
 //   SimBackend/    the `sim` backend: SimTopology (Engine bridges, SimulatedGuests, Sim links,
 //                  capture taps), SimScenarioRun (the timeline), SimBackend (run + evaluate)
+//   NetnsBackend/  the `netns` backend: NetworkNamespace, Subprocess (posix_spawn, clean signal
+//                  state), InterruptGuard, NetnsTopology (Engine bridges, TAP ports, Sim's link model
+//                  on the real clock), NetnsScenarioRun (the timeline in real time), and what real
+//                  tools print: PingOutput, UDHCPClient, IPerf3Report
+//   QEMUBackend/   the `qemu` backend: QEMUGuestPlan (the timeline as kernel-command-line commands),
+//                  QEMUScenarioRun (BridgeDaemon + QEMU test guests), QEMUBackend
 //   LabRunner      `sluice lab run`: load every file, run the selected ones, write the report
-// Time inside a run is the simulation's; the wall clock is read only to report how long a run took.
+// On sim, time inside a run is the simulation's; the wall clock is read only to report how long a
+// run took. The real backends run on the monotonic clock and stamp captures with wall-clock time.

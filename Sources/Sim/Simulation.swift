@@ -131,6 +131,10 @@ public final class Simulation {
     /// Events on the agenda (including superseded node timers not yet reached).
     public var pendingEventCount: Int { agenda.count }
 
+    /// When the earliest event on the agenda is due (a superseded or cancelled one included), or
+    /// nil when the agenda is empty: for a driver that runs the simulation against a real clock.
+    public var nextEventTime: Instant? { agenda.first?.deadline }
+
     /// Runs `body` at `time` (or at `now`, if `time` has passed). Events at the same instant run
     /// in the order they were scheduled. `label` names the event in traces and errors.
     @discardableResult

@@ -45,7 +45,7 @@ func runScenarios(_ names: [String], backend: String, tag: String) -> LabRunSumm
     } else {
         Issue.record("no junit.xml in \(base)")
     }
-    #expect(ownNamespaces().isEmpty, "namespaces left behind: \(ownNamespaces())")
+    if backend == "netns" { #expect(ownNamespaces().isEmpty, "namespaces left behind: \(ownNamespaces())") }
     // An independent reader agrees the captures are well-formed pcaps.
     if let tshark = findTshark() {
         for f in pcaps(under: base) {
@@ -56,7 +56,33 @@ func runScenarios(_ names: [String], backend: String, tag: String) -> LabRunSumm
     return summary
 }
 
-@Suite(.serialized) struct NetnsBackendRuns {
+/// The address of the handler installed for `signal` (0: SIG_DFL).
+func handlerAddress(_ signal: Int32) -> Int {
+    var action = sigaction()
+    sigaction(signal, nil, &action)
+    return unsafeBitCast(action.__sigaction_handler.sa_handler, to: Int.self)
+}
+
+@Test func anInterruptGuardHoldsTerminationSignalsAndRestoresTheHandlers() {
+    let before = handlerAddress(SIGHUP)
+    let outer = InterruptGuard()
+    let inner = InterruptGuard()          // runs in parallel share one installation
+    kill(getpid(), SIGHUP)                // would end the test process if it were not held
+    let deadline = Date().addingTimeInterval(5)
+    while outer.caught == nil && Date() < deadline { usleep(1000) }
+    #expect(outer.caught == SIGHUP && inner.caught == SIGHUP)
+    caughtTerminationSignal.store(0, ordering: .relaxed)   // handled: nothing to raise again
+    inner.finish()
+    #expect(handlerAddress(SIGHUP) != before)  // still held for `outer`
+    outer.finish()
+    #expect(handlerAddress(SIGHUP) == before)
+}
+
+/// The runs on real backends, one at a time: a QEMU guest under TCG takes a core, which would
+/// disturb the timing of a netns run beside it.
+@Suite(.serialized) struct RealBackendRuns {}
+
+extension RealBackendRuns { @Suite struct NetnsBackendRuns {
     @Test func scenariosForEveryBackendPassOnNetns() {
         if let why = netnsSkipReason() { print("SKIPPED netns runs: \(why)"); return }
         let summary = runScenarios(["dhcp-ping-neighbours.yml", "routed-ping-subnets.yml"], backend: "netns", tag: "all")
@@ -82,4 +108,18 @@ func runScenarios(_ names: [String], backend: String, tag: String) -> LabRunSumm
         #expect(drops > 1000)
         print("netns flow: \(u.received)/\(u.sender.sent) received, \(Format.bitRate(u.receiver?.throughputBitsPerSecond ?? 0)); downlink queue drops \(drops)")
     }
+
+    /// Every scenario that lists netns (about six minutes of real time): on request only.
+    @Test func theWholeSuiteOnNetns() {
+        guard ProcessInfo.processInfo.environment["SLUICE_NETNS_SUITE"] == "1" else {
+            print("SKIPPED the whole scenario suite on netns: about six minutes of real time; set SLUICE_NETNS_SUITE=1 to run it")
+            return
+        }
+        if let why = netnsSkipReason(needsIPerf3: true) { print("SKIPPED the whole suite on netns: \(why)"); return }
+        let names = scenarioFiles().filter { (try? Scenario.load(path: $0))?.backends.contains(.netns) == true }
+            .map { ($0 as NSString).lastPathComponent }
+        #expect(names.count >= 12)  // scenarios with sim-exact timing stay sim only
+        runScenarios(names, backend: "netns", tag: "suite")
+    }
+}
 }

@@ -109,16 +109,18 @@ private func pingAction(count: Int, interval: Duration = .milliseconds(200), tim
     #expect(UDHCPClient.event("SLUICE-DHCP bound ip=nonsense", obtainedAt: at) == nil)
 }
 
-/// iperf3 3.12's client JSON for 100 datagrams of 1000 bytes, 3 lost and 2 out of order (trimmed).
+/// iperf3 3.12's client JSON for 100 datagrams of 1000 bytes, 3 lost and 2 out of order (trimmed;
+/// the client's own stream says 0 out of order, the server's 2).
 private let iperfJSON = """
 {"start":{"connected":[{"socket":5,"local_host":"10.0.0.10","local_port":51352,"remote_host":"10.0.0.11","remote_port":9000}],
  "test_start":{"protocol":"UDP","num_streams":1,"blksize":1000,"blocks":100,"target_bitrate":2000000}},
  "intervals":[],
- "end":{"streams":[{"udp":{"socket":5,"start":0,"end":0.4,"seconds":0.4,"bytes":100000,"packets":100,"lost_packets":3,"out_of_order":2,"sender":true}}],
+ "end":{"streams":[{"udp":{"socket":5,"start":0,"end":0.4,"seconds":0.4,"bytes":100000,"packets":100,"lost_packets":3,"out_of_order":0,"sender":true}}],
   "sum_sent":{"start":0,"end":0.396115,"seconds":0.396115,"bytes":100000,"bits_per_second":2019615.5,"packets":100,"sender":true},
   "sum_received":{"start":0,"end":0.4,"seconds":0.4,"bytes":97000,"bits_per_second":1940000,"jitter_ms":0.03,"lost_packets":3,"packets":100,"sender":false}},
  "server_output_json":{"intervals":[{"sum":{"start":0,"end":0.1,"bytes":25000,"bits_per_second":2000000.0}},
-                                    {"sum":{"start":0.1,"end":0.2,"bytes":24000,"bits_per_second":1920000.0}}]}}
+                                    {"sum":{"start":0.1,"end":0.2,"bytes":24000,"bits_per_second":1920000.0}}],
+                       "end":{"streams":[{"udp":{"socket":5,"packets":100,"lost_packets":3,"out_of_order":2,"sender":false}}]}}}
 """
 
 @Test func iperf3JSONBecomesAFlowResult() throws {

@@ -49,7 +49,7 @@ import Wire
     #expect(Set(plan.bridgeConfig.vhostUser.map(\.segment)) == ["lan", "servers"])
 }
 
-@Suite(.serialized) struct QEMUBackendRuns {
+extension RealBackendRuns { @Suite struct QEMUBackendRuns {
     @Test func scenariosForEveryBackendPassOnQEMU() {
         if let why = QEMUBackend.unavailableReason() { print("SKIPPED qemu runs: \(why)"); return }
         let summary = runScenarios(["dhcp-ping-neighbours.yml", "routed-ping-subnets.yml"], backend: "qemu", tag: "all")
@@ -58,4 +58,5 @@ import Wire
             print("qemu \(run.scenarioName): \(Format.duration(run.simulatedDuration)) from boot to the last guest's power-off")
         }
     }
+}
 }

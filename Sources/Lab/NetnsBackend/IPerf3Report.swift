@@ -10,7 +10,9 @@
 //   end.sum_received.{packets, lost_packets, bytes, start, end}
 //                                              what the server counted: `packets` is the highest
 //                                              sequence number seen, `lost_packets` the gaps below it
-//   end.streams[0].udp.out_of_order            datagrams that arrived after a later one
+//   server_output_json.end.streams[0].udp.out_of_order
+//                                              datagrams that arrived after a later one (the
+//                                              client's own stream entry says 0)
 //   server_output_json.intervals[].sum.{end, bits_per_second}
 //                                              the server's per-interval receive rate (the chart)
 import Basics
@@ -76,7 +78,10 @@ struct IPerf3Report {
         if let received = end["sum_received"] as? [String: Any], Self.int(received["packets"]) > 0 {
             let highest = Self.int(received["packets"])
             let lost = Self.int(received["lost_packets"])
-            let stream = ((end["streams"] as? [[String: Any]])?.first?["udp"]) as? [String: Any]
+            // Out-of-order datagrams are the receiver's count: the server's stream, not the client's.
+            let serverEnd = (object["server_output_json"] as? [String: Any])?["end"] as? [String: Any]
+            let stream = ((serverEnd?["streams"] as? [[String: Any]])?.first?["udp"]) as? [String: Any]
+                ?? ((end["streams"] as? [[String: Any]])?.first?["udp"]) as? [String: Any]
             let from = startedAt + .nanoseconds(Int64(Self.double(received["start"]) * 1e9))
             let to = startedAt + .nanoseconds(Int64(Self.double(received["end"]) * 1e9))
             receiver = UDPFloodStreamStats.measured(source: IPv4Address(rawValue: 0), sourcePort: sourcePort, stream: 0,

@@ -89,13 +89,28 @@ final class NetnsScenarioRun {
             var wake = min(end, now + .milliseconds(20))
             if let a = agenda.first?.time { wake = min(wake, a) }
             if let t = topology.nextWake() { wake = min(wake, t) }
-            let timeout = wake > now ? wake - now : .zero
-            do { try reactor.runOnce(timeout: timeout) } catch { if error != .interrupted { throw RealBackendError("epoll: \(error)") } }
+            try wait(until: wake, now: now)
             topology.service()
         }
         let finishedAt = topology.now()
         stopRunning()
         return finish(duration: finishedAt - start)
+    }
+
+    /// Serves the reactor until `wake`. epoll counts whole milliseconds (rounded up), which would
+    /// make every frame on a delayed link late by up to a millisecond per hop: it is asked to wake
+    /// a millisecond early, and the last stretch is slept in steps of at most 200 µs.
+    private func wait(until wake: Instant, now: Instant) throws(RealBackendError) {
+        let left = wake > now ? wake - now : .zero
+        do {
+            if left > .milliseconds(2) {
+                try reactor.runOnce(timeout: left - .milliseconds(1))
+            } else if try reactor.runOnce(timeout: .zero) == 0, left > .zero {
+                usleep(UInt32(max(20, min(200, left.nanosecondsClamped / 1000))))
+            }
+        } catch {
+            if error != .interrupted { throw RealBackendError("epoll: \(error)") }
+        }
     }
 
     private func schedule(_ i: Int, at time: Instant) {
@@ -463,6 +478,8 @@ final class NetnsScenarioRun {
             actions.append(ActionReport(name: entry.displayName, kind: entry.action.kind, node: entry.action.node,
                                         description: entry.summary(links: scenario.links), result: result))
         }
+        // Results are taken: stop the children, then close the captures (flushed) and namespaces.
+        stopChildren()
         topology.close()
         var files: [CaptureFile] = []
         var records: [String: [CaptureRecord]] = [:]

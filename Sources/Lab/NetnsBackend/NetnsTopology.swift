@@ -10,7 +10,7 @@
 // at all; with the link model in process every impairment of the file works, in both directions,
 // with the same seeded random streams (`link:cable:<host>:a>b`, …) as on sim. A Simulation
 // instance serves only as the links' agenda: its clock is moved to the real time before each frame
-// is offered and whenever the reactor wakes.
+// is offered and whenever the reactor wakes, and the run loop wakes at its next event.
 import Basics
 import Capture
 import Datapath
@@ -262,13 +262,8 @@ final class NetnsTopology {
         for b in bridges {
             if let d = b.bridge.nextDeadline(), d != .distantFuture { wake = min(wake ?? d, d) }
         }
-        // Frames on a delayed link: look again within a millisecond (epoll's resolution).
-        let inFlight = hosts.contains { $0.cable.aToB.counters.inFlight > 0 || $0.cable.bToA.counters.inFlight > 0 }
-            || bridgeLinks.contains { $0.aToB.counters.inFlight > 0 || $0.bToA.counters.inFlight > 0 }
-        if inFlight {
-            let soon = clock.now() + .milliseconds(1)
-            wake = min(wake ?? soon, soon)
-        }
+        // The next frame due off a link.
+        if let t = simulation.nextEventTime { wake = min(wake ?? t, t) }
         return wake
     }
 

@@ -56,7 +56,8 @@ final class NetworkNamespace {
     }
 
     /// Deletes lab namespaces whose creating process no longer exists (a run killed with SIGKILL
-    /// cannot clean up after itself). Returns the names removed.
+    /// cannot clean up after itself), and the processes left running in them. Returns the names
+    /// removed.
     @discardableResult
     static func removeStale() -> [String] {
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: "/run/netns") else { return [] }
@@ -65,6 +66,9 @@ final class NetworkNamespace {
             let rest = n.dropFirst(prefix.count)
             guard let dash = rest.firstIndex(of: "-"), let pid = Int32(rest[..<dash]) else { continue }
             guard pid != getpid(), kill(pid, 0) != 0, errno == ESRCH else { continue }
+            // Its children outlived it (udhcpc, iperf3): end those still in the namespace first.
+            let pids = (try? Subprocess.run(["ip", "netns", "pids", n])) ?? ""
+            for p in pids.split(separator: "\n").compactMap({ Int32($0.trimmingCharacters(in: .whitespaces)) }) { kill(p, SIGKILL) }
             if (try? Subprocess.run(["ip", "netns", "delete", n])) != nil { removed.append(n) }
         }
         return removed
