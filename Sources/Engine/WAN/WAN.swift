@@ -179,8 +179,8 @@ public final class WAN {
     /// Runs WireGuard's timers (handshake retries, keepalives, rekeying) and the NAT's expiry.
     public func poll(now: Instant) {
         if let tunnel {
-            _ = tunnel.poll(now: now)
-            flushTunnel()
+            // poll returns the outbox with what the timers added (handshake retries, keepalives).
+            for d in tunnel.poll(now: now) { send(d) }
         }
         nat?.expire(now: now)
     }
@@ -201,8 +201,10 @@ public final class WAN {
     /// Sends whatever WireGuard queued: handshake messages, keepalives, packets that waited for a session.
     func flushTunnel() {
         guard let tunnel else { return }
-        for d in tunnel.takeOutgoing() {
-            d.bytes.withUnsafeBytes { emit($0, to: WANEndpoint(address: d.endpoint.address, port: d.endpoint.port)) }
-        }
+        for d in tunnel.takeOutgoing() { send(d) }
+    }
+
+    func send(_ d: OutgoingDatagram) {
+        d.bytes.withUnsafeBytes { emit($0, to: WANEndpoint(address: d.endpoint.address, port: d.endpoint.port)) }
     }
 }
