@@ -160,6 +160,8 @@ public struct TapWANConfig: Equatable, Sendable {
     /// The router's MAC on the uplink; derived from the address when not given.
     public var mac: MACAddress
     public var mtu: Int = 1500
+    /// Move the TAP into this network namespace (`ip netns` name) after creating it.
+    public var namespace: String?
 
     public init(device: String, ipv4: IPv4Network, gateway: IPv4Address, mac: MACAddress? = nil) {
         self.device = device; self.ipv4 = ipv4; self.gateway = gateway

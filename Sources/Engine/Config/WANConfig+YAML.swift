@@ -6,7 +6,7 @@ import YAMLSchema
 extension WANConfig {
     static let wireguardKeys = ["type", "key", "peer", "endpoint", "ipv4", "listen-port", "mtu", "keepalive"]
     static let udpKeys = ["type", "endpoint", "listen-port", "ipv4", "mtu"]
-    static let tapKeys = ["type", "device", "ipv4", "gateway", "mac", "mtu"]
+    static let tapKeys = ["type", "device", "ipv4", "gateway", "mac", "mtu", "namespace"]
     /// Every key some WAN type takes, in first-seen order.
     static let allKeys = (wireguardKeys + udpKeys + tapKeys).reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }
 
@@ -63,6 +63,7 @@ extension WANConfig {
             }
             var t = TapWANConfig(device: device, ipv4: ipv4, gateway: gateway, mac: mac)
             if let v = m["mtu"] { t.mtu = try v.int(in: 576...65535) }
+            t.namespace = try m["namespace"]?.string()
             return .tap(t)
         case let other:
             throw typeValue.error("unknown WAN type '\(other)'", fix: "use one of: wireguard, udp, tap")
