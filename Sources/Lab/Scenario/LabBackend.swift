@@ -29,6 +29,8 @@ public enum ScenarioFeature: String, Sendable, CaseIterable {
     case linkInitiallyDown = "a link that starts down"
     case asymmetricLink = "per-direction impairments"
     case bridgeToBridgeLink = "a link between two bridges"
+    case wanLink = "a WAN link between two bridges"
+    case linkCapture = "a capture on a link"
     case multipleBridges = "more than one bridge"
     case staticAddress = "static host addresses"
     case hostMTU = "host mtu"
@@ -76,6 +78,8 @@ public struct BackendCapabilities: Sendable {
             let reasons: [(ScenarioFeature, String)] = [
                 (.replayIntoHost, "a namespace's interface cannot be fed frames from outside; replay into a bridge segment instead"),
                 (.bridgeToBridgeLink, "bridges run as separate processes here and are not yet cabled together"),
+                (.wanLink, "bridges run as separate processes here and are not yet cabled together"),
+                (.linkCapture, "links are tc-shaped interfaces here, captured at the bridge segments"),
                 (.multipleBridges, "the netns backend runs one bridge"),
             ]
             return BackendCapabilities(backend: .netns, unsupported: reasons.map(\.0), reasons: reasons)
@@ -83,6 +87,8 @@ public struct BackendCapabilities: Sendable {
             let reasons: [(ScenarioFeature, String)] = [
                 (.replayIntoHost, "a guest's NIC cannot be fed frames from outside; replay into a bridge segment instead"),
                 (.bridgeToBridgeLink, "bridges run as separate processes here and are not yet cabled together"),
+                (.wanLink, "bridges run as separate processes here and are not yet cabled together"),
+                (.linkCapture, "links are tc-shaped interfaces here, captured at the bridge segments"),
                 (.multipleBridges, "the qemu backend runs one bridge"),
                 (.hostMTU, "the guest image sets its own MTU"),
             ]
