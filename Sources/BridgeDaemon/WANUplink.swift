@@ -63,6 +63,7 @@ extension BridgeDaemon {
         case .tap(let t): try openTapUplink(wan, uplink, t)
         }
         wanUplink = uplink
+        wan.start(now: reactor.clock.now())
         let mode = self.config.router?.nat == true ? "masquerading behind \(wan.address.address)" : "routed"
         log("WAN \(wan.kind.rawValue): \(uplink.description), \(wan.address), \(mode)")
     }

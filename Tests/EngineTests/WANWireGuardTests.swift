@@ -153,3 +153,19 @@ func wireGuardPair(natA: Bool, natB: Bool) throws -> WANPair {
     #expect(first.count >= 8)
     #expect(first == (try trace()))
 }
+
+@Test func persistentKeepaliveBringsTheTunnelUpWithoutTraffic() throws {
+    let (a, b) = wireGuardConfigs(natA: true, natB: true, keepalive: "10s")
+    let pair = try WANPair(a, b, guestA: "10.1.0.10/24", gatewayA: IPv4Address(10, 1, 0, 1),
+                           guestB: "10.2.0.10/24", gatewayB: IPv4Address(10, 2, 0, 1))
+    pair.a.wan?.start(now: pair.now)
+    pair.b.wan?.start(now: pair.now)   // B has no keepalive: it waits
+    pair.run(for: .seconds(35))
+    let fromA = pair.crossed.filter(\.fromA), fromB = pair.crossed.filter { !$0.fromA }
+    #expect(fromA.first?.bytes[0] == 1 && fromA.first?.at == .zero)
+    #expect(fromB.first?.bytes[0] == 2)
+    // Keepalives (empty transport messages, 32 bytes) from A every 10 s with nothing else to send.
+    let keepalives = fromA.filter { $0.bytes[0] == 4 && $0.bytes.count == 32 }
+    #expect(keepalives.count >= 3, "\(fromA.map { "\($0.at) \($0.bytes[0]) \($0.bytes.count)" })")
+    #expect(pair.a.wan?.tunnel?.status(of: pair.a.wan!.tunnel!.peerIDs[0]).hasSession == true)
+}

@@ -177,3 +177,16 @@ func badWANScenariosAreLocated(text: String, line: Int, message: String) {
     passes(run)
     #expect(run.outcomes.count == 12)
 }
+
+@Test func keepaliveWANHandshakesAtTheStartOfTheRun() throws {
+    let a = wireGuardA.replacingOccurrences(of: "ipv4: 10.200.0.1/24 }", with: "ipv4: 10.200.0.1/24, keepalive: 2s }")
+    let text = wanScenario(a, wireGuardB, expect: """
+      - { capture: internet, filter: "udp and udp[8] = 1", until: 100ms, count: 1 }
+      - { capture: internet, filter: "udp and udp[8] = 4 and len = 74 and src host 192.0.2.1", count: { ge: 3 } }
+    """)
+    let (run, _) = try runScenario(text)
+    passes(run)
+    // Without keepalive nothing crosses before the first ping at 1s.
+    let (quiet, _) = try runScenario(wanScenario(wireGuardA, wireGuardB), name: "quiet")
+    #expect(try frames(quiet, "internet").allSatisfy { $0.time >= .zero + .seconds(1) })
+}

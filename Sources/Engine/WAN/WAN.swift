@@ -65,6 +65,8 @@ public final class WAN {
     /// Where datagrams go (udp), or went first (wireguard: the device follows the peer as it roams).
     public private(set) var endpoint: WANEndpoint?
     public internal(set) var counters = WANCounters()
+    /// A wireguard WAN with a persistent keepalive handshakes when started, as `wg` does.
+    let handshakesAtStart: Bool
 
     /// Sends one UDP datagram to an endpoint (wireguard, udp). The bytes are valid only during the call.
     public var sendDatagram: (UnsafeRawBufferPointer, WANEndpoint) -> Void = { _, _ in }
@@ -111,16 +113,19 @@ public final class WAN {
                 allowedIPs: [IPv4Network(address: .any, prefixLength: 0)!], persistentKeepalive: w.persistentKeepalive))
             guard added != nil else { throw .wan("the WireGuard peer's public key is our own") }
             tunnel = device
+            handshakesAtStart = w.persistentKeepalive != nil
         case .udp(let u):
             kind = .udp
             address = u.ipv4 ?? UDPWANConfig.linkLocal
             endpoint = setup.endpoint ?? WANEndpoint(u.endpoint)
             tunnel = nil
+            handshakesAtStart = false
         case .tap(let t):
             kind = .tap
             address = t.ipv4
             endpoint = nil
             tunnel = nil
+            handshakesAtStart = false
         }
         if case .tap(let t) = config { mac = t.mac } else {
             mac = MACAddress(rawValue: 0x025E_0000_0000 | UInt64(address.address.rawValue))
@@ -164,6 +169,15 @@ public final class WAN {
     /// Sets WireGuard's wall clock (for handshake timestamps): `unixNanoseconds` at monotonic `now`.
     public func setWallClock(unixNanoseconds: UInt64, at now: Instant) {
         tunnel?.setWallClock(unixNanoseconds: unixNanoseconds, at: now)
+    }
+
+    /// Brings the uplink up once the driver has wired `sendDatagram` / `transmitFrame`. A
+    /// WireGuard WAN with `keepalive:` handshakes at once (as `wg` does when it comes up), so that
+    /// a peer behind NAT hears from us before we have traffic for it.
+    public func start(now: Instant) {
+        guard handshakesAtStart, let tunnel, let peer = tunnel.peerIDs.first, endpoint != nil else { return }
+        tunnel.initiateHandshake(with: peer, now: now)
+        flushTunnel()
     }
 
     // MARK: Timers

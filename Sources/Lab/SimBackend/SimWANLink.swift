@@ -107,6 +107,15 @@ extension SimTopology {
         let endY = SimWANEnd(simulation, bridge: bridges[by].bridge, local: underlay(configY, peer: configX, side: 2),
                              mac: macY, peerMAC: macX, out: link.bToA, taps: taps)
         wanEnds += [endX, endY]
+        // WANs with a persistent keepalive handshake when the run starts (WAN.start).
+        for (b, config) in [(bx, configX), (by, configY)] {
+            guard case .wireguard(let w) = config, w.persistentKeepalive != nil else { continue }
+            let bridge = bridges[b].bridge, node = bridges[b].node
+            simulation.schedule(at: simulation.now, label: "wan:start:\(bridges[b].name)") { [unowned simulation] in
+                bridge.wan?.start(now: simulation.now)
+                simulation.touch(node)
+            }
+        }
         link.attachB(touching: bridges[by].node) { [unowned endY] frame, now in endY.arrive(frame, now: now) }
         link.attachA(touching: bridges[bx].node) { [unowned endX] frame, now in endX.arrive(frame, now: now) }
         return LinkRuntime(spec: spec, forward: link.aToB, reverse: link.bToA,
