@@ -90,7 +90,9 @@ public final class WAN {
     /// A WAN for `config`, being router interface `interface`. `nat` (if given) masquerades.
     init(_ config: WANConfig, interface: Int, nat: NATConfiguration?, setup: WANSetup) throws(EngineError) {
         self.interface = interface
-        var random = setup.random
+        // Simulations pass a seed; a real bridge draws one from libsodium, and WireGuard's
+        // ephemeral keys come straight from libsodium's CSPRNG.
+        var random = setup.random ?? SeededRandom(seed: Self.systemSeed())
         switch config {
         case .wireguard(let w):
             kind = .wireguard
@@ -99,14 +101,8 @@ public final class WAN {
             guard let key = SecretKey(w.privateKey), let peer = PublicKey(w.peerPublicKey) else {
                 throw .wan("the WireGuard keys must be 32 bytes")
             }
-            let indices: SeededRandom, keys: KeySource
-            if random != nil {
-                indices = random!.split("wan:wireguard")
-                keys = .seeded(random!.split("wan:wireguard-keys"))
-            } else {
-                indices = SeededRandom(seed: Self.systemSeed())
-                keys = .system
-            }
+            let indices = random.split("wan:wireguard")
+            let keys: KeySource = setup.random != nil ? .seeded(random.split("wan:wireguard-keys")) : .system
             let device = WireGuardDevice(configuration: DeviceConfiguration(privateKey: key, mtu: w.mtu), random: indices, keySource: keys)
             let added = device.addPeer(PeerConfiguration(
                 publicKey: peer, endpoint: endpoint.map { WireGuard.Endpoint(address: $0.address, port: $0.port) },
@@ -135,7 +131,7 @@ public final class WAN {
         if var n = nat {
             n.externalAddress = address.address
             do {
-                self.nat = try NAT(n, random: random.map { r in var r = r; return r.split("wan:nat") })
+                self.nat = try NAT(n, random: random.split("wan:nat"))
             } catch { throw .wan("NAT: \(error)") }
         } else {
             self.nat = nil
@@ -145,7 +141,6 @@ public final class WAN {
         inbound = .allocate(byteCount: EthernetHeader.untaggedLength + Self.maximumPacket, alignment: 16)
         arpFrame = .allocate(byteCount: EthernetHeader.minimumFrameLength, alignment: 16)
         proxyReplies.reserveCapacity(16)
-        _ = random  // splits above only
     }
 
     deinit {
@@ -161,7 +156,8 @@ public final class WAN {
         return seed
     }
 
-    /// Where to send from now on (a resolved name, or a new address for a plain UDP peer).
+    /// Where a udp WAN sends (and accepts datagrams from) from now on: a name resolved again, a
+    /// peer that moved. (A wireguard WAN takes its endpoint at start and then follows the peer.)
     public func setEndpoint(_ endpoint: WANEndpoint) {
         self.endpoint = endpoint
     }
