@@ -6,9 +6,10 @@
 //   1  Basics, Wire, Crypto, YAMLSchema             time, randomness, wire formats, libsodium + BLAKE2s, located YAML
 //   2  Virtio, Datapath, HostStack, Noise, WireGuard  sans-IO virtqueue, switch, router, DHCP, hosts, Noise, WireGuard
 //   3  Capture, Sim, HostIO, VhostUser              pcap/BPF; simulator kernel; epoll, sockets, TAP; vhost-user
-//   4  Engine, then Lab; QEMU; Tunnel               bridge from bridge.yml; lab; QEMU runner; WireGuard on TUN
+//   4  Engine; QEMU; Tunnel                         bridge from bridge.yml; QEMU runner; WireGuard on TUN
 //   5  BridgeDaemon                                 the real driver: epoll, vhost-user, TAP around a Bridge
-//   6  sluice                                       the command-line tool
+//   6  Lab                                          scenarios on sim, netns (HostIO TAPs) and qemu (BridgeDaemon + QEMU)
+//   7  sluice                                       the command-line tool
 import PackageDescription
 
 let package = Package(
@@ -62,8 +63,9 @@ let package = Package(
             dependencies: ["Basics", "Wire", "Virtio", "Datapath", "HostStack", "Capture", "YAMLSchema", "WireGuard", "Crypto"]),
 
         .target(
-            name: "Lab",
-            dependencies: ["Basics", "Wire", "Virtio", "Datapath", "HostStack", "Sim", "Engine", "Capture", "YAMLSchema"]),
+            name: "Lab",  // layer 6 (above BridgeDaemon), declared here with the other composition targets
+            dependencies: ["Basics", "Wire", "Virtio", "Datapath", "HostStack", "Sim", "Engine", "Capture", "YAMLSchema",
+                           "HostIO", "BridgeDaemon", "QEMU"]),
 
         .target(name: "QEMU", dependencies: ["Basics", "YAMLSchema"]),
         .target(name: "Tunnel", dependencies: ["Basics", "Wire", "Crypto", "WireGuard", "HostIO", "CShims"]),
@@ -73,7 +75,7 @@ let package = Package(
             name: "BridgeDaemon",
             dependencies: ["Basics", "Wire", "Virtio", "Datapath", "Engine", "VhostUser", "HostIO", "Capture", "CShims"]),
 
-        // Layer 6 — the tool.
+        // Layer 7 — the tool.
         .executableTarget(
             name: "sluice",
             dependencies: [

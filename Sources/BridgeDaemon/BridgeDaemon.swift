@@ -35,6 +35,9 @@ public final class BridgeDaemon: VhostUserServerDelegate {
     /// Port → guest, for interrupts.
     var guestOfPort: [PortID: GuestKey] = [:]
 
+    /// One per server, in server order (servers hold their delegate weakly).
+    var serverDelegates: [ServerDelegate] = []
+
     public var log: (String) -> Void
     var signals: SignalWatch?
 
@@ -61,11 +64,13 @@ public final class BridgeDaemon: VhostUserServerDelegate {
         }
         for (i, socket) in config.vhostUser.enumerated() {
             let server = try VhostUserServer(path: socket.path, configuration: device, reactor: reactor)
-            server.delegate = self
+            // Guest ids are numbered per server: each server gets a delegate that says which it is.
+            let delegate = ServerDelegate(daemon: self, server: i)
+            serverDelegates.append(delegate)
+            server.delegate = delegate
             server.traceMessages = ProcessInfo.processInfo.environment["SLUICE_TRACE_VHOST"] == "1"
             server.log = { [unowned self] in self.log("vhost-user \(socket.path): \($0)") }
             servers.append(server)
-            _ = i
             log("listening for vhost-user guests on \(socket.path) (segment \(socket.segment), \(config.virtio.queues) queue pair(s))")
         }
         for tap in config.taps { try openTap(tap) }
@@ -128,6 +133,10 @@ public final class BridgeDaemon: VhostUserServerDelegate {
 
     public func vhostUserQueuePairStarted(_ guest: VhostUserGuestID, pair: Int, nic: GuestNIC) {
         guard let server = serverIndex(of: guest) else { return }
+        queuePairStarted(guest, pair: pair, nic: nic, server: server)
+    }
+
+    func queuePairStarted(_ guest: VhostUserGuestID, pair: Int, nic: GuestNIC, server: Int) {
         let key = GuestKey(server: server, guest: guest)
         var entry = guests[key] ?? GuestPorts()
         entry.pairs[pair] = nic
@@ -150,6 +159,10 @@ public final class BridgeDaemon: VhostUserServerDelegate {
 
     public func vhostUserQueuePairStopped(_ guest: VhostUserGuestID, pair: Int) {
         guard let server = serverIndex(of: guest) else { return }
+        queuePairStopped(guest, pair: pair, server: server)
+    }
+
+    func queuePairStopped(_ guest: VhostUserGuestID, pair: Int, server: Int) {
         let key = GuestKey(server: server, guest: guest)
         guard var entry = guests[key] else { return }
         entry.pairs[pair] = nil
@@ -165,6 +178,10 @@ public final class BridgeDaemon: VhostUserServerDelegate {
 
     public func vhostUserKicked(_ guest: VhostUserGuestID, pair: Int, queue: VirtioNetQueueKind) {
         guard let server = serverIndex(of: guest) else { return }
+        kicked(guest, pair: pair, queue: queue, server: server)
+    }
+
+    func kicked(_ guest: VhostUserGuestID, pair: Int, queue: VirtioNetQueueKind, server: Int) {
         // New receive buffers need no action: frames are delivered when they arrive.
         if queue == .transmit { serviceTransmit(GuestKey(server: server, guest: guest), pair: pair) }
         afterEvent()
@@ -172,10 +189,15 @@ public final class BridgeDaemon: VhostUserServerDelegate {
 
     public func vhostUserGuestDisconnected(_ guest: VhostUserGuestID, reason: VhostUserError) {
         guard let server = serverIndex(of: guest) ?? servers.indices.first(where: { s in guests.keys.contains { $0.server == s && $0.guest == guest } }) else { return }
+        guestDisconnected(guest, reason: reason, server: server)
+    }
+
+    func guestDisconnected(_ guest: VhostUserGuestID, reason: VhostUserError, server: Int) {
         guests[GuestKey(server: server, guest: guest)] = nil
         log("\(guest) disconnected: \(reason)")
     }
 
+    /// The server of `guest` when the caller cannot say (ids repeat across servers: the first wins).
     func serverIndex(of guest: VhostUserGuestID) -> Int? {
         servers.firstIndex { $0.guestIDs.contains(guest) } ?? guests.keys.first { $0.guest == guest }?.server
     }
@@ -291,4 +313,26 @@ func runCommand(_ path: String, _ arguments: [String]) throws {
 public enum DaemonError: Error, CustomStringConvertible {
     case command(String)
     public var description: String { switch self { case .command(let s): "command failed: \(s)" } }
+}
+
+/// Forwards one server's callbacks to the daemon with the server's index: `VhostUserGuestID`s are
+/// numbered per server, so with two sockets "guest 1" exists twice and the id alone cannot say
+/// which segment a guest belongs to.
+final class ServerDelegate: VhostUserServerDelegate {
+    unowned let daemon: BridgeDaemon
+    let server: Int
+
+    init(daemon: BridgeDaemon, server: Int) { self.daemon = daemon; self.server = server }
+
+    func vhostUserGuestConnected(_ guest: VhostUserGuestID) { daemon.vhostUserGuestConnected(guest) }
+    func vhostUserQueuePairStarted(_ guest: VhostUserGuestID, pair: Int, nic: GuestNIC) {
+        daemon.queuePairStarted(guest, pair: pair, nic: nic, server: server)
+    }
+    func vhostUserQueuePairStopped(_ guest: VhostUserGuestID, pair: Int) { daemon.queuePairStopped(guest, pair: pair, server: server) }
+    func vhostUserKicked(_ guest: VhostUserGuestID, pair: Int, queue: VirtioNetQueueKind) {
+        daemon.kicked(guest, pair: pair, queue: queue, server: server)
+    }
+    func vhostUserGuestDisconnected(_ guest: VhostUserGuestID, reason: VhostUserError) {
+        daemon.guestDisconnected(guest, reason: reason, server: server)
+    }
 }

@@ -88,9 +88,10 @@ public enum LabRunner {
                 switch chosen {
                 case .sim:
                     run = SimBackend.run(scenario, seed: runSeed, captureDirectory: "\(reportDirectory)/captures/\(slug)")
-                case .netns, .qemu:
-                    run = LabRun(scenarioName: scenario.name, scenarioFile: scenario.file, description: scenario.description,
-                                 seed: runSeed, backend: backend, status: .error("the \(chosen) backend is not available in this version; use --backend sim"))
+                case .netns:
+                    run = NetnsBackend.run(scenario, seed: runSeed, captureDirectory: "\(reportDirectory)/captures/\(slug)")
+                case .qemu:
+                    run = QEMUBackend.run(scenario, seed: runSeed, captureDirectory: "\(reportDirectory)/captures/\(slug)")
                 }
             }
             progress("\(prefix): \(run.verdict)" + (run.status == .completed ? " (\(Format.duration(run.simulatedDuration)) simulated in \(Format.duration(run.wallTime)))" : ""))

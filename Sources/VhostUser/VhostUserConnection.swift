@@ -51,6 +51,14 @@ public final class VhostUserConnection {
         pairs = Array(repeating: nil, count: configuration.queuePairs)
     }
 
+    deinit {
+        // Memory a datapath still uses must not be unmapped under it: if this connection goes
+        // while a queue pair is held elsewhere, the mapping is kept (leaked) instead.
+        for m in retired + (memory.map { [$0] } ?? []) where m.isReferencedElsewhere {
+            _ = Unmanaged.passRetained(m)
+        }
+    }
+
     // MARK: Introspection
 
     /// The acknowledged virtio features (without VHOST_USER_F_PROTOCOL_FEATURES), nil before SET_FEATURES.
@@ -402,6 +410,9 @@ public final class VhostUserConnection {
             return (q, nil)
         }
         guard descriptors.count == 1 else { throw .descriptorCount(request, expected: 1, received: descriptors.count) }
+        // Writes to a call or error fd must never stall the reactor, whatever the front end sent
+        // (QEMU's eventfds are non-blocking already; a hostile one could send a full pipe).
+        do { try descriptors[0].setNonBlocking() } catch { throw .io(error) }
         return (q, descriptors[0])
     }
 

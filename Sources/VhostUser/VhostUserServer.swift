@@ -96,6 +96,16 @@ public final class VhostUserServer {
     }
 
     deinit {
+        // Dropped without close(): unhook from the reactor so no handler outlives the server.
+        // Connections going with it keep memory a datapath still holds mapped (see
+        // VhostUserConnection.deinit); call close() first to have the datapath told.
+        if let r = listenerRegistration { reactor.deregister(r) }
+        for guest in guests.values {
+            for r in guest.kicks.values { reactor.deregister(r) }
+            if let r = guest.registration { reactor.deregister(r) }
+        }
+        if let pollTimer { reactor.cancel(pollTimer) }
+        for m in orphanedMemory where m.isReferencedElsewhere { _ = Unmanaged.passRetained(m) }
         scratch.deallocate()
     }
 
@@ -114,10 +124,10 @@ public final class VhostUserServer {
         guard let connection = guests[guest]?.connection else { return false }
         var signalled = false
         if queue != .transmit, let call = connection.callDescriptor(queue: 2 * pair) {
-            signalled = (try? EventFD.signal(call)) != nil || signalled
+            signalled = (try? EventFD.signal(call)) == true || signalled
         }
         if queue != .receive, let call = connection.callDescriptor(queue: 2 * pair + 1) {
-            signalled = (try? EventFD.signal(call)) != nil || signalled
+            signalled = (try? EventFD.signal(call)) == true || signalled
         }
         return signalled
     }
@@ -128,7 +138,7 @@ public final class VhostUserServer {
         guard let connection = guests[guest]?.connection else { return false }
         var signalled = false
         for q in [2 * pair, 2 * pair + 1] {
-            if let fd = connection.errorDescriptor(queue: q), (try? EventFD.signal(fd)) != nil { signalled = true }
+            if let fd = connection.errorDescriptor(queue: q), (try? EventFD.signal(fd)) == true { signalled = true }
         }
         return signalled
     }

@@ -7,5 +7,5 @@ struct Sluice: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sluice",
         abstract: "A userspace network datapath for virtual machines, and a lab that runs it.",
-        subcommands: [BridgeCommand.self, VM.self, Check.self, Bench.self, LabCommand.self, Replay.self])
+        subcommands: [BridgeCommand.self, VM.self, LabCommand.self, Replay.self, WG.self, Bench.self, Check.self])
 }

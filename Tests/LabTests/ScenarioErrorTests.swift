@@ -273,15 +273,15 @@ nodes:
 
 @Test func backendThatCannotLinkBridges() {
     let text = """
-    backends: netns
+    backends: qemu
     nodes:
       br0: { kind: bridge }
       br1: { kind: bridge }
     links:
       - { between: [br0, br1] }
     """
-    // The second bridge is the first thing netns cannot do, and it is reported where it is written.
-    expectError(text, line: 4, at: "{ kind", message: "the netns backend cannot honour more than one bridge")
+    // The second bridge is the first thing qemu cannot do, and it is reported where it is written.
+    expectError(text, line: 4, at: "{ kind", message: "the qemu backend cannot honour more than one bridge")
 }
 
 @Test func unknownBackend() {

@@ -207,7 +207,7 @@ expect:
     let dir = temporaryDirectory()
     try FileManager.default.createDirectory(atPath: dir + "/s", withIntermediateDirectories: true)
     try pingScenario.write(toFile: dir + "/s/a.yml", atomically: true, encoding: .utf8)
-    try pingScenario.replacingOccurrences(of: "name: dhcp-and-ping", with: "name: other\nbackends: [qemu]")
+    try pingScenario.replacingOccurrences(of: "name: dhcp-and-ping", with: "name: other\nbackends: [netns]")
         .write(toFile: dir + "/s/b.yml", atomically: true, encoding: .utf8)
     let filtered = LabRunner.run(files: [dir + "/s"], seed: 99, filter: "DHCP", backend: "sim", reportDirectory: dir + "/r1") { _ in }
     #expect(filtered.runs.map(\.scenarioName) == ["dhcp-and-ping"] && filtered.runs[0].seed == 99)

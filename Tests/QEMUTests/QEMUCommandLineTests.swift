@@ -31,7 +31,7 @@ private func values(_ args: [String], _ flag: String) -> [String] {
         "-nographic", "-serial", "mon:stdio",
         "-chardev", "socket,id=chr0,path=/run/br0.sock,reconnect=1",
         "-netdev", "vhost-user,id=net0,chardev=chr0",
-        "-device", "virtio-net-pci,netdev=net0,mac=52:54:00:12:34:56,romfile=",
+        "-device", "virtio-net-pci,netdev=net0,mac=52:54:00:12:34:56,romfile=,vectors=0",
         "-no-reboot",
     ])
 }

@@ -142,6 +142,15 @@ struct HostileScenario: CustomStringConvertible {
                 try c.startQueue(0)
                 try c.send(.setVringBase, payload: VhostUserVringState(index: 0, num: 5).bytes)
             }) { if case .outOfOrder(.setVringBase, _) = $0 { true } else { false } },
+            HostileScenario(description: "a memfd as kick descriptor (epoll refuses regular files)", run: { c in
+                try ready(c)
+                try c.send(.setVringNum, payload: VhostUserVringState(index: 1, num: 256).bytes)
+                let (d, a, u) = c.ringOffsets(queue: 1)
+                try c.send(.setVringAddr, payload: VhostUserVringAddress(
+                    index: 1, descriptor: c.userAddress(regionB: true, offset: d), used: c.userAddress(regionB: true, offset: u),
+                    available: c.userAddress(regionB: true, offset: a)).bytes)
+                try c.send(.setVringKick, payload: VhostUserU64.encode(1), descriptors: [c.memfd])
+            }) { $0 == .io(.notPermitted) },
             HostileScenario(description: "REM_MEM_REG of a region never added", run: { c in
                 try c.negotiate(protocolFeatures: [.configureMemorySlots])
                 try c.send(.remMemReg, payload: TestLayout.regionA.singleBytes)
@@ -197,6 +206,36 @@ struct HostileScenario: CustomStringConvertible {
         #expect(try client.acked(.setVringNum, payload: VhostUserVringState(index: 0, num: 256).bytes) == 0)
         #expect(try client.acked(.setVringNum, payload: VhostUserVringState(index: 0, num: 100).bytes) == 1)
         #expect(try client.isClosedByServer())
+    }
+
+    /// A call descriptor that would block (a full pipe, set blocking) must not stall the
+    /// reactor: the server makes every call/kick/error descriptor non-blocking on receipt.
+    @Test func aFullBlockingPipeAsCallDescriptorCannotStallTheServer() throws {
+        let s = try TestServer()
+        let hostile = try s.connect()
+        try hostile.negotiate()
+        try hostile.setMemTable()
+        var fds: [CInt] = [-1, -1]
+        #expect(pipe(&fds) == 0)
+        let reader = FileDescriptor(adopting: fds[0]), writer = FileDescriptor(adopting: fds[1])
+        try writer.setNonBlocking()
+        let chunk = [UInt8](repeating: 0, count: 4096)
+        while try chunk.withUnsafeBytes({ try writer.write($0) }) != nil {}
+        while try chunk.prefix(1).withUnsafeBytes({ try writer.write($0) }) != nil {}
+        try writer.setNonBlocking(false)
+        try hostile.send(.setVringCall, payload: VhostUserU64.encode(0), descriptors: [writer])
+        try hostile.send(.setVringCall, payload: VhostUserU64.encode(1), descriptors: [writer])
+        // Decoys, so startQueue keeps the pipe as the call descriptor.
+        hostile.calls[0] = try EventFD()
+        hostile.calls[1] = try EventFD()
+        try hostile.startQueue(0)
+        try hostile.startQueue(1)
+        try hostile.postReceiveBuffers(pair: 0, count: 2)
+        // Would block forever in write(2) on the full pipe if the descriptor stayed blocking.
+        try hostile.transmit(testFrame(64, tag: 1), pair: 0)
+        #expect(hostile.receivedFrames(pair: 0) == [testFrame(64, tag: 1)])
+        #expect(s.server.notify(s.lastGuest, pair: 0) == false, "the pipe is full: nothing could be signalled")
+        withExtendedLifetime(reader) {}
     }
 
     /// Bad descriptors are the queue's problem, not the connection's: the queue stops (NEEDS_RESET),

@@ -41,6 +41,10 @@ public enum ScenarioFeature: String, Sendable, CaseIterable {
     case replayIntoBridge = "replay into a bridge"
     case replayIntoHost = "replay into a host"
     case replayTopSpeed = "replay at top speed"
+    case release = "release"
+    case dhcpAfterStart = "a dhcp action after 0s"
+    case udpLatency = "a udp flow's one-way latency"
+    case pingErrors = "ICMP errors counted by ping"
 }
 
 /// Where in the file a feature was used.
@@ -75,22 +79,36 @@ public struct BackendCapabilities: Sendable {
             // Everything: the link models and hosts are ours.
             return BackendCapabilities(backend: .sim, unsupported: [], reasons: [])
         case .netns:
+            // Nearly everything: the hosts are real kernels, but the bridges, their TAP ports and
+            // the link models between them run in this process (Sim's link model on the real
+            // clock), so every impairment, link state and replay target works as on sim.
             let reasons: [(ScenarioFeature, String)] = [
-                (.replayIntoHost, "a namespace's interface cannot be fed frames from outside; replay into a bridge segment instead"),
-                (.bridgeToBridgeLink, "bridges run as separate processes here and are not yet cabled together"),
-                (.wanLink, "bridges run as separate processes here and are not yet cabled together"),
-                (.linkCapture, "links are tc-shaped interfaces here, captured at the bridge segments"),
-                (.multipleBridges, "the netns backend runs one bridge"),
+                (.udpLatency, "flows are iperf3's, which measures jitter, not one-way delay; check throughput, loss and reordering"),
+                (.wanLink, "WAN links are wired by the sim backend only so far"),
+                (.linkCapture, "captures on a link's wire are recorded by the sim backend only so far; capture at a bridge segment"),
             ]
             return BackendCapabilities(backend: .netns, unsupported: reasons.map(\.0), reasons: reasons)
         case .qemu:
+            // The guest's NIC is served by the bridge straight out of guest memory (vhost-user):
+            // nothing sits on its cable to impair or cut. Its commands are fixed at boot.
+            let cable = "a guest's vhost-user NIC is switched straight out of its memory; there is no cable to shape or cut (use netns)"
+            let boot = "a guest's commands are fixed on its kernel command line at boot"
             let reasons: [(ScenarioFeature, String)] = [
+                (.linkDelay, cable), (.linkJitter, cable), (.linkRandomLoss, cable), (.linkGilbertElliottLoss, cable),
+                (.linkDuplicate, cable), (.linkReorder, cable), (.linkCorrupt, cable), (.linkRate, cable),
+                (.linkQueue, cable), (.linkMTU, cable), (.linkInitiallyDown, cable), (.asymmetricLink, cable),
+                (.linkUpDown, cable), (.impairChange, cable),
                 (.replayIntoHost, "a guest's NIC cannot be fed frames from outside; replay into a bridge segment instead"),
-                (.bridgeToBridgeLink, "bridges run as separate processes here and are not yet cabled together"),
-                (.wanLink, "bridges run as separate processes here and are not yet cabled together"),
-                (.linkCapture, "links are tc-shaped interfaces here, captured at the bridge segments"),
+                (.bridgeToBridgeLink, "the qemu backend runs one bridge"),
+                (.wanLink, "the qemu backend runs one bridge"),
+                (.linkCapture, cable),
                 (.multipleBridges, "the qemu backend runs one bridge"),
                 (.hostMTU, "the guest image sets its own MTU"),
+                (.udpFlow, "the test guest has no traffic generator (busybox only)"),
+                (.udpLatency, "the test guest has no traffic generator (busybox only)"),
+                (.pingErrors, "busybox ping ignores ICMP errors; check them in a capture (icmp[icmptype] = icmp-timxceed)"),
+                (.release, boot + "; its DHCP client runs from boot to power-off"),
+                (.dhcpAfterStart, boot + "; it takes its lease while booting (write at: 0s)"),
             ]
             return BackendCapabilities(backend: .qemu, unsupported: reasons.map(\.0), reasons: reasons)
         }

@@ -530,6 +530,7 @@ struct ScenarioParser {
                 throw item.error("missing 'at' or 'after' in \(item.path)", fix: "add at: 5s, or after: <as-name> (+ delay)")
             }
             let action = try parseAction(kind, m, at: item)
+            if case .dhcp = action, trigger != .at(.zero) { use(.dhcpAfterStart, at: item) }
             scenario.timeline.append(TimelineEntry(index: index, name: name, trigger: trigger, action: action, location: ScenarioLocation(item)))
         }
         // `after:` names an entry that exists, is not itself, and no chain of `after:` loops.
@@ -569,7 +570,9 @@ struct ScenarioParser {
     mutating func parseAction(_ kind: ActionKind, _ m: YAMLMapping, at item: YAMLValue) throws(ConfigError) -> TimelineAction {
         switch kind {
         case .dhcp: return .dhcp(node: try hostReference(m.required("node", example: "vm1"), for: kind))
-        case .release: return .release(node: try hostReference(m.required("node", example: "vm1"), for: kind))
+        case .release:
+            use(.release, at: item)
+            return .release(node: try hostReference(m.required("node", example: "vm1"), for: kind))
         case .ping:
             let node = try hostReference(m.required("node", example: "vm1"), for: kind)
             var p = PingAction(node: node, to: try target(m.required("to", example: "vm2")))
@@ -727,7 +730,7 @@ struct ScenarioParser {
         }
     }
 
-    func actionExpectation(_ index: Int, _ item: YAMLValue) throws(ConfigError) -> ScenarioExpectation {
+    mutating func actionExpectation(_ index: Int, _ item: YAMLValue) throws(ConfigError) -> ScenarioExpectation {
         let actionValue = ScenarioValues.peek(item, "action")!
         let actionName = try actionValue.string()
         guard let entry = scenario.entry(named: actionName) else {
@@ -745,6 +748,8 @@ struct ScenarioParser {
         var checks: [MetricCheck] = []
         for metric in metrics {
             if let v = m[metric.rawValue] {
+                if kind == .udp, [.latencyMin, .latencyAvg, .latencyMax].contains(metric) { use(.udpLatency, at: v) }
+                if kind == .ping, metric == .errors { use(.pingErrors, at: v) }
                 checks.append(MetricCheck(metric: metric, condition: try ScenarioValues.condition(v, unit: metric.unit), location: ScenarioLocation(v)))
             }
         }

@@ -1,0 +1,111 @@
+// A `do: udp` flow on netns is iperf3 -u: a server in the target host's namespace for the whole
+// run, a client in the sender's for the action. The client's JSON (`--json --get-server-output`)
+// holds both sides; this turns it into HostStack's flow statistics so the flow is checked and
+// charted like a simulated one. iperf3 measures jitter, not one-way delay, so `latency.*` has no
+// value on netns.
+//
+// From iperf3 3.12's JSON:
+//   start.connected[0].local_port              the client's UDP source port
+//   end.sum_sent.{packets, bytes}              what the client sent
+//   end.sum_received.{packets, lost_packets, bytes, start, end}
+//                                              what the server counted: `packets` is the highest
+//                                              sequence number seen, `lost_packets` the gaps below it
+//   end.streams[0].udp.out_of_order            datagrams that arrived after a later one
+//   server_output_json.intervals[].sum.{end, bits_per_second}
+//                                              the server's per-interval receive rate (the chart)
+import Basics
+import Foundation
+import HostStack
+import Wire
+
+/// The iperf3 command lines of a flow.
+enum IPerf3 {
+    /// The server: serves one test after another on `port` for the whole run; reports every 0.1 s.
+    static func server(port: Int) -> [String] {
+        ["iperf3", "--server", "--port", "\(port)", "--json", "--interval", "0.1"]
+    }
+
+    /// The client for `flow` to `target`: `blocks` datagrams of `size` payload bytes at the rate.
+    static func client(_ flow: UDPFlowAction, target: IPv4Address) -> [String] {
+        ["iperf3", "--client", target.description, "--port", "\(flow.port)", "--udp",
+         "--bitrate", "\(Int(bitsPerSecond(flow).rounded()))", "--length", "\(flow.size)",
+         "--blockcount", "\(blocks(flow))", "--json", "--get-server-output"]
+    }
+
+    /// Payload bits per second (iperf3's -b counts UDP payload, as `rate:` does).
+    static func bitsPerSecond(_ flow: UDPFlowAction) -> Double {
+        switch flow.rate {
+        case .bitsPerSecond(let b): b
+        case .packetsPerSecond(let p): p * Double(flow.size) * 8
+        }
+    }
+
+    /// Datagrams in the flow: those whose send times fall before its end (as the simulator counts).
+    static func blocks(_ flow: UDPFlowAction) -> Int {
+        let perSecond = bitsPerSecond(flow) / (Double(flow.size) * 8)
+        let seconds = Double(flow.duration.nanosecondsClamped) / 1e9
+        return max(1, Int(min((seconds * perSecond).rounded(.up), Double(Int32.max))))
+    }
+}
+
+/// A finished iperf3 client's JSON, read.
+struct IPerf3Report {
+    var sender: UDPFloodSenderStats
+    var receiver: UDPFloodStreamStats?
+    var throughput: [ThroughputSample]
+    /// iperf3's own error text ("unable to connect to server…"), if it gave one.
+    var error: String?
+
+    /// Reads `json`, the client's output for `flow` to `target`, started at `startedAt` (capture time).
+    init(json: String, flow: UDPFlowAction, target: IPv4Address, startedAt: Instant) throws(RealBackendError) {
+        guard let start = json.firstIndex(of: "{"),
+              let object = try? JSONSerialization.jsonObject(with: Data(json[start...].utf8)) as? [String: Any] else {
+            throw RealBackendError("iperf3 printed no JSON: \(json.prefix(300))")
+        }
+        error = object["error"] as? String
+        let begin = object["start"] as? [String: Any]
+        let connected = (begin?["connected"] as? [[String: Any]])?.first
+        let sourcePort = UInt16(truncatingIfNeeded: Self.int(connected?["local_port"]))
+        let end = object["end"] as? [String: Any] ?? [:]
+        let sent = end["sum_sent"] as? [String: Any] ?? end["sum"] as? [String: Any] ?? [:]
+        let scheduled = IPerf3.blocks(flow)
+        sender = UDPFloodSenderStats.measured(target: target, port: UInt16(flow.port), sourcePort: sourcePort, stream: 0, size: flow.size,
+                                     startedAt: startedAt, endsAt: startedAt + flow.duration, scheduled: scheduled,
+                                     sent: Self.int(sent["packets"]), bytes: Self.int(sent["bytes"]),
+                                     notSent: max(0, scheduled - Self.int(sent["packets"])))
+        if let received = end["sum_received"] as? [String: Any], Self.int(received["packets"]) > 0 {
+            let highest = Self.int(received["packets"])
+            let lost = Self.int(received["lost_packets"])
+            let stream = ((end["streams"] as? [[String: Any]])?.first?["udp"]) as? [String: Any]
+            let from = startedAt + .nanoseconds(Int64(Self.double(received["start"]) * 1e9))
+            let to = startedAt + .nanoseconds(Int64(Self.double(received["end"]) * 1e9))
+            receiver = UDPFloodStreamStats.measured(source: IPv4Address(rawValue: 0), sourcePort: sourcePort, stream: 0,
+                                           packets: max(0, highest - lost), bytes: Self.int(received["bytes"]),
+                                           duplicates: 0, outOfOrder: Self.int(stream?["out_of_order"]),
+                                           highestSequence: UInt64(highest - 1), firstArrival: from, lastArrival: to)
+        }
+        throughput = []
+        let server = object["server_output_json"] as? [String: Any]
+        for interval in server?["intervals"] as? [[String: Any]] ?? [] {
+            guard let sum = interval["sum"] as? [String: Any] else { continue }
+            throughput.append(ThroughputSample(time: startedAt + .nanoseconds(Int64(Self.double(sum["end"]) * 1e9)),
+                                               bitsPerSecond: Self.double(sum["bits_per_second"])))
+        }
+    }
+
+    var result: UDPFlowResult { UDPFlowResult(sender: sender, receiver: receiver, throughput: throughput) }
+
+    static func int(_ v: Any?) -> Int {
+        if let i = v as? Int { return i }
+        if let d = v as? Double { return Int(d) }
+        if let n = v as? NSNumber { return n.intValue }
+        return 0
+    }
+
+    static func double(_ v: Any?) -> Double {
+        if let d = v as? Double { return d }
+        if let i = v as? Int { return Double(i) }
+        if let n = v as? NSNumber { return n.doubleValue }
+        return 0
+    }
+}

@@ -1,0 +1,332 @@
+// Runs a scenario with QEMU guests: a BridgeDaemon (the production driver: vhost-user servers,
+// the Engine bridge, its timers) whose reactor this thread turns, the guests booted with their
+// commands (QEMUGuestPlan), and the run over when every guest has powered off. Results are read
+// from each guest's console (SLUICE-* markers, busybox ping's output) and from the DHCPACKs the
+// bridge itself saw; captures are the bridge's own taps, as on the other backends.
+import Basics
+import BridgeDaemon
+import Capture
+import Engine
+import Foundation
+import HostIO
+import HostStack
+import QEMU
+import Wire
+
+/// Console lines with the monotonic time each arrived (filled on QEMU's reader thread).
+final class TimedLines: @unchecked Sendable {
+    private let lock = NSLock()
+    private var items: [(time: Instant, text: String)] = []
+    private let clock = MonotonicClock()
+
+    func append(_ line: String) {
+        let now = clock.now()
+        lock.lock(); items.append((now, line)); lock.unlock()
+    }
+
+    var all: [(time: Instant, text: String)] { lock.lock(); defer { lock.unlock() }; return items }
+}
+
+final class QEMUScenarioRun {
+    struct RunningGuest {
+        let plan: QEMUGuestPlan.Guest
+        let process: QEMUProcess
+        let console: TimedLines
+    }
+
+    let scenario: Scenario
+    let testGuest: TestGuest
+    let captureDirectory: String
+    let interrupt: InterruptGuard
+    private var log: [(time: Instant, text: String)] = []
+    private let clock = MonotonicClock()
+    private var epochOffset: UInt64 = 0
+    /// Replays (the only bridge-side action here) by entry: frames, bytes and frames played.
+    private var replays: [Int: (frames: Int, bytes: Int, played: Int, startedAt: Instant, finishedAt: Instant?)] = [:]
+    private var notRun: [Int: String] = [:]
+
+    /// Boot, commands and power-off of the slowest guest must fit in this (TCG on a shared machine).
+    static let bootAllowance: Duration = .seconds(300)
+
+    init(_ scenario: Scenario, guest: TestGuest, captureDirectory: String, interrupt: InterruptGuard) {
+        self.scenario = scenario
+        self.testGuest = guest
+        self.captureDirectory = captureDirectory
+        self.interrupt = interrupt
+    }
+
+    func note(_ text: String) { log.append((clock.now(), text)) }
+
+    func captureTime(_ monotonic: Instant) -> Instant { Instant(nanoseconds: monotonic.nanoseconds &+ epochOffset) }
+
+    func run() throws(RealBackendError) -> RealRunOutput {
+        let work = NSTemporaryDirectory() + "sluice-lab-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        do {
+            try FileManager.default.createDirectory(atPath: captureDirectory, withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
+        } catch {
+            throw RealBackendError("cannot create \(captureDirectory) or \(work): \(error.localizedDescription)")
+        }
+        defer { try? FileManager.default.removeItem(atPath: work) }
+        let plan = try QEMUGuestPlan(scenario, socketDirectory: work)
+        notRun = plan.notRun
+        for n in plan.notes { note(n) }
+
+        // The daemon blocks SIGINT and SIGTERM on this thread for its signalfd; the interrupt
+        // guard takes them back, and this thread's mask is restored when the run ends.
+        var mask = sigset_t()
+        pthread_sigmask(SIG_SETMASK, nil, &mask)
+        defer { pthread_sigmask(SIG_SETMASK, &mask, nil) }
+        let daemon: BridgeDaemon
+        do {
+            daemon = try BridgeDaemon(config: plan.bridgeConfig, captureDirectory: captureDirectory) { [unowned self] in
+                self.note("bridge: \($0)")
+            }
+        } catch {
+            throw RealBackendError("bridge \(plan.bridgeName): \(error)")
+        }
+        interrupt.takeSignals()
+        defer { daemon.shutdown() }
+        let reactor = daemon.reactor, bridge = daemon.bridge
+        epochOffset = UInt64(Date().timeIntervalSince1970 * 1e9) &- reactor.clock.now().nanoseconds
+
+        // Captures, and a tap in memory per guest segment for the DHCPACKs (the leases' details).
+        var captures: [(spec: ScenarioCapture, tap: CaptureTap, writer: PcapWriter, path: String)] = []
+        for spec in scenario.captures {
+            let path = (captureDirectory as NSString).appendingPathComponent("\(spec.name).pcap")
+            do {
+                let filter = try spec.filter.map { f throws(CaptureError) in try BPFFilter(f) }
+                let writer = try PcapWriter(path: path, epochOffsetNanoseconds: epochOffset)
+                let tap = CaptureTap(name: spec.name, filter: filter, writer: writer, memoryCapacity: 0)
+                bridge.addTap(tap, segment: spec.at.segment)
+                captures.append((spec, tap, writer, path))
+            } catch {
+                throw RealBackendError("capture \(spec.name): \(error)")
+            }
+        }
+        var dhcpTaps: [CaptureTap] = []
+        for socket in plan.bridgeConfig.vhostUser {
+            let tap = CaptureTap(name: "dhcp:\(socket.segment)", filter: try? BPFFilter("udp src port 67"), writer: nil, memoryCapacity: 1024)
+            bridge.addTap(tap, segment: socket.segment)
+            dhcpTaps.append(tap)
+        }
+
+        let start = clock.now()
+        note("run started (capture time \(NetnsScenarioRun.wallClock(captureTime(start)))); \(plan.guests.count) guest(s) under TCG")
+        var running: [RunningGuest] = []
+        defer { for g in running where g.process.exitStatus == nil { g.process.stop(grace: .seconds(3)) } }
+        for entry in scenario.timeline { if case .replay(let r) = entry.action { scheduleReplay(entry, r, on: bridge, reactor: reactor, start: start) } }
+
+        // Boot guests as their targets become ready; serve until every guest is done (lingering
+        // or powered off), then stop them.
+        var pending = plan.guests
+        let limit = start + Self.bootAllowance * max(1, plan.guests.count) + scenario.duration
+        func done(_ g: RunningGuest) -> Bool {
+            g.process.exitStatus != nil || (g.plan.lingers && g.console.all.contains { $0.text.hasSuffix("SLUICE-RUN linger") })
+        }
+        while !pending.isEmpty || running.contains(where: { !done($0) }) {
+            if let s = interrupt.caught { throw RealBackendError("interrupted by signal \(s); the guests were stopped") }
+            let now = clock.now()
+            if now >= limit {
+                note("limit reached (\(Format.duration(limit - start))); stopping the guests")
+                break
+            }
+            while let next = nextToBoot(pending, running: running, done: done) {
+                let g = pending.remove(at: next)
+                try boot(g, into: &running, bridgeName: plan.bridgeName)
+            }
+            var wake = now + .milliseconds(20)
+            if let d = bridge.nextDeadline(), d != .distantFuture { wake = min(wake, max(d, now)) }
+            do { try reactor.runOnce(timeout: wake - now) } catch { if error != .interrupted { throw RealBackendError("epoll: \(error)") } }
+            // Bridge timers the daemon's own timer may not know of yet (replayed frames).
+            let t = clock.now()
+            if let d = bridge.nextDeadline(), d <= t { bridge.poll(now: t) }
+        }
+        // Replays still due within the scenario's duration.
+        while clock.now() < start + scenario.duration, replays.values.contains(where: { $0.played < $0.frames }) {
+            do { try reactor.runOnce(timeout: .milliseconds(20)) } catch { break }
+        }
+        let end = clock.now()
+        // QEMU stops its vhost-user device on the way out (GET_VRING_BASE) and waits for the
+        // answer: keep serving while the guests shut down, then kill what is left.
+        for g in running where g.process.exitStatus == nil { kill(g.process.pid, SIGTERM) }
+        let grace = clock.now() + .seconds(10)
+        while clock.now() < grace, running.contains(where: { $0.process.exitStatus == nil }) {
+            do { try reactor.runOnce(timeout: .milliseconds(20)) } catch { break }
+        }
+        for g in running {
+            let exit = g.process.exitStatus ?? g.process.stop(grace: .seconds(1))
+            note("\(g.plan.host): QEMU \(exit)")
+        }
+        daemon.shutdown()
+        let acks = dhcpTaps.flatMap(\.records).compactMap { r in FrameDecoding.dhcpMessage(r).map { (r.time, $0) } }
+            .filter { $0.1.messageType == .ack }
+        return finish(running, acks: acks, captures: captures.map { ($0.spec, $0.tap, $0.path) }, counters: counters(bridge, captures.map(\.tap)),
+                      start: start, end: end)
+    }
+
+    /// The pending guest to boot now: one whose targets across the router are all ready; when
+    /// none is and nothing else is still booting (guests that wait on each other), the first.
+    private func nextToBoot(_ pending: [QEMUGuestPlan.Guest], running: [RunningGuest], done: (RunningGuest) -> Bool) -> Int? {
+        guard !pending.isEmpty else { return nil }
+        if let i = pending.firstIndex(where: { g in
+            g.waitsFor.allSatisfy { t in running.contains { $0.plan.host == t && done($0) } }
+        }) { return i }
+        return running.contains { !done($0) } ? nil : 0
+    }
+
+    private func boot(_ g: QEMUGuestPlan.Guest, into running: inout [RunningGuest], bridgeName: String) throws(RealBackendError) {
+        let machine = testGuest.machine(memoryMiB: 256, cmdline: g.cmdline,
+                                            networks: [NetworkAttachment(socket: g.socket, mac: g.spec.mac.description, reconnect: 0)])
+            let console = TimedLines()
+            do {
+                try QEMULauncher.preflight(machine)
+                let process = try QEMULauncher.start(QEMUCommandLine(machine: machine), console: .transcript(ConsoleTranscript(onLine: { console.append($0) })))
+                running.append(RunningGuest(plan: g, process: process, console: console))
+                note("\(g.host): QEMU pid \(process.pid), \(g.spec.mac) on \(bridgeName).\(g.spec.attachment.segment); commands: "
+                     + (g.commands.isEmpty ? "none" : g.commands.map { "\($0.name)=\"\($0.text)\"" }.joined(separator: "; ")))
+            } catch {
+                throw RealBackendError("guest \(g.host): \(error)")
+            }
+    }
+
+    // MARK: Replay
+
+    private func scheduleReplay(_ entry: TimelineEntry, _ r: ReplayAction, on bridge: Bridge, reactor: Reactor, start: Instant) {
+        guard case .at(let t) = entry.trigger else {
+            notRun[entry.index] = "on qemu a replay starts at a time (at:), not after a guest's action"
+            return
+        }
+        guard case .bridge(let segment) = r.into else { notRun[entry.index] = "replay into a guest"; return }
+        let frames: [CaptureRecord]
+        do { frames = try PcapReader(path: r.path).readAll() } catch { notRun[entry.index] = "\(error)"; return }
+        guard let port = try? bridge.attachExternal(name: "replay:\(entry.displayName)", kind: .tap, segment: segment.segment, transmit: { _ in }) else {
+            notRun[entry.index] = "no port free on \(segment.bridge)"
+            return
+        }
+        let i = entry.index
+        let begin = start + t
+        replays[i] = (frames.count * r.loop, 0, 0, begin, frames.isEmpty ? begin : nil)
+        guard let first = frames.first else { return }
+        let span = frames.last!.time - first.time
+        for loop in 0..<r.loop {
+            for record in frames {
+                var offset: Duration = .zero
+                if case .multiplier(let x) = r.speed {
+                    offset = .nanoseconds(Int64((Double(((record.time - first.time) + span * loop).nanosecondsClamped) / x).rounded()))
+                }
+                reactor.schedule(at: begin + offset) { [unowned self, unowned bridge] in
+                    let now = self.clock.now()
+                    record.bytes.withUnsafeBytes { bridge.receive($0, from: port, now: now) }
+                    guard var state = self.replays[i] else { return }
+                    state.played += 1
+                    state.bytes += record.bytes.count
+                    if state.played == state.frames { state.finishedAt = now }
+                    self.replays[i] = state
+                }
+            }
+        }
+        note("\(entry.displayName): replaying \(r.pcap) (\(frames.count) frames × \(r.loop)) into \(r.into) at \(Format.duration(t))")
+    }
+
+    // MARK: Results
+
+    private func finish(_ guests: [RunningGuest], acks: [(Instant, DHCPMessage)],
+                        captures: [(spec: ScenarioCapture, tap: CaptureTap, path: String)], counters: [CounterTable],
+                        start: Instant, end: Instant) -> RealRunOutput {
+        var results: [Int: ActionResult] = [:]
+        for g in guests {
+            let lines = g.console.all
+            for (t, text) in lines { log.append((t, "\(g.plan.host)| \(text)")) }
+            if let entry = g.plan.dhcpEntry { results[entry] = dhcpResult(g, lines, acks: acks) ?? results[entry] }
+            if let entry = g.plan.dhcpEntry, results[entry] == nil { notRun[entry] = notRun[entry] ?? "\(g.plan.host) never brought up eth0" }
+            for command in g.plan.commands {
+                guard let entry = command.entry, case .ping(let p) = scenario.timeline[entry].action, let target = command.target else { continue }
+                guard let run = lines.firstIndex(where: { $0.text.hasSuffix("SLUICE-RUN \(command.name)") }) else {
+                    notRun[entry] = "\(g.plan.host) did not get to it (last console line: \(lines.last?.text ?? "none"))"
+                    continue
+                }
+                let after = lines[(run + 1)...]
+                let done = after.firstIndex { $0.text.contains("SLUICE-RESULT \(command.name) ") }
+                let go = after.firstIndex { $0.text.hasSuffix(QEMUGuestPlan.pingStartMarker) } ?? run
+                let output = lines[(go + 1)..<(done ?? lines.endIndex)].map { (time: Optional(captureTime($0.time)), text: $0.text) }
+                let startedAt = captureTime(lines[go].time)
+                let parser = PingOutput(dialect: .busybox, target: target, action: p, startedAt: startedAt)
+                results[entry] = .ping(PingActionResult(startedAt: startedAt, result: parser.result(output, finished: done != nil), interval: p.interval))
+            }
+        }
+        for (i, r) in replays {
+            results[i] = .replay(ReplayResult(startedAt: captureTime(r.startedAt), finishedAt: r.finishedAt.map(captureTime), frames: r.played, bytes: r.bytes))
+        }
+
+        var named: [String: ActionResult] = [:]
+        var why: [String: String] = [:]
+        var actions: [ActionReport] = []
+        for entry in scenario.timeline {
+            let result = results[entry.index]
+            if let name = entry.name {
+                if let result { named[name] = result } else { why[name] = notRun[entry.index] ?? "no result (see the run log)" }
+            }
+            actions.append(ActionReport(name: entry.displayName, kind: entry.action.kind, node: entry.action.node,
+                                        description: entry.summary(links: scenario.links) + (entry.action.node != nil ? " (in the guest, after boot)" : ""),
+                                        result: result))
+        }
+        var files: [CaptureFile] = []
+        var records: [String: [CaptureRecord]] = [:]
+        for c in captures {
+            let frames = (try? PcapReader(path: c.path).readAll()) ?? []
+            records[c.spec.name] = frames
+            files.append(CaptureFile(name: c.spec.name, at: c.spec.at.description, filter: c.spec.filter, path: c.path, frames: frames.count))
+        }
+        log.sort { $0.time < $1.time }
+        let lines = log.map { "\(Format.time(Instant(nanoseconds: 0) + ($0.time - min($0.time, start)))) \($0.text)" }
+        return RealRunOutput(observations: RunObservations(start: captureTime(start), captures: records, results: named, notRun: why),
+                             actions: actions, counters: counters, captures: files, log: lines, duration: end - start)
+    }
+
+    /// The boot lease: from eth0 coming up (udhcpc starts then) to SLUICE-DHCP-OK, with the
+    /// lease's details from the DHCPACK the bridge sent to this guest's MAC.
+    private func dhcpResult(_ g: RunningGuest, _ lines: [(time: Instant, text: String)], acks: [(Instant, DHCPMessage)]) -> ActionResult? {
+        guard let up = lines.first(where: { if case .networkUp? = GuestMarker(line: $0.text) { return true }; return false }) else { return nil }
+        let startedAt = captureTime(up.time)
+        let ok = lines.first { if case .dhcpBound? = GuestMarker(line: $0.text) { return true }; return false }
+        var lease: DHCPLease?
+        if ok != nil, let (time, ack) = acks.first(where: { $0.1.clientMAC == g.plan.spec.mac && $0.0 >= up.time }) {
+            lease = Self.lease(from: ack, at: captureTime(time))
+        } else if let ok, case .dhcpBound(let text)? = GuestMarker(line: ok.text), let network = IPv4Network(text) {
+            lease = DHCPLease(address: network, serverIdentifier: IPv4Address(rawValue: 0), leaseTime: nil, renewalTime: nil,
+                              rebindingTime: nil, obtainedAt: captureTime(ok.time))
+        }
+        let boundAt = ok.map { captureTime($0.time) }
+        let events = lease.map { [HostEvent(time: boundAt ?? startedAt, kind: .leaseAcquired($0))] } ?? []
+        return .dhcp(DHCPActionResult(startedAt: startedAt, lease: lease, boundAt: boundAt, finalLease: lease,
+                                      finalState: lease != nil ? .bound : .selecting, events: events))
+    }
+
+    /// The lease a DHCPACK grants (RFC 2131 §4.4.1; T1 and T2 default to ½ and ⅞ of the lease).
+    static func lease(from ack: DHCPMessage, at time: Instant) -> DHCPLease? {
+        let o = ack.options
+        let prefix = o.subnetMask.map { $0.rawValue.nonzeroBitCount } ?? 24
+        guard let network = IPv4Network(address: ack.yiaddr, prefixLength: prefix) else { return nil }
+        let lease = o.leaseTime.flatMap { $0 == DHCP.infiniteLeaseTime ? nil : Duration.seconds(Int64($0)) }
+        return DHCPLease(address: network, serverIdentifier: o.serverIdentifier ?? ack.siaddr, routers: o.routers ?? [],
+                         dnsServers: o.domainNameServers ?? [], domainName: o.domainName, leaseTime: lease,
+                         renewalTime: o.renewalTime.map { .seconds(Int64($0)) } ?? lease.map { $0 / 2 },
+                         rebindingTime: o.rebindingTime.map { .seconds(Int64($0)) } ?? lease.map { $0 * 7 / 8 }, obtainedAt: time)
+    }
+
+    private func counters(_ bridge: Bridge, _ taps: [CaptureTap]) -> [CounterTable] {
+        var tables: [CounterTable] = []
+        for port in bridge.ports {
+            var rows: [CounterTable.Row] = [.init("rx packets", Int(port.counters.rxPackets)), .init("rx bytes", Int(port.counters.rxBytes)),
+                                            .init("tx packets", Int(port.counters.txPackets)), .init("tx bytes", Int(port.counters.txBytes))]
+            for (reason, count) in port.counters.nonZeroDrops { rows.append(.init("drop \(reason)", Int(count))) }
+            tables.append(CounterTable(title: "\(bridge.config.name) port \(port.name) (\(port.kind))", rows: rows))
+        }
+        for t in taps {
+            tables.append(CounterTable(title: "capture \(t.name)", rows: [.init("recorded", Int(t.recorded)), .init("filtered out", Int(t.filteredOut)),
+                                                                          .init("write failures", Int(t.writeFailures))]))
+        }
+        return tables
+    }
+}

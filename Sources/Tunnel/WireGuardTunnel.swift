@@ -1,0 +1,412 @@
+// The real driver of a WireGuardDevice (wireguard-go's device/ with tun/ and conn/, on one thread): a TUN device
+// and a UDP socket on the HostIO reactor.
+//
+//   TUN readable  → read packets into send slots (at offset 16) → device.send encrypts in place → sendmmsg
+//   UDP readable  → recvmmsg into receive slots → device.receive decrypts in place → write each packet to the TUN
+//   device timer  → device.poll at device.nextDeadline(); handshakes, keepalives and cookie replies go out by sendto
+//   signals       → SIGINT / SIGTERM stop the loop (the interface goes away with its descriptor); SIGUSR1 prints status
+//
+// Each readable descriptor is drained in batches until it would block (or a fairness cap is reached), so one
+// epoll round moves many packets. The per-packet path allocates nothing.
+
+import Basics
+import Crypto
+import Glibc
+import HostIO
+import Wire
+import WireGuard
+
+/// Why the tunnel could not start or stopped.
+public struct TunnelError: Error, CustomStringConvertible {
+    public var description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// Packet counts of the driver itself (the device counts protocol events and drops).
+public struct TunnelCounters: Sendable, Equatable {
+    /// Packets read from the TUN device.
+    public var tunRead: UInt64 = 0
+    /// Packets written to the TUN device.
+    public var tunWritten: UInt64 = 0
+    /// Decrypted packets the TUN device refused (queue full or error).
+    public var tunWriteDrops: UInt64 = 0
+    /// Datagrams sent and received on the UDP socket.
+    public var udpSent: UInt64 = 0
+    public var udpReceived: UInt64 = 0
+    /// Datagrams received that were truncated or not IPv4.
+    public var udpReceiveDrops: UInt64 = 0
+}
+
+/// A WireGuard interface on a TUN device in the current network namespace.
+public final class WireGuardTunnel {
+    public let configuration: TunnelConfiguration
+    public let device: WireGuardDevice
+    public let tun: TUNDevice
+    public let socket: UDPSocket
+    /// The UDP port the socket is bound to.
+    public let listenPort: UInt16
+    public private(set) var counters = TunnelCounters()
+
+    let reactor: Reactor
+    let clock: MonotonicClock
+    let signals: SignalSource
+    let log: (String) -> Void
+    let sendBatch: DatagramBatch
+    let receiveBatch: DatagramBatch
+    let readCapacity: Int
+    /// With offloads: where TUN reads land (virtio-net header + up to 64 KiB), before segmentation.
+    let offloadReadBuffer: UnsafeMutableRawBufferPointer
+    let coalescer = TCPCoalescer()
+    var registrations: [Reactor.Registration] = []
+    var deviceTimer: Reactor.Timer?
+    var deviceTimerDeadline: Instant?
+    var lastStatus: Instant
+    var lastForcedHandshake: Instant
+    var lastWallClock: Instant
+
+    /// Packets moved per descriptor per reactor round before the other descriptor gets its turn.
+    static let fairnessLimit = 256
+    /// Datagrams per sendmmsg / recvmmsg.
+    static let batchSize = 64
+
+    /// Creates interface `name`, configures it and binds the socket; `log` receives status and warnings.
+    public init(configuration: TunnelConfiguration, name: String, log: @escaping (String) -> Void) throws(TunnelError) {
+        self.configuration = configuration
+        self.log = log
+        do { signals = try SignalSource([SIGINT, SIGTERM, SIGUSR1]) } catch { throw TunnelError("signalfd: \(error)") }
+        do { tun = try TUNDevice(name: name, offloads: configuration.sluice.tunOffload) } catch {
+            throw TunnelError("cannot create TUN device '\(name)': \(error)"
+                              + (error == .notPermitted ? " — run as root (CAP_NET_ADMIN)" : ""))
+        }
+        let (routes, skipped) = LinkSetup.routes(for: configuration)
+        for s in skipped { log("warning: \(s)") }
+        do { try LinkSetup.configure(tun.name, configuration: configuration, routes: routes) } catch {
+            throw TunnelError("configuring \(tun.name): \(error)")
+        }
+        do {
+            socket = try UDPSocket(bindingTo: .ipv4(address: 0, port: configuration.interface.listenPort ?? 0))
+            guard case .ipv4(_, let port) = try socket.localAddress() else { throw Errno.invalidArgument }
+            listenPort = port
+        } catch {
+            throw TunnelError("cannot bind UDP port \(configuration.interface.listenPort ?? 0): \(error)")
+        }
+        Self.growSocketBuffers(socket.descriptor.rawValue, bytes: 4 << 20)
+        let udpOffload = configuration.sluice.udpOffload
+
+        var seed: UInt64 = 0
+        withUnsafeMutableBytes(of: &seed) { Sodium.randomBytes($0) }
+        device = WireGuardDevice(configuration: configuration.deviceConfiguration, random: SeededRandom(seed: seed))
+        for peer in configuration.peers { device.addPeer(peer) }
+
+        readCapacity = configuration.mtu + 64
+        sendBatch = DatagramBatch(capacity: Self.batchSize, slotSize: readCapacity + 64)
+        // Datagrams from a peer with a larger MTU still fit: a slot holds the largest UDP payload.
+        receiveBatch = DatagramBatch(capacity: Self.batchSize, slotSize: 65536)
+        if udpOffload {
+            sendBatch.segmentationOffload = true
+            _ = UDPControl.enableReceiveOffload(socket.descriptor.rawValue)
+        }
+        offloadReadBuffer = .allocate(byteCount: TUNPacketHeader.size + 65536, alignment: 16)
+        offloadReadBuffer.initializeMemory(as: UInt8.self, repeating: 0)
+        do { reactor = try Reactor() } catch { throw TunnelError("epoll: \(error)") }
+        clock = reactor.clock
+        let now = clock.now()
+        lastStatus = now
+        lastForcedHandshake = now
+        lastWallClock = now
+        setWallClock(now: now)
+    }
+
+    // MARK: Running
+
+    /// Runs until SIGINT or SIGTERM, then removes the interface.
+    public func run() throws(TunnelError) {
+        do {
+            registrations.append(try reactor.register(tun.descriptor, interest: .read) { [unowned self] _ in tunReadable() })
+            registrations.append(try reactor.register(socket.descriptor, interest: .read) { [unowned self] _ in socketReadable() })
+            registrations.append(try reactor.register(signals.descriptor, interest: .read) { [unowned self] _ in signalled() })
+        } catch { throw TunnelError("epoll: \(error)") }
+        let addresses = configuration.interface.addresses.map(\.description).joined(separator: ", ")
+        log("\(tun.name): up, \(addresses.isEmpty ? "no address" : addresses), mtu \(configuration.mtu), listening on UDP \(listenPort), "
+            + "\(configuration.peers.count) peer\(configuration.peers.count == 1 ? "" : "s"), public key \(device.publicKey)")
+
+        // Like wireguard-go: a peer with a persistent keepalive and an endpoint is contacted at once.
+        let now = clock.now()
+        for id in device.peerIDs {
+            let status = device.status(of: id)
+            if status.endpoint != nil, configuration.peers[id.rawValue].persistentKeepalive != nil {
+                device.initiateHandshake(with: id, now: now)
+            }
+        }
+        flushOutgoing()
+        armDeviceTimer()
+        scheduleTick()
+        do { try reactor.run() } catch { throw TunnelError("epoll: \(error)") }
+        shutdown()
+    }
+
+    deinit { offloadReadBuffer.deallocate() }
+
+    /// Stops `run()` (from a handler on the reactor thread).
+    public func stop() { reactor.stop() }
+
+    func shutdown() {
+        for r in registrations { reactor.deregister(r) }
+        registrations = []
+        if let deviceTimer { reactor.cancel(deviceTimer) }
+        tun.close()
+        try? socket.descriptor.close()
+        signals.close()
+        log("\(tun.name): down")
+    }
+
+    // MARK: TUN → UDP
+
+    func tunReadable() {
+        if tun.offloads { tunReadableWithOffloads(); return }
+        let now = clock.now()
+        let h = TransportHeader.size
+        var moved = 0
+        while moved < Self.fairnessLimit {
+            let slot = sendBatch.nextSlot
+            let n: Int
+            do {
+                guard let count = try tun.read(into: UnsafeMutableRawBufferPointer(rebasing: slot[h..<(h + readCapacity)])) else { break }
+                n = count
+            } catch {
+                log("\(tun.name): read: \(error)")
+                break
+            }
+            moved += 1
+            encrypt(slot, count: n, now: now)
+        }
+        counters.tunRead &+= UInt64(moved)
+        finishSending()
+    }
+
+    /// Reads with a virtio-net header: super-packets are segmented into send slots, partial checksums completed.
+    func tunReadableWithOffloads() {
+        let now = clock.now()
+        let h = TransportHeader.size
+        let buffer = offloadReadBuffer
+        var moved = 0
+        while moved < Self.fairnessLimit {
+            let n: Int
+            do {
+                guard let count = try tun.read(into: buffer) else { break }
+                n = count
+            } catch {
+                log("\(tun.name): read: \(error)")
+                break
+            }
+            moved += 1
+            guard n > TUNPacketHeader.size else { continue }
+            let header = TUNPacketHeader(UnsafeRawBufferPointer(buffer))
+            let packet = UnsafeMutableRawBufferPointer(rebasing: buffer[TUNPacketHeader.size..<n])
+            if header.gsoType & ~TUNPacketHeader.gsoECN == TUNPacketHeader.gsoTCPv4 {
+                guard let segmentation = TCPSegmentation(packet: UnsafeRawBufferPointer(packet), gsoSize: Int(header.gsoSize)),
+                      segmentation.headerLength + segmentation.segmentSize <= readCapacity else { continue }
+                for i in 0..<segmentation.count {
+                    let slot = sendBatch.nextSlot
+                    let length = segmentation.write(segment: i, of: UnsafeRawBufferPointer(packet),
+                                                    to: UnsafeMutableRawBufferPointer(rebasing: slot[h...]))
+                    encrypt(slot, count: length, now: now)
+                }
+            } else if header.gsoType == TUNPacketHeader.gsoNone, packet.count <= readCapacity {
+                if header.flags & TUNPacketHeader.needsChecksum != 0,
+                   !TCPSegmentation.completeChecksum(packet, start: Int(header.checksumStart), offset: Int(header.checksumOffset)) {
+                    continue
+                }
+                let slot = sendBatch.nextSlot
+                (slot.baseAddress! + h).copyMemory(from: packet.baseAddress!, byteCount: packet.count)
+                encrypt(slot, count: packet.count, now: now)
+            }
+        }
+        counters.tunRead &+= UInt64(moved)
+        finishSending()
+    }
+
+    /// Encrypts the packet at `slot[16..<16 + count]` (the next send slot) and adds it to the batch.
+    @inline(__always)
+    func encrypt(_ slot: UnsafeMutableRawBufferPointer, count: Int, now: Instant) {
+        switch device.send(packet: slot, count: count, now: now) {
+        case .transmit(_, let endpoint, let length):
+            sendBatch.commit(length: length, to: endpoint)
+            if sendBatch.isFull { counters.udpSent &+= UInt64(sendBatch.send(on: socket.descriptor.rawValue)) }
+        case .queued, .dropped:
+            break
+        }
+    }
+
+    func finishSending() {
+        if !sendBatch.isEmpty { counters.udpSent &+= UInt64(sendBatch.send(on: socket.descriptor.rawValue)) }
+        flushOutgoing()
+        armDeviceTimer()
+    }
+
+    // MARK: UDP → TUN
+
+    func socketReadable() {
+        let socketFD = socket.descriptor.rawValue
+        var moved = 0
+        var errors = 0
+        while moved < Self.fairnessLimit {
+            let n: Int
+            do { n = try receiveBatch.receive(on: socketFD) } catch {
+                // ICMP errors (port unreachable from a peer that went away) surface here once each; not fatal.
+                if error.rawValue != ECONNREFUSED { log("\(tun.name): UDP receive: \(error)") }
+                errors += 1
+                if errors > 4 { break }
+                continue
+            }
+            if n == 0 { break }
+            moved += n
+            counters.udpReceived &+= UInt64(n)
+            let now = clock.now()
+            for i in 0..<n {
+                guard let (length, source, segment) = receiveBatch.received(i) else { counters.udpReceiveDrops &+= 1; continue }
+                let slot = receiveBatch.slot(i)
+                // UDP GRO may have joined several datagrams of `segment` bytes (the last may be shorter).
+                var offset = 0
+                while offset < length {
+                    let end = min(offset + segment, length)
+                    let datagram = UnsafeMutableRawBufferPointer(rebasing: slot[offset..<end])
+                    if case .deliver(_, let range) = device.receive(datagram: datagram, count: end - offset, from: source, now: now) {
+                        deliver(datagram, range)
+                    }
+                    offset = end
+                }
+            }
+            if !coalescer.isEmpty { writeToTUN(coalescer.finish()) }
+            flushOutgoing()
+            if n < receiveBatch.capacity { break }
+        }
+        armDeviceTimer()
+    }
+
+    /// Writes a decrypted packet to the TUN device; with offloads, runs of TCP segments are coalesced first.
+    @inline(__always)
+    func deliver(_ slot: UnsafeMutableRawBufferPointer, _ range: Range<Int>) {
+        guard tun.offloads else {
+            writeToTUN(UnsafeRawBufferPointer(rebasing: slot[range]))
+            return
+        }
+        let packet = UnsafeRawBufferPointer(rebasing: slot[range])
+        if coalescer.append(packet) { return }
+        if !coalescer.isEmpty { writeToTUN(coalescer.finish()) }
+        if coalescer.start(packet) { return }
+        // Alone: a virtio-net header in front (the transport header's bytes are free), marked DATA_VALID.
+        let start = range.lowerBound - TUNPacketHeader.size
+        TUNPacketHeader(flags: TUNPacketHeader.dataValid).write(to: slot, at: start)
+        writeToTUN(UnsafeRawBufferPointer(rebasing: slot[start..<range.upperBound]))
+    }
+
+    @inline(__always)
+    func writeToTUN(_ bytes: UnsafeRawBufferPointer) {
+        let written = try? tun.write(bytes)
+        if written != nil { counters.tunWritten &+= 1 } else { counters.tunWriteDrops &+= 1 }
+    }
+
+    // MARK: Handshakes, keepalives, timers
+
+    /// Sends what the device queued (handshake messages, keepalives, staged packets): the cold path.
+    func flushOutgoing() {
+        let outgoing = device.takeOutgoing()
+        guard !outgoing.isEmpty else { return }
+        send(outgoing)
+    }
+
+    @inline(never)
+    func send(_ datagrams: [OutgoingDatagram]) {
+        for d in datagrams {
+            let address = SocketAddress.ipv4(address: d.endpoint.address.rawValue, port: d.endpoint.port)
+            let sent = d.bytes.withUnsafeBytes { try? socket.send($0, to: address) }
+            if sent != nil { counters.udpSent &+= 1 }
+        }
+    }
+
+    /// Keeps one reactor timer at the device's earliest deadline.
+    func armDeviceTimer() {
+        guard let deadline = device.nextDeadline() else { return }
+        if let current = deviceTimerDeadline, current <= deadline { return }
+        if let deviceTimer { reactor.cancel(deviceTimer) }
+        deviceTimerDeadline = deadline
+        deviceTimer = reactor.schedule(at: deadline) { [unowned self] in
+            deviceTimer = nil
+            deviceTimerDeadline = nil
+            let outgoing = device.poll(now: clock.now())
+            if !outgoing.isEmpty { send(outgoing) }
+            armDeviceTimer()
+        }
+    }
+
+    /// Once a second: the wall clock, the periodic status line, the forced handshakes of [Sluice].
+    func scheduleTick() {
+        reactor.schedule(after: .seconds(1)) { [unowned self] in
+            let now = clock.now()
+            if now - lastWallClock >= .seconds(60) { setWallClock(now: now) }
+            if let interval = configuration.sluice.statusInterval, now - lastStatus >= interval { printStatus(now: now) }
+            if let interval = configuration.sluice.handshakeInterval, now - lastForcedHandshake >= interval {
+                lastForcedHandshake = now
+                for id in device.peerIDs where device.status(of: id).endpoint != nil { device.initiateHandshake(with: id, now: now) }
+                flushOutgoing()
+                armDeviceTimer()
+            }
+            scheduleTick()
+        }
+    }
+
+    func setWallClock(now: Instant) {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        device.setWallClock(unixNanoseconds: UInt64(ts.tv_sec) &* 1_000_000_000 &+ UInt64(ts.tv_nsec), at: now)
+        lastWallClock = now
+    }
+
+    func signalled() {
+        while let signal = signals.next() {
+            switch signal {
+            case SIGUSR1: printStatus(now: clock.now())
+            default:
+                log("\(tun.name): signal \(signal), stopping")
+                reactor.stop()
+            }
+        }
+    }
+
+    // MARK: Status
+
+    func printStatus(now: Instant) {
+        lastStatus = now
+        for line in statusLines(now: now) { log(line) }
+    }
+
+    /// The interface line, then one line per peer (the format `sluice wg up` prints on SIGUSR1).
+    public func statusLines(now: Instant) -> [String] {
+        let c = device.counters
+        var drops: [String] = []
+        for reason in DropReason.allCases where c[reason] > 0 { drops.append("\(reason) \(c[reason])") }
+        var lines = ["\(tun.name): port \(listenPort), sessions derived \(c.sessionsDerived), "
+                     + "transport sent \(c.transportSent) received \(c.transportReceived), "
+                     + "tun read \(counters.tunRead) written \(counters.tunWritten), "
+                     + "drops \(c.totalDrops)\(drops.isEmpty ? "" : " (" + drops.joined(separator: ", ") + ")")"]
+        for id in device.peerIDs {
+            let s = device.status(of: id)
+            let handshake = s.lastHandshake.map { "\(Self.seconds(now - $0)) s ago" } ?? "none"
+            lines.append("  peer \(s.publicKey) endpoint \(s.endpoint.map(\.description) ?? "(none)") "
+                         + "latest handshake \(handshake), rx \(s.receivedBytes) B, tx \(s.sentBytes) B")
+        }
+        return lines
+    }
+
+    static func seconds(_ d: Duration) -> Int64 { d.components.seconds }
+
+    /// SO_RCVBUF / SO_SNDBUF of `bytes` (the FORCE variants as root, which may exceed the sysctl limits).
+    static func growSocketBuffers(_ fd: CInt, bytes: CInt) {
+        var size = bytes
+        let length = socklen_t(MemoryLayout<CInt>.size)
+        for (force, plain) in [(SO_RCVBUFFORCE, SO_RCVBUF), (SO_SNDBUFFORCE, SO_SNDBUF)] {
+            if setsockopt(fd, SOL_SOCKET, force, &size, length) != 0 { _ = setsockopt(fd, SOL_SOCKET, plain, &size, length) }
+        }
+    }
+}

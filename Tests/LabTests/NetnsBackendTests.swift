@@ -1,0 +1,85 @@
+// The netns backend: scenarios that list `netns` run through LabRunner with network namespaces
+// as hosts (root only; otherwise each test prints why it skips), and the parsers that turn
+// ping, udhcpc and iperf3 output into the lab's result types.
+import Basics
+import Foundation
+import HostStack
+import Testing
+import Wire
+@testable import Lab
+
+/// Why the netns tests cannot run here, printed as SKIPPED; nil when they can.
+func netnsSkipReason(needsIPerf3: Bool = false) -> String? {
+    NetnsBackend.unavailableReason(needsIPerf3: needsIPerf3)
+}
+
+/// The namespaces this process has now (none may outlive a run).
+func ownNamespaces() -> [String] {
+    let names = (try? FileManager.default.contentsOfDirectory(atPath: "/run/netns")) ?? []
+    return names.filter { $0.hasPrefix("sl\(getpid())-") }.sorted()
+}
+
+/// Runs the scenario files on `backend` through LabRunner and checks the common promises: it
+/// passed, left nothing behind, and its report names the backend.
+@discardableResult
+func runScenarios(_ names: [String], backend: String, tag: String) -> LabRunSummary {
+    let base = FileManager.default.temporaryDirectory.appendingPathComponent("sluice-\(backend)-\(tag)-\(getpid())").path
+    defer { try? FileManager.default.removeItem(atPath: base) }
+    var progress: [String] = []
+    let summary = LabRunner.run(files: names.map { repositoryRoot + "/scenarios/" + $0 }, seed: nil, filter: nil, backend: backend,
+                                reportDirectory: base) { progress.append($0) }
+    for run in summary.runs {
+        print("\(backend) \(run.scenarioName): \(run.verdict) in \(Format.duration(run.wallTime))")
+        if !run.passed {
+            for line in run.log { print("  \(line)") }
+            for f in run.failures { print("  ✘ \(f.name): \(f.message)") }
+            if case .error(let why) = run.status { print("  error: \(why)") }
+        }
+    }
+    let succeeded = summary.succeeded
+    #expect(succeeded, "\(summary.line)\n\(progress.joined(separator: "\n"))")
+    let backends = summary.runs.map(\.backend)
+    #expect(backends.allSatisfy { $0 == backend })
+    if let junit = try? String(contentsOfFile: base + "/junit.xml", encoding: .utf8) {
+        #expect(junit.contains("name=\"backend\" value=\"\(backend)\""))
+    } else {
+        Issue.record("no junit.xml in \(base)")
+    }
+    #expect(ownNamespaces().isEmpty, "namespaces left behind: \(ownNamespaces())")
+    // An independent reader agrees the captures are well-formed pcaps.
+    if let tshark = findTshark() {
+        for f in pcaps(under: base) {
+            let read = try? runTool(tshark, ["-r", base + "/" + f])
+            #expect(read?.status == 0, "tshark could not read \(f): \(read?.output ?? "")")
+        }
+    }
+    return summary
+}
+
+@Suite(.serialized) struct NetnsBackendRuns {
+    @Test func scenariosForEveryBackendPassOnNetns() {
+        if let why = netnsSkipReason() { print("SKIPPED netns runs: \(why)"); return }
+        let summary = runScenarios(["dhcp-ping-neighbours.yml", "routed-ping-subnets.yml"], backend: "netns", tag: "all")
+        #expect(summary.passed == 2)
+        // The results are the real tools': a ping's round trips are measured, not modelled.
+        let peer = summary.runs.first?.actions.first { $0.name == "peer" }?.result
+        guard case .ping(let p)? = peer else { Issue.record("no ping result for 'peer'"); return }
+        #expect(p.result.received == 5 && p.result.probes.allSatisfy { $0.sentAt != nil })
+    }
+
+    @Test func linkShapingAndAUDPFlowPassOnSimAndNetns() {
+        runScenarios(["shaped-links.yml"], backend: "sim", tag: "shaped")
+        if let why = netnsSkipReason(needsIPerf3: true) { print("SKIPPED netns shaped-links: \(why)"); return }
+        let summary = runScenarios(["shaped-links.yml"], backend: "netns", tag: "shaped")
+        // iperf3's counts became the flow's result; the link model's counters are in the report.
+        let flow = summary.runs.first?.actions.first { $0.name == "flow" }?.result
+        guard case .udp(let u)? = flow else { Issue.record("no udp result for 'flow'"); return }
+        #expect(u.sender.sent > 5000 && u.received > 1000 && u.received < u.sender.sent)
+        #expect(!u.throughput.isEmpty)
+        // The bridge-to-rx direction of the downlink dropped the excess at its queue.
+        let reverse = summary.runs.first?.counters.first { $0.title == "downlink reverse" }
+        let drops = reverse?.rows.first { $0.name == "queue drops" }?.value ?? 0
+        #expect(drops > 1000)
+        print("netns flow: \(u.received)/\(u.sender.sent) received, \(Format.bitRate(u.receiver?.throughputBitsPerSecond ?? 0)); downlink queue drops \(drops)")
+    }
+}
