@@ -60,7 +60,7 @@ let package = Package(
         // Layer 4 — composition.
         .target(
             name: "Engine",
-            dependencies: ["Basics", "Wire", "Virtio", "Datapath", "HostStack", "Capture", "YAMLSchema"]),
+            dependencies: ["Basics", "Wire", "Virtio", "Datapath", "HostStack", "Capture", "YAMLSchema", "WireGuard", "Crypto"]),
 
         .target(
             name: "Lab",  // layer 6 (above BridgeDaemon), declared here with the other composition targets
@@ -100,7 +100,7 @@ let package = Package(
         .testTarget(name: "BridgeDaemonTests", dependencies: ["BridgeDaemon", "Engine", "VhostUser", "HostIO", "Virtio", "QEMU", "Basics", "Wire"]),
         .testTarget(name: "TunnelTests", dependencies: ["Tunnel", "WireGuard", "Crypto", "HostIO", "Basics", "Wire"]),
         .testTarget(name: "QEMUTests", dependencies: ["QEMU", "YAMLSchema"]),
-        .testTarget(name: "EngineTests", dependencies: ["Engine", "HostStack", "Datapath", "Virtio", "Wire", "Capture", "Basics"]),
+        .testTarget(name: "EngineTests", dependencies: ["Engine", "HostStack", "Datapath", "Virtio", "Wire", "Capture", "Basics", "WireGuard", "Crypto"]),
         .testTarget(name: "SystemLibraryTests", dependencies: ["CSodium", "CPcap", "CShims"]),
     ],
     swiftLanguageModes: [.v6]

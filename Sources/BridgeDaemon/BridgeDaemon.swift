@@ -17,6 +17,7 @@ public final class BridgeDaemon: VhostUserServerDelegate {
     public let reactor: Reactor
     public private(set) var servers: [VhostUserServer] = []
     var taps: [(device: TAPDevice, port: PortID, registration: Reactor.Registration)] = []
+    var wanUplink: WANUplink?
     var control: UnixListener?
     var controlRegistration: Reactor.Registration?
     var timer: Reactor.Timer?
@@ -50,7 +51,8 @@ public final class BridgeDaemon: VhostUserServerDelegate {
         let signals = SignalWatch(reactor: reactor)
         self.signals = signals
         let epoch = UInt64(Date().timeIntervalSince1970 * 1e9) &- reactor.clock.now().nanoseconds
-        bridge = try Bridge(config: config, captureDirectory: captureDirectory, captureEpochNanoseconds: epoch)
+        bridge = try Bridge(config: config, captureDirectory: captureDirectory, captureEpochNanoseconds: epoch,
+                            wanSetup: Self.wanSetup(for: config))
         bridge.notifyGuest = { [unowned self] port in self.interrupt(port) }
         var device = VhostUserDeviceConfiguration(queuePairs: config.virtio.queues)
         if !config.virtio.mergeableRxBuffers { device.features.remove(.netMergeableRxBuffers) }
@@ -72,6 +74,7 @@ public final class BridgeDaemon: VhostUserServerDelegate {
             log("listening for vhost-user guests on \(socket.path) (segment \(socket.segment), \(config.virtio.queues) queue pair(s))")
         }
         for tap in config.taps { try openTap(tap) }
+        try openWAN()
         if let path = config.control { try openControl(path) }
         rearmTimer()
         signals.handler = { [unowned self] name in
@@ -95,6 +98,7 @@ public final class BridgeDaemon: VhostUserServerDelegate {
         for s in servers { s.close() }
         for t in taps { reactor.deregister(t.registration) }
         taps.removeAll()
+        closeWAN()
         if let r = controlRegistration { reactor.deregister(r) }
         if let path = config.control { unlink(path) }
         for segment in bridge.segments { for tap in segment.taps { try? tap.writer?.close() } }
@@ -256,6 +260,7 @@ public final class BridgeDaemon: VhostUserServerDelegate {
             if !drops.isEmpty { line += ", drops " + drops.map { "\($0.reason)=\($0.count)" }.joined(separator: " ") }
             lines.append(line)
         }
+        lines += wanStatistics()
         if let r = bridge.router {
             lines.append("router: forwarded \(r.counters.forwarded), echo replies \(r.counters.echoRepliesSent), ICMP errors \(r.counters.icmpErrorsSent), ARP requests sent \(r.counters.arp.requestsSent), drops \(r.counters.drops.total)")
         }

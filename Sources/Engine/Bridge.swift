@@ -16,8 +16,11 @@ public final class Bridge {
     /// One DHCP server per router interface that has a pool (index = interface).
     public private(set) var dhcpServers: [DHCPServer?] = []
 
+    /// The WAN side: the router's last interface and default route (nil without `wan:`).
+    public let wan: WAN?
+
     /// What became of every frame handed to the router (the router counts its drops by reason).
-    public private(set) var routerOutcomes = RouterOutcomeCounts()
+    public internal(set) var routerOutcomes = RouterOutcomeCounts()
 
     var backends: [PortBackend] = []
     var segmentOfPort: [Int] = []
@@ -37,12 +40,15 @@ public final class Bridge {
     ///   - captureDirectory: where relative capture file names are created.
     ///   - captureEpochNanoseconds: added to the engine's time in pcap timestamps (wall-clock
     ///     time of `Instant.zero` for real runs; 0 for simulations).
-    public init(config: BridgeConfig, captureDirectory: String = ".", captureEpochNanoseconds: UInt64 = 0) throws(EngineError) {
+    ///   - wanSetup: the resolved WAN endpoint and (simulations) the seed of the WAN's randomness.
+    public init(config: BridgeConfig, captureDirectory: String = ".", captureEpochNanoseconds: UInt64 = 0,
+                wanSetup: WANSetup = WANSetup()) throws(EngineError) {
         self.config = config
         let switchConfig = LearningSwitch.Configuration(capacity: config.switching.tableSize, agingTime: config.switching.aging)
         if let r = config.router {
             var rc = RouterConfiguration(interfaces: r.interfaces.map { RouterInterface(mac: $0.mac, network: $0.ipv4, mtu: $0.mtu) })
             rc.staticRoutes = r.routes
+            wan = try config.wan.map { w throws(EngineError) in try Self.makeWAN(w, router: r, routerConfiguration: &rc, setup: wanSetup) }
             do { router = try Router(rc) } catch { throw EngineError.router("\(error)") }
             for (i, interface) in r.interfaces.enumerated() {
                 let port = try Self.add(&ports, name: "\(interface.name)-router", kind: .router)
@@ -55,7 +61,9 @@ public final class Bridge {
                 dhcpServers.append(try interface.dhcp.map { d throws(EngineError) in try Self.makeDHCPServer(d, interface: interface) })
             }
         } else {
+            guard config.wan == nil else { throw EngineError.wan("a WAN needs a router: it is the router's default route") }
             router = nil
+            wan = nil
             segments.append(Segment(name: "lan", learning: LearningSwitch(configuration: switchConfig), router: nil))
         }
         for c in config.captures {
@@ -210,6 +218,7 @@ public final class Bridge {
             var output = RouterSink(bridge: self, now: now)
             if let router { routerOutcomes.count(router.receive(frame, on: interface, now: now, output: &output)) }
             serveLocalDeliveries(now: now)
+            if wan != nil { settleWAN(now: now) }
         case .external(let send):
             ports.countSent(on: port, bytes: frame.count)
             send(frame)
@@ -236,6 +245,7 @@ public final class Bridge {
         let now: Instant
 
         mutating func send(_ frame: UnsafeRawBufferPointer, on interface: Int) {
+            if let wan = bridge.wan, interface == wan.interface { return wan.transmit(frame, now: now) }
             guard let (port, _) = bridge.segments[interface].router else { return }
             bridge.ports.countReceived(on: port, bytes: frame.count)
             bridge.switchFrame(frame, from: port, now: now)
@@ -276,10 +286,11 @@ public final class Bridge {
 
     // MARK: Timers
 
-    /// The earliest time `poll(now:)` has work: ARP retries, DHCP lease expiry, MAC aging.
+    /// The earliest time `poll(now:)` has work: ARP retries, DHCP lease expiry, MAC aging, WAN timers.
     public func nextDeadline() -> Instant? {
         var deadline = router?.nextDeadline()
         func consider(_ d: Instant?) { if let d, deadline.map({ d < $0 }) ?? true { deadline = d } }
+        consider(wan?.nextDeadline())
         for server in dhcpServers { consider(server?.nextDeadline()) }
         for segment in segments { consider(segment.learning.nextDeadline()) }
         return deadline
@@ -287,9 +298,11 @@ public final class Bridge {
 
     /// Runs every timer that is due at `now`.
     public func poll(now: Instant) {
+        wan?.poll(now: now)
         if let router {
             var output = RouterSink(bridge: self, now: now)
             router.poll(now: now, output: &output)
+            if wan != nil { settleWAN(now: now) }
         }
         for i in dhcpServers.indices where dhcpServers[i] != nil { dhcpServers[i]!.expire(now: now) }
         for s in segments.indices { _ = segments[s].learning.expire(now: now) }
@@ -322,6 +335,7 @@ public enum EngineError: Error, Equatable, CustomStringConvertible {
     case dhcp(interface: String, String)
     case capture(path: String, String)
     case port(name: String, String)
+    case wan(String)
 
     public var description: String {
         switch self {
@@ -329,6 +343,7 @@ public enum EngineError: Error, Equatable, CustomStringConvertible {
         case .dhcp(let i, let m): "dhcp on \(i): \(m)"
         case .capture(let p, let m): "capture \(p): \(m)"
         case .port(let n, let m): "port \(n): \(m)"
+        case .wan(let m): "wan: \(m)"
         }
     }
 }

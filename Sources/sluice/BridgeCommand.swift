@@ -31,7 +31,6 @@ struct BridgeCommand: ParsableCommand {
             FileHandle.standardError.write(Data("\(file): error: nothing to serve\n  fix: add 'vhost-user: [{ socket: /run/sluice/vm1.sock }]' or 'taps: [{ name: sluice-tap0 }]'\n".utf8))
             throw ExitCode(2)
         }
-        if config.wan != nil { print("note: the wan: section is validated but WAN uplinks are not started by this version") }
         let daemon = try BridgeDaemon(config: config, captureDirectory: captureDirectory) { line in
             FileHandle.standardOutput.write(Data((line + "\n").utf8))
         }

@@ -17,12 +17,12 @@ let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().de
     #expect(router.interfaces[0].dhcp?.end == IPv4Address(10, 67, 213, 200))
     #expect(router.interfaces[0].dhcp?.dnsServers == [])
     #expect(config.virtio.queues == 1)
-    guard case .wireguard(let key, let peer, let endpoint, let ipv4) = config.wan else {
+    guard case .wireguard(let wg) = config.wan else {
         Issue.record("wan is not wireguard"); return
     }
-    #expect(key.count == 32 && peer.count == 32)
-    #expect(endpoint == Endpoint(host: "203.0.113.7", port: 51820))
-    #expect(ipv4 == IPv4Address(10, 200, 0, 2))
+    #expect(wg.privateKey.count == 32 && wg.peerPublicKey.count == 32)
+    #expect(wg.endpoint == Endpoint(host: "203.0.113.7", port: 51820))
+    #expect(wg.ipv4.address == IPv4Address(10, 200, 0, 2))
 }
 
 @Test func extensionsParse() throws {

@@ -297,7 +297,7 @@ nodes:
         config:
           wan: { type: udp, endpoint: 203.0.113.7:9000 }
     """
-    expectError(text, line: 5, at: "{ type", message: "a scenario bridge has no WAN uplink to run")
+    expectError(text, line: 5, at: "{ type", message: "a WAN needs the router")
 }
 
 @Test func errorsInsideTheInlineBridgeConfigKeepTheirPlace() {

@@ -17,10 +17,27 @@ extension BridgeConfig {
         } else {
             lines.append("segment lan: L2 switch only (no router)")
         }
-        if let wan { lines.append("wan: \(wan.typeName) (parsed; uplinks are not started by this version)") }
+        if let wan { lines.append(wan.summary(nat: router?.nat ?? false)) }
         lines.append("virtio: \(virtio.queues) queue pair(s), mrg-rxbuf \(virtio.mergeableRxBuffers), event-idx \(virtio.eventIndex)")
         lines.append("switch: aging \(switching.aging), table \(switching.tableSize) per segment")
         for c in captures { lines.append("capture \(c.segment) → \(c.file)" + (c.filter.map { " filter \"\($0)\"" } ?? "")) }
         return lines
+    }
+}
+
+extension WANConfig {
+    /// "wan: wireguard 10.200.0.2/24 to 203.0.113.7:51820, mtu 1420, masquerading".
+    func summary(nat: Bool) -> String {
+        let mode = nat ? "masquerading" : "routed"
+        switch self {
+        case .wireguard(let w):
+            return "wan: wireguard \(w.ipv4) to \(w.endpoint.map(\.description) ?? "(peer's first contact)")"
+                + (w.listenPort.map { " from port \($0)" } ?? "") + ", mtu \(w.mtu), \(mode)"
+        case .udp(let u):
+            return "wan: udp \(u.ipv4 ?? UDPWANConfig.linkLocal) to \(u.endpoint)" + (u.listenPort.map { " from port \($0)" } ?? "")
+                + ", mtu \(u.mtu), \(mode)"
+        case .tap(let t):
+            return "wan: tap \(t.device) \(t.ipv4) mac \(t.mac) gateway \(t.gateway), mtu \(t.mtu), \(mode)"
+        }
     }
 }

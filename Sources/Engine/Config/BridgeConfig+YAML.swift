@@ -21,7 +21,10 @@ extension BridgeConfig {
         var config = BridgeConfig()
         if let v = top["name"] { config.name = try v.string() }
         if let v = top["router"] { config.router = try RouterConfig.parse(v) }
-        if let v = top["wan"] { config.wan = try WANConfig.parse(v) }
+        if let v = top["wan"] {
+            config.wan = try WANConfig.parse(v)
+            try config.checkWAN(v)
+        }
         if let v = top["virtio"] {
             let m = try v.mapping(allowed: ["queues", "mrg-rxbuf", "event-idx"])
             if let q = m["queues"] { config.virtio.queues = try q.int(in: 1...16) }
@@ -201,34 +204,6 @@ extension DHCPConfig {
             }
         }
         return config
-    }
-}
-
-extension WANConfig {
-    static func parse(_ value: YAMLValue) throws(ConfigError) -> WANConfig {
-        let typeMapping = try value.mapping(allowed: ["type", "key", "peer", "endpoint", "ipv4", "listen-port", "device"])
-        let typeValue = try typeMapping.required("type", example: "wireguard")
-        switch try typeValue.string() {
-        case "wireguard":
-            let m = try value.mapping(allowed: ["type", "key", "peer", "endpoint", "ipv4"])
-            return .wireguard(privateKey: try parseKey(m.required("key", example: "<base64 private key from 'sluice wg genkey'>")),
-                              peerPublicKey: try parseKey(m.required("peer", example: "<base64 public key of the peer>")),
-                              endpoint: try parseEndpoint(m.required("endpoint", example: "203.0.113.7:51820")),
-                              ipv4: try parseAddress(m.required("ipv4", example: "10.200.0.2")))
-        case "udp":
-            let m = try value.mapping(allowed: ["type", "endpoint", "listen-port"])
-            return .udp(endpoint: try parseEndpoint(m.required("endpoint", example: "203.0.113.7:9000")),
-                        listenPort: try m["listen-port"]?.int(in: 1...65535))
-        case "tap":
-            let m = try value.mapping(allowed: ["type", "device"])
-            let device = try m.required("device", example: "sluice-wan0").string()
-            guard !device.isEmpty, device.utf8.count < 16, !device.contains("/"), !device.contains(" ") else {
-                throw try m.required("device").error("'\(device)' is not a valid interface name", fix: "use 1–15 characters without '/' or spaces")
-            }
-            return .tap(device: device)
-        case let other:
-            throw typeValue.error("unknown WAN type '\(other)'", fix: "use one of: wireguard, udp, tap")
-        }
     }
 }
 

@@ -9,7 +9,7 @@ public struct BridgeConfig: Equatable, Sendable {
     public var name: String = "br0"
     /// The IPv4 router; nil makes a pure L2 switch.
     public var router: RouterConfig?
-    /// The WAN uplink (Oathgate's `wan:`); parsed and validated here, started by the WAN layer.
+    /// The WAN uplink (Oathgate's `wan:`): the router's default route, through `Bridge.wan`.
     public var wan: WANConfig?
     public var virtio = VirtioConfig()
     public var switching = SwitchConfig()
@@ -34,7 +34,8 @@ public struct RouterConfig: Equatable, Sendable {
     public var interfaces: [InterfaceConfig]
     /// Static routes, longest prefix first when used.
     public var routes: [StaticRoute] = []
-    /// Masquerade NAT towards the WAN (used once a WAN is up).
+    /// Masquerade guests behind the WAN address (true), or route them as they are (false: the
+    /// far side routes the subnets back). Only used with a WAN.
     public var nat = true
 
     public init(interfaces: [InterfaceConfig]) { self.interfaces = interfaces }
@@ -77,14 +78,94 @@ public struct DHCPConfig: Equatable, Sendable {
     public init(start: IPv4Address, end: IPv4Address) { self.start = start; self.end = end }
 }
 
-/// Oathgate's `wan:` section.
+/// Oathgate's `wan:` section, extended: where traffic for no local subnet goes (docs/config.md).
+/// The WAN is one more router interface; `router.nat` masquerades guests behind its address.
 public enum WANConfig: Equatable, Sendable {
-    case wireguard(privateKey: [UInt8], peerPublicKey: [UInt8], endpoint: Endpoint, ipv4: IPv4Address)
-    case udp(endpoint: Endpoint, listenPort: Int?)
-    case tap(device: String)
+    /// IP packets encrypted by WireGuard to one peer (AllowedIPs 0.0.0.0/0), over UDP.
+    case wireguard(WireGuardWANConfig)
+    /// IP packets in plain UDP datagrams to one endpoint, both ways (no crypto).
+    case udp(UDPWANConfig)
+    /// An Ethernet uplink on a TAP device: the router's WAN interface, ARP for the gateway.
+    case tap(TapWANConfig)
 
     public var typeName: String {
         switch self { case .wireguard: "wireguard"; case .udp: "udp"; case .tap: "tap" }
+    }
+
+    /// The router's address and prefix on the WAN (also the NAT's external address), if known.
+    public var ipv4: IPv4Network? {
+        switch self {
+        case .wireguard(let w): w.ipv4
+        case .udp(let u): u.ipv4
+        case .tap(let t): t.ipv4
+        }
+    }
+
+    /// Largest IP datagram sent on the WAN.
+    public var mtu: Int {
+        switch self {
+        case .wireguard(let w): w.mtu
+        case .udp(let u): u.mtu
+        case .tap(let t): t.mtu
+        }
+    }
+}
+
+/// `wan: { type: wireguard }`.
+public struct WireGuardWANConfig: Equatable, Sendable {
+    /// Our static private key (32 bytes).
+    public var privateKey: [UInt8]
+    /// The peer's static public key (32 bytes).
+    public var peerPublicKey: [UInt8]
+    /// Where the peer is; nil waits for the peer to reach us first (then follows it, as WireGuard roams).
+    public var endpoint: Endpoint?
+    /// Our address inside the tunnel with the tunnel's prefix (Oathgate's bare address is taken as /24).
+    public var ipv4: IPv4Network
+    /// The UDP port to listen on; nil lets the system pick one.
+    public var listenPort: Int?
+    /// Largest IP datagram carried (1420 leaves room for IPv4/UDP/WireGuard in 1500).
+    public var mtu: Int = 1420
+    /// Send a keepalive after this long without traffic (WireGuard's PersistentKeepalive).
+    public var persistentKeepalive: Duration?
+
+    public init(privateKey: [UInt8], peerPublicKey: [UInt8], endpoint: Endpoint?, ipv4: IPv4Network) {
+        self.privateKey = privateKey; self.peerPublicKey = peerPublicKey; self.endpoint = endpoint; self.ipv4 = ipv4
+    }
+}
+
+/// `wan: { type: udp }`.
+public struct UDPWANConfig: Equatable, Sendable {
+    /// Where the packets go; datagrams are accepted only from this address and port.
+    public var endpoint: Endpoint
+    /// The UDP port to listen on; nil lets the system pick one.
+    public var listenPort: Int?
+    /// Our address on the link with its prefix; needed for NAT (Oathgate had none: then link-local 169.254.0.1/16).
+    public var ipv4: IPv4Network?
+    /// Largest IP datagram carried (1472 fits one UDP datagram in 1500).
+    public var mtu: Int = 1472
+
+    public init(endpoint: Endpoint, listenPort: Int? = nil, ipv4: IPv4Network? = nil) {
+        self.endpoint = endpoint; self.listenPort = listenPort; self.ipv4 = ipv4
+    }
+}
+
+/// `wan: { type: tap }`.
+public struct TapWANConfig: Equatable, Sendable {
+    /// The TAP interface's name (at most 15 bytes).
+    public var device: String
+    /// The router's address on the uplink and the uplink's prefix.
+    public var ipv4: IPv4Network
+    /// The next hop for everything not local (the default route).
+    public var gateway: IPv4Address
+    /// The router's MAC on the uplink; derived from the address when not given.
+    public var mac: MACAddress
+    public var mtu: Int = 1500
+    /// Move the TAP into this network namespace (`ip netns` name) after creating it.
+    public var namespace: String?
+
+    public init(device: String, ipv4: IPv4Network, gateway: IPv4Address, mac: MACAddress? = nil) {
+        self.device = device; self.ipv4 = ipv4; self.gateway = gateway
+        self.mac = mac ?? MACAddress(rawValue: 0x025E_0000_0000 | UInt64(ipv4.address.rawValue))
     }
 }
 

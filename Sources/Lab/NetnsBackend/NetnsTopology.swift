@@ -216,6 +216,8 @@ final class NetnsTopology {
             bridgeLinks.append(link)
             runtime = LinkRuntime(spec: spec, forward: link.aToB, reverse: link.bToA,
                                   forwardImpairments: spec.forward, reverseImpairments: spec.reverse)
+        case (.wan, _), (_, .wan):
+            throw RealBackendError("\(spec.displayName): WAN links run on the sim backend only")  // refused by the parser
         case (.host, .host):
             throw RealBackendError("\(spec.displayName) joins two hosts")  // refused by the parser
         }

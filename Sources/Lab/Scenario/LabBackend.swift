@@ -29,6 +29,8 @@ public enum ScenarioFeature: String, Sendable, CaseIterable {
     case linkInitiallyDown = "a link that starts down"
     case asymmetricLink = "per-direction impairments"
     case bridgeToBridgeLink = "a link between two bridges"
+    case wanLink = "a WAN link between two bridges"
+    case linkCapture = "a capture on a link"
     case multipleBridges = "more than one bridge"
     case staticAddress = "static host addresses"
     case hostMTU = "host mtu"
@@ -82,6 +84,8 @@ public struct BackendCapabilities: Sendable {
             // clock), so every impairment, link state and replay target works as on sim.
             let reasons: [(ScenarioFeature, String)] = [
                 (.udpLatency, "flows are iperf3's, which measures jitter, not one-way delay; check throughput, loss and reordering"),
+                (.wanLink, "WAN links are wired by the sim backend only so far"),
+                (.linkCapture, "captures on a link's wire are recorded by the sim backend only so far; capture at a bridge segment"),
             ]
             return BackendCapabilities(backend: .netns, unsupported: reasons.map(\.0), reasons: reasons)
         case .qemu:
@@ -96,6 +100,8 @@ public struct BackendCapabilities: Sendable {
                 (.linkUpDown, cable), (.impairChange, cable),
                 (.replayIntoHost, "a guest's NIC cannot be fed frames from outside; replay into a bridge segment instead"),
                 (.bridgeToBridgeLink, "the qemu backend runs one bridge"),
+                (.wanLink, "the qemu backend runs one bridge"),
+                (.linkCapture, cable),
                 (.multipleBridges, "the qemu backend runs one bridge"),
                 (.hostMTU, "the guest image sets its own MTU"),
                 (.udpFlow, "the test guest has no traffic generator (busybox only)"),

@@ -28,16 +28,20 @@ public struct ScenarioLink: Sendable {
     public var displayName: String { name ?? "links[\(index)] (\(a)–\(b))" }
 }
 
-/// One end of a link: a host (whose only NIC it is) or a bridge segment.
+/// One end of a link: a host (whose only NIC it is), a bridge segment, or a bridge's WAN uplink.
 public enum LinkEndpoint: Equatable, Hashable, Sendable, CustomStringConvertible {
     case host(String)
     case bridge(BridgeSegment)
+    /// The WAN of the bridge named (`br0.wan`): the link carries its datagrams (wireguard, udp,
+    /// framed in IPv4/UDP between the bridges' underlay addresses) or its frames (tap).
+    case wan(String)
 
     /// The node at this end.
     public var node: String {
         switch self {
         case .host(let n): n
         case .bridge(let s): s.bridge
+        case .wan(let b): b
         }
     }
 
@@ -45,6 +49,7 @@ public enum LinkEndpoint: Equatable, Hashable, Sendable, CustomStringConvertible
         switch self {
         case .host(let n): n
         case .bridge(let s): s.description
+        case .wan(let b): "\(b).wan"
         }
     }
 }

@@ -64,7 +64,7 @@ struct ScenarioParser {
     let root: YAMLValue
     var scenario: Scenario
     /// Nodes in file order: bridges resolved, hosts pending.
-    private var bridges: [(name: String, config: BridgeConfig, value: YAMLValue)] = []
+    var bridges: [(name: String, config: BridgeConfig, value: YAMLValue)] = []
     private var hosts: [PendingHost] = []
     private var nodeOrder: [String] = []
 
@@ -97,6 +97,7 @@ struct ScenarioParser {
         let nodesValue = try top.required("nodes", example: "{ br0: { kind: bridge, config: { router: { ipv4: 10.0.0.1/24 } } } }")
         try parseNodes(nodesValue)
         if let v = top["links"] { try parseLinks(v) }
+        try checkWANsLinked()
         try settleHosts()
         if let v = top["captures"] { try parseCaptures(v) }
         if let v = top["timeline"] { try parseTimeline(v) }
@@ -196,10 +197,7 @@ struct ScenarioParser {
             } else {
                 config = try BridgeConfig.parse(c)
             }
-            if config.wan != nil {
-                let at = ScenarioValues.peek(c, "wan") ?? c
-                throw at.error("a scenario bridge has no WAN uplink to run", fix: "remove wan: here; link bridges with links: instead")
-            }
+            try checkScenarioWAN(config, at: c)
         } else {
             config = BridgeConfig()  // a plain L2 switch
         }
@@ -306,6 +304,9 @@ struct ScenarioParser {
                     throw between.error("a link from bridge '\(x.bridge)' to itself", fix: "its router already joins its segments; link two different bridges")
                 }
                 use(.bridgeToBridgeLink, at: between)
+            case (.wan, _), (_, .wan):
+                try checkWANLink(a, b, at: between)
+                use(.wanLink, at: between)
             default: break
             }
             var name: String?
@@ -354,6 +355,7 @@ struct ScenarioParser {
             let hint = closestName(nodeName, in: all).map { "did you mean '\($0)'? " } ?? ""
             throw v.error("no node named '\(nodeName)'", fix: "\(hint)nodes here: \(all.joined(separator: ", "))")
         }
+        if let wan = wanEndpoint(v) { return wan }
         return .bridge(try segmentReference(v, role: "link end"))
     }
 
@@ -450,10 +452,15 @@ struct ScenarioParser {
                 throw value.error("'\(name)' is not a valid capture name", fix: "use letters, digits, '-' and '_' only (it names the pcap file)")
             }
             let cm = try value.mapping(allowed: ["at", "filter"])
-            let at = try segmentReference(try cm.required("at", example: "br0"), role: "at")
+            let atValue = try cm.required("at", example: "br0")
+            let link = try capturedLink(atValue)
+            let at: BridgeSegment
+            if let link { at = scenario.links[link.index].a.segment } else { at = try segmentReference(atValue, role: "at") }
             var filter: String?
             if let f = cm["filter"] { filter = try compiledFilter(f) }
-            scenario.captures.append(ScenarioCapture(name: name, at: at, filter: filter, location: ScenarioLocation(value)))
+            var capture = ScenarioCapture(name: name, at: at, filter: filter, location: ScenarioLocation(value))
+            capture.link = link
+            scenario.captures.append(capture)
         }
     }
 

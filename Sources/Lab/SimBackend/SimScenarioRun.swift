@@ -302,7 +302,7 @@ final class SimScenarioRun {
             try? c.writer.close()
             let frames = (try? PcapReader(path: c.path).readAll()) ?? []
             records[c.spec.name] = frames
-            captureFiles.append(CaptureFile(name: c.spec.name, at: c.spec.at.description, filter: c.spec.filter,
+            captureFiles.append(CaptureFile(name: c.spec.name, at: c.spec.placeDescription, filter: c.spec.filter,
                                             path: c.path, frames: frames.count))
         }
         return SimRunOutput(observations: RunObservations(start: .zero, captures: records, results: results, notRun: notRun),
@@ -401,6 +401,7 @@ final class SimScenarioRun {
                 tables.append(CounterTable(title: "\(b.name) port \(port.name) (\(port.kind))", rows: rows))
             }
         }
+        for b in topology.bridges { if let table = wanCounterTable(b.name, b.bridge) { tables.append(table) } }
         for l in topology.links {
             for (side, d) in [("forward", l.forward), ("reverse", l.reverse)] {
                 let c = d.counters

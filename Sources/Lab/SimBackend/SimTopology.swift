@@ -51,6 +51,8 @@ final class SimTopology {
         /// The Lab impairments in force, per direction (what `impair` patches).
         var forwardImpairments: LinkImpairments
         var reverseImpairments: LinkImpairments
+        /// Captures of the link's wire (bridge-to-bridge and WAN links).
+        var taps = LinkTaps()
     }
 
     struct CaptureRuntime {
@@ -66,6 +68,8 @@ final class SimTopology {
     private(set) var hosts: [HostRuntime] = []
     private(set) var links: [LinkRuntime] = []
     private(set) var captures: [CaptureRuntime] = []
+    /// The bridges' ends of WAN links (they frame and unframe the WANs' datagrams).
+    var wanEnds: [SimWANEnd] = []
 
     /// Builds the topology for `scenario` with `seed`; captures go to `captureDirectory`.
     init(_ scenario: Scenario, seed: UInt64, captureDirectory: String) throws(SimSetupError) {
@@ -79,7 +83,8 @@ final class SimTopology {
         for node in scenario.nodes {
             guard let config = node.bridge else { continue }
             let bridge: Bridge
-            do { bridge = try Bridge(config: config, captureDirectory: captureDirectory, captureEpochNanoseconds: 0) } catch {
+            let wanSetup = WANSetup(random: simulation.random("bridge:\(node.name):wan"))
+            do { bridge = try Bridge(config: config, captureDirectory: captureDirectory, captureEpochNanoseconds: 0, wanSetup: wanSetup) } catch {
                 throw SimSetupError(description: "bridge \(node.name) (\(node.location)): \(error)")
             }
             let id = simulation.add(BridgeNode(bridge), name: "bridge:\(node.name)")
@@ -139,16 +144,27 @@ final class SimTopology {
             let portName = "link:\(spec.name ?? String(spec.index))"
             let bridgeX = bridges[bx].bridge, bridgeY = bridges[by].bridge
             let portX: PortID, portY: PortID
+            let taps = LinkTaps()
             do {
-                portX = try bridgeX.attachExternal(name: portName, kind: .tap, segment: x.segment) { link.aToB.send($0) }
-                portY = try bridgeY.attachExternal(name: portName, kind: .tap, segment: y.segment) { link.bToA.send($0) }
+                portX = try bridgeX.attachExternal(name: portName, kind: .tap, segment: x.segment) { [unowned simulation] frame in
+                    taps.record(frame, at: simulation.now)
+                    link.aToB.send(frame)
+                }
+                portY = try bridgeY.attachExternal(name: portName, kind: .tap, segment: y.segment) { [unowned simulation] frame in
+                    taps.record(frame, at: simulation.now)
+                    link.bToA.send(frame)
+                }
             } catch {
                 throw SimSetupError(description: "\(spec.displayName): \(error)")
             }
             link.attachB(touching: bridges[by].node) { [unowned bridgeY] frame, now in bridgeY.receive(frame, from: portY, now: now) }
             link.attachA(touching: bridges[bx].node) { [unowned bridgeX] frame, now in bridgeX.receive(frame, from: portX, now: now) }
             runtime = LinkRuntime(spec: spec, forward: link.aToB, reverse: link.bToA,
-                                  forwardImpairments: spec.forward, reverseImpairments: spec.reverse)
+                                  forwardImpairments: spec.forward, reverseImpairments: spec.reverse, taps: taps)
+        case (.wan(let x), .wan(let y)):
+            runtime = try addWANLink(spec, x, y)
+        case (.wan, _), (_, .wan):
+            throw SimSetupError(description: "\(spec.displayName) joins a WAN to something else")  // refused by the parser
         case (.host, .host):
             throw SimSetupError(description: "\(spec.displayName) joins two hosts")  // refused by the parser
         }
@@ -165,7 +181,11 @@ final class SimTopology {
             let filter = try spec.filter.map { f throws(CaptureError) in try BPFFilter(f) }
             let writer = try PcapWriter(path: path, epochOffsetNanoseconds: 0)
             let tap = CaptureTap(name: spec.name, filter: filter, writer: writer, memoryCapacity: 0)
-            bridges[bridgeIndex(spec.at.bridge)].bridge.addTap(tap, segment: spec.at.segment)
+            if let link = spec.link {
+                links[link.index].taps.taps.append(tap)
+            } else {
+                bridges[bridgeIndex(spec.at.bridge)].bridge.addTap(tap, segment: spec.at.segment)
+            }
             captures.append(CaptureRuntime(spec: spec, tap: tap, writer: writer, path: path))
         } catch {
             throw SimSetupError(description: "capture \(spec.name): \(error)")

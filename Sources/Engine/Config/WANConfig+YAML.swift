@@ -1,0 +1,113 @@
+// bridge.yml `wan:` → WANConfig, and the checks that tie it to the router (docs/config.md).
+import Foundation
+import Wire
+import YAMLSchema
+
+extension WANConfig {
+    static let wireguardKeys = ["type", "key", "peer", "endpoint", "ipv4", "listen-port", "mtu", "keepalive"]
+    static let udpKeys = ["type", "endpoint", "listen-port", "ipv4", "mtu"]
+    static let tapKeys = ["type", "device", "ipv4", "gateway", "mac", "mtu", "namespace"]
+    /// Every key some WAN type takes, in first-seen order.
+    static let allKeys = (wireguardKeys + udpKeys + tapKeys).reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }
+
+    static func parse(_ value: YAMLValue) throws(ConfigError) -> WANConfig {
+        let typeMapping = try value.mapping(allowed: allKeys)
+        let typeValue = try typeMapping.required("type", example: "wireguard")
+        switch try typeValue.string() {
+        case "wireguard":
+            let m = try value.mapping(allowed: wireguardKeys)
+            var w = WireGuardWANConfig(
+                privateKey: try parseKey(m.required("key", example: "<base64 private key from 'sluice wg genkey'>")),
+                peerPublicKey: try parseKey(m.required("peer", example: "<base64 public key of the peer>")),
+                endpoint: try m["endpoint"].map { v throws(ConfigError) in try parseEndpoint(v) },
+                ipv4: try parseWANAddress(m.required("ipv4", example: "10.200.0.2/24"), bareLength: 24))
+            if w.privateKey == w.peerPublicKey {
+                throw try m.required("peer").error("the peer's key is our own private key", fix: "put the peer's public key here ('sluice wg pubkey' on its private key)")
+            }
+            if let p = m["listen-port"] { w.listenPort = try p.int(in: 1...65535) }
+            if let v = m["mtu"] { w.mtu = try v.int(in: 576...65455) }
+            if let v = m["keepalive"] {
+                let d = try v.duration()
+                guard d >= .seconds(1), d <= .seconds(65535) else { throw v.error("keepalive must be 1s…65535s", fix: "write e.g. keepalive: 25s") }
+                w.persistentKeepalive = d
+            }
+            return .wireguard(w)
+        case "udp":
+            let m = try value.mapping(allowed: udpKeys)
+            var u = UDPWANConfig(endpoint: try parseEndpoint(m.required("endpoint", example: "203.0.113.7:9000")),
+                                 listenPort: try m["listen-port"]?.int(in: 1...65535))
+            if let v = m["ipv4"] { u.ipv4 = try parseWANAddress(v, bareLength: 24) }
+            if let v = m["mtu"] { u.mtu = try v.int(in: 576...65507) }
+            return .udp(u)
+        case "tap":
+            let m = try value.mapping(allowed: tapKeys)
+            let deviceValue = try m.required("device", example: "sluice-wan0")
+            let device = try deviceValue.string()
+            guard !device.isEmpty, device.utf8.count < 16, !device.contains("/"), !device.contains(" ") else {
+                throw deviceValue.error("'\(device)' is not a valid interface name", fix: "use 1–15 characters without '/' or spaces")
+            }
+            let ipv4Value = try m.required("ipv4", example: "192.0.2.2/24")
+            let ipv4 = try parseWANAddress(ipv4Value, bareLength: nil)
+            let gatewayValue = try m.required("gateway", example: "\(IPv4Address(rawValue: ipv4.networkAddress.rawValue + 1))")
+            let gateway = try parseAddress(gatewayValue)
+            guard ipv4.contains(gateway), gateway != ipv4.address, gateway != ipv4.networkAddress, gateway != ipv4.broadcastAddress else {
+                throw gatewayValue.error("gateway \(gateway) is not another host on \(ipv4)",
+                                         fix: "use the uplink router's address inside \(ipv4.networkAddress)/\(ipv4.prefixLength)")
+            }
+            var mac: MACAddress?
+            if let mv = m["mac"] {
+                guard let parsed = MACAddress(try mv.string()), parsed.isUnicast, parsed != .zero else {
+                    throw mv.error("'\(try mv.string())' is not a unicast MAC address", fix: "write six hex octets, e.g. 02:00:00:00:00:01")
+                }
+                mac = parsed
+            }
+            var t = TapWANConfig(device: device, ipv4: ipv4, gateway: gateway, mac: mac)
+            if let v = m["mtu"] { t.mtu = try v.int(in: 576...65535) }
+            t.namespace = try m["namespace"]?.string()
+            return .tap(t)
+        case let other:
+            throw typeValue.error("unknown WAN type '\(other)'", fix: "use one of: wireguard, udp, tap")
+        }
+    }
+}
+
+/// "10.200.0.2/24", or a bare address taken as /`bareLength` (refused when nil): a host address
+/// of a /30 or larger subnet, as for router interfaces.
+func parseWANAddress(_ v: YAMLValue, bareLength: Int?) throws(ConfigError) -> IPv4Network {
+    let text = try v.string()
+    let withPrefix = text.contains("/") ? text : bareLength.map { "\(text)/\($0)" } ?? text
+    guard let net = IPv4Network(withPrefix), withPrefix.contains("/") else {
+        throw v.error("'\(text)' is not an address with a prefix", fix: "write the address and prefix length, e.g. 192.0.2.2/24")
+    }
+    guard (1...30).contains(net.prefixLength), net.address != net.networkAddress, net.address != net.broadcastAddress else {
+        throw v.error("\(net) cannot be an interface address", fix: "use a host address in a /30 or larger subnet, e.g. 10.200.0.2/24")
+    }
+    return net
+}
+
+extension BridgeConfig {
+    /// The WAN's ties to the rest of the config: it is a router interface, so it needs a router, a
+    /// subnet of its own, and an address when it masquerades.
+    func checkWAN(_ value: YAMLValue) throws(ConfigError) {
+        guard let wan else { return }
+        guard let router else {
+            throw value.error("a WAN needs the router: it is the router's default route",
+                              fix: "add router: { ipv4: 10.0.0.1/24 } (and dhcp: for the guests)")
+        }
+        if case .udp(let u) = wan, u.ipv4 == nil, router.nat {
+            throw value.error("a udp WAN with router.nat needs ipv4: the address the guests are masqueraded behind",
+                              fix: "add ipv4: (e.g. 10.201.0.2/24), or set router.nat: false to route the guests' own addresses")
+        }
+        let net = wan.ipv4 ?? UDPWANConfig.linkLocal
+        for i in router.interfaces where i.ipv4.contains(net.address) || net.contains(i.ipv4.address) {
+            let at = (try? value.mapping(allowed: WANConfig.allKeys))?["ipv4"] ?? value
+            throw at.error("the WAN's subnet \(net) overlaps interface '\(i.name)' (\(i.ipv4))",
+                           fix: "give the WAN its own subnet (a prefix on ipv4:, e.g. \(net.address)/30)")
+        }
+    }
+}
+
+extension UDPWANConfig {
+    /// The router's WAN address when a routed udp WAN gives none (RFC 3927 link-local).
+    public static let linkLocal = IPv4Network("169.254.0.1/16")!
+}
