@@ -139,7 +139,8 @@ extension BridgeDaemon {
             let s = t.status(of: peer)
             let handshake = s.lastHandshake.map { "\(Double((reactor.clock.now() - $0).components.seconds))s ago" } ?? "never"
             lines.append("wireguard: peer \(s.publicKey) endpoint \(s.endpoint.map(\.description) ?? "none"), session \(s.hasSession), "
-                         + "last handshake \(handshake), sent \(s.sentBytes) B, received \(s.receivedBytes) B, drops \(t.counters.totalDrops)")
+                         + "last handshake \(handshake), sent \(s.sentBytes) B, received \(s.receivedBytes) B")
+            lines.append("wireguard: " + t.counters.summary)
         }
         if let nat = wan.nat {
             lines.append("nat: \(nat.mappingCount) mappings, \(nat.sessionCount) sessions, out \(nat.counters.outboundTranslated), in \(nat.counters.inboundTranslated), drops "

@@ -383,13 +383,8 @@ public final class WireGuardTunnel {
 
     /// The interface line, then one line per peer (the format `sluice wg up` prints on SIGUSR1).
     public func statusLines(now: Instant) -> [String] {
-        let c = device.counters
-        var drops: [String] = []
-        for reason in DropReason.allCases where c[reason] > 0 { drops.append("\(reason) \(c[reason])") }
-        var lines = ["\(tun.name): port \(listenPort), sessions derived \(c.sessionsDerived), "
-                     + "transport sent \(c.transportSent) received \(c.transportReceived), "
-                     + "tun read \(counters.tunRead) written \(counters.tunWritten), "
-                     + "drops \(c.totalDrops)\(drops.isEmpty ? "" : " (" + drops.joined(separator: ", ") + ")")"]
+        var lines = ["\(tun.name): port \(listenPort), tun read \(counters.tunRead) written \(counters.tunWritten), "
+                     + device.counters.summary]
         for id in device.peerIDs {
             let s = device.status(of: id)
             let handshake = s.lastHandshake.map { "\(Self.seconds(now - $0)) s ago" } ?? "none"

@@ -126,7 +126,7 @@ extension WireGuardDevice {
     func keepKeyFreshSending(_ peer: Peer, now: Instant) {
         guard let keypair = peer.keypairs.current else { return }
         if keypair.sendCounter > configuration.limits.rekeyAfterMessages
-            || (keypair.isInitiator && now - keypair.created > WireGuardConstants.rekeyAfterTime) {
+            || (keypair.isInitiator && now - keypair.created > configuration.limits.rekeyAfterTime) {
             sendHandshakeInitiation(peer, now: now, isRetry: false)
         }
     }

@@ -90,4 +90,13 @@ public struct WireGuardCounters: Sendable, Equatable {
     /// All drops.
     public var totalDrops: UInt64 { drops.reduce(0, +) }
     mutating func count(_ reason: DropReason) { drops[reason.rawValue] &+= 1 }
+
+    /// One line for status output: handshake and transport counts, drops by reason (allocates).
+    public var summary: String {
+        var reasons: [String] = []
+        for reason in DropReason.allCases where self[reason] > 0 { reasons.append("\(reason) \(self[reason])") }
+        return "sessions derived \(sessionsDerived), initiations sent \(initiationsSent), responses sent \(responsesSent), "
+            + "cookie replies sent \(cookieRepliesSent), transport sent \(transportSent) received \(transportReceived), "
+            + "drops \(totalDrops)\(reasons.isEmpty ? "" : " (" + reasons.joined(separator: ", ") + ")")"
+    }
 }

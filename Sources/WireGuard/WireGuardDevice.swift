@@ -14,10 +14,15 @@ import Wire
 public struct WireGuardLimits: Sendable {
     public var rekeyAfterMessages: UInt64
     public var rejectAfterMessages: UInt64
+    /// §6.2 Rekey-After-Time: the initiator starts a new handshake when it sends on a session this
+    /// old. Shorter than the whitepaper's 120 s only to force rekeys (tests, short-lived sessions).
+    public var rekeyAfterTime: Duration
 
     public init(rekeyAfterMessages: UInt64 = WireGuardConstants.rekeyAfterMessages,
-                rejectAfterMessages: UInt64 = WireGuardConstants.rejectAfterMessages) {
+                rejectAfterMessages: UInt64 = WireGuardConstants.rejectAfterMessages,
+                rekeyAfterTime: Duration = WireGuardConstants.rekeyAfterTime) {
         self.rekeyAfterMessages = rekeyAfterMessages; self.rejectAfterMessages = rejectAfterMessages
+        self.rekeyAfterTime = rekeyAfterTime
     }
 }
 

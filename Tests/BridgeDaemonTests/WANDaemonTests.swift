@@ -1,6 +1,6 @@
 // `sluice bridge` with a WireGuard WAN on a real UDP socket: two bridges in two network namespaces
-// joined by a veth "internet", each serving a namespace on a TAP port; and a bridge whose WAN peer
-// is wireguard-go. The veth is captured: no cleartext crosses it, only WireGuard messages.
+// joined by a veth "internet", each serving a namespace on a TAP port. The veth is captured: no
+// cleartext crosses it, only WireGuard messages. (wireguard-go as the peer: WANWireGuardGoTests.)
 import Foundation
 import Testing
 
@@ -169,59 +169,6 @@ func joinByVeth(_ ns: Namespaces, _ a: Int, _ b: Int, names: (String, String)) t
     #expect(udpOther.isEmpty, "\(udpOther)")
 
     #expect(bridgeA.stop() == 0 && bridgeB.stop() == 0, "A: \(bridgeA.log)\nB: \(bridgeB.log)")
-}
-
-@Test func bridgeWANInteroperatesWithWireGuardGo() throws {
-    if let why = realNetworkSkipReason(needing: ["ip", "ping", "wireguard-go", "wg"]) { print("SKIPPED bridgeWANWithWireGuardGo: \(why)"); return }
-    let dir = try temporaryDirectory("wan-wggo")
-    defer { try? FileManager.default.removeItem(atPath: dir) }
-    let ns = try Namespaces(["xua", "xwg", "xga"])
-    let tag = getpid() % 100000
-    try joinByVeth(ns, 0, 1, names: ("sgv\(tag)a", "sgv\(tag)b"))
-    let a = try wgKeyPair(), peer = try wgKeyPair()
-    let tapA = "sgt\(tag)a", wgIf = "sgw\(tag)"
-
-    // wireguard-go in namespace wg: tunnel address 10.200.8.2, the peer's allowed IPs its tunnel subnet.
-    let wggo = Process()
-    wggo.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
-    wggo.arguments = ["netns", "exec", ns[1], "env", "WG_PROCESS_FOREGROUND=1", "wireguard-go", "-f", wgIf]
-    wggo.standardOutput = FileHandle.nullDevice; wggo.standardError = FileHandle.nullDevice
-    try wggo.run()
-    defer { if wggo.isRunning { wggo.terminate(); wggo.waitUntilExit() } }
-    var socketUp = false
-    for _ in 0..<100 where !socketUp { socketUp = FileManager.default.fileExists(atPath: "/var/run/wireguard/\(wgIf).sock"); if !socketUp { Thread.sleep(forTimeInterval: 0.1) } }
-    try #require(socketUp, "wireguard-go did not start")
-    try """
-    [Interface]
-    PrivateKey = \(peer.privateKey)
-    ListenPort = 51820
-
-    [Peer]
-    PublicKey = \(a.publicKey)
-    Endpoint = 192.0.2.1:51820
-    AllowedIPs = 10.200.8.0/24
-    """.write(toFile: dir + "/wg.conf", atomically: true, encoding: .utf8)
-    try sh("ip netns exec \(ns[1]) wg setconf \(wgIf) \(dir)/wg.conf")
-    try sh("ip -n \(ns[1]) addr add 10.200.8.2/24 dev \(wgIf) && ip -n \(ns[1]) link set \(wgIf) mtu 1420 up")
-
-    let bridge = try NamespacedBridge(namespace: ns[0], config: """
-    name: wanG
-    router: { ipv4: 10.93.0.1/24 }
-    wan: { type: wireguard, key: "\(a.privateKey)", peer: "\(peer.publicKey)", endpoint: 192.0.2.2:51820, listen-port: 51820, ipv4: 10.200.8.1/24 }
-    taps: [ { name: \(tapA), namespace: \(ns[2]) } ]
-    """, directory: dir, name: "g")
-    #expect(bridge.waitForLog("WAN wireguard"), "\(bridge.log)")
-    try sh("ip -n \(ns[2]) link set \(tapA) up && ip -n \(ns[2]) addr add 10.93.0.5/24 dev \(tapA) && ip -n \(ns[2]) route add default via 10.93.0.1")
-
-    // The guest reaches wireguard-go's address masqueraded behind 10.200.8.1 (inside its allowed IPs).
-    let p = try sh("ip netns exec \(ns[2]) ping -c 4 -i 0.2 -W 2 10.200.8.2", allowFailure: true)
-    #expect(p.contains("4 packets transmitted, 4 received"), "\(p)\n\(bridge.log)")
-    // And wireguard-go's side reaches the bridge's router through the tunnel.
-    let back = try sh("ip netns exec \(ns[1]) ping -c 2 -i 0.2 -W 2 10.200.8.1", allowFailure: true)
-    #expect(back.contains("2 packets transmitted, 2 received"), "\(back)")
-    let show = try sh("ip netns exec \(ns[1]) wg show \(wgIf) latest-handshakes")
-    #expect(!show.contains("\t0\n") && !show.isEmpty, "wireguard-go saw no handshake: \(show)")
-    #expect(bridge.stop() == 0, "\(bridge.log)")
 }
 
 @Test func tapWANUplinkTalksEthernetToAKernelGateway() throws {

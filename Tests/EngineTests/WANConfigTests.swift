@@ -15,6 +15,15 @@ import YAMLSchema
     #expect(w.endpoint == nil && w.listenPort == 51821 && w.mtu == 1380 && w.persistentKeepalive == .seconds(25))
     #expect(wg.summary.contains("wan: wireguard 10.200.0.2/24 to (peer's first contact) from port 51821, mtu 1380, masquerading"))
 
+    let psk = wanKeys(3).privateKey
+    let forced = try BridgeConfig.parse("""
+    router: { ipv4: 10.1.0.1/24 }
+    wan: { type: wireguard, key: "\(k.privateKey)", peer: "\(p.publicKey)", ipv4: 10.200.0.2/24, preshared-key: "\(psk)", rekey-after-time: 30s, rekey-after-messages: 1000 }
+    """)
+    guard case .wireguard(let f) = forced.wan else { Issue.record("not wireguard"); return }
+    #expect(f.presharedKey?.count == 32 && f.rekeyAfterTime == .seconds(30) && f.rekeyAfterMessages == 1000)
+    #expect(forced.summary.contains { $0.contains("with a pre-shared key, rekey after 30.0 seconds") }, "\(forced.summary)")
+
     let udp = try BridgeConfig.parse("""
     router: { ipv4: 10.1.0.1/24, nat: false }
     wan: { type: udp, endpoint: 198.51.100.1:4000 }
@@ -41,6 +50,8 @@ import YAMLSchema
     ("router: { ipv4: 10.1.0.1/24 }\nwan: { type: tap, device: t0, ipv4: 192.0.2.7, gateway: 192.0.2.1 }\n", 2, "is not an address with a prefix"),
     ("router: { ipv4: 10.1.0.1/24 }\nwan: { type: udp, endpoint: 1.2.3.4:5, ipv4: 10.9.0.0/24 }\n", 2, "cannot be an interface address"),
     ("router: { ipv4: 10.1.0.1/24 }\nwan: { type: udp, endpoint: 1.2.3.4:5, ipv4: 10.9.0.1/24, device: x }\n", 2, "unknown key 'device'"),
+    ("router: { ipv4: 10.1.0.1/24 }\nwan: { type: wireguard, key: \"\(wanKeys(1).privateKey)\", peer: \"\(wanKeys(2).publicKey)\", ipv4: 10.9.0.1/24, rekey-after-time: 2s }\n", 2, "must be 5s…120s"),
+    ("router: { ipv4: 10.1.0.1/24 }\nwan: { type: wireguard, key: \"\(wanKeys(1).privateKey)\", peer: \"\(wanKeys(2).publicKey)\", ipv4: 10.9.0.1/24, preshared-key: nope }\n", 2, "not a WireGuard key"),
 ])
 func badWANConfigsAreLocated(text: String, line: Int, message: String) {
     do {

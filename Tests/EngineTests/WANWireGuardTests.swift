@@ -7,16 +7,16 @@ import Wire
 @testable import Engine
 
 /// Bridge configs for A (10.1.0.0/24, tunnel 10.200.0.1) and B (10.2.0.0/24, tunnel 10.200.0.2).
-func wireGuardConfigs(natA: Bool, natB: Bool, keepalive: String? = nil) -> (String, String) {
+func wireGuardConfigs(natA: Bool, natB: Bool, keepalive: String? = nil, extraA: String = "", extraB: String = "") -> (String, String) {
     let ka = wanKeys(101), kb = wanKeys(202)
-    let extra = keepalive.map { ", keepalive: \($0)" } ?? ""
+    let extra = (keepalive.map { ", keepalive: \($0)" } ?? "") + extraA
     let a = """
     router: { ipv4: 10.1.0.1/24, nat: \(natA) }
     wan: { type: wireguard, key: "\(ka.privateKey)", peer: "\(kb.publicKey)", endpoint: 192.0.2.2:51820, ipv4: 10.200.0.1/24, listen-port: 51820\(extra) }
     """
     let b = """
     router: { ipv4: 10.2.0.1/24, nat: \(natB) }
-    wan: { type: wireguard, key: "\(kb.privateKey)", peer: "\(ka.publicKey)", endpoint: 192.0.2.1:51820, ipv4: 10.200.0.2/24, listen-port: 51820 }
+    wan: { type: wireguard, key: "\(kb.privateKey)", peer: "\(ka.publicKey)", endpoint: 192.0.2.1:51820, ipv4: 10.200.0.2/24, listen-port: 51820\(extraB) }
     """
     return (a, b)
 }
@@ -168,4 +168,47 @@ func wireGuardPair(natA: Bool, natB: Bool) throws -> WANPair {
     let keepalives = fromA.filter { $0.bytes[0] == 4 && $0.bytes.count == 32 }
     #expect(keepalives.count >= 3, "\(fromA.map { "\($0.at) \($0.bytes[0]) \($0.bytes.count)" })")
     #expect(pair.a.wan?.tunnel?.status(of: pair.a.wan!.tunnel!.peerIDs[0]).hasSession == true)
+}
+
+@Test func aShortRekeyAfterTimeRekeysWithoutLosingPackets() throws {
+    let (a, b) = wireGuardConfigs(natA: true, natB: true, extraA: ", rekey-after-time: 5s")
+    let pair = try WANPair(a, b, guestA: "10.1.0.10/24", gatewayA: IPv4Address(10, 1, 0, 1),
+                           guestB: "10.2.0.10/24", gatewayB: IPv4Address(10, 2, 0, 1))
+    let ping = pair.guestA.host.ping(IPv4Address(10, 200, 0, 2), count: 100, interval: .milliseconds(250), now: pair.now)
+    pair.run(for: .seconds(26))
+    #expect(pair.guestA.host.pingResult(ping).received == 100, "\(pair.guestA.host.pingResult(ping))")
+    // A initiated for its first packet, then again whenever it sent on a session older than 5 s:
+    // a new session about every 5.25 s (the next ping after the session's fifth second).
+    let initiations = pair.crossed.filter { $0.fromA && $0.bytes[0] == 1 }.map(\.at)
+    #expect(initiations.count == 5, "\(initiations)")
+    for (earlier, later) in zip(initiations, initiations.dropFirst()) {
+        #expect(later - earlier > .seconds(5) && later - earlier < .milliseconds(5600), "\(initiations)")
+    }
+    #expect(pair.a.wan?.tunnel?.counters.sessionsDerived == 5)
+    #expect(pair.b.wan?.tunnel?.counters.initiationsSent == 0, "B (responder, default 120 s) never initiates")
+}
+
+@Test func aPreSharedKeyMustMatchOnBothSides() throws {
+    let psk = "\"cGzWuutu8kGT9PWFtI0rQVqAq5jpCQXpPOHnGVj4cxg=\""
+    let other = "\"Eq6L1Jt1r9r1x8iq3xGmkQmJ8ZLyBKkEh6s0Tt5bQhg=\""
+    for (pskB, works) in [(psk, true), (other, false)] {
+        let (a, b) = wireGuardConfigs(natA: true, natB: true, extraA: ", preshared-key: \(psk)", extraB: ", preshared-key: \(pskB)")
+        let pair = try WANPair(a, b, guestA: "10.1.0.10/24", gatewayA: IPv4Address(10, 1, 0, 1),
+                               guestB: "10.2.0.10/24", gatewayB: IPv4Address(10, 2, 0, 1))
+        let ping = pair.guestA.host.ping(IPv4Address(10, 200, 0, 2), count: 3, interval: .milliseconds(200), now: pair.now)
+        pair.run(for: .seconds(3))
+        let received = pair.guestA.host.pingResult(ping).received
+        let tunnelB = try #require(pair.b.wan?.tunnel)
+        if works {
+            #expect(received == 3)
+            #expect(tunnelB.counters.sessionsDerived == 1)
+        } else {
+            // B cannot open A's initiation (the PSK enters only the response's key; so it is A that
+            // fails to authenticate B's response).
+            #expect(received == 0)
+            let tunnelA = try #require(pair.a.wan?.tunnel)
+            #expect(tunnelA.counters[.handshakeDecryptFailed] >= 1, "\(tunnelA.counters.summary)")
+            #expect(tunnelA.counters.sessionsDerived == 0)
+        }
+    }
 }

@@ -32,7 +32,8 @@ extension WANConfig {
         switch self {
         case .wireguard(let w):
             return "wan: wireguard \(w.ipv4) to \(w.endpoint.map(\.description) ?? "(peer's first contact)")"
-                + (w.listenPort.map { " from port \($0)" } ?? "") + ", mtu \(w.mtu), \(mode)"
+                + (w.listenPort.map { " from port \($0)" } ?? "") + (w.presharedKey == nil ? "" : " with a pre-shared key")
+                + (w.rekeyAfterTime.map { ", rekey after \($0)" } ?? "") + ", mtu \(w.mtu), \(mode)"
         case .udp(let u):
             return "wan: udp \(u.ipv4 ?? UDPWANConfig.linkLocal) to \(u.endpoint)" + (u.listenPort.map { " from port \($0)" } ?? "")
                 + ", mtu \(u.mtu), \(mode)"

@@ -127,6 +127,13 @@ public struct WireGuardWANConfig: Equatable, Sendable {
     public var mtu: Int = 1420
     /// Send a keepalive after this long without traffic (WireGuard's PersistentKeepalive).
     public var persistentKeepalive: Duration?
+    /// A pre-shared symmetric key mixed into every handshake (`wg genpsk`; both ends must agree).
+    public var presharedKey: [UInt8]?
+    /// WireGuard's Rekey-After-Time, shortened: sending on a session this old starts a new
+    /// handshake (we initiated it). 5 s…120 s; for forced rekeys in tests and shorter sessions.
+    public var rekeyAfterTime: Duration?
+    /// Rekey after this many messages on one session (WireGuard: 2^60); a test knob.
+    public var rekeyAfterMessages: UInt64?
 
     public init(privateKey: [UInt8], peerPublicKey: [UInt8], endpoint: Endpoint?, ipv4: IPv4Network) {
         self.privateKey = privateKey; self.peerPublicKey = peerPublicKey; self.endpoint = endpoint; self.ipv4 = ipv4

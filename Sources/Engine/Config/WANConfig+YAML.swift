@@ -4,7 +4,8 @@ import Wire
 import YAMLSchema
 
 extension WANConfig {
-    static let wireguardKeys = ["type", "key", "peer", "endpoint", "ipv4", "listen-port", "mtu", "keepalive"]
+    static let wireguardKeys = ["type", "key", "peer", "endpoint", "ipv4", "listen-port", "mtu", "keepalive",
+                                 "preshared-key", "rekey-after-time", "rekey-after-messages"]
     static let udpKeys = ["type", "endpoint", "listen-port", "ipv4", "mtu"]
     static let tapKeys = ["type", "device", "ipv4", "gateway", "mac", "mtu", "namespace"]
     /// Every key some WAN type takes, in first-seen order.
@@ -30,6 +31,19 @@ extension WANConfig {
                 let d = try v.duration()
                 guard d >= .seconds(1), d <= .seconds(65535) else { throw v.error("keepalive must be 1s…65535s", fix: "write e.g. keepalive: 25s") }
                 w.persistentKeepalive = d
+            }
+            if let v = m["preshared-key"] { w.presharedKey = try parseKey(v) }
+            if let v = m["rekey-after-time"] {
+                let d = try v.duration()
+                guard d >= .seconds(5), d <= .seconds(120) else {
+                    throw v.error("rekey-after-time must be 5s…120s",
+                                  fix: "write e.g. rekey-after-time: 10s (WireGuard's is 120s; a handshake never goes out more than once per 5s)")
+                }
+                w.rekeyAfterTime = d
+            }
+            if let v = m["rekey-after-messages"] {
+                let n = try v.int(in: 1...Int.max)
+                w.rekeyAfterMessages = UInt64(n)
             }
             return .wireguard(w)
         case "udp":

@@ -103,9 +103,18 @@ public final class WAN {
             }
             let indices = random.split("wan:wireguard")
             let keys: KeySource = setup.random != nil ? .seeded(random.split("wan:wireguard-keys")) : .system
-            let device = WireGuardDevice(configuration: DeviceConfiguration(privateKey: key, mtu: w.mtu), random: indices, keySource: keys)
+            var limits = WireGuardLimits()
+            if let n = w.rekeyAfterMessages { limits.rekeyAfterMessages = min(n, limits.rekeyAfterMessages) }
+            if let t = w.rekeyAfterTime { limits.rekeyAfterTime = t }
+            var psk: SecretKey?
+            if let bytes = w.presharedKey {
+                guard let k = SecretKey(bytes) else { throw .wan("the WireGuard pre-shared key must be 32 bytes") }
+                psk = k
+            }
+            let device = WireGuardDevice(configuration: DeviceConfiguration(privateKey: key, limits: limits, mtu: w.mtu),
+                                         random: indices, keySource: keys)
             let added = device.addPeer(PeerConfiguration(
-                publicKey: peer, endpoint: endpoint.map { WireGuard.Endpoint(address: $0.address, port: $0.port) },
+                publicKey: peer, presharedKey: psk, endpoint: endpoint.map { WireGuard.Endpoint(address: $0.address, port: $0.port) },
                 allowedIPs: [IPv4Network(address: .any, prefixLength: 0)!], persistentKeepalive: w.persistentKeepalive))
             guard added != nil else { throw .wan("the WireGuard peer's public key is our own") }
             tunnel = device
