@@ -70,6 +70,7 @@ extension BridgeDaemon {
 
     func openDatagramSocket(_ wan: WAN, _ uplink: WANUplink, listenPort: Int?) throws {
         let socket = try UDPSocket(bindingTo: .ipv4(address: 0, port: UInt16(listenPort ?? 0)))
+        socket.growBuffers(bytes: 4 << 20)   // bursts (and floods) wait in the kernel, not on the floor
         uplink.socket = socket
         wan.sendDatagram = { [unowned uplink, unowned socket] bytes, to in
             do {

@@ -28,6 +28,18 @@ public final class UDPSocket {
         }
     }
 
+    /// Receive and send buffers of `bytes` each: SO_RCVBUFFORCE / SO_SNDBUFFORCE (root may exceed
+    /// net.core.rmem_max), else the plain options, which the kernel caps. Best effort.
+    public func growBuffers(bytes: Int) {
+        var size = CInt(clamping: bytes)
+        let length = socklen_t(MemoryLayout<CInt>.size)
+        for (force, plain) in [(SO_RCVBUFFORCE, SO_RCVBUF), (SO_SNDBUFFORCE, SO_SNDBUF)] {
+            if setsockopt(descriptor.rawValue, SOL_SOCKET, force, &size, length) != 0 {
+                _ = setsockopt(descriptor.rawValue, SOL_SOCKET, plain, &size, length)
+            }
+        }
+    }
+
     /// The address the socket is bound to.
     public func localAddress() throws(Errno) -> SocketAddress {
         var storage = sockaddr_storage()

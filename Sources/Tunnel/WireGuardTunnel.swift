@@ -90,7 +90,7 @@ public final class WireGuardTunnel {
         } catch {
             throw TunnelError("cannot bind UDP port \(configuration.interface.listenPort ?? 0): \(error)")
         }
-        Self.growSocketBuffers(socket.descriptor.rawValue, bytes: 4 << 20)
+        socket.growBuffers(bytes: 4 << 20)
         let udpOffload = configuration.sluice.udpOffload
 
         var seed: UInt64 = 0
@@ -395,13 +395,4 @@ public final class WireGuardTunnel {
     }
 
     static func seconds(_ d: Duration) -> Int64 { d.components.seconds }
-
-    /// SO_RCVBUF / SO_SNDBUF of `bytes` (the FORCE variants as root, which may exceed the sysctl limits).
-    static func growSocketBuffers(_ fd: CInt, bytes: CInt) {
-        var size = bytes
-        let length = socklen_t(MemoryLayout<CInt>.size)
-        for (force, plain) in [(SO_RCVBUFFORCE, SO_RCVBUF), (SO_SNDBUFFORCE, SO_SNDBUF)] {
-            if setsockopt(fd, SOL_SOCKET, force, &size, length) != 0 { _ = setsockopt(fd, SOL_SOCKET, plain, &size, length) }
-        }
-    }
 }

@@ -135,6 +135,46 @@ struct InteropTests {
         #expect(back.received == 3, "\(back.result)")
     }
 
+    /// Garbage, truncated, wrongly keyed and replayed datagrams on sluice's port, then a handshake flood
+    /// (ci/interop/wg-attack.py, run from wireguard-go's namespace): every one counted by reason, the
+    /// flood answered with cookie replies, the tunnel unharmed.
+    @Test(.timeLimit(.minutes(2)))
+    func badInputIsCountedAndAFloodGetsCookieReplies() throws {
+        let pair = try WireGuardPair("atk")
+        let capture = pair.directory + "/b.pcap"
+        let tshark = Process()
+        tshark.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        tshark.arguments = ["ip", "netns", "exec", pair.namespaceB, "tshark", "-q", "-i", pair.vethB, "-a", "duration:5", "-w", capture]
+        tshark.standardOutput = FileHandle.nullDevice
+        tshark.standardError = FileHandle.nullDevice
+        try tshark.run()
+        usleep(2_000_000)   // until dumpcap captures
+        let first = try pair.ping(from: "a", count: 5)
+        #expect(first.received == 5, "\(first.result)")
+        tshark.waitUntilExit()
+        // wireguard-go's transport messages to sluice: replay material.
+        let replays = try run(["tshark", "-r", capture, "-Y", "ip.dst == 192.0.2.1 && udp.payload[0] == 4", "-T", "fields", "-e", "udp.payload"],
+                              timeout: 30).output.split(separator: "\n").filter { !$0.contains(" ") }.map(String.init)
+        #expect(replays.count >= 3, "\(replays)")
+        let publicKey = try run(["sh", "-c", "wg pubkey < \(pair.directory)/a.key"], timeout: 10).output
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        let attack = try pair.inB(["python3", repositoryRoot + "/ci/interop/wg-attack.py", "192.0.2.1", "51820", publicKey]
+                                  + replays.prefix(5), timeout: 60)
+        print("wg up under attack: \(attack.output)")
+        #expect(attack.succeeded, "\(attack)")
+        let json = try JSONSerialization.jsonObject(with: Data((attack.output.split(separator: "\n").last ?? "").utf8)) as? [String: [String: Int]]
+        let replies = json?["replies"] ?? [:]
+        #expect((replies["cookie"] ?? 0) >= 100 && replies["cookie-for-our-index"] == replies["cookie"] && replies["other"] == 0, "\(replies)")
+        let status = try pair.statusA()
+        print("wg up status after the attack:\n\(status)")
+        for reason in ["unknown message type", "bad size", "bad mac1", "replayed or out-of-window counter", "cookie required (under load)"] {
+            #expect(status.contains(reason + " "), "no '\(reason)' drops counted: \(status)")
+        }
+        #expect(status.contains("endpoint 192.0.2.2:51821"), "the attack moved the peer's endpoint: \(status)")
+        let after = try pair.ping(from: "a", count: 3)
+        #expect(after.received == 3, "the tunnel after the attack: \(after.result)")
+    }
+
     @Test(.timeLimit(.minutes(2)))
     func upPrintsStatusAndExitsCleanlyOnSIGTERM() throws {
         let sluice = try sluiceBinary()
