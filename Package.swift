@@ -65,7 +65,7 @@ let package = Package(
         .target(
             name: "Lab",  // layer 6 (above BridgeDaemon), declared here with the other composition targets
             dependencies: ["Basics", "Wire", "Virtio", "Datapath", "HostStack", "Sim", "Engine", "Capture", "YAMLSchema",
-                           "HostIO", "BridgeDaemon", "QEMU"]),
+                           "HostIO", "BridgeDaemon", "QEMU", "Crypto"]),
 
         .target(name: "QEMU", dependencies: ["Basics", "YAMLSchema"]),
         .target(name: "Tunnel", dependencies: ["Basics", "Wire", "Crypto", "WireGuard", "HostIO", "CShims"]),

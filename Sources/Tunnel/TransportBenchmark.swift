@@ -1,4 +1,4 @@
-// The in-process transport benchmark behind `sluice wg bench`: WireGuardDevice's send + receive in place
+// The in-process transport benchmark behind `sluice bench wireguard`: WireGuardDevice's send + receive in place
 // (TransportLoopback: header, padding, counter, replay window, allowed-IPs checks, ChaCha20-Poly1305) against
 // libsodium's bare crypto_aead_chacha20poly1305_ietf_encrypt + _decrypt of the same packet sizes, in one run.
 

@@ -2,11 +2,23 @@ import ArgumentParser
 import CMallocCounter
 import Engine
 import Foundation
+import Lab
+import Tunnel
 
-/// `sluice bench`: in-process forwarding throughput by frame size and path, each beside a memcpy
-/// of the same bytes measured in the same run, with heap allocations per frame.
+/// `sluice bench`: the performance targets, each measured beside a reference in the same run
+/// (ratios are the result on a shared machine; no wall-clock assertions anywhere in the tests).
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
+        abstract: "Benchmarks, each beside a reference measured in the same run.",
+        subcommands: [BenchForward.self, BenchWireGuard.self, BenchTunnel.self],
+        defaultSubcommand: BenchForward.self)
+}
+
+/// `sluice bench forward` (the default): in-process forwarding throughput by frame size and path,
+/// each beside a memcpy of the same bytes measured in the same run, with heap allocations per frame.
+struct BenchForward: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "forward",
         abstract: "Measure in-process forwarding (virtio → switch/router → virtio) against memcpy.",
         discussion: """
         Two in-memory virtio guests on one bridge. Each round, guest A submits a batch of frames,
@@ -125,4 +137,101 @@ struct Bench: ParsableCommand {
 
 extension Duration {
     var seconds: Double { Double(components.seconds) + Double(components.attoseconds) * 1e-18 }
+}
+
+/// `sluice bench wireguard`: WireGuard's transport path in process against bare libsodium.
+struct BenchWireGuard: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "wireguard",
+        abstract: "Measure WireGuard transport encrypt+decrypt in process against bare libsodium ChaCha20-Poly1305.",
+        discussion: """
+        Two WireGuard devices with a session: one encrypts a packet in place (allowed-IPs lookup,
+        padding, header, counter, timers, ChaCha20-Poly1305), the other decrypts it in place (index,
+        replay window, tag, allowed-IPs source check). The reference is libsodium's
+        crypto_aead_chacha20poly1305_ietf_encrypt + _decrypt of the same sizes.
+        """)
+
+    @Option(name: .long, help: "Packet sizes in bytes, comma-separated.")
+    var sizes: String = "64,576,1420,8920"
+
+    @Option(name: .long, help: "Seconds per measurement (each is repeated three times; the best counts).")
+    var seconds: Double = 0.5
+
+    func run() throws {
+        let list = try sizes.split(separator: ",").map { s -> Int in
+            guard let v = Int(s), (20...65535).contains(v) else { throw ValidationError("size '\(s)' must be 20...65535") }
+            return v
+        }
+        #if DEBUG
+        print("note: this is a debug build; build with -c release for meaningful numbers")
+        #endif
+        print("| packet B | sluice send+receive Gbit/s | Mpps | libsodium encrypt+decrypt Gbit/s | sluice / libsodium |")
+        print("|---|---|---|---|---|")
+        for row in TransportBenchmark.run(sizes: list, seconds: seconds) {
+            print(String(format: "| %d | %.2f | %.3f | %.2f | %.0f %% |", row.packetSize, row.deviceGbps, row.deviceMpps,
+                         row.libsodiumGbps, row.ratio * 100))
+        }
+    }
+}
+
+/// `sluice bench tunnel`: iperf3 through WireGuard between two namespaces, sluice against wireguard-go.
+struct BenchTunnel: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tunnel",
+        abstract: "Measure iperf3 TCP through sluice wg up ⇄ sluice wg up against wireguard-go ⇄ wireguard-go, by MTU.",
+        discussion: """
+        Two network namespaces joined by a veth; for each MTU, a tunnel of each implementation is
+        built across it and iperf3 runs from side a to side b (and once over the bare veth).
+        Needs root, iperf3, wireguard-go and wireguard-tools.
+        """)
+
+    @Option(name: .long, help: "Tunnel MTUs, comma-separated.")
+    var mtus: String = "1420,8920"
+
+    @Option(name: .long, help: "Seconds of iperf3 per measurement.")
+    var seconds: Int = 10
+
+    @Option(name: .long, help: "Measurements per row; the best counts.")
+    var rounds: Int = 2
+
+    @Option(name: .long, help: "Also write the table as Markdown to this file.")
+    var markdown: String?
+
+    func run() throws {
+        let list = try mtus.split(separator: ",").map { s -> Int in
+            guard let v = Int(s), (576...65000).contains(v) else { throw ValidationError("MTU '\(s)' must be 576...65000") }
+            return v
+        }
+        guard (1...600).contains(seconds), (1...10).contains(rounds) else { throw ValidationError("--seconds 1...600, --rounds 1...10") }
+        if let why = TunnelBenchmark.cannotRun() {
+            FileHandle.standardError.write(Data("sluice bench tunnel: cannot run: \(why)\n".utf8))
+            throw ExitCode(2)
+        }
+        #if DEBUG
+        print("note: this is a debug build; build with -c release for meaningful numbers")
+        #endif
+        let rows: [TunnelBenchmarkRow]
+        do {
+            rows = try TunnelBenchmark.run(mtus: list, seconds: seconds, rounds: rounds, sluice: CommandLine.selfExecutable) {
+                FileHandle.standardError.write(Data("… \($0)\n".utf8))
+            }
+        } catch {
+            FileHandle.standardError.write(Data("sluice bench tunnel: \(error)\n".utf8))
+            throw ExitCode(1)
+        }
+        var md = "| MTU | veth Gbit/s | wireguard-go ⇄ wireguard-go Gbit/s | sluice ⇄ sluice Gbit/s | sluice / wireguard-go |\n|---|---|---|---|---|\n"
+        for r in rows {
+            md += String(format: "| %d | %.2f | %.2f | %.2f | %@ |\n", r.mtu, r.vethGbps, r.wireguardGoGbps, r.sluiceGbps,
+                         r.ratio.map { String(format: "%.2f×", $0) } ?? "n/a")
+        }
+        print(md, terminator: "")
+        if let markdown { try md.write(toFile: markdown, atomically: true, encoding: .utf8) }
+    }
+}
+
+extension CommandLine {
+    /// This program's own path (for running `sluice wg up` as a child).
+    static var selfExecutable: String {
+        (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? arguments[0]
+    }
 }

@@ -2,12 +2,12 @@ import ArgumentParser
 import Foundation
 import Tunnel
 
-/// `sluice wg`: WireGuard keys, a userspace WireGuard interface, and its transport benchmark.
+/// `sluice wg`: WireGuard keys and a userspace WireGuard interface (benchmarks: `sluice bench wireguard|tunnel`).
 struct WG: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "wg",
         abstract: "WireGuard: keys (as wg(8) makes them) and a userspace interface on a TUN device.",
-        subcommands: [GenKey.self, PubKey.self, GenPSK.self, Up.self, BenchTransport.self])
+        subcommands: [GenKey.self, PubKey.self, GenPSK.self, Up.self])
 
     /// Writes `text` and a newline to standard error.
     static func warn(_ text: String) {
@@ -80,35 +80,6 @@ struct WG: ParsableCommand {
             } catch {
                 WG.warn("sluice wg up: \(error)")
                 throw ExitCode(1)
-            }
-        }
-    }
-
-    /// `sluice wg bench`: transport encrypt + decrypt against bare libsodium, by packet size.
-    struct BenchTransport: ParsableCommand {
-        static let configuration = CommandConfiguration(
-            commandName: "bench",
-            abstract: "Measure WireGuard transport encrypt+decrypt in process against bare libsodium ChaCha20-Poly1305.")
-
-        @Option(name: .long, help: "Packet sizes in bytes, comma-separated.")
-        var sizes: String = "64,576,1420,8920"
-
-        @Option(name: .long, help: "Seconds per measurement (each is repeated three times; the best counts).")
-        var seconds: Double = 0.5
-
-        func run() throws {
-            let list = try sizes.split(separator: ",").map { s -> Int in
-                guard let v = Int(s), (20...65535).contains(v) else { throw ValidationError("size '\(s)' must be 20...65535") }
-                return v
-            }
-            #if DEBUG
-            print("note: this is a debug build; build with -c release for meaningful numbers")
-            #endif
-            print("| packet B | sluice send+receive Gbit/s | Mpps | libsodium encrypt+decrypt Gbit/s | sluice / libsodium |")
-            print("|---|---|---|---|---|")
-            for row in TransportBenchmark.run(sizes: list, seconds: seconds) {
-                print(String(format: "| %d | %.2f | %.3f | %.2f | %.0f %% |", row.packetSize, row.deviceGbps, row.deviceMpps,
-                             row.libsodiumGbps, row.ratio * 100))
             }
         }
     }

@@ -231,6 +231,17 @@ struct InteropTests {
         #expect(text.contains("wgtest0: down"), "\(text)")
     }
 
+    /// `sluice bench tunnel` builds both tunnels and measures through them (numbers are not judged here:
+    /// speed is the benchmark's business, not a test's).
+    @Test(.timeLimit(.minutes(3)))
+    func benchTunnelMeasuresBothImplementations() throws {
+        let r = try run([try sluiceBinary(), "bench", "tunnel", "--mtus", "1420", "--seconds", "1", "--rounds", "1"], timeout: 150)
+        #expect(r.succeeded, "\(r)")
+        let row = r.output.split(separator: "\n").first { $0.hasPrefix("| 1420 |") }
+        let cells = row?.split(separator: "|").map { $0.trimmingCharacters(in: .whitespaces) } ?? []
+        #expect(cells.count == 5 && cells[1...3].allSatisfy { (Double($0) ?? 0) > 0 } && cells[4].hasSuffix("×"), "\(r.output)")
+    }
+
     @Test(.timeLimit(.minutes(2)))
     func badConfigurationExitsWithLocatedError() throws {
         let sluice = try sluiceBinary()

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Two network namespaces joined by a veth pair, each running one end of a WireGuard tunnel: `sluice wg up` or
-# wireguard-go (configured with wg setconf + ip). Used by Tests/TunnelTests (interop) and bench-wg.sh.
+# wireguard-go (configured with wg setconf + ip). Used by Tests/TunnelTests (interop).
 #
 #   wg-pair.sh up NAME KIND_A KIND_B    KIND is sluice or wggo; NAME is ≤ 8 letters/digits
 #   wg-pair.sh down NAME
