@@ -5,11 +5,14 @@
 //   guest ns ── TAP ── sluice bridge (ns "u", 192.0.2.1:51820) ══ veth ══ wireguard-go (ns "w", 192.0.2.2)
 //   10.93.0.5          router 10.93.0.1, WAN 10.200.8.1/24, NAT          tunnel address 10.200.8.2/24
 //
+// A QEMU guest on the bridge's vhost-user socket takes a lease and pings through the tunnel too.
+//
 // Interop: handshake with a pre-shared key, ping both ways, iperf3 TCP both ways, forced rekeys
 // (rekey-after-time: 5s), wireguard-go roaming to a new address and port. Bad input: garbage,
 // truncated, wrongly keyed and replayed datagrams on the bridge's port, and a handshake flood that
 // must be answered with cookie replies — all counted, nothing crashes, the tunnel keeps working.
 import Foundation
+import QEMU
 import Testing
 
 /// wireguard-go running in the foreground in a namespace, configured with `wg setconf`.
@@ -56,6 +59,8 @@ final class BridgeFacingWireGuardGo {
     let bridgeKeys: (privateKey: String, publicKey: String)
     /// The veth ends: in the bridge's namespace, in wireguard-go's.
     let vethBridge: String, vethPeer: String
+    /// The bridge's vhost-user socket, for QEMU guests.
+    var vhostUserSocket: String { dir + "/vm.sock" }
 
     init(label: String, wanExtras: String) throws {
         dir = try temporaryDirectory("wan-wggo-\(label)")
@@ -80,7 +85,8 @@ final class BridgeFacingWireGuardGo {
         let tap = "s\(label)t\(tag)"
         bridge = try NamespacedBridge(namespace: ns[0], config: """
         name: wg-go-\(label)
-        router: { ipv4: 10.93.0.1/24, nat: true }
+        router: { ipv4: 10.93.0.1/24, nat: true, dhcp: { start: 10.93.0.100, end: 10.93.0.120 } }
+        vhost-user: [ { socket: \(dir)/vm.sock } ]
         wan: { type: wireguard, key: "\(bridgeKeys.privateKey)", peer: "\(peer.publicKey)", preshared-key: "\(psk)", endpoint: 192.0.2.2:51820, listen-port: 51820, ipv4: 10.200.8.1/24\(wanExtras) }
         taps: [ { name: \(tap), namespace: \(ns[2]) } ]
         control: \(dir)/bridge.ctl
@@ -218,5 +224,25 @@ func iperf3ThroughTunnel(_ t: BridgeFacingWireGuardGo, reverse: Bool, seconds: I
     #expect(again.contains("3 packets transmitted, 3 received"), "after the attack: \(again)\n\(t.bridge.log)")
     let back = try t.ping(from: 1, "10.200.8.1", count: 3)
     #expect(back.contains("3 packets transmitted, 3 received"), "\(back)")
+    #expect(t.bridge.stop() == 0, "\(t.bridge.log)")
+}
+
+@Test func qemuGuestBehindTheBridgeReachesWireGuardGo() throws {
+    if let why = guestSkipReason() { print("SKIPPED qemuGuestBehindWAN: \(why)"); return }
+    if let why = realNetworkSkipReason(needing: ["wireguard-go", "wg"]) { print("SKIPPED qemuGuestBehindWAN: \(why)"); return }
+    let guest = try TestGuest.locate(repositoryRoot: repositoryRoot).get()
+    let t = try BridgeFacingWireGuardGo(label: "q", wanExtras: "")
+    // The guest leases 10.93.0.100 from the bridge and pings wireguard-go's tunnel address: out
+    // through the router, masqueraded, encrypted; back in the same way.
+    let (vm, console) = try bootGuest(guest, socket: t.vhostUserSocket, mac: "52:54:00:00:93:01",
+                                      runs: [("tunnel", "ping -c 5 10.200.8.2"), ("linger", "sleep 5")])
+    defer { _ = vm.stop() }
+    #expect(console.waitForMarker(timeout: .seconds(240)) { $0 == .dhcpBound("10.93.0.100/24") } != nil, "\(console.lines.suffix(20))")
+    #expect(result(console, "tunnel") == 0, "guest → wireguard-go: \(console.lines.suffix(15))\n\(t.bridge.log)")
+    print("QEMU guest through WireGuard to wireguard-go: \(console.lines.filter { $0.contains("round-trip") }.joined(separator: " | "))")
+    let stats = try t.stats()
+    #expect(stats.contains("1 guest(s) connected") && stats.contains("session true"), "\(stats)")
+    let transfer = try t.wireguardGo.show("transfer")
+    #expect(!transfer.contains("\t0\t0"), "wireguard-go moved nothing: \(transfer)")
     #expect(t.bridge.stop() == 0, "\(t.bridge.log)")
 }
