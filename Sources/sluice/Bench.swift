@@ -43,10 +43,7 @@ struct BenchForward: ParsableCommand {
     var markdown: String?
 
     func run() throws {
-        let frameSizes = try sizes.flatMap { $0.split(separator: ",") }.map { s -> Int in
-            guard let v = Int(s), (60...9000).contains(v) else { throw ValidationError("frame size '\(s)' must be 60...9000") }
-            return v
-        }
+        let frameSizes = try commaSeparatedIntegers(sizes.joined(separator: ","), in: 60...9000, naming: "frame size")
         let paths = try path.split(separator: ",").map { s -> ForwardingBench.Path in
             guard let p = ForwardingBench.Path(rawValue: String(s)) else { throw ValidationError("unknown path '\(s)'; use l2, l3") }
             return p
@@ -158,10 +155,7 @@ struct BenchWireGuard: ParsableCommand {
     var seconds: Double = 0.5
 
     func run() throws {
-        let list = try sizes.split(separator: ",").map { s -> Int in
-            guard let v = Int(s), (20...65535).contains(v) else { throw ValidationError("size '\(s)' must be 20...65535") }
-            return v
-        }
+        let list = try commaSeparatedIntegers(sizes, in: 20...65535, naming: "size")
         #if DEBUG
         print("note: this is a debug build; build with -c release for meaningful numbers")
         #endif
@@ -198,10 +192,7 @@ struct BenchTunnel: ParsableCommand {
     var markdown: String?
 
     func run() throws {
-        let list = try mtus.split(separator: ",").map { s -> Int in
-            guard let v = Int(s), (576...65000).contains(v) else { throw ValidationError("MTU '\(s)' must be 576...65000") }
-            return v
-        }
+        let list = try commaSeparatedIntegers(mtus, in: 576...65000, naming: "MTU")
         guard (1...600).contains(seconds), (1...10).contains(rounds) else { throw ValidationError("--seconds 1...600, --rounds 1...10") }
         if let why = TunnelBenchmark.cannotRun() {
             FileHandle.standardError.write(Data("sluice bench tunnel: cannot run: \(why)\n".utf8))
@@ -226,6 +217,16 @@ struct BenchTunnel: ParsableCommand {
         }
         print(md, terminator: "")
         if let markdown { try md.write(toFile: markdown, atomically: true, encoding: .utf8) }
+    }
+}
+
+/// "64,1500" → [64, 1500], each in `range`; a validation error names the first bad item.
+func commaSeparatedIntegers(_ text: String, in range: ClosedRange<Int>, naming what: String) throws -> [Int] {
+    try text.split(separator: ",").map { item in
+        guard let v = Int(item), range.contains(v) else {
+            throw ValidationError("\(what) '\(item)' must be \(range.lowerBound)...\(range.upperBound)")
+        }
+        return v
     }
 }
 
