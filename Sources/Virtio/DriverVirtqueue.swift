@@ -18,8 +18,12 @@ public struct DriverVirtqueue {
 
     /// Free descriptor indices (a stack).
     var freeDescriptors: [UInt16]
-    /// The descriptor indices of each outstanding chain, by head.
-    var chains: [[UInt16]]
+    /// The driver's own copy of each table entry's `next` (the device may not be trusted with
+    /// the table), to walk a chain back onto the free stack.
+    var nextShadow: [UInt16]
+    /// Descriptors in each outstanding chain, by head (0: not outstanding). An indirect chain
+    /// takes one.
+    var chainLength: [UInt16]
     /// avail->idx as last published.
     public private(set) var availIndex: UInt16
     /// avail->idx when the driver last decided whether to notify the device.
@@ -40,7 +44,9 @@ public struct DriverVirtqueue {
         self.usedRing = usedRing
         eventIndex = features.contains(.ringEventIndex)
         freeDescriptors = (0..<size).reversed().map { $0 }
-        chains = Array(repeating: [], count: Int(size))
+        freeDescriptors.reserveCapacity(Int(size))
+        nextShadow = Array(repeating: 0, count: Int(size))
+        chainLength = Array(repeating: 0, count: Int(size))
         availIndex = initialIndex
         availIndexAtLastKick = initialIndex
         lastUsedIndex = initialIndex
@@ -60,40 +66,58 @@ public struct DriverVirtqueue {
     /// Places `descriptors` as one chain in free table entries (linking them with NEXT) and makes
     /// it available. Returns the head, or nil when too few descriptors are free.
     public mutating func add(_ descriptors: [VirtqDescriptor]) -> UInt16? {
-        guard !descriptors.isEmpty, descriptors.count <= freeDescriptors.count else { return nil }
-        let indices = Array(freeDescriptors.suffix(descriptors.count).reversed())
-        freeDescriptors.removeLast(descriptors.count)
-        for (i, var d) in descriptors.enumerated() {
-            if i + 1 < descriptors.count {
+        add(count: descriptors.count) { descriptors[$0] }
+    }
+
+    /// `add` without an array: descriptor `i` of the chain is `descriptor(i)` (its NEXT flag and
+    /// `next` are set here). Allocates nothing.
+    public mutating func add(count: Int, _ descriptor: (Int) -> VirtqDescriptor) -> UInt16? {
+        guard count > 0, count <= freeDescriptors.count else { return nil }
+        // The chain takes the top `count` entries of the free stack, top first.
+        let top = freeDescriptors.count - 1
+        let head = freeDescriptors[top]
+        for i in 0..<count {
+            let index = freeDescriptors[top - i]
+            var d = descriptor(i)
+            if i + 1 < count {
                 d.flags |= VirtqLayout.descriptorFlagNext
-                d.next = indices[i + 1]
+                d.next = freeDescriptors[top - i - 1]
             } else {
                 d.flags &= ~VirtqLayout.descriptorFlagNext
                 d.next = 0
             }
-            d.store(table: descriptorTable, index: Int(indices[i]))
+            nextShadow[Int(index)] = d.next
+            d.store(table: descriptorTable, index: Int(index))
         }
-        chains[Int(indices[0])] = indices
-        makeAvailable(head: indices[0])
-        return indices[0]
+        freeDescriptors.removeLast(count)
+        chainLength[Int(head)] = UInt16(count)
+        makeAvailable(head: head)
+        return head
     }
 
     /// Writes `descriptors` as an indirect table at `table` (guest address `tableAddress`) and
     /// makes one ring descriptor pointing at it available. Returns the head, or nil when none is free.
     public mutating func addIndirect(_ descriptors: [VirtqDescriptor], table: UnsafeMutableRawPointer,
                                      tableAddress: UInt64) -> UInt16? {
-        guard !descriptors.isEmpty, let index = freeDescriptors.popLast() else { return nil }
-        for (i, var d) in descriptors.enumerated() {
-            if i + 1 < descriptors.count {
+        addIndirect(count: descriptors.count, table: table, tableAddress: tableAddress) { descriptors[$0] }
+    }
+
+    /// `addIndirect` without an array: table entry `i` is `descriptor(i)`. Allocates nothing.
+    public mutating func addIndirect(count: Int, table: UnsafeMutableRawPointer, tableAddress: UInt64,
+                                     _ descriptor: (Int) -> VirtqDescriptor) -> UInt16? {
+        guard count > 0, let index = freeDescriptors.popLast() else { return nil }
+        for i in 0..<count {
+            var d = descriptor(i)
+            if i + 1 < count {
                 d.flags |= VirtqLayout.descriptorFlagNext
                 d.next = UInt16(i + 1)
             }
             d.store(table: table, index: i)
         }
-        VirtqDescriptor(address: tableAddress, length: UInt32(descriptors.count * VirtqLayout.descriptorSize),
+        VirtqDescriptor(address: tableAddress, length: UInt32(count * VirtqLayout.descriptorSize),
                         flags: VirtqLayout.descriptorFlagIndirect, next: 0)
             .store(table: descriptorTable, index: Int(index))
-        chains[Int(index)] = [index]
+        chainLength[Int(index)] = 1
         makeAvailable(head: index)
         return index
     }
@@ -142,8 +166,16 @@ public struct DriverVirtqueue {
         guard let element = peekUsed() else { return nil }
         lastUsedIndex &+= 1
         if element.id < UInt32(size) {
-            freeDescriptors.append(contentsOf: chains[Int(element.id)].reversed())
-            chains[Int(element.id)] = []
+            // Back onto the stack in reverse chain order, so the head is on top again.
+            let length = Int(chainLength[Int(element.id)])
+            chainLength[Int(element.id)] = 0
+            let bottom = freeDescriptors.count
+            freeDescriptors.append(contentsOf: repeatElement(0, count: length))
+            var index = UInt16(element.id)
+            for k in 0..<length {
+                freeDescriptors[bottom + length - 1 - k] = index
+                index = nextShadow[Int(index)]
+            }
         }
         return element
     }

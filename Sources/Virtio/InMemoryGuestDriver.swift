@@ -28,16 +28,46 @@ public struct TransmitLayout: Equatable, Sendable {
     /// Spread over `parts` descriptors of an indirect table.
     public static func indirect(_ parts: Int) -> TransmitLayout { TransmitLayout(parts: parts, indirect: true) }
 
-    /// The byte ranges of the descriptors for `total` bytes.
+    /// The byte ranges of the descriptors for `total` bytes (empty ones left out).
     func ranges(total: Int) -> [Range<Int>] {
-        var starts = [0]
+        var out: [Range<Int>] = []
+        forEachRange(total: total) { out.append($0) }
+        return out
+    }
+
+    /// Calls `body` with each descriptor's byte range for `total` bytes, in order. Even cuts
+    /// (`parts`) allocate nothing; explicit `cuts` are sorted in a temporary array.
+    func forEachRange(total: Int, _ body: (Range<Int>) -> Void) {
         if let cuts {
-            starts += cuts.filter { $0 > 0 && $0 < total }
-        } else if parts > 1 {
-            for i in 1..<parts { starts.append(total * i / parts) }
+            let starts = ([0] + cuts.filter { $0 > 0 && $0 < total }).sorted()
+            var start = 0
+            for s in starts.dropFirst() where s != start { body(start..<s); start = s }
+            body(start..<total)
+            return
         }
-        starts = Array(Set(starts)).sorted()
-        return starts.indices.map { i in starts[i]..<(i + 1 < starts.count ? starts[i + 1] : total) }
+        var start = 0
+        for i in 1..<max(parts, 1) {
+            let s = total * i / parts
+            if s != start { body(start..<s); start = s }
+        }
+        body(start..<total)
+    }
+
+    /// How many descriptors `forEachRange` yields for `total` bytes.
+    func rangeCount(total: Int) -> Int {
+        var n = 0
+        forEachRange(total: total) { _ in n += 1 }
+        return n
+    }
+
+    /// The `k`-th range for `total` bytes.
+    func range(_ k: Int, total: Int) -> Range<Int> {
+        var n = 0, found = 0..<0
+        forEachRange(total: total) { r in
+            if n == k { found = r }
+            n += 1
+        }
+        return found
     }
 }
 
@@ -189,20 +219,19 @@ public final class InMemoryGuestDriver {
         var posted = 0
         while let slot = freeReceiveSlots.last {
             let start = receiveBuffersOffset + slot * receiveStride
-            var descriptors: [VirtqDescriptor] = []
-            var at = 0
-            repeat {
-                let n = min(c.receiveSegmentSize ?? c.receiveBufferSize, c.receiveBufferSize - at)
-                descriptors.append(VirtqDescriptor(address: address(start + at), length: UInt32(n),
-                                                   flags: VirtqLayout.descriptorFlagWrite, next: 0))
-                at += n
-            } while at < c.receiveBufferSize
+            // Segments of receiveSegmentSize (the last one shorter), all device-writable.
+            let segment = c.receiveSegmentSize ?? c.receiveBufferSize
+            let count = (c.receiveBufferSize + segment - 1) / segment
+            func descriptor(_ i: Int) -> VirtqDescriptor {
+                VirtqDescriptor(address: address(start + i * segment), length: UInt32(min(segment, c.receiveBufferSize - i * segment)),
+                                flags: VirtqLayout.descriptorFlagWrite, next: 0)
+            }
             let head: UInt16?
             if c.receiveIndirect {
                 let table = receiveTablesOffset + slot * receiveTableStride
-                head = receiveRing.addIndirect(descriptors, table: basePointer + table, tableAddress: address(table))
+                head = receiveRing.addIndirect(count: count, table: basePointer + table, tableAddress: address(table), descriptor)
             } else {
-                head = receiveRing.add(descriptors)
+                head = receiveRing.add(count: count, descriptor)
             }
             guard let head else { break }
             freeReceiveSlots.removeLast()
@@ -284,9 +313,9 @@ public final class InMemoryGuestDriver {
                          layout: TransmitLayout = .single) -> Bool {
         precondition(frame.count <= configuration.maximumTransmitFrame, "frame larger than maximumTransmitFrame")
         let total = headerSize + frame.count
-        let ranges = layout.ranges(total: total)
-        precondition(ranges.count <= configuration.maximumTransmitParts, "more parts than maximumTransmitParts")
-        let needed = layout.indirect ? 1 : ranges.count
+        let parts = layout.rangeCount(total: total)
+        precondition(parts <= configuration.maximumTransmitParts, "more parts than maximumTransmitParts")
+        let needed = layout.indirect ? 1 : parts
         if transmitRing.freeCount < needed { reapTransmitted() }
         guard transmitRing.freeCount >= needed else { return false }
         // The head is the next free descriptor either way; its slot holds the bytes.
@@ -295,15 +324,16 @@ public final class InMemoryGuestDriver {
         let slot = basePointer + slotOffset
         header.emit(into: UnsafeMutableRawBufferPointer(start: slot, count: headerSize), size: headerSize)
         if frame.count > 0 { (slot + headerSize).copyMemory(from: frame.baseAddress!, byteCount: frame.count) }
-        let descriptors = ranges.map {
-            VirtqDescriptor(address: address(slotOffset + $0.lowerBound), length: UInt32($0.count), flags: 0, next: 0)
+        func descriptor(_ k: Int) -> VirtqDescriptor {
+            let r = parts == 1 ? 0..<total : layout.range(k, total: total)
+            return VirtqDescriptor(address: address(slotOffset + r.lowerBound), length: UInt32(r.count), flags: 0, next: 0)
         }
         let added: UInt16?
         if layout.indirect {
             let table = transmitTablesOffset + head * transmitTableStride
-            added = transmitRing.addIndirect(descriptors, table: basePointer + table, tableAddress: address(table))
+            added = transmitRing.addIndirect(count: parts, table: basePointer + table, tableAddress: address(table), descriptor)
         } else {
-            added = transmitRing.add(descriptors)
+            added = transmitRing.add(count: parts, descriptor)
         }
         precondition(added == UInt16(head))
         return true
