@@ -19,7 +19,7 @@ extension WireGuardDevice {
 
         if peer.staged.isEmpty, let keypair = peer.keypairs.current, let endpoint = peer.endpoint,
            keypair.sendCounter < configuration.limits.rejectAfterMessages,
-           now - keypair.created < WireGuardConstants.rejectAfterTime {
+           now < keypair.rejectAfter {
             let counter = keypair.sendCounter
             keypair.sendCounter += 1
             for i in (h + count)..<(h + padded) { buffer[i] = 0 }
@@ -84,7 +84,7 @@ extension WireGuardDevice {
         guard !peer.staged.isEmpty else { return }
         let limits = configuration.limits
         guard let keypair = peer.keypairs.current, keypair.sendCounter < limits.rejectAfterMessages,
-              now - keypair.created < WireGuardConstants.rejectAfterTime else {
+              now < keypair.rejectAfter else {
             sendHandshakeInitiation(peer, now: now, isRetry: false)
             return
         }
@@ -126,7 +126,7 @@ extension WireGuardDevice {
     func keepKeyFreshSending(_ peer: Peer, now: Instant) {
         guard let keypair = peer.keypairs.current else { return }
         if keypair.sendCounter > configuration.limits.rekeyAfterMessages
-            || (keypair.isInitiator && now - keypair.created > WireGuardConstants.rekeyAfterTime) {
+            || (keypair.isInitiator && now > keypair.rekeyAfter) {
             sendHandshakeInitiation(peer, now: now, isRetry: false)
         }
     }
