@@ -114,7 +114,7 @@ public struct WireGuardActions: Sendable, Equatable {
 public final class WireGuardDevice {
     public let publicKey: PublicKey
     let identity: KeyPair
-    public private(set) var configuration: DeviceConfiguration
+    public let configuration: DeviceConfiguration
     var peers: [Peer] = []
     var peerByKey: [PublicKey: Int] = [:]
     public private(set) var allowedIPs = AllowedIPs()
