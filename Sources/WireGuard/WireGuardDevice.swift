@@ -127,7 +127,7 @@ public final class WireGuardDevice {
         }
     }
     /// Receiver indices we handed out (whitepaper §5.4.2 "I_i ... randomly generated").
-    var indexTable: [UInt32: IndexEntry] = [:]
+    var indexTable = IndexTable()
     var cookieChecker: CookieChecker
     var random: SeededRandom
     var keySource: KeySource

@@ -138,3 +138,28 @@ import Testing
         }
     }
 }
+
+/// The receiver-index table against a Dictionary: seeded random inserts, overwrites and removals (including
+/// indices that collide in the table's low bits), every key looked up after each step, through several growths.
+@Test func indexTableMatchesDictionary() {
+    var random = SeededRandom(seed: 7)
+    var table = IndexTable(capacity: 8)
+    var reference: [UInt32: Int] = [:]
+    // A small key space, so that inserts hit existing keys, removals hit present ones and home slots collide.
+    let keys: [UInt32] = (0..<48).map { UInt32($0) << 27 | UInt32($0 % 3) }
+    func peer(_ e: WireGuardDevice.IndexEntry?) -> Int? { e?.peer }
+    for step in 0..<4000 {
+        let key = keys[Int(random.next() % UInt64(keys.count))]
+        if random.next() % 3 == 0 {
+            table[key] = nil; reference[key] = nil
+        } else {
+            let p = Int(random.next() % 1000)
+            table[key] = .handshake(peer: p); reference[key] = p
+        }
+        #expect(table.count == reference.count, "step \(step)")
+        for k in keys where peer(table[k]) != reference[k] {
+            Issue.record("step \(step): key \(k) is \(String(describing: peer(table[k]))), expected \(String(describing: reference[k]))")
+        }
+    }
+    #expect(table[12345] == nil)
+}
