@@ -30,7 +30,7 @@ extension WireGuardDevice {
         bytes.withUnsafeMutableBytes { peer.cookieGenerator.addMACs($0, now: now) }
         timersAnyAuthenticatedPacketTraversal(peer, now: now)
         timersAnyAuthenticatedPacketSent(peer)
-        counters.initiationsSent &+= 1
+        otherCounters.initiationsSent &+= 1
         emit(bytes, kind: .handshakeInitiation, peer: peer)
         timersHandshakeInitiated(peer, now: now)
     }
@@ -50,7 +50,7 @@ extension WireGuardDevice {
         timersSessionDerived(peer, now: now)
         timersAnyAuthenticatedPacketTraversal(peer, now: now)
         timersAnyAuthenticatedPacketSent(peer)
-        counters.responsesSent &+= 1
+        otherCounters.responsesSent &+= 1
         emit(bytes, kind: .handshakeResponse, peer: peer)
     }
 
@@ -64,7 +64,7 @@ extension WireGuardDevice {
                               created: now, localIndex: localIndex, remoteIndex: remoteIndex)
         indexTable[localIndex] = .keypair(peer: peer.id.rawValue, keypair)
         hs.localIndex = 0
-        counters.sessionsDerived &+= 1
+        otherCounters.sessionsDerived &+= 1
 
         let previous = peer.keypairs.previous, next = peer.keypairs.next, current = peer.keypairs.current
         if keys.isInitiator {
@@ -111,7 +111,7 @@ extension WireGuardDevice {
     }
 
     func flushStaged(_ peer: Peer) {
-        for _ in peer.staged { counters.count(.handshakeTimedOut) }
+        for _ in peer.staged { otherCounters.count(.handshakeTimedOut) }
         peer.staged.removeAll()
     }
 
@@ -136,7 +136,7 @@ extension WireGuardDevice {
             var keySource = self.keySource
             let reply = cookieChecker.makeReply(to: bytes, source: source, now: now) { keySource.fill($0) }
             self.keySource = keySource
-            counters.cookieRepliesSent &+= 1
+            otherCounters.cookieRepliesSent &+= 1
             outbox.append(OutgoingDatagram(kind: .cookieReply, peer: nil, endpoint: source, bytes: reply.bytes))
             return drop(.cookieRequired)
         }
@@ -194,7 +194,7 @@ extension WireGuardDevice {
 
     @inline(never)
     func drop(_ reason: DropReason) -> ReceiveResult {
-        counters.count(reason)
+        otherCounters.count(reason)
         return .dropped(reason)
     }
 }

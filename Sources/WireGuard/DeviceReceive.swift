@@ -63,7 +63,7 @@ extension WireGuardDevice {
             timersHandshakeComplete(peer, now: now)
             sendStagedPackets(peer, now: now)
         }
-        counters.transportReceived &+= 1
+        transportReceived &+= 1
         peer.receivedBytes &+= UInt64(count)
         keepKeyFreshReceiving(peer, now: now)
         timersAnyAuthenticatedPacketTraversal(peer, now: now)
@@ -75,7 +75,7 @@ extension WireGuardDevice {
         guard plainCount >= 20, buffer[h] >> 4 == 4 else { return drop(.invalidPacket) }
         let totalLength = Int(buffer.u16(h + 2))
         guard totalLength >= 20, totalLength <= plainCount else { return drop(.invalidPacket) }
-        guard allowedIPs.lookupRaw(buffer.u32(h + 12)) == index else { return drop(.disallowedSource) }
+        guard routes.lookupRaw(buffer.u32(h + 12)) == index else { return drop(.disallowedSource) }
         return .deliver(peer: peer.id, packet: h..<(h + totalLength))
     }
 

@@ -12,7 +12,7 @@ extension WireGuardDevice {
     public func send(packet buffer: UnsafeMutableRawBufferPointer, count: Int, now: Instant) -> SendResult {
         let h = TransportHeader.size
         guard count >= 20, buffer.count >= h + count, buffer[h] >> 4 == 4 else { return dropSend(.invalidPacket) }
-        guard let index = allowedIPs.lookupRaw(buffer.u32(h + 16)) else { return dropSend(.noRoute) }
+        guard let index = routes.lookupRaw(buffer.u32(h + 16)) else { return dropSend(.noRoute) }
         let peer = peers[index]
         let padded = TransportHeader.paddedLength(count, mtu: configuration.mtu)
         guard buffer.count >= h + padded + WireGuardConstants.tagSize else { return dropSend(.noSpace) }
@@ -27,7 +27,7 @@ extension WireGuardDevice {
             let sealed = ChaCha20Poly1305.seal(key: keypair.sendKey, counter: counter,
                                                buffer: buffer.slice(h..<(h + padded + WireGuardConstants.tagSize)),
                                                plaintextCount: padded)
-            counters.transportSent &+= 1
+            transportSent &+= 1
             peer.sentBytes &+= UInt64(h + sealed)
             timersAnyAuthenticatedPacketTraversal(peer, now: now)
             timersAnyAuthenticatedPacketSent(peer)
@@ -60,7 +60,7 @@ extension WireGuardDevice {
 
     @inline(never)
     func dropSend(_ reason: DropReason) -> SendResult {
-        counters.count(reason)
+        otherCounters.count(reason)
         return .dropped(reason)
     }
 
@@ -68,7 +68,7 @@ extension WireGuardDevice {
     func stage(_ peer: Peer, _ packet: [UInt8]) {
         if peer.staged.count >= WireGuardConstants.queueStagedSize {
             peer.staged.removeFirst()
-            counters.count(.stagedQueueFull)
+            otherCounters.count(.stagedQueueFull)
         }
         peer.staged.append(packet)
     }
@@ -97,7 +97,7 @@ extension WireGuardDevice {
             keypair.sendCounter += 1
             emit(sealTransport(packet, keypair: keypair, counter: counter), kind: packet.isEmpty ? .keepalive : .transportData,
                  peer: peer)
-            counters.transportSent &+= 1
+            transportSent &+= 1
             if !packet.isEmpty { dataSent = true }
             sent += 1
         }
