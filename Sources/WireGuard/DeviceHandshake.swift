@@ -19,11 +19,11 @@ extension WireGuardDevice {
         if let last = peer.handshake.lastSentHandshake, now - last < WireGuardConstants.rekeyTimeout { return }
         peer.handshake.lastSentHandshake = now
 
-        indexTable[peer.handshake.localIndex] = nil
+        setIndex(peer.handshake.localIndex, to: nil)
         let index = newIndex(.handshake(peer: peer.id.rawValue))
         guard let message = NoiseIK.createInitiation(peer.handshake, localStatic: identity, ephemeral: keySource.keyPair(),
                                                      timestamp: timestamp(now: now), sender: index) else {
-            indexTable[index] = nil
+            setIndex(index, to: nil)
             return
         }
         var bytes = message.bytes
@@ -38,10 +38,10 @@ extension WireGuardDevice {
     /// Answers a consumed initiation and derives the responder's session (it waits in `next`).
     func sendHandshakeResponse(_ peer: Peer, now: Instant) {
         peer.handshake.lastSentHandshake = now
-        indexTable[peer.handshake.localIndex] = nil
+        setIndex(peer.handshake.localIndex, to: nil)
         let index = newIndex(.handshake(peer: peer.id.rawValue))
         guard let message = NoiseIK.createResponse(peer.handshake, ephemeral: keySource.keyPair(), sender: index) else {
-            indexTable[index] = nil
+            setIndex(index, to: nil)
             return
         }
         var bytes = message.bytes
@@ -62,7 +62,7 @@ extension WireGuardDevice {
         guard let keys = NoiseIK.deriveTransportKeys(hs) else { return false }
         let keypair = Keypair(sendKey: keys.send, receiveKey: keys.receive, isInitiator: keys.isInitiator,
                               created: now, localIndex: localIndex, remoteIndex: remoteIndex)
-        indexTable[localIndex] = .keypair(peer: peer.id.rawValue, keypair)
+        setIndex(localIndex, to: .keypair(peer: peer.id.rawValue, keypair))
         hs.localIndex = 0
         otherCounters.sessionsDerived &+= 1
 
@@ -105,7 +105,7 @@ extension WireGuardDevice {
         deleteKeypair(peer.keypairs.current)
         deleteKeypair(peer.keypairs.next)
         peer.keypairs = Keypairs()
-        indexTable[peer.handshake.localIndex] = nil
+        setIndex(peer.handshake.localIndex, to: nil)
         peer.handshake.clear()
         flushStaged(peer)
     }

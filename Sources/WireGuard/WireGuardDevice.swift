@@ -234,12 +234,21 @@ public final class WireGuardDevice {
         outbox.append(OutgoingDatagram(kind: kind, peer: peer.id, endpoint: endpoint, bytes: bytes))
     }
 
+    /// Points receiver `index` at `entry` (nil: retires it). The table is changed in a copy stored back whole, so no
+    /// access to `indexTable` spans a call and the per-packet lookup needs no dynamic exclusivity check; this runs
+    /// at handshake rate, and the copy is of a few dozen slots.
+    func setIndex(_ index: UInt32, to entry: IndexEntry?) {
+        var table = indexTable
+        table[index] = entry
+        indexTable = table
+    }
+
     /// A fresh random receiver index for `entry` (never zero, never in use).
     func newIndex(_ entry: IndexEntry) -> UInt32 {
         while true {
             let index = UInt32(truncatingIfNeeded: random.next())
             if index != 0, indexTable[index] == nil {
-                indexTable[index] = entry
+                setIndex(index, to: entry)
                 return index
             }
         }
@@ -249,7 +258,7 @@ public final class WireGuardDevice {
     func deleteKeypair(_ keypair: Keypair?) {
         guard let keypair else { return }
         if case .keypair(_, let k)? = indexTable[keypair.localIndex], k === keypair {
-            indexTable[keypair.localIndex] = nil
+            setIndex(keypair.localIndex, to: nil)
         }
         keypair.wipe()
     }
