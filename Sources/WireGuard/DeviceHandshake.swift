@@ -112,7 +112,7 @@ extension WireGuardDevice {
 
     func flushStaged(_ peer: Peer) {
         for _ in peer.staged { otherCounters.count(.handshakeTimedOut) }
-        peer.staged.removeAll()
+        peer.changeStaged { $0.removeAll() }
     }
 
     // MARK: Receiving handshake messages

@@ -67,15 +67,15 @@ extension WireGuardDevice {
     /// Adds `packet` to the staged queue, dropping the oldest when full.
     func stage(_ peer: Peer, _ packet: [UInt8]) {
         if peer.staged.count >= WireGuardConstants.queueStagedSize {
-            peer.staged.removeFirst()
+            peer.changeStaged { _ = $0.removeFirst() }
             otherCounters.count(.stagedQueueFull)
         }
-        peer.staged.append(packet)
+        peer.changeStaged { $0.append(packet) }
     }
 
     /// §6.5 keepalive: an empty transport message (queued behind nothing, so only when nothing is staged).
     func sendKeepalive(_ peer: Peer, now: Instant) {
-        if peer.staged.isEmpty { peer.staged.append([]) }
+        if peer.staged.isEmpty { peer.changeStaged { $0.append([]) } }
         sendStagedPackets(peer, now: now)
     }
 
@@ -101,7 +101,7 @@ extension WireGuardDevice {
             if !packet.isEmpty { dataSent = true }
             sent += 1
         }
-        peer.staged.removeFirst(sent)
+        peer.changeStaged { $0.removeFirst(sent) }
         timersAnyAuthenticatedPacketTraversal(peer, now: now)
         timersAnyAuthenticatedPacketSent(peer)
         if dataSent { timersDataSent(peer, now: now) }
