@@ -13,7 +13,9 @@ public enum ChaCha20Poly1305 {
 
     /// Encrypts `buffer[0..<plaintextCount]` in place and writes the tag right after it.
     /// `buffer` must hold `plaintextCount + 16` bytes. Returns the ciphertext length (`plaintextCount + 16`).
-    @discardableResult
+    /// Inlinable (as is `open`) so a caller in another module reaches libsodium directly, without a call through this
+    /// module or a retain of `key` around it: per packet, these two are WireGuard's transport path.
+    @inlinable @discardableResult
     public static func seal(key: SecretKey, counter: UInt64, buffer: UnsafeMutableRawBufferPointer,
                             plaintextCount: Int, additionalData: UnsafeRawBufferPointer = .init(start: nil, count: 0)) -> Int {
         precondition(plaintextCount >= 0 && buffer.count >= plaintextCount + tagLength, "no room for the tag")
@@ -32,6 +34,7 @@ public enum ChaCha20Poly1305 {
     /// Verifies and decrypts `buffer[0..<ciphertextCount]` (ciphertext then tag) in place.
     /// Returns the plaintext length, or nil when authentication fails (libsodium then zeroes the plaintext region, so no
     /// unauthenticated bytes are ever released).
+    @inlinable
     public static func open(key: SecretKey, counter: UInt64, buffer: UnsafeMutableRawBufferPointer,
                             ciphertextCount: Int, additionalData: UnsafeRawBufferPointer = .init(start: nil, count: 0)) -> Int? {
         guard ciphertextCount >= tagLength, buffer.count >= ciphertextCount else { return nil }
@@ -80,8 +83,8 @@ public enum ChaCha20Poly1305 {
 
     /// The 96-bit nonce: four zero bytes, then the counter little-endian.
     @usableFromInline struct Nonce {
-        var bytes: (UInt32, UInt32, UInt32) = (0, 0, 0)
-        @usableFromInline init(counter: UInt64) {
+        @usableFromInline var bytes: (UInt32, UInt32, UInt32) = (0, 0, 0)
+        @inlinable init(counter: UInt64) {
             Swift.withUnsafeMutableBytes(of: &bytes) { $0.storeBytes(of: counter.littleEndian, toByteOffset: 4, as: UInt64.self) }
         }
     }

@@ -1,36 +1,88 @@
 // Whitepaper §2 (cryptokey routing): each peer owns a set of allowed source IPs; outgoing packets go to the peer
 // whose allowed IPs contain the destination by longest-prefix match, and an incoming packet is accepted only if
-// its source is in the sending peer's allowed IPs. A binary trie over IPv4 addresses (wireguard-go allowedips.go
-// uses a compressed trie); nodes live in one array, so a lookup is at most 32 steps and allocates nothing.
+// its source is in the sending peer's allowed IPs. A path-compressed binary trie over IPv4 addresses (as
+// wireguard-go's allowedips.go): every node holds a whole prefix, so a chain of single-child nodes collapses into
+// one and a lookup visits one node per branching point — a device whose peers own one /32 each resolves an
+// address in two steps, not 32. Nodes live in one array; a lookup allocates nothing.
 
 import Wire
 
 /// IPv4 allowed-IPs: networks mapped to peer numbers, longest prefix wins.
 public struct AllowedIPs: Sendable {
+    /// A prefix (`key`, the first `bits` bits; the rest zero) with the peer it is routed to, if any, and the
+    /// subtrees of longer prefixes whose bit `bits` is 0 and 1.
     struct Node: Sendable {
+        var key: UInt32
+        var mask: UInt32
+        var bits: UInt8
+        var peer: Int32 = -1
         var zero: Int32 = -1
         var one: Int32 = -1
-        var peer: Int32 = -1
+
+        init(key: UInt32, bits: Int, peer: Int32) {
+            self.mask = Self.mask(bits)
+            self.key = key & mask
+            self.bits = UInt8(bits)
+            self.peer = peer
+        }
+
+        static func mask(_ bits: Int) -> UInt32 { bits == 0 ? 0 : ~UInt32(0) << UInt32(32 - bits) }
+
+        /// Which subtree of this node `address` belongs in (bit `bits`, counting from the most significant).
+        /// Only meaningful below /32.
+        @inline(__always) func child(for address: UInt32) -> Int32 {
+            address & (UInt32(0x8000_0000) >> UInt32(bits)) == 0 ? zero : one
+        }
     }
-    var nodes: [Node] = [Node()]
+    var nodes: [Node] = []
+    var root: Int32 = -1
 
     public init() {}
 
     /// Routes `network` to `peer`; a network already present moves to the new peer (as in wireguard-go).
     public mutating func insert(_ network: IPv4Network, peer: Int) {
-        let address = network.address.rawValue
-        var node = 0
-        for depth in 0..<network.prefixLength {
-            let bit = address >> (31 - UInt32(depth)) & 1
-            var child = bit == 0 ? nodes[node].zero : nodes[node].one
-            if child < 0 {
-                nodes.append(Node())
-                child = Int32(nodes.count - 1)
-                if bit == 0 { nodes[node].zero = child } else { nodes[node].one = child }
-            }
-            node = Int(child)
+        let bits = network.prefixLength
+        let key = network.address.rawValue & Node.mask(bits)
+        let peer = Int32(peer)
+        // `link` is where the node being looked at hangs: the root (-1) or a child slot of node `parent`.
+        var parent: Int32 = -1, parentBitIsOne = false
+        var index = root
+        func attach(_ new: Int32, _ nodes: inout [Node], _ root: inout Int32) {
+            if parent < 0 { root = new } else if parentBitIsOne { nodes[Int(parent)].one = new } else { nodes[Int(parent)].zero = new }
         }
-        nodes[node].peer = Int32(peer)
+        while true {
+            if index < 0 {
+                nodes.append(Node(key: key, bits: bits, peer: peer))
+                attach(Int32(nodes.count - 1), &nodes, &root)
+                return
+            }
+            let node = nodes[Int(index)]
+            let common = min((key ^ node.key).leadingZeroBitCount, bits, Int(node.bits))
+            if common == Int(node.bits) {
+                // The node's prefix contains the network: it is the node, or the network lies below it.
+                if bits == common { nodes[Int(index)].peer = peer; return }
+                parent = index
+                parentBitIsOne = key & (UInt32(0x8000_0000) >> UInt32(common)) != 0
+                index = parentBitIsOne ? node.one : node.zero
+                continue
+            }
+            // The network and the node part before the node's prefix ends: a new node goes above it — the network
+            // itself when it contains the node, otherwise a branching point for their common prefix.
+            let nodeBitIsOne = node.key & (UInt32(0x8000_0000) >> UInt32(common)) != 0
+            var above = Node(key: key, bits: common, peer: common == bits ? peer : -1)
+            let new = Int32(nodes.count)
+            if common == bits {
+                if nodeBitIsOne { above.one = index } else { above.zero = index }
+                nodes.append(above)
+            } else {
+                let leaf = Int32(nodes.count + 1)
+                if nodeBitIsOne { above.one = index; above.zero = leaf } else { above.zero = index; above.one = leaf }
+                nodes.append(above)
+                nodes.append(Node(key: key, bits: bits, peer: peer))
+            }
+            attach(new, &nodes, &root)
+            return
+        }
     }
 
     /// Removes every network routed to `peer`.
@@ -43,32 +95,35 @@ public struct AllowedIPs: Sendable {
         lookupRaw(address.rawValue)
     }
 
+    /// `lookup` on a raw address (host byte order); the per-packet form.
     @usableFromInline func lookupRaw(_ address: UInt32) -> Int? {
         nodes.withUnsafeBufferPointer { n in
-            var best: Int32 = n[0].peer
-            var node = 0
-            for depth in 0..<32 {
-                let child = address >> (31 - UInt32(depth)) & 1 == 0 ? n[node].zero : n[node].one
-                if child < 0 { break }
-                node = Int(child)
-                if n[node].peer >= 0 { best = n[node].peer }
+            var best: Int32 = -1
+            var index = root
+            while index >= 0 {
+                let node = n[Int(index)]
+                if (address ^ node.key) & node.mask != 0 { break }
+                if node.peer >= 0 { best = node.peer }
+                if node.bits == 32 { break }
+                index = node.child(for: address)
             }
             return best >= 0 ? Int(best) : nil
         }
     }
 
-    /// The networks routed to `peer`, in address order.
+    /// The networks routed to `peer`, in address order (a network before the longer ones inside it).
     public func networks(of peer: Int) -> [IPv4Network] {
         var out: [IPv4Network] = []
-        func walk(_ node: Int, _ prefix: UInt32, _ depth: Int) {
-            if nodes[node].peer == Int32(peer) {
-                out.append(IPv4Network(address: IPv4Address(rawValue: prefix), prefixLength: depth)!)
+        func walk(_ index: Int32) {
+            guard index >= 0 else { return }
+            let node = nodes[Int(index)]
+            if node.peer == Int32(peer) {
+                out.append(IPv4Network(address: IPv4Address(rawValue: node.key), prefixLength: Int(node.bits))!)
             }
-            guard depth < 32 else { return }
-            if nodes[node].zero >= 0 { walk(Int(nodes[node].zero), prefix, depth + 1) }
-            if nodes[node].one >= 0 { walk(Int(nodes[node].one), prefix | 1 << (31 - UInt32(depth)), depth + 1) }
+            walk(node.zero)
+            walk(node.one)
         }
-        walk(0, 0, 0)
+        walk(root)
         return out
     }
 }

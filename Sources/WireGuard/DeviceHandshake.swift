@@ -19,18 +19,18 @@ extension WireGuardDevice {
         if let last = peer.handshake.lastSentHandshake, now - last < WireGuardConstants.rekeyTimeout { return }
         peer.handshake.lastSentHandshake = now
 
-        indexTable[peer.handshake.localIndex] = nil
+        setIndex(peer.handshake.localIndex, to: nil)
         let index = newIndex(.handshake(peer: peer.id.rawValue))
         guard let message = NoiseIK.createInitiation(peer.handshake, localStatic: identity, ephemeral: keySource.keyPair(),
                                                      timestamp: timestamp(now: now), sender: index) else {
-            indexTable[index] = nil
+            setIndex(index, to: nil)
             return
         }
         var bytes = message.bytes
         bytes.withUnsafeMutableBytes { peer.cookieGenerator.addMACs($0, now: now) }
         timersAnyAuthenticatedPacketTraversal(peer, now: now)
         timersAnyAuthenticatedPacketSent(peer)
-        counters.initiationsSent &+= 1
+        otherCounters.initiationsSent &+= 1
         emit(bytes, kind: .handshakeInitiation, peer: peer)
         timersHandshakeInitiated(peer, now: now)
     }
@@ -38,10 +38,10 @@ extension WireGuardDevice {
     /// Answers a consumed initiation and derives the responder's session (it waits in `next`).
     func sendHandshakeResponse(_ peer: Peer, now: Instant) {
         peer.handshake.lastSentHandshake = now
-        indexTable[peer.handshake.localIndex] = nil
+        setIndex(peer.handshake.localIndex, to: nil)
         let index = newIndex(.handshake(peer: peer.id.rawValue))
         guard let message = NoiseIK.createResponse(peer.handshake, ephemeral: keySource.keyPair(), sender: index) else {
-            indexTable[index] = nil
+            setIndex(index, to: nil)
             return
         }
         var bytes = message.bytes
@@ -50,7 +50,7 @@ extension WireGuardDevice {
         timersSessionDerived(peer, now: now)
         timersAnyAuthenticatedPacketTraversal(peer, now: now)
         timersAnyAuthenticatedPacketSent(peer)
-        counters.responsesSent &+= 1
+        otherCounters.responsesSent &+= 1
         emit(bytes, kind: .handshakeResponse, peer: peer)
     }
 
@@ -61,10 +61,11 @@ extension WireGuardDevice {
         let localIndex = hs.localIndex, remoteIndex = hs.remoteIndex
         guard let keys = NoiseIK.deriveTransportKeys(hs) else { return false }
         let keypair = Keypair(sendKey: keys.send, receiveKey: keys.receive, isInitiator: keys.isInitiator,
-                              created: now, localIndex: localIndex, remoteIndex: remoteIndex)
-        indexTable[localIndex] = .keypair(peer: peer.id.rawValue, keypair)
+                              created: now, localIndex: localIndex, remoteIndex: remoteIndex,
+                              rekeyAfterTime: configuration.limits.rekeyAfterTime)
+        setIndex(localIndex, to: .keypair(peer: peer.id.rawValue, keypair))
         hs.localIndex = 0
-        counters.sessionsDerived &+= 1
+        otherCounters.sessionsDerived &+= 1
 
         let previous = peer.keypairs.previous, next = peer.keypairs.next, current = peer.keypairs.current
         if keys.isInitiator {
@@ -105,14 +106,14 @@ extension WireGuardDevice {
         deleteKeypair(peer.keypairs.current)
         deleteKeypair(peer.keypairs.next)
         peer.keypairs = Keypairs()
-        indexTable[peer.handshake.localIndex] = nil
+        setIndex(peer.handshake.localIndex, to: nil)
         peer.handshake.clear()
         flushStaged(peer)
     }
 
     func flushStaged(_ peer: Peer) {
-        for _ in peer.staged { counters.count(.handshakeTimedOut) }
-        peer.staged.removeAll()
+        for _ in peer.staged { otherCounters.count(.handshakeTimedOut) }
+        peer.changeStaged { $0.removeAll() }
     }
 
     // MARK: Receiving handshake messages
@@ -136,7 +137,7 @@ extension WireGuardDevice {
             var keySource = self.keySource
             let reply = cookieChecker.makeReply(to: bytes, source: source, now: now) { keySource.fill($0) }
             self.keySource = keySource
-            counters.cookieRepliesSent &+= 1
+            otherCounters.cookieRepliesSent &+= 1
             outbox.append(OutgoingDatagram(kind: .cookieReply, peer: nil, endpoint: source, bytes: reply.bytes))
             return drop(.cookieRequired)
         }
@@ -194,7 +195,7 @@ extension WireGuardDevice {
 
     @inline(never)
     func drop(_ reason: DropReason) -> ReceiveResult {
-        counters.count(reason)
+        otherCounters.count(reason)
         return .dropped(reason)
     }
 }

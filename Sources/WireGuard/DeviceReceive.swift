@@ -48,7 +48,7 @@ extension WireGuardDevice {
         let receiver = buffer.le32(4), counter = buffer.le64(8)
         guard case .keypair(let index, let keypair)? = indexTable[receiver] else { return drop(.unknownIndex) }
         // §6.2: "after Reject-After-Time ... no more packets are accepted" with that session.
-        guard now - keypair.created < WireGuardConstants.rejectAfterTime else { return drop(.expiredKeypair) }
+        guard now < keypair.rejectAfter else { return drop(.expiredKeypair) }
         let limit = configuration.limits.rejectAfterMessages
         guard keypair.replay.wouldAccept(counter, limit: limit) else { return drop(.replayedCounter) }
         guard let plainCount = ChaCha20Poly1305.open(key: keypair.receiveKey, counter: counter,
@@ -63,7 +63,7 @@ extension WireGuardDevice {
             timersHandshakeComplete(peer, now: now)
             sendStagedPackets(peer, now: now)
         }
-        counters.transportReceived &+= 1
+        transportReceived &+= 1
         peer.receivedBytes &+= UInt64(count)
         keepKeyFreshReceiving(peer, now: now)
         timersAnyAuthenticatedPacketTraversal(peer, now: now)
@@ -75,15 +75,14 @@ extension WireGuardDevice {
         guard plainCount >= 20, buffer[h] >> 4 == 4 else { return drop(.invalidPacket) }
         let totalLength = Int(buffer.u16(h + 2))
         guard totalLength >= 20, totalLength <= plainCount else { return drop(.invalidPacket) }
-        guard allowedIPs.lookupRaw(buffer.u32(h + 12)) == index else { return drop(.disallowedSource) }
+        guard routes.lookupRaw(buffer.u32(h + 12)) == index else { return drop(.disallowedSource) }
         return .deliver(peer: peer.id, packet: h..<(h + totalLength))
     }
 
     /// §6.2: an initiator whose session nears Reject-After-Time (165 s) starts a handshake once, on receipt.
     func keepKeyFreshReceiving(_ peer: Peer, now: Instant) {
         guard !peer.timers.sentLastMinuteHandshake, let keypair = peer.keypairs.current, keypair.isInitiator,
-              now - keypair.created > WireGuardConstants.rejectAfterTime - WireGuardConstants.keepaliveTimeout
-                - WireGuardConstants.rekeyTimeout else { return }
+              now > keypair.lastMinuteRekeyAfter else { return }
         peer.timers.sentLastMinuteHandshake = true
         sendHandshakeInitiation(peer, now: now, isRetry: false)
     }

@@ -12,14 +12,14 @@ extension WireGuardDevice {
     public func send(packet buffer: UnsafeMutableRawBufferPointer, count: Int, now: Instant) -> SendResult {
         let h = TransportHeader.size
         guard count >= 20, buffer.count >= h + count, buffer[h] >> 4 == 4 else { return dropSend(.invalidPacket) }
-        guard let index = allowedIPs.lookupRaw(buffer.u32(h + 16)) else { return dropSend(.noRoute) }
+        guard let index = routes.lookupRaw(buffer.u32(h + 16)) else { return dropSend(.noRoute) }
         let peer = peers[index]
         let padded = TransportHeader.paddedLength(count, mtu: configuration.mtu)
         guard buffer.count >= h + padded + WireGuardConstants.tagSize else { return dropSend(.noSpace) }
 
         if peer.staged.isEmpty, let keypair = peer.keypairs.current, let endpoint = peer.endpoint,
            keypair.sendCounter < configuration.limits.rejectAfterMessages,
-           now - keypair.created < WireGuardConstants.rejectAfterTime {
+           now < keypair.rejectAfter {
             let counter = keypair.sendCounter
             keypair.sendCounter += 1
             for i in (h + count)..<(h + padded) { buffer[i] = 0 }
@@ -27,7 +27,7 @@ extension WireGuardDevice {
             let sealed = ChaCha20Poly1305.seal(key: keypair.sendKey, counter: counter,
                                                buffer: buffer.slice(h..<(h + padded + WireGuardConstants.tagSize)),
                                                plaintextCount: padded)
-            counters.transportSent &+= 1
+            transportSent &+= 1
             peer.sentBytes &+= UInt64(h + sealed)
             timersAnyAuthenticatedPacketTraversal(peer, now: now)
             timersAnyAuthenticatedPacketSent(peer)
@@ -60,22 +60,22 @@ extension WireGuardDevice {
 
     @inline(never)
     func dropSend(_ reason: DropReason) -> SendResult {
-        counters.count(reason)
+        otherCounters.count(reason)
         return .dropped(reason)
     }
 
     /// Adds `packet` to the staged queue, dropping the oldest when full.
     func stage(_ peer: Peer, _ packet: [UInt8]) {
         if peer.staged.count >= WireGuardConstants.queueStagedSize {
-            peer.staged.removeFirst()
-            counters.count(.stagedQueueFull)
+            peer.changeStaged { _ = $0.removeFirst() }
+            otherCounters.count(.stagedQueueFull)
         }
-        peer.staged.append(packet)
+        peer.changeStaged { $0.append(packet) }
     }
 
     /// §6.5 keepalive: an empty transport message (queued behind nothing, so only when nothing is staged).
     func sendKeepalive(_ peer: Peer, now: Instant) {
-        if peer.staged.isEmpty { peer.staged.append([]) }
+        if peer.staged.isEmpty { peer.changeStaged { $0.append([]) } }
         sendStagedPackets(peer, now: now)
     }
 
@@ -84,7 +84,7 @@ extension WireGuardDevice {
         guard !peer.staged.isEmpty else { return }
         let limits = configuration.limits
         guard let keypair = peer.keypairs.current, keypair.sendCounter < limits.rejectAfterMessages,
-              now - keypair.created < WireGuardConstants.rejectAfterTime else {
+              now < keypair.rejectAfter else {
             sendHandshakeInitiation(peer, now: now, isRetry: false)
             return
         }
@@ -97,11 +97,11 @@ extension WireGuardDevice {
             keypair.sendCounter += 1
             emit(sealTransport(packet, keypair: keypair, counter: counter), kind: packet.isEmpty ? .keepalive : .transportData,
                  peer: peer)
-            counters.transportSent &+= 1
+            transportSent &+= 1
             if !packet.isEmpty { dataSent = true }
             sent += 1
         }
-        peer.staged.removeFirst(sent)
+        peer.changeStaged { $0.removeFirst(sent) }
         timersAnyAuthenticatedPacketTraversal(peer, now: now)
         timersAnyAuthenticatedPacketSent(peer)
         if dataSent { timersDataSent(peer, now: now) }
@@ -126,7 +126,7 @@ extension WireGuardDevice {
     func keepKeyFreshSending(_ peer: Peer, now: Instant) {
         guard let keypair = peer.keypairs.current else { return }
         if keypair.sendCounter > configuration.limits.rekeyAfterMessages
-            || (keypair.isInitiator && now - keypair.created > configuration.limits.rekeyAfterTime) {
+            || (keypair.isInitiator && now > keypair.rekeyAfter) {
             sendHandshakeInitiation(peer, now: now, isRetry: false)
         }
     }

@@ -16,14 +16,27 @@ public final class Keypair {
     public let isInitiator: Bool
     /// When the session was derived (monotonic time).
     public let created: Instant
+    /// `created` + Reject-After-Time: from then on the session neither sends nor accepts packets (§6.2).
+    /// The deadlines are computed once, so the per-packet checks compare two instants and do no Duration arithmetic.
+    let rejectAfter: Instant
+    /// `created` + Rekey-After-Time (`WireGuardLimits.rekeyAfterTime`): an initiator that sends after this starts
+    /// a new handshake (§6.2).
+    let rekeyAfter: Instant
+    /// `created` + Reject-After-Time − Keepalive-Timeout − Rekey-Timeout: an initiator that receives after this
+    /// starts its one last-minute handshake (§6.2).
+    let lastMinuteRekeyAfter: Instant
     /// Our index (receivers put it in `receiver`) and the peer's.
     public let localIndex: UInt32
     public let remoteIndex: UInt32
 
     init(sendKey: SecretKey, receiveKey: SecretKey, isInitiator: Bool, created: Instant,
-         localIndex: UInt32, remoteIndex: UInt32) {
+         localIndex: UInt32, remoteIndex: UInt32, rekeyAfterTime: Duration = WireGuardConstants.rekeyAfterTime) {
         self.sendKey = sendKey; self.receiveKey = receiveKey; self.isInitiator = isInitiator
         self.created = created; self.localIndex = localIndex; self.remoteIndex = remoteIndex
+        rejectAfter = created + WireGuardConstants.rejectAfterTime
+        rekeyAfter = created + rekeyAfterTime
+        lastMinuteRekeyAfter = created + (WireGuardConstants.rejectAfterTime - WireGuardConstants.keepaliveTimeout
+                                          - WireGuardConstants.rekeyTimeout)
     }
 
     /// Wipes both keys (they are freed when the last reference goes).

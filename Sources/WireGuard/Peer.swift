@@ -73,11 +73,23 @@ final class Peer {
     var endpoint: Endpoint?
     var persistentKeepalive: Duration?
     /// Packets waiting for a session (oldest first), at most `queueStagedSize`.
-    var staged: [[UInt8]] = []
+    /// Read per packet (`isEmpty`, on send); changed only through `changeStaged`.
+    private(set) var staged: [[UInt8]] = []
     var timers = PeerTimers()
     var lastHandshake: Instant?
     var receivedBytes: UInt64 = 0
     var sentBytes: UInt64 = 0
+
+    /// Changes the staged queue out of place: it is taken (leaving an empty array, which allocates nothing),
+    /// changed, and stored back. No access to `staged` then spans a call, so the optimizer can drop the dynamic
+    /// exclusivity check on send's per-packet `staged.isEmpty`.
+    @inline(__always)
+    func changeStaged<R>(_ change: (inout [[UInt8]]) -> R) -> R {
+        var queue = staged
+        staged = []
+        defer { staged = queue }
+        return change(&queue)
+    }
 
     init(id: PeerID, configuration: PeerConfiguration, localStatic: KeyPair) {
         self.id = id

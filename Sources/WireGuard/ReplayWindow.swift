@@ -22,7 +22,7 @@ public struct ReplayWindow: Sendable {
     public init() {}
 
     /// Accepts `counter` once: false if it was seen, is too old, or is at or past `limit`.
-    @inlinable public mutating func validate(_ counter: UInt64, limit: UInt64) -> Bool {
+    @inlinable @inline(__always) public mutating func validate(_ counter: UInt64, limit: UInt64) -> Bool {
         guard counter < limit else { return false }
         let mask = UInt64(Self.ringBlocks - 1)
         var indexBlock = counter >> UInt64(Self.blockBitLog)
@@ -47,13 +47,12 @@ public struct ReplayWindow: Sendable {
     }
 
     /// True if `counter` would be accepted now (no state change) — a cheap check before decrypting.
-    @inlinable public func wouldAccept(_ counter: UInt64, limit: UInt64) -> Bool {
+    @inlinable @inline(__always) public func wouldAccept(_ counter: UInt64, limit: UInt64) -> Bool {
         guard counter < limit else { return false }
         if counter > last { return true }
         if last - counter > Self.windowSize { return false }
-        var copy = ring
         let mask = UInt64(Self.ringBlocks - 1)
-        return withUnsafeBytes(of: &copy) { raw in
+        return withUnsafeBytes(of: ring) { raw in
             let word = raw.load(fromByteOffset: Int((counter >> UInt64(Self.blockBitLog)) & mask) * 8, as: UInt64.self)
             return word & (UInt64(1) << (counter & UInt64(Self.blockBits - 1))) == 0
         }

@@ -55,17 +55,23 @@ public final class TransportLoopback {
     }
 
     /// Encrypts and decrypts `count` packets in place; returns how many were delivered intact in size.
+    ///
+    /// The packet is copied into the buffer once, not before every send: decrypting in place restores it (the
+    /// header and padding around it are rewritten by each send), so every round trip starts from the same plaintext,
+    /// as libsodium's reference loop re-encrypts its own buffer. The end of the run checks that it did.
     public func run(packets count: Int, now: Instant = .zero) -> Int {
         let template = Self.packet(size: packetSize)
         let h = TransportHeader.size
         var delivered = 0
         buffer.withUnsafeMutableBytes { b in
+            template.withUnsafeBytes { b.slice(h..<(h + packetSize)).copyMemory(from: $0) }
             for _ in 0..<count {
-                template.withUnsafeBytes { b.slice(h..<(h + packetSize)).copyMemory(from: $0) }
                 guard case .transmit(_, _, let n) = sender.send(packet: b, count: packetSize, now: now) else { continue }
                 if case .deliver(_, let range) = receiver.receive(datagram: b, count: n, from: Self.senderEndpoint, now: now),
                    range.count == packetSize { delivered += 1 }
             }
+            precondition(template.withUnsafeBytes { $0.elementsEqual(b.slice(h..<(h + packetSize))) },
+                         "decrypting in place did not restore the packet")
         }
         _ = sender.takeOutgoing(); _ = receiver.takeOutgoing()
         return delivered

@@ -119,10 +119,14 @@ public struct WireGuardActions: Sendable, Equatable {
 public final class WireGuardDevice {
     public let publicKey: PublicKey
     let identity: KeyPair
-    public private(set) var configuration: DeviceConfiguration
+    public let configuration: DeviceConfiguration
+    /// Peers by number. Read per packet; changed only by replacing the whole array (see `addPeer`).
     var peers: [Peer] = []
     var peerByKey: [PublicKey: Int] = [:]
-    public private(set) var allowedIPs = AllowedIPs()
+    /// Every peer's allowed IPs. Read per packet (twice); changed only by replacing the whole table.
+    var routes = AllowedIPs()
+    /// The routing table: which peer each network belongs to.
+    public var allowedIPs: AllowedIPs { routes }
 
     enum IndexEntry {
         case handshake(peer: Int)
@@ -132,12 +136,24 @@ public final class WireGuardDevice {
         }
     }
     /// Receiver indices we handed out (whitepaper §5.4.2 "I_i ... randomly generated").
-    var indexTable: [UInt32: IndexEntry] = [:]
+    var indexTable = IndexTable()
     var cookieChecker: CookieChecker
     var random: SeededRandom
     var keySource: KeySource
     var outbox: [OutgoingDatagram] = []
-    public internal(set) var counters = WireGuardCounters()
+    /// Everything counted, as of now.
+    public var counters: WireGuardCounters {
+        var c = otherCounters
+        c.transportSent = transportSent
+        c.transportReceived = transportReceived
+        return c
+    }
+    /// The two per-packet counts are plain integers of the device, apart from the rest: no access to them spans a
+    /// call, so the optimizer can prove them free of conflicts and drop their dynamic exclusivity checks.
+    var transportSent: UInt64 = 0
+    var transportReceived: UInt64 = 0
+    /// The other counters (drops, handshake messages, sessions).
+    var otherCounters = WireGuardCounters()
 
     /// Forces "under load" on (true) or off (false); nil leaves it to the handshake rate.
     public var underLoadOverride: Bool?
@@ -166,9 +182,14 @@ public final class WireGuardDevice {
     public func addPeer(_ configuration: PeerConfiguration) -> PeerID? {
         guard peerByKey[configuration.publicKey] == nil, configuration.publicKey != publicKey else { return nil }
         let id = PeerID(rawValue: peers.count)
-        peers.append(Peer(id: id, configuration: configuration, localStatic: identity))
+        // `peers` and `routes` are built aside and stored whole: no access to them then spans a call, so the
+        // optimizer can drop the dynamic exclusivity checks on the per-packet reads.
+        var newPeers = peers, newRoutes = routes
+        newPeers.append(Peer(id: id, configuration: configuration, localStatic: identity))
+        for network in configuration.allowedIPs { newRoutes.insert(network, peer: id.rawValue) }
+        peers = newPeers
+        routes = newRoutes
         peerByKey[configuration.publicKey] = id.rawValue
-        for network in configuration.allowedIPs { allowedIPs.insert(network, peer: id.rawValue) }
         return id
     }
 
@@ -185,7 +206,7 @@ public final class WireGuardDevice {
         return PeerStatus(publicKey: p.publicKey, endpoint: p.endpoint, lastHandshake: p.lastHandshake,
                           hasSession: p.keypairs.current != nil, keypairCount: slots,
                           receivedBytes: p.receivedBytes, sentBytes: p.sentBytes, stagedPackets: p.staged.count,
-                          allowedIPs: allowedIPs.networks(of: peer.rawValue))
+                          allowedIPs: routes.networks(of: peer.rawValue))
     }
 
     /// Sets the wall clock: at monotonic `now` it is `unixNanoseconds` since the Unix epoch. TAI64N timestamps
@@ -213,9 +234,19 @@ public final class WireGuardDevice {
 
     /// Queues `bytes` for `peer`'s endpoint (counted as `noEndpoint` when it has none).
     func emit(_ bytes: [UInt8], kind: OutgoingDatagram.Kind, peer: Peer) {
-        guard let endpoint = peer.endpoint else { counters.count(.noEndpoint); return }
+        guard let endpoint = peer.endpoint else { otherCounters.count(.noEndpoint); return }
         peer.sentBytes &+= UInt64(bytes.count)
         outbox.append(OutgoingDatagram(kind: kind, peer: peer.id, endpoint: endpoint, bytes: bytes))
+    }
+
+    /// Points receiver `index` at `entry` (nil: retires it). The table is taken out (an empty placeholder, which
+    /// allocates nothing, stands in), changed in place and put back, so no access to `indexTable` spans a call and
+    /// the per-packet lookup needs no dynamic exclusivity check — and nothing is copied.
+    func setIndex(_ index: UInt32, to entry: IndexEntry?) {
+        var table = indexTable
+        indexTable = .placeholder
+        table[index] = entry
+        indexTable = table
     }
 
     /// A fresh random receiver index for `entry` (never zero, never in use).
@@ -223,7 +254,7 @@ public final class WireGuardDevice {
         while true {
             let index = UInt32(truncatingIfNeeded: random.next())
             if index != 0, indexTable[index] == nil {
-                indexTable[index] = entry
+                setIndex(index, to: entry)
                 return index
             }
         }
@@ -233,7 +264,7 @@ public final class WireGuardDevice {
     func deleteKeypair(_ keypair: Keypair?) {
         guard let keypair else { return }
         if case .keypair(_, let k)? = indexTable[keypair.localIndex], k === keypair {
-            indexTable[keypair.localIndex] = nil
+            setIndex(keypair.localIndex, to: nil)
         }
         keypair.wipe()
     }

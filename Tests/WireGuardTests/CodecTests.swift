@@ -108,3 +108,58 @@ import Testing
     t.insert(IPv4Network("10.1.0.0/16")!, peer: 3)
     #expect(t.lookup(IPv4Address("10.1.9.9")!) == 3, "re-inserting moves the network")
 }
+
+/// The compressed trie against a linear longest-prefix scan: random networks (clustered so that prefixes nest,
+/// split and repeat), inserted in random order, then random and boundary addresses looked up.
+@Test func allowedIPsMatchesLinearScan() {
+    var random = SeededRandom(seed: 42)
+    for round in 0..<50 {
+        var t = AllowedIPs()
+        var routes: [(network: IPv4Network, peer: Int)] = []
+        for _ in 0..<(1 + round % 20) {
+            let base = UInt32(truncatingIfNeeded: random.next()) & (round % 2 == 0 ? 0x0A0F_0FFF : 0xFFFF_FFFF)
+            let length = Int(random.next() % 33)
+            let network = IPv4Network(address: IPv4Address(rawValue: base), prefixLength: length)!
+            let peer = Int(random.next() % 5)
+            t.insert(network, peer: peer)
+            routes.removeAll { $0.network.networkAddress == network.networkAddress && $0.network.prefixLength == length }
+            routes.append((network, peer))
+        }
+        func expected(_ a: UInt32) -> Int? {
+            routes.filter { $0.network.contains(IPv4Address(rawValue: a)) }.max { $0.network.prefixLength < $1.network.prefixLength }?.peer
+        }
+        var probes = routes.flatMap { [$0.network.networkAddress.rawValue, $0.network.broadcastAddress.rawValue,
+                                       $0.network.networkAddress.rawValue &- 1, $0.network.broadcastAddress.rawValue &+ 1] }
+        for _ in 0..<200 { probes.append(UInt32(truncatingIfNeeded: random.next()) & 0x0A0F_0FFF) }
+        for a in probes { #expect(t.lookup(IPv4Address(rawValue: a)) == expected(a), "round \(round), \(IPv4Address(rawValue: a))") }
+        for peer in 0..<5 {
+            let mine = routes.filter { $0.peer == peer }.map { IPv4Network(address: $0.network.networkAddress, prefixLength: $0.network.prefixLength)! }
+            #expect(Set(t.networks(of: peer)) == Set(mine), "round \(round), peer \(peer)")
+        }
+    }
+}
+
+/// The receiver-index table against a Dictionary: seeded random inserts, overwrites and removals (including
+/// indices that collide in the table's low bits), every key looked up after each step, through several growths.
+@Test func indexTableMatchesDictionary() {
+    var random = SeededRandom(seed: 7)
+    var table = IndexTable(capacity: 8)
+    var reference: [UInt32: Int] = [:]
+    // A small key space, so that inserts hit existing keys, removals hit present ones and home slots collide.
+    let keys: [UInt32] = (0..<48).map { UInt32($0) << 27 | UInt32($0 % 3) }
+    func peer(_ e: WireGuardDevice.IndexEntry?) -> Int? { e?.peer }
+    for step in 0..<4000 {
+        let key = keys[Int(random.next() % UInt64(keys.count))]
+        if random.next() % 3 == 0 {
+            table[key] = nil; reference[key] = nil
+        } else {
+            let p = Int(random.next() % 1000)
+            table[key] = .handshake(peer: p); reference[key] = p
+        }
+        #expect(table.count == reference.count, "step \(step)")
+        for k in keys where peer(table[k]) != reference[k] {
+            Issue.record("step \(step): key \(k) is \(String(describing: peer(table[k]))), expected \(String(describing: reference[k]))")
+        }
+    }
+    #expect(table[12345] == nil)
+}
