@@ -11,13 +11,12 @@ import HostIO
 import HostStack
 import Wire
 
-final class NetnsScenarioRun {
+final class NetnsScenarioRun: ReplayingRun {
     enum Handle {
         case none
         case dhcp(host: String)
         case ping(Subprocess, PingAction, target: IPv4Address)
         case udp(Subprocess, UDPFlowAction, target: IPv4Address)
-        case replay(ReplayProgress)
     }
 
     let scenario: Scenario
@@ -25,6 +24,8 @@ final class NetnsScenarioRun {
     let interrupt: InterruptGuard
     private var progress: TimelineProgress
     private var handles: [Handle]
+    /// Replay entries started, by index (ReplayingRun plays them).
+    var replays: [Int: ReplayProgress] = [:]
     /// `at:` and `after:` entries not started yet, by start time (monotonic).
     private var agenda: [(time: Instant, entry: Int)] = []
     private var clients: [String: UDHCPClient] = [:]
@@ -256,14 +257,14 @@ final class NetnsScenarioRun {
         return ns % 1_000_000_000 == 0 ? "\(ns / 1_000_000_000)" : String(format: "%.6f", Double(ns) / 1e9)
     }
 
-    private func notStarted(_ i: Int, _ why: String) {
+    func notStarted(_ i: Int, _ why: String) {
         progress.notStarted(i, why)
         handles[i] = .none
         note("\(scenario.timeline[i].displayName): not started: \(why)")
     }
 
     /// Marks entry `i` finished now and schedules the entries waiting on it.
-    private func complete(_ i: Int) {
+    func complete(_ i: Int) {
         for due in progress.finish(i, at: topology.now()) { schedule(due.entry.index, at: due.at) }
     }
 
@@ -280,50 +281,34 @@ final class NetnsScenarioRun {
                 }
             case .ping(let process, _, _), .udp(let process, _, _):
                 if process.poll() { complete(i) }
-            case .replay, .none:
+            case .none:
                 break
             }
         }
     }
 
-    private func startReplay(_ i: Int, _ r: ReplayAction) {
-        let name = scenario.timeline[i].displayName
-        let schedule: ReplaySchedule
-        do { schedule = try ReplaySchedule(r) } catch {
-            return notStarted(i, "\(error)")
-        }
-        guard !schedule.frames.isEmpty else {
-            note("\(name): \(r.pcap) holds no frames")
-            handles[i] = .replay(ReplayProgress(frames: 0))
-            return complete(i)
-        }
-        let deliver: (CaptureRecord) -> Void
-        switch r.into {
+    // MARK: Replays
+
+    var now: Instant { topology.now() }
+
+    /// Into a bridge segment through a port of its own, or written straight into a host's TAP.
+    func replayInput(_ target: ReplayTarget, entry name: String) throws(ReplayRefusal) -> (CaptureRecord) -> Void {
+        switch target {
         case .bridge(let segment):
             let bridge = topology.bridges[topology.bridgeIndex(segment.bridge)].bridge
-            guard let port = try? bridge.attachExternal(name: "replay:\(name)", kind: .tap, segment: segment.segment, transmit: { _ in }) else {
-                return notStarted(i, "no port free on \(segment.bridge)")
-            }
-            deliver = { [unowned bridge, unowned topology] record in
+            let port = try bridge.attachReplayPort(entry: name, segment: segment)
+            return { [unowned bridge, unowned topology] record in
                 record.bytes.withUnsafeBytes { bridge.receive($0, from: port, now: topology.now()) }
                 topology.service()
             }
         case .host(let h):
             let host = topology.host(named: h)!
-            deliver = { [unowned topology] record in record.bytes.withUnsafeBytes { topology.inject($0, into: host) } }
+            return { [unowned topology] record in record.bytes.withUnsafeBytes { topology.inject($0, into: host) } }
         }
-        note("\(name): replaying \(r.pcap) (\(schedule.frames.count) frames × \(r.loop)) into \(r.into)")
-        handles[i] = .replay(ReplayProgress(frames: schedule.total))
-        let begin = topology.now()
-        for (offset, record) in schedule.deliveries {
-            reactor.schedule(at: begin + offset) { [unowned self] in
-                deliver(record)
-                guard case .replay(var replay) = self.handles[i] else { return }
-                let last = replay.play(record)
-                self.handles[i] = .replay(replay)
-                if last { self.complete(i) }
-            }
-        }
+    }
+
+    func scheduleReplayFrame(of name: String, at time: Instant, _ body: @escaping () -> Void) {
+        reactor.schedule(at: time, body)
     }
 
     // MARK: Ending
@@ -401,9 +386,10 @@ final class NetnsScenarioRun {
                 note("\(scenario.timeline[i].displayName): \(error)")
                 return nil
             }
-        case .replay(let replay):
-            return .replay(replay.result(startedAt: startedAtCapture, finishedAt: progress.finishedAt(i).map(topology.captureTime)))
         case .none:
+            if let replay = replays[i] {
+                return .replay(replay.result(startedAt: startedAtCapture, finishedAt: progress.finishedAt(i).map(topology.captureTime)))
+            }
             return .done(at: startedAtCapture)
         }
     }

@@ -6,6 +6,7 @@
 import Basics
 import BridgeDaemon
 import Capture
+import struct Datapath.PortID
 import Engine
 import Foundation
 import HostIO
@@ -196,8 +197,9 @@ final class QEMUScenarioRun {
         guard case .bridge(let segment) = r.into else { notRun[entry.index] = "replay into a guest"; return }
         let schedule: ReplaySchedule
         do { schedule = try ReplaySchedule(r) } catch { notRun[entry.index] = "\(error)"; return }
-        guard let port = try? bridge.attachExternal(name: "replay:\(entry.displayName)", kind: .tap, segment: segment.segment, transmit: { _ in }) else {
-            notRun[entry.index] = "no port free on \(segment.bridge)"
+        let port: PortID
+        do throws(ReplayRefusal) { port = try bridge.attachReplayPort(entry: entry.displayName, segment: segment) } catch {
+            notRun[entry.index] = error.why
             return
         }
         let i = entry.index

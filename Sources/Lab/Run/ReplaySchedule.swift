@@ -1,9 +1,12 @@
 // A `do: replay` entry's frames and when each is due, and how far the replay got. The pcap is
 // read the same way on every backend and its frames keep the file's spacing (divided by the
 // speed multiplier; loops follow one another, or everything at once at top speed); where the
-// frames enter and on which clock they are scheduled is the backend's.
+// frames enter and on which clock they are scheduled is the backend's. Runs that drive their own
+// timeline (sim, netns) start a replay entry with the same steps (`ReplayingRun.startReplay`).
 import Basics
 import Capture
+import Datapath
+import Engine
 
 /// The frames of a replay, in the order they are played, with when each is due.
 struct ReplaySchedule {
@@ -59,5 +62,68 @@ struct ReplayProgress {
 
     func result(startedAt: Instant, finishedAt: Instant?) -> ReplayResult {
         ReplayResult(startedAt: startedAt, finishedAt: finishedAt, frames: played, bytes: bytes)
+    }
+}
+
+/// Why a replay's frames cannot enter where the entry says.
+struct ReplayRefusal: Error {
+    var why: String
+}
+
+extension Bridge {
+    /// A port on `segment` for entry `name`'s replayed frames (it sends nothing on).
+    func attachReplayPort(entry name: String, segment: BridgeSegment) throws(ReplayRefusal) -> PortID {
+        guard let port = try? attachExternal(name: "replay:\(name)", kind: .tap, segment: segment.segment, transmit: { _ in }) else {
+            throw ReplayRefusal(why: "no port free on \(segment.bridge)")
+        }
+        return port
+    }
+}
+
+/// A run that drives its own timeline and plays `replay` entries on its clock (sim, netns).
+protocol ReplayingRun: AnyObject {
+    var scenario: Scenario { get }
+    /// The run's clock.
+    var now: Instant { get }
+    func note(_ text: String)
+    func notStarted(_ i: Int, _ why: String)
+    /// Marks entry `i` finished now (starting what waits on it).
+    func complete(_ i: Int)
+    /// The progress of each replay entry that started, by index.
+    var replays: [Int: ReplayProgress] { get set }
+    /// What hands entry `name`'s replayed frames to `target`.
+    func replayInput(_ target: ReplayTarget, entry name: String) throws(ReplayRefusal) -> (CaptureRecord) -> Void
+    /// Runs `body` at `time` on the run's clock.
+    func scheduleReplayFrame(of name: String, at time: Instant, _ body: @escaping () -> Void)
+}
+
+extension ReplayingRun {
+    /// Starts replay entry `i`: reads the pcap (not started if it cannot be read; an empty one is
+    /// done at once), then schedules every frame at its offset from now into `replayInput`'s
+    /// target (not started if there is none); the entry finishes with its last frame.
+    func startReplay(_ i: Int, _ r: ReplayAction) {
+        let name = scenario.timeline[i].displayName
+        let plan: ReplaySchedule
+        do { plan = try ReplaySchedule(r) } catch {
+            return notStarted(i, "\(error)")
+        }
+        guard !plan.frames.isEmpty else {
+            note("\(name): \(r.pcap) holds no frames")
+            replays[i] = ReplayProgress(frames: 0)
+            return complete(i)
+        }
+        let deliver: (CaptureRecord) -> Void
+        do { deliver = try replayInput(r.into, entry: name) } catch {
+            return notStarted(i, error.why)
+        }
+        note("\(name): replaying \(r.pcap) (\(plan.frames.count) frames × \(r.loop)) into \(r.into)")
+        replays[i] = ReplayProgress(frames: plan.total)
+        let start = now
+        for (offset, record) in plan.deliveries {
+            scheduleReplayFrame(of: name, at: start + offset) { [unowned self] in
+                deliver(record)
+                if self.replays[i]?.play(record) == true { self.complete(i) }
+            }
+        }
     }
 }

@@ -11,13 +11,12 @@ import HostStack
 import Sim
 import Wire
 
-final class SimScenarioRun {
+final class SimScenarioRun: ReplayingRun {
     enum Handle {
         case none
         case dhcp(host: String)
         case ping(host: String, PingID, interval: Duration)
         case udp(host: String, UDPFloodID, receiver: String?, port: UInt16)
-        case replay(ReplayProgress)
     }
 
     let scenario: Scenario
@@ -25,6 +24,8 @@ final class SimScenarioRun {
     var simulation: Simulation { topology.simulation }
     private var progress: TimelineProgress
     private var handles: [Handle]
+    /// Replay entries started, by index (ReplayingRun plays them).
+    var replays: [Int: ReplayProgress] = [:]
     private var boundAt: [Instant?]
     private var boundLease: [HostStack.DHCPLease?]
     private var throughput: [[ThroughputSample]]
@@ -143,13 +144,13 @@ final class SimScenarioRun {
         }
     }
 
-    private func notStarted(_ i: Int, _ why: String) {
+    func notStarted(_ i: Int, _ why: String) {
         progress.notStarted(i, why)
         note("\(scenario.timeline[i].displayName): not started: \(why)")
     }
 
     /// Marks entry `i` finished now and starts the entries waiting on it.
-    private func complete(_ i: Int) {
+    func complete(_ i: Int) {
         for due in progress.finish(i, at: simulation.now) {
             let j = due.entry.index
             simulation.schedule(at: due.at, label: "timeline:\(due.entry.displayName)") { [unowned self] in self.start(j) }
@@ -172,7 +173,7 @@ final class SimScenarioRun {
                 if guest(node).host.pingResult(id).isFinished { complete(i) }
             case .udp(let node, let id, _, _):
                 if guest(node).host.floodStats(id).isFinished { complete(i) }
-            case .replay, .none:
+            case .none:
                 break
             }
         }
@@ -193,45 +194,30 @@ final class SimScenarioRun {
         }
     }
 
-    private func startReplay(_ i: Int, _ r: ReplayAction) {
-        let name = scenario.timeline[i].displayName
-        let schedule: ReplaySchedule
-        do { schedule = try ReplaySchedule(r) } catch {
-            return notStarted(i, "\(error)")
-        }
-        guard !schedule.frames.isEmpty else {
-            note("\(name): \(r.pcap) holds no frames")
-            handles[i] = .replay(ReplayProgress(frames: 0))
-            return complete(i)
-        }
-        let deliver: (CaptureRecord) -> Void
-        switch r.into {
+    // MARK: Replays
+
+    var now: Instant { simulation.now }
+
+    /// Into a bridge segment through a port of its own (touching the bridge's node), or straight
+    /// into a guest's stack.
+    func replayInput(_ target: ReplayTarget, entry name: String) throws(ReplayRefusal) -> (CaptureRecord) -> Void {
+        switch target {
         case .bridge(let segment):
             let b = topology.bridgeIndex(segment.bridge)
             let bridge = topology.bridges[b].bridge, node = topology.bridges[b].node
-            guard let port = try? bridge.attachExternal(name: "replay:\(name)", kind: .tap, segment: segment.segment, transmit: { _ in }) else {
-                return notStarted(i, "no port free on \(segment.bridge)")
-            }
-            deliver = { [unowned bridge, unowned simulation] record in
+            let port = try bridge.attachReplayPort(entry: name, segment: segment)
+            return { [unowned bridge, unowned simulation] record in
                 record.bytes.withUnsafeBytes { bridge.receive($0, from: port, now: simulation.now) }
                 simulation.touch(node)
             }
         case .host(let h):
             let g = guest(h)
-            deliver = { [unowned g] record in g.withHost { host, now in host.receive(record.bytes, now: now) } }
+            return { [unowned g] record in g.withHost { host, now in host.receive(record.bytes, now: now) } }
         }
-        note("\(name): replaying \(r.pcap) (\(schedule.frames.count) frames × \(r.loop)) into \(r.into)")
-        handles[i] = .replay(ReplayProgress(frames: schedule.total))
-        let start = simulation.now
-        for (offset, record) in schedule.deliveries {
-            simulation.schedule(at: start + offset, label: "replay:\(name)") { [unowned self] in
-                deliver(record)
-                guard case .replay(var replay) = self.handles[i] else { return }
-                let last = replay.play(record)
-                self.handles[i] = .replay(replay)
-                if last { self.complete(i) }
-            }
-        }
+    }
+
+    func scheduleReplayFrame(of name: String, at time: Instant, _ body: @escaping () -> Void) {
+        simulation.schedule(at: time, label: "replay:\(name)", body)
     }
 
     // MARK: Results
@@ -266,9 +252,8 @@ final class SimScenarioRun {
             let stats = guest(node).host.floodStats(id)
             let stream = receiver.flatMap { guest($0).host.floodReceiverStats(port: port)?.streams.first { $0.stream == stats.stream && $0.sourcePort == stats.sourcePort } }
             return .udp(UDPFlowResult(sender: stats, receiver: stream, throughput: throughput[i]))
-        case .replay(let replay):
-            return .replay(replay.result(startedAt: startedAt, finishedAt: progress.finishedAt(i)))
         case .none:
+            if let replay = replays[i] { return .replay(replay.result(startedAt: startedAt, finishedAt: progress.finishedAt(i))) }
             return .done(at: startedAt)
         }
     }
