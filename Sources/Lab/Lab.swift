@@ -9,6 +9,11 @@
 //   Expectations/  ActionResult (HostStack results as the lab sees them), FrameDecoding (Wire
 //                  parsers for what BPF cannot reach), ExpectationEvaluator → ExpectationOutcome
 //   Report/        LabRun, JUnitReport, MarkdownSummary, HTMLReport + SVGChart, ReportWriter
+//   Run/           what every backend's run shares: TimelineProgress (entry states, `after:`),
+//                  TimelineResults and RunOutput (results, report lines, LabRun.record),
+//                  TrafficEndpoints (ping/flow targets), ReplaySchedule and ReplayingRun (a
+//                  replay entry's steps), CaptureRuntime and CapturedFrames, LinkRuntime (Sim's
+//                  link model under link-down/up and impair), BridgeCounters
 //   SimBackend/    the `sim` backend: SimTopology (Engine bridges, SimulatedGuests, Sim links,
 //                  capture taps), SimScenarioRun (the timeline), SimBackend (run + evaluate)
 //   NetnsBackend/  the `netns` backend: NetworkNamespace, Subprocess (posix_spawn, clean signal

@@ -31,8 +31,7 @@ public enum NetnsBackend {
     public static func run(_ scenario: Scenario, seed: UInt64, captureDirectory: String) -> LabRun {
         let clock = ContinuousClock()
         let began = clock.now
-        var run = LabRun(scenarioName: scenario.name, scenarioFile: scenario.file, description: scenario.description,
-                         seed: seed, backend: LabBackend.netns.rawValue)
+        var run = LabRun(scenario, seed: seed, backend: .netns)
         let usesUDP = scenario.timeline.contains { if case .udp = $0.action { return true }; return false }
         if let why = unavailableReason(needsIPerf3: usesUDP) {
             run.status = .error(why)
@@ -47,12 +46,8 @@ public enum NetnsBackend {
             let topology = try NetnsTopology(scenario, seed: seed, captureDirectory: captureDirectory) { setupLog.append($0) }
             defer { topology.close() }
             let output = try NetnsScenarioRun(scenario, topology: topology, interrupt: interrupt).run()
-            run.outcomes = scenario.evaluate(output.observations)
-            run.actions = output.actions
-            run.counters = output.counters
-            run.captures = output.captures
+            run.record(output, of: scenario)
             run.log = setupLog.map { "setup: \($0)" } + output.log
-            run.simulatedDuration = output.duration
         } catch {
             run.status = .error("\(error)")
             run.log = setupLog.map { "setup: \($0)" }

@@ -11,37 +11,21 @@ import HostIO
 import HostStack
 import Wire
 
-/// What a real run produced, for the evaluator and the reports.
-struct RealRunOutput {
-    var observations: RunObservations
-    var actions: [ActionReport]
-    var counters: [CounterTable]
-    var captures: [CaptureFile]
-    var log: [String]
-    var duration: Duration
-}
-
-final class NetnsScenarioRun {
+final class NetnsScenarioRun: ReplayingRun {
     enum Handle {
         case none
         case dhcp(host: String)
         case ping(Subprocess, PingAction, target: IPv4Address)
         case udp(Subprocess, UDPFlowAction, target: IPv4Address)
-        case replay(frames: Int, bytes: Int, played: Int)
-    }
-
-    enum State {
-        case waiting
-        case running(startedAt: Instant)
-        case finished(startedAt: Instant, at: Instant)
-        case notStarted(String)
     }
 
     let scenario: Scenario
     let topology: NetnsTopology
     let interrupt: InterruptGuard
-    private var states: [State]
+    private var progress: TimelineProgress
     private var handles: [Handle]
+    /// Replay entries started, by index (ReplayingRun plays them).
+    var replays: [Int: ReplayProgress] = [:]
     /// `at:` and `after:` entries not started yet, by start time (monotonic).
     private var agenda: [(time: Instant, entry: Int)] = []
     private var clients: [String: UDHCPClient] = [:]
@@ -55,7 +39,7 @@ final class NetnsScenarioRun {
         self.topology = topology
         self.interrupt = interrupt
         let n = scenario.timeline.count
-        states = Array(repeating: .waiting, count: n)
+        progress = TimelineProgress(scenario.timeline)
         handles = Array(repeating: .none, count: n)
     }
 
@@ -65,7 +49,7 @@ final class NetnsScenarioRun {
 
     // MARK: Running
 
-    func run() throws(RealBackendError) -> RealRunOutput {
+    func run() throws(RealBackendError) -> RunOutput {
         defer { stopChildren() }
         try prepareHosts()
         start = topology.now()
@@ -163,8 +147,7 @@ final class NetnsScenarioRun {
     private func startDefaultDHCP() {
         for h in topology.hosts {
             guard case .dhcp = h.spec.address else { continue }
-            let startsItself = scenario.timeline.contains { if case .dhcp(h.name) = $0.action { return true }; return false }
-            if startsItself { continue }
+            if scenario.timelineStartsDHCP(on: h.name) { continue }
             note("\(h.name): DHCP client started (address: dhcp)")
             if let failure = startClient(h) { note("\(h.name): \(failure)") }
         }
@@ -211,11 +194,7 @@ final class NetnsScenarioRun {
     }
 
     private func receiverHost(of u: UDPFlowAction) -> NetnsTopology.HostRuntime? {
-        switch u.to {
-        case .node(let n, _): return topology.host(named: n)
-        case .address(let a):
-            return topology.hosts.first { if case .static(let net, _) = $0.spec.address { return net.address == a }; return false }
-        }
+        scenario.receiver(of: u).flatMap(topology.host(named:))
     }
 
     // MARK: Entries
@@ -224,7 +203,7 @@ final class NetnsScenarioRun {
         let entry = scenario.timeline[i]
         let now = topology.now()
         let name = entry.displayName
-        states[i] = .running(startedAt: now)
+        progress.start(i, at: now)
         switch entry.action {
         case .dhcp(let node):
             note("\(name): \(node) starts DHCP")
@@ -264,18 +243,8 @@ final class NetnsScenarioRun {
             } catch {
                 notStarted(i, "\(error)")
             }
-        case .linkDown(let l):
-            note("\(name): \(scenario.links[l].displayName) down")
-            topology.setLink(l, up: false)
-            complete(i)
-        case .linkUp(let l):
-            note("\(name): \(scenario.links[l].displayName) up")
-            topology.setLink(l, up: true)
-            complete(i)
-        case .impair(let a):
-            topology.impair(a)
-            let l = topology.links[a.link]
-            note("\(name): \(l.spec.displayName) now forward: \(l.forwardImpairments.summary); reverse: \(l.reverseImpairments.summary)")
+        case .linkDown, .linkUp, .impair:
+            topology.change(entry.action, entry: name, note: note)
             complete(i)
         case .replay(let r):
             startReplay(i, r)
@@ -288,28 +257,21 @@ final class NetnsScenarioRun {
         return ns % 1_000_000_000 == 0 ? "\(ns / 1_000_000_000)" : String(format: "%.6f", Double(ns) / 1e9)
     }
 
-    private func notStarted(_ i: Int, _ why: String) {
-        states[i] = .notStarted(why)
+    func notStarted(_ i: Int, _ why: String) {
+        progress.notStarted(i, why)
         handles[i] = .none
         note("\(scenario.timeline[i].displayName): not started: \(why)")
     }
 
     /// Marks entry `i` finished now and schedules the entries waiting on it.
-    private func complete(_ i: Int) {
-        guard case .running(let startedAt) = states[i] else { return }
-        let now = topology.now()
-        states[i] = .finished(startedAt: startedAt, at: now)
-        guard let name = scenario.timeline[i].name else { return }
-        for entry in scenario.timeline {
-            guard case .after(name, let delay) = entry.trigger else { continue }
-            schedule(entry.index, at: now + delay)
-        }
+    func complete(_ i: Int) {
+        for due in progress.finish(i, at: topology.now()) { schedule(due.entry.index, at: due.at) }
     }
 
     /// Has a running entry finished?
     private func checkRunning() {
-        for i in states.indices {
-            guard case .running(let startedAt) = states[i] else { continue }
+        for i in progress.indices {
+            guard let startedAt = progress.runningSince(i) else { continue }
             switch handles[i] {
             case .dhcp(let node):
                 if let client = clients[node], client.events.contains(where: { t, e in
@@ -319,60 +281,34 @@ final class NetnsScenarioRun {
                 }
             case .ping(let process, _, _), .udp(let process, _, _):
                 if process.poll() { complete(i) }
-            case .replay, .none:
+            case .none:
                 break
             }
         }
     }
 
-    private func startReplay(_ i: Int, _ r: ReplayAction) {
-        let name = scenario.timeline[i].displayName
-        let frames: [CaptureRecord]
-        do { frames = try PcapReader(path: r.path).readAll() } catch {
-            return notStarted(i, "\(error)")
-        }
-        guard let first = frames.first else {
-            note("\(name): \(r.pcap) holds no frames")
-            handles[i] = .replay(frames: 0, bytes: 0, played: 0)
-            return complete(i)
-        }
-        let deliver: (CaptureRecord) -> Void
-        switch r.into {
+    // MARK: Replays
+
+    var now: Instant { topology.now() }
+
+    /// Into a bridge segment through a port of its own, or written straight into a host's TAP.
+    func replayInput(_ target: ReplayTarget, entry name: String) throws(ReplayRefusal) -> (CaptureRecord) -> Void {
+        switch target {
         case .bridge(let segment):
             let bridge = topology.bridges[topology.bridgeIndex(segment.bridge)].bridge
-            guard let port = try? bridge.attachExternal(name: "replay:\(name)", kind: .tap, segment: segment.segment, transmit: { _ in }) else {
-                return notStarted(i, "no port free on \(segment.bridge)")
-            }
-            deliver = { [unowned bridge, unowned topology] record in
+            let port = try bridge.attachReplayPort(entry: name, segment: segment)
+            return { [unowned bridge, unowned topology] record in
                 record.bytes.withUnsafeBytes { bridge.receive($0, from: port, now: topology.now()) }
                 topology.service()
             }
         case .host(let h):
             let host = topology.host(named: h)!
-            deliver = { [unowned topology] record in record.bytes.withUnsafeBytes { topology.inject($0, into: host) } }
+            return { [unowned topology] record in record.bytes.withUnsafeBytes { topology.inject($0, into: host) } }
         }
-        let total = frames.count * r.loop
-        note("\(name): replaying \(r.pcap) (\(frames.count) frames × \(r.loop)) into \(r.into)")
-        handles[i] = .replay(frames: total, bytes: 0, played: 0)
-        let begin = topology.now()
-        let span = frames.last!.time - first.time
-        for loop in 0..<r.loop {
-            for record in frames {
-                let offset: Duration
-                switch r.speed {
-                case .topSpeed: offset = .zero
-                case .multiplier(let x):
-                    let ns = Double(((record.time - first.time) + span * loop).nanosecondsClamped) / x
-                    offset = .nanoseconds(Int64(ns.rounded()))
-                }
-                reactor.schedule(at: begin + offset) { [unowned self] in
-                    deliver(record)
-                    guard case .replay(let n, let bytes, let played) = self.handles[i] else { return }
-                    self.handles[i] = .replay(frames: n, bytes: bytes + record.bytes.count, played: played + 1)
-                    if played + 1 == n { self.complete(i) }
-                }
-            }
-        }
+    }
+
+    func scheduleReplayFrame(of name: String, at time: Instant, _ body: @escaping () -> Void) {
+        reactor.schedule(at: time, body)
     }
 
     // MARK: Ending
@@ -380,8 +316,8 @@ final class NetnsScenarioRun {
     /// At the end of the run: pings and flows still going are interrupted (they print what they
     /// saw), and their partial results kept.
     private func stopRunning() {
-        for i in states.indices {
-            guard case .running = states[i] else { continue }
+        for i in progress.indices {
+            guard progress.runningSince(i) != nil else { continue }
             switch handles[i] {
             case .ping(let p, _, _), .udp(let p, _, _):
                 p.stop(SIGINT, grace: .seconds(2))
@@ -405,11 +341,7 @@ final class NetnsScenarioRun {
     }
 
     private func result(_ i: Int, finished: Bool) -> ActionResult? {
-        let startedAt: Instant
-        switch states[i] {
-        case .running(let s), .finished(let s, _): startedAt = s
-        case .waiting, .notStarted: return nil
-        }
+        guard let startedAt = progress.startedAt(i) else { return nil }
         let startedAtCapture = topology.captureTime(startedAt)
         switch handles[i] {
         case .dhcp(let node):
@@ -454,53 +386,25 @@ final class NetnsScenarioRun {
                 note("\(scenario.timeline[i].displayName): \(error)")
                 return nil
             }
-        case .replay(_, let bytes, let played):
-            var finishedAt: Instant?
-            if case .finished(_, let at) = states[i] { finishedAt = topology.captureTime(at) }
-            return .replay(ReplayResult(startedAt: startedAtCapture, finishedAt: finishedAt, frames: played, bytes: bytes))
         case .none:
+            if let replay = replays[i] {
+                return .replay(replay.result(startedAt: startedAtCapture, finishedAt: progress.finishedAt(i).map(topology.captureTime)))
+            }
             return .done(at: startedAtCapture)
         }
     }
 
-    private func finish(duration: Duration) -> RealRunOutput {
-        var named: [String: ActionResult] = [:]
-        var notRun: [String: String] = [:]
-        var actions: [ActionReport] = []
-        for entry in scenario.timeline {
-            let i = entry.index
-            var finished = false
-            if case .finished = states[i] { finished = true }
-            let result = self.result(i, finished: finished)
-            if let name = entry.name {
-                if let result { named[name] = result } else { notRun[name] = whyNotRun(i) }
-            }
-            actions.append(ActionReport(name: entry.displayName, kind: entry.action.kind, node: entry.action.node,
-                                        description: entry.summary(links: scenario.links), result: result))
-        }
+    private func finish(duration: Duration) -> RunOutput {
+        let timeline = TimelineResults(scenario, result: { result($0.index, finished: progress.finishedAt($0.index) != nil) },
+                                       whyNotRun: { progress.whyNotRun($0.index, otherwise: "no result (see the run log)") })
         // Results are taken: stop the children, then close the captures (flushed) and namespaces.
         stopChildren()
         topology.close()
-        var files: [CaptureFile] = []
-        var records: [String: [CaptureRecord]] = [:]
-        for c in topology.captures {
-            let frames = (try? PcapReader(path: c.path).readAll()) ?? []
-            records[c.spec.name] = frames
-            files.append(CaptureFile(name: c.spec.name, at: c.spec.at.description, filter: c.spec.filter, path: c.path, frames: frames.count))
-        }
+        let captured = CapturedFrames(topology.captures, place: \.at.description)
         let lines = log.map { "\(Format.time(Instant(nanoseconds: 0) + ($0.time - start))) \($0.text)" }
-        return RealRunOutput(observations: RunObservations(start: topology.captureTime(start), captures: records, results: named, notRun: notRun),
-                             actions: actions, counters: topology.counters(), captures: files, log: lines, duration: duration)
-    }
-
-    private func whyNotRun(_ i: Int) -> String {
-        switch states[i] {
-        case .notStarted(let why): return why
-        case .waiting:
-            if case .after(let other, _) = scenario.timeline[i].trigger { return "waiting for '\(other)', which did not finish before the run ended" }
-            return "the run ended first"
-        default: return "no result (see the run log)"
-        }
+        return RunOutput(observations: RunObservations(start: topology.captureTime(start), captures: captured.records,
+                                                       results: timeline.named, notRun: timeline.notRun),
+                         actions: timeline.actions, counters: topology.counters(), captures: captured.files, log: lines, duration: duration)
     }
 
     /// "2026-05-07 10:11:12.345 UTC".
@@ -511,22 +415,5 @@ final class NetnsScenarioRun {
         f.timeZone = TimeZone(identifier: "UTC")
         f.dateFormat = "yyyy-MM-dd HH:mm:ss.SSS 'UTC'"
         return f.string(from: date)
-    }
-}
-
-extension TimelineEntry {
-    /// "at 5s: ping vm1 → srv, 20 × 200ms, 56 bytes" (the reports' action column).
-    func summary(links: [ScenarioLink]) -> String {
-        let when = trigger.description
-        switch action {
-        case .dhcp(let n): return "\(when): dhcp on \(n)"
-        case .release(let n): return "\(when): release on \(n)"
-        case .ping(let p): return "\(when): ping \(p.node) → \(p.to), \(p.count) × \(Format.duration(p.interval)), \(p.size) bytes"
-        case .udp(let u): return "\(when): udp \(u.node) → \(u.to):\(u.port), \(u.rate), \(u.size) bytes, \(Format.duration(u.duration))"
-        case .linkDown(let l): return "\(when): link-down \(links[l].displayName)"
-        case .linkUp(let l): return "\(when): link-up \(links[l].displayName)"
-        case .impair(let a): return "\(when): impair \(links[a.link].displayName) (\(a.direction.rawValue))"
-        case .replay(let r): return "\(when): replay \(r.pcap) into \(r.into)"
-        }
     }
 }

@@ -20,7 +20,7 @@ import HostIO
 import Sim
 import Wire
 
-final class NetnsTopology {
+final class NetnsTopology: LinkModelTopology {
     struct BridgeRuntime {
         let name: String
         let bridge: Bridge
@@ -45,22 +45,6 @@ final class NetnsTopology {
             self.name = name; self.spec = spec; self.namespace = namespace; self.tap = tap
             self.bridge = bridge; self.port = port; self.cable = cable
         }
-    }
-
-    /// A scenario link and the directions carrying its forward and reverse traffic.
-    struct LinkRuntime {
-        let spec: ScenarioLink
-        let forward: Sim.LinkDirection
-        let reverse: Sim.LinkDirection
-        var forwardImpairments: LinkImpairments
-        var reverseImpairments: LinkImpairments
-    }
-
-    struct CaptureRuntime {
-        let spec: ScenarioCapture
-        let tap: CaptureTap
-        let writer: PcapWriter
-        let path: String
     }
 
     let scenario: Scenario
@@ -198,8 +182,7 @@ final class NetnsTopology {
         case (.host(let h), .bridge), (.bridge, .host(let h)):
             let cable = host(named: h)!.cable
             let hostIsA = spec.a == .host(h)
-            runtime = LinkRuntime(spec: spec, forward: hostIsA ? cable.aToB : cable.bToA, reverse: hostIsA ? cable.bToA : cable.aToB,
-                                  forwardImpairments: spec.forward, reverseImpairments: spec.reverse)
+            runtime = LinkRuntime(spec: spec, forward: hostIsA ? cable.aToB : cable.bToA, reverse: hostIsA ? cable.bToA : cable.aToB)
         case (.bridge(let x), .bridge(let y)):
             let link = Link(simulation, name: spec.name ?? "links[\(spec.index)]")
             let portName = "link:\(spec.name ?? String(spec.index))"
@@ -214,28 +197,20 @@ final class NetnsTopology {
             link.attachB { [unowned self, unowned bridgeY] frame, _ in bridgeY.receive(frame, from: portY, now: self.clock.now()) }
             link.attachA { [unowned self, unowned bridgeX] frame, _ in bridgeX.receive(frame, from: portX, now: self.clock.now()) }
             bridgeLinks.append(link)
-            runtime = LinkRuntime(spec: spec, forward: link.aToB, reverse: link.bToA,
-                                  forwardImpairments: spec.forward, reverseImpairments: spec.reverse)
+            runtime = LinkRuntime(spec: spec, forward: link.aToB, reverse: link.bToA)
         case (.wan, _), (_, .wan):
             throw RealBackendError("\(spec.displayName): WAN links run on the sim backend only")  // refused by the parser
         case (.host, .host):
             throw RealBackendError("\(spec.displayName) joins two hosts")  // refused by the parser
         }
-        runtime.forward.impairments = runtime.forwardImpairments.simulated
-        runtime.reverse.impairments = runtime.reverseImpairments.simulated
-        runtime.forward.isUp = spec.initiallyUp
-        runtime.reverse.isUp = spec.initiallyUp
         links.append(runtime)
     }
 
     private func addCapture(_ spec: ScenarioCapture, directory: String) throws(RealBackendError) {
-        let path = (directory as NSString).appendingPathComponent("\(spec.name).pcap")
         do {
-            let filter = try spec.filter.map { f throws(CaptureError) in try BPFFilter(f) }
-            let writer = try PcapWriter(path: path, epochOffsetNanoseconds: epochOffset)
-            let tap = CaptureTap(name: spec.name, filter: filter, writer: writer, memoryCapacity: 0)
-            bridges[bridgeIndex(spec.at.bridge)].bridge.addTap(tap, segment: spec.at.segment)
-            captures.append(CaptureRuntime(spec: spec, tap: tap, writer: writer, path: path))
+            let capture = try CaptureRuntime(spec, directory: directory, epochOffset: epochOffset)
+            bridges[bridgeIndex(spec.at.bridge)].bridge.addTap(capture.tap, segment: spec.at.segment)
+            captures.append(capture)
         } catch {
             throw RealBackendError("capture \(spec.name): \(error)")
         }
@@ -272,23 +247,13 @@ final class NetnsTopology {
     /// Cuts or restores both directions of link `index`.
     func setLink(_ index: Int, up: Bool) {
         advance()
-        links[index].forward.isUp = up
-        links[index].reverse.isUp = up
+        links[index].setUp(up)
     }
 
     /// Changes a link's impairments from now on.
     func impair(_ action: ImpairAction) {
         advance()
-        var l = links[action.link]
-        if action.direction != .reverse {
-            l.forwardImpairments = action.patch.applied(to: l.forwardImpairments)
-            l.forward.impairments = l.forwardImpairments.simulated
-        }
-        if action.direction != .forward {
-            l.reverseImpairments = action.patch.applied(to: l.reverseImpairments)
-            l.reverse.impairments = l.reverseImpairments.simulated
-        }
-        links[action.link] = l
+        links[action.link].impair(action)
     }
 
     /// Writes a frame straight into a host's NIC (what `replay` into a host does).
@@ -300,22 +265,7 @@ final class NetnsTopology {
 
     /// Where traffic from `sender` to `target` goes now; nil (with why) if it has no address yet.
     func resolve(_ target: TrafficTarget, from sender: String) -> (address: IPv4Address?, why: String) {
-        switch target {
-        case .address(let a):
-            return (a, a.description)
-        case .node(let name, let segment):
-            if let h = host(named: name) {
-                guard let a = h.address?.address else { return (nil, "\(name) has no address") }
-                return (a, "\(a) (\(name))")
-            }
-            guard let config = scenario.node(named: name)?.bridge, let router = config.router else {
-                return (nil, "\(name) has no router address")
-            }
-            var wanted = segment
-            if wanted == nil, let s = host(named: sender)?.spec.attachment, s.bridge == name { wanted = s.segment }
-            let interface = router.interfaces.first { $0.name == wanted } ?? router.interfaces[0]
-            return (interface.ipv4.address, "\(interface.ipv4.address) (\(name).\(interface.name))")
-        }
+        scenario.resolve(target, from: sender) { host(named: $0)?.address?.address }
     }
 
     // MARK: Taking down
@@ -338,28 +288,9 @@ final class NetnsTopology {
 
     func counters() -> [CounterTable] {
         var tables: [CounterTable] = []
-        for b in bridges {
-            for port in b.bridge.ports {
-                var rows: [CounterTable.Row] = [.init("rx packets", Int(port.counters.rxPackets)), .init("rx bytes", Int(port.counters.rxBytes)),
-                                                .init("tx packets", Int(port.counters.txPackets)), .init("tx bytes", Int(port.counters.txBytes))]
-                for (reason, count) in port.counters.nonZeroDrops { rows.append(.init("drop \(reason)", Int(count))) }
-                tables.append(CounterTable(title: "\(b.name) port \(port.name) (\(port.kind))", rows: rows))
-            }
-        }
-        for l in links {
-            for (side, d) in [("forward", l.forward), ("reverse", l.reverse)] {
-                let c = d.counters
-                let rows: [CounterTable.Row] = [.init("sent", c.sent), .init("delivered", c.delivered), .init("lost", c.lost),
-                                                .init("duplicated", c.duplicated), .init("reordered", c.reordered), .init("corrupted", c.corrupted),
-                                                .init("queue drops", c.queueDrops), .init("mtu drops", c.mtuDrops), .init("down drops", c.downDrops)]
-                tables.append(CounterTable(title: "\(l.spec.displayName) \(side)", rows: rows))
-            }
-        }
-        for c in captures {
-            tables.append(CounterTable(title: "capture \(c.spec.name)", rows: [.init("recorded", Int(c.tap.recorded)),
-                                                                              .init("filtered out", Int(c.tap.filteredOut)),
-                                                                              .init("write failures", Int(c.tap.writeFailures))]))
-        }
+        for b in bridges { tables += CounterTable.ports(of: b.bridge, named: b.name) }
+        for l in links { tables += l.counterTables }
+        for c in captures { tables.append(c.counterTable) }
         return tables
     }
 }

@@ -46,8 +46,7 @@ public enum QEMUBackend {
     public static func run(_ scenario: Scenario, seed: UInt64, captureDirectory: String) -> LabRun {
         let clock = ContinuousClock()
         let began = clock.now
-        var run = LabRun(scenarioName: scenario.name, scenarioFile: scenario.file, description: scenario.description,
-                         seed: seed, backend: LabBackend.qemu.rawValue)
+        var run = LabRun(scenario, seed: seed, backend: .qemu)
         if let why = unavailableReason() {
             run.status = .error(why)
             return run
@@ -57,12 +56,7 @@ public enum QEMUBackend {
         defer { interrupt.finish() }
         do {
             let output = try QEMUScenarioRun(scenario, guest: guest, captureDirectory: captureDirectory, interrupt: interrupt).run()
-            run.outcomes = scenario.evaluate(output.observations)
-            run.actions = output.actions
-            run.counters = output.counters
-            run.captures = output.captures
-            run.log = output.log
-            run.simulatedDuration = output.duration
+            run.record(output, of: scenario)
         } catch {
             run.status = .error("\(error)")
         }

@@ -6,6 +6,7 @@
 import Basics
 import BridgeDaemon
 import Capture
+import struct Datapath.PortID
 import Engine
 import Foundation
 import HostIO
@@ -42,7 +43,7 @@ final class QEMUScenarioRun {
     private let clock = MonotonicClock()
     private var epochOffset: UInt64 = 0
     /// Replays (the only bridge-side action here) by entry: frames, bytes and frames played.
-    private var replays: [Int: (frames: Int, bytes: Int, played: Int, startedAt: Instant, finishedAt: Instant?)] = [:]
+    private var replays: [Int: (progress: ReplayProgress, startedAt: Instant, finishedAt: Instant?)] = [:]
     private var notRun: [Int: String] = [:]
 
     /// Boot, commands and power-off of the slowest guest must fit in this (TCG on a shared machine).
@@ -59,7 +60,7 @@ final class QEMUScenarioRun {
 
     func captureTime(_ monotonic: Instant) -> Instant { Instant(nanoseconds: monotonic.nanoseconds &+ epochOffset) }
 
-    func run() throws(RealBackendError) -> RealRunOutput {
+    func run() throws(RealBackendError) -> RunOutput {
         let work = NSTemporaryDirectory() + "sluice-lab-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         do {
             try FileManager.default.createDirectory(atPath: captureDirectory, withIntermediateDirectories: true)
@@ -91,15 +92,12 @@ final class QEMUScenarioRun {
         epochOffset = UInt64(Date().timeIntervalSince1970 * 1e9) &- reactor.clock.now().nanoseconds
 
         // Captures, and a tap in memory per guest segment for the DHCPACKs (the leases' details).
-        var captures: [(spec: ScenarioCapture, tap: CaptureTap, writer: PcapWriter, path: String)] = []
+        var captures: [CaptureRuntime] = []
         for spec in scenario.captures {
-            let path = (captureDirectory as NSString).appendingPathComponent("\(spec.name).pcap")
             do {
-                let filter = try spec.filter.map { f throws(CaptureError) in try BPFFilter(f) }
-                let writer = try PcapWriter(path: path, epochOffsetNanoseconds: epochOffset)
-                let tap = CaptureTap(name: spec.name, filter: filter, writer: writer, memoryCapacity: 0)
-                bridge.addTap(tap, segment: spec.at.segment)
-                captures.append((spec, tap, writer, path))
+                let capture = try CaptureRuntime(spec, directory: captureDirectory, epochOffset: epochOffset)
+                bridge.addTap(capture.tap, segment: spec.at.segment)
+                captures.append(capture)
             } catch {
                 throw RealBackendError("capture \(spec.name): \(error)")
             }
@@ -143,7 +141,7 @@ final class QEMUScenarioRun {
             if let d = bridge.nextDeadline(), d <= t { bridge.poll(now: t) }
         }
         // Replays still due within the scenario's duration.
-        while clock.now() < start + scenario.duration, replays.values.contains(where: { $0.played < $0.frames }) {
+        while clock.now() < start + scenario.duration, replays.values.contains(where: { $0.progress.played < $0.progress.frames }) {
             do { try reactor.runOnce(timeout: .milliseconds(20)) } catch { break }
         }
         let end = clock.now()
@@ -161,8 +159,7 @@ final class QEMUScenarioRun {
         daemon.shutdown()
         let acks = dhcpTaps.flatMap(\.records).compactMap { r in FrameDecoding.dhcpMessage(r).map { (r.time, $0) } }
             .filter { $0.1.messageType == .ack }
-        return finish(running, acks: acks, captures: captures.map { ($0.spec, $0.tap, $0.path) }, counters: counters(bridge, captures.map(\.tap)),
-                      start: start, end: end)
+        return finish(running, acks: acks, captures: captures, counters: counters(bridge, captures), start: start, end: end)
     }
 
     /// The pending guest to boot now: one whose targets across the router are all ready; when
@@ -198,42 +195,34 @@ final class QEMUScenarioRun {
             return
         }
         guard case .bridge(let segment) = r.into else { notRun[entry.index] = "replay into a guest"; return }
-        let frames: [CaptureRecord]
-        do { frames = try PcapReader(path: r.path).readAll() } catch { notRun[entry.index] = "\(error)"; return }
-        guard let port = try? bridge.attachExternal(name: "replay:\(entry.displayName)", kind: .tap, segment: segment.segment, transmit: { _ in }) else {
-            notRun[entry.index] = "no port free on \(segment.bridge)"
+        let schedule: ReplaySchedule
+        do { schedule = try ReplaySchedule(r) } catch { notRun[entry.index] = "\(error)"; return }
+        let port: PortID
+        do throws(ReplayRefusal) { port = try bridge.attachReplayPort(entry: entry.displayName, segment: segment) } catch {
+            notRun[entry.index] = error.why
             return
         }
         let i = entry.index
         let begin = start + t
-        replays[i] = (frames.count * r.loop, 0, 0, begin, frames.isEmpty ? begin : nil)
-        guard let first = frames.first else { return }
-        let span = frames.last!.time - first.time
-        for loop in 0..<r.loop {
-            for record in frames {
-                var offset: Duration = .zero
-                if case .multiplier(let x) = r.speed {
-                    offset = .nanoseconds(Int64((Double(((record.time - first.time) + span * loop).nanosecondsClamped) / x).rounded()))
-                }
-                reactor.schedule(at: begin + offset) { [unowned self, unowned bridge] in
-                    let now = self.clock.now()
-                    record.bytes.withUnsafeBytes { bridge.receive($0, from: port, now: now) }
-                    guard var state = self.replays[i] else { return }
-                    state.played += 1
-                    state.bytes += record.bytes.count
-                    if state.played == state.frames { state.finishedAt = now }
-                    self.replays[i] = state
-                }
+        replays[i] = (ReplayProgress(frames: schedule.total), begin, schedule.frames.isEmpty ? begin : nil)
+        guard !schedule.frames.isEmpty else { return }
+        for (offset, record) in schedule.deliveries {
+            reactor.schedule(at: begin + offset) { [unowned self, unowned bridge] in
+                let now = self.clock.now()
+                record.bytes.withUnsafeBytes { bridge.receive($0, from: port, now: now) }
+                guard var state = self.replays[i] else { return }
+                if state.progress.play(record) { state.finishedAt = now }
+                self.replays[i] = state
             }
         }
-        note("\(entry.displayName): replaying \(r.pcap) (\(frames.count) frames × \(r.loop)) into \(r.into) at \(Format.duration(t))")
+        note("\(entry.displayName): replaying \(r.pcap) (\(schedule.frames.count) frames × \(r.loop)) into \(r.into) at \(Format.duration(t))")
     }
 
     // MARK: Results
 
     private func finish(_ guests: [RunningGuest], acks: [(Instant, DHCPMessage)],
-                        captures: [(spec: ScenarioCapture, tap: CaptureTap, path: String)], counters: [CounterTable],
-                        start: Instant, end: Instant) -> RealRunOutput {
+                        captures: [CaptureRuntime], counters: [CounterTable],
+                        start: Instant, end: Instant) -> RunOutput {
         var results: [Int: ActionResult] = [:]
         for g in guests {
             let lines = g.console.all
@@ -256,32 +245,18 @@ final class QEMUScenarioRun {
             }
         }
         for (i, r) in replays {
-            results[i] = .replay(ReplayResult(startedAt: captureTime(r.startedAt), finishedAt: r.finishedAt.map(captureTime), frames: r.played, bytes: r.bytes))
+            results[i] = .replay(r.progress.result(startedAt: captureTime(r.startedAt), finishedAt: r.finishedAt.map(captureTime)))
         }
 
-        var named: [String: ActionResult] = [:]
-        var why: [String: String] = [:]
-        var actions: [ActionReport] = []
-        for entry in scenario.timeline {
-            let result = results[entry.index]
-            if let name = entry.name {
-                if let result { named[name] = result } else { why[name] = notRun[entry.index] ?? "no result (see the run log)" }
-            }
-            actions.append(ActionReport(name: entry.displayName, kind: entry.action.kind, node: entry.action.node,
-                                        description: entry.summary(links: scenario.links) + (entry.action.node != nil ? " (in the guest, after boot)" : ""),
-                                        result: result))
-        }
-        var files: [CaptureFile] = []
-        var records: [String: [CaptureRecord]] = [:]
-        for c in captures {
-            let frames = (try? PcapReader(path: c.path).readAll()) ?? []
-            records[c.spec.name] = frames
-            files.append(CaptureFile(name: c.spec.name, at: c.spec.at.description, filter: c.spec.filter, path: c.path, frames: frames.count))
-        }
+        let timeline = TimelineResults(scenario, result: { results[$0.index] },
+                                       whyNotRun: { notRun[$0.index] ?? "no result (see the run log)" },
+                                       annotation: { $0.action.node != nil ? " (in the guest, after boot)" : "" })
+        let captured = CapturedFrames(captures, place: \.at.description)
         log.sort { $0.time < $1.time }
         let lines = log.map { "\(Format.time(Instant(nanoseconds: 0) + ($0.time - min($0.time, start)))) \($0.text)" }
-        return RealRunOutput(observations: RunObservations(start: captureTime(start), captures: records, results: named, notRun: why),
-                             actions: actions, counters: counters, captures: files, log: lines, duration: end - start)
+        return RunOutput(observations: RunObservations(start: captureTime(start), captures: captured.records,
+                                                       results: timeline.named, notRun: timeline.notRun),
+                         actions: timeline.actions, counters: counters, captures: captured.files, log: lines, duration: end - start)
     }
 
     /// The boot lease: from eth0 coming up (udhcpc starts then) to SLUICE-DHCP-OK, with the
@@ -315,18 +290,7 @@ final class QEMUScenarioRun {
                          rebindingTime: o.rebindingTime.map { .seconds(Int64($0)) } ?? lease.map { $0 * 7 / 8 }, obtainedAt: time)
     }
 
-    private func counters(_ bridge: Bridge, _ taps: [CaptureTap]) -> [CounterTable] {
-        var tables: [CounterTable] = []
-        for port in bridge.ports {
-            var rows: [CounterTable.Row] = [.init("rx packets", Int(port.counters.rxPackets)), .init("rx bytes", Int(port.counters.rxBytes)),
-                                            .init("tx packets", Int(port.counters.txPackets)), .init("tx bytes", Int(port.counters.txBytes))]
-            for (reason, count) in port.counters.nonZeroDrops { rows.append(.init("drop \(reason)", Int(count))) }
-            tables.append(CounterTable(title: "\(bridge.config.name) port \(port.name) (\(port.kind))", rows: rows))
-        }
-        for t in taps {
-            tables.append(CounterTable(title: "capture \(t.name)", rows: [.init("recorded", Int(t.recorded)), .init("filtered out", Int(t.filteredOut)),
-                                                                          .init("write failures", Int(t.writeFailures))]))
-        }
-        return tables
+    private func counters(_ bridge: Bridge, _ captures: [CaptureRuntime]) -> [CounterTable] {
+        CounterTable.ports(of: bridge, named: bridge.config.name) + captures.map(\.counterTable)
     }
 }

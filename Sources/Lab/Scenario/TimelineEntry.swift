@@ -19,6 +19,21 @@ public struct TimelineEntry: Sendable {
 
     /// "p1" or "timeline[3] (ping)", for messages and reports.
     public var displayName: String { name ?? "timeline[\(index)] (\(action.kind.rawValue))" }
+
+    /// "at 5s: ping vm1 → srv, 20 × 200ms, 56 bytes" (the reports' action column).
+    func summary(links: [ScenarioLink]) -> String {
+        let when = trigger.description
+        switch action {
+        case .dhcp(let n): return "\(when): dhcp on \(n)"
+        case .release(let n): return "\(when): release on \(n)"
+        case .ping(let p): return "\(when): ping \(p.node) → \(p.to), \(p.count) × \(Format.duration(p.interval)), \(p.size) bytes"
+        case .udp(let u): return "\(when): udp \(u.node) → \(u.to):\(u.port), \(u.rate), \(u.size) bytes, \(Format.duration(u.duration))"
+        case .linkDown(let l): return "\(when): link-down \(links[l].displayName)"
+        case .linkUp(let l): return "\(when): link-up \(links[l].displayName)"
+        case .impair(let a): return "\(when): impair \(links[a.link].displayName) (\(a.direction.rawValue))"
+        case .replay(let r): return "\(when): replay \(r.pcap) into \(r.into)"
+        }
+    }
 }
 
 /// When an entry starts.

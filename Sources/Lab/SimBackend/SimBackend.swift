@@ -12,17 +12,11 @@ public enum SimBackend {
     public static func run(_ scenario: Scenario, seed: UInt64, captureDirectory: String) -> LabRun {
         let clock = ContinuousClock()
         let began = clock.now
-        var run = LabRun(scenarioName: scenario.name, scenarioFile: scenario.file, description: scenario.description,
-                         seed: seed, backend: LabBackend.sim.rawValue)
+        var run = LabRun(scenario, seed: seed, backend: .sim)
         do {
             let topology = try SimTopology(scenario, seed: seed, captureDirectory: captureDirectory)
             let output = try SimScenarioRun(scenario, topology: topology).run()
-            run.outcomes = scenario.evaluate(output.observations)
-            run.actions = output.actions
-            run.counters = output.counters
-            run.captures = output.captures
-            run.log = output.log
-            run.simulatedDuration = output.simulated
+            run.record(output, of: scenario)
         } catch let error as SimSetupError {
             run.status = .error("could not build the topology: \(error)")
         } catch let error as SimulationError {

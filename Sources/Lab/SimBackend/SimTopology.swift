@@ -26,7 +26,7 @@ struct SimSetupError: Error, CustomStringConvertible {
     var description: String
 }
 
-final class SimTopology {
+final class SimTopology: LinkModelTopology {
     struct BridgeRuntime {
         let name: String
         let bridge: Bridge
@@ -41,25 +41,6 @@ final class SimTopology {
         let guest: SimulatedGuest
         let bridge: Int
         let port: PortID
-    }
-
-    /// A scenario link and the Sim directions carrying its forward and reverse traffic.
-    struct LinkRuntime {
-        let spec: ScenarioLink
-        let forward: Sim.LinkDirection
-        let reverse: Sim.LinkDirection
-        /// The Lab impairments in force, per direction (what `impair` patches).
-        var forwardImpairments: LinkImpairments
-        var reverseImpairments: LinkImpairments
-        /// Captures of the link's wire (bridge-to-bridge and WAN links).
-        var taps = LinkTaps()
-    }
-
-    struct CaptureRuntime {
-        let spec: ScenarioCapture
-        let tap: CaptureTap
-        let writer: PcapWriter
-        let path: String
     }
 
     let scenario: Scenario
@@ -136,8 +117,7 @@ final class SimTopology {
             let hostIsA = spec.a == .host(h)
             runtime = LinkRuntime(spec: spec,
                                   forward: hostIsA ? guest.cable.aToB : guest.cable.bToA,
-                                  reverse: hostIsA ? guest.cable.bToA : guest.cable.aToB,
-                                  forwardImpairments: spec.forward, reverseImpairments: spec.reverse)
+                                  reverse: hostIsA ? guest.cable.bToA : guest.cable.aToB)
         case (.bridge(let x), .bridge(let y)):
             let bx = bridgeIndex(x.bridge), by = bridgeIndex(y.bridge)
             let link = Link(simulation, name: spec.name ?? "links[\(spec.index)]")
@@ -159,8 +139,7 @@ final class SimTopology {
             }
             link.attachB(touching: bridges[by].node) { [unowned bridgeY] frame, now in bridgeY.receive(frame, from: portY, now: now) }
             link.attachA(touching: bridges[bx].node) { [unowned bridgeX] frame, now in bridgeX.receive(frame, from: portX, now: now) }
-            runtime = LinkRuntime(spec: spec, forward: link.aToB, reverse: link.bToA,
-                                  forwardImpairments: spec.forward, reverseImpairments: spec.reverse, taps: taps)
+            runtime = LinkRuntime(spec: spec, forward: link.aToB, reverse: link.bToA, taps: taps)
         case (.wan(let x), .wan(let y)):
             runtime = try addWANLink(spec, x, y)
         case (.wan, _), (_, .wan):
@@ -168,25 +147,18 @@ final class SimTopology {
         case (.host, .host):
             throw SimSetupError(description: "\(spec.displayName) joins two hosts")  // refused by the parser
         }
-        runtime.forward.impairments = runtime.forwardImpairments.simulated
-        runtime.reverse.impairments = runtime.reverseImpairments.simulated
-        runtime.forward.isUp = spec.initiallyUp
-        runtime.reverse.isUp = spec.initiallyUp
         links.append(runtime)
     }
 
     private func addCapture(_ spec: ScenarioCapture, directory: String) throws(SimSetupError) {
-        let path = (directory as NSString).appendingPathComponent("\(spec.name).pcap")
         do {
-            let filter = try spec.filter.map { f throws(CaptureError) in try BPFFilter(f) }
-            let writer = try PcapWriter(path: path, epochOffsetNanoseconds: 0)
-            let tap = CaptureTap(name: spec.name, filter: filter, writer: writer, memoryCapacity: 0)
+            let capture = try CaptureRuntime(spec, directory: directory, epochOffset: 0)
             if let link = spec.link {
-                links[link.index].taps.taps.append(tap)
+                links[link.index].taps.taps.append(capture.tap)
             } else {
-                bridges[bridgeIndex(spec.at.bridge)].bridge.addTap(tap, segment: spec.at.segment)
+                bridges[bridgeIndex(spec.at.bridge)].bridge.addTap(capture.tap, segment: spec.at.segment)
             }
-            captures.append(CaptureRuntime(spec: spec, tap: tap, writer: writer, path: path))
+            captures.append(capture)
         } catch {
             throw SimSetupError(description: "capture \(spec.name): \(error)")
         }
@@ -194,71 +166,19 @@ final class SimTopology {
 
     // MARK: Changing links
 
-    func setLink(_ index: Int, up: Bool) {
-        links[index].forward.isUp = up
-        links[index].reverse.isUp = up
-    }
+    func setLink(_ index: Int, up: Bool) { links[index].setUp(up) }
 
-    func impair(_ action: ImpairAction) {
-        var l = links[action.link]
-        if action.direction != .reverse {
-            l.forwardImpairments = action.patch.applied(to: l.forwardImpairments)
-            l.forward.impairments = l.forwardImpairments.simulated
-        }
-        if action.direction != .forward {
-            l.reverseImpairments = action.patch.applied(to: l.reverseImpairments)
-            l.reverse.impairments = l.reverseImpairments.simulated
-        }
-        links[action.link] = l
-    }
+    func impair(_ action: ImpairAction) { links[action.link].impair(action) }
 
     // MARK: Addresses
 
     /// Where traffic from `sender` to `target` goes now; nil (with why) if it has no address yet.
     func resolve(_ target: TrafficTarget, from sender: String) -> (address: IPv4Address?, why: String) {
-        switch target {
-        case .address(let a):
-            return (a, a.description)
-        case .node(let name, let segment):
-            if let h = host(named: name) {
-                guard let a = h.guest.host.address?.address else { return (nil, "\(name) has no address") }
-                return (a, "\(a) (\(name))")
-            }
-            guard let config = scenario.node(named: name)?.bridge, let router = config.router else {
-                return (nil, "\(name) has no router address")
-            }
-            var wanted = segment
-            if wanted == nil, let s = host(named: sender)?.spec.attachment, s.bridge == name { wanted = s.segment }
-            let interface = router.interfaces.first { $0.name == wanted } ?? router.interfaces[0]
-            return (interface.ipv4.address, "\(interface.ipv4.address) (\(name).\(interface.name))")
-        }
+        scenario.resolve(target, from: sender) { host(named: $0)?.guest.host.address?.address }
     }
 
     /// The host whose address is `address` now (for flows sent to an address).
     func host(withAddress address: IPv4Address) -> HostRuntime? {
         hosts.first { $0.guest.host.address?.address == address }
-    }
-}
-
-extension LinkImpairments {
-    /// The Sim link model's equivalent.
-    var simulated: Sim.LinkImpairments {
-        var s = Sim.LinkImpairments()
-        s.delay = delay
-        s.jitter = jitter == .zero ? .none : .uniform(jitter)
-        switch loss {
-        case .none: s.loss = .none
-        case .random(let p): s.loss = .random(p)
-        case .gilbertElliott(let g):
-            s.loss = .gilbertElliott(goodToBad: g.p, badToGood: g.r, lossInGood: 1 - g.k, lossInBad: 1 - g.h)
-        }
-        s.duplicate = duplicate
-        s.reorder = reorder
-        s.corrupt = corrupt
-        if let rate {
-            s.rate = RateLimit(bitsPerSecond: UInt64(max(rate, 1).rounded()), queueLimit: .packets(queue ?? 1000))
-        }
-        s.mtu = mtu
-        return s
     }
 }

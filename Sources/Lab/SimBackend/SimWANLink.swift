@@ -10,14 +10,6 @@ import Engine
 import Sim
 import Wire
 
-/// Captures on a link's wire: every frame put on it, in both directions, at its send time.
-final class LinkTaps {
-    var taps: [CaptureTap] = []
-    func record(_ frame: UnsafeRawBufferPointer, at now: Instant) {
-        for tap in taps { tap.record(frame: frame, at: now) }
-    }
-}
-
 /// One bridge's end of a WAN link.
 final class SimWANEnd {
     let bridge: Bridge
@@ -118,8 +110,7 @@ extension SimTopology {
         }
         link.attachB(touching: bridges[by].node) { [unowned endY] frame, now in endY.arrive(frame, now: now) }
         link.attachA(touching: bridges[bx].node) { [unowned endX] frame, now in endX.arrive(frame, now: now) }
-        return LinkRuntime(spec: spec, forward: link.aToB, reverse: link.bToA,
-                           forwardImpairments: spec.forward, reverseImpairments: spec.reverse, taps: taps)
+        return LinkRuntime(spec: spec, forward: link.aToB, reverse: link.bToA, taps: taps)
     }
 
     static func endpoint(of wan: WANConfig) -> Endpoint? {
