@@ -22,6 +22,8 @@
 //                  tools print: PingOutput, UDHCPClient, IPerf3Report
 //   QEMUBackend/   the `qemu` backend: QEMUGuestPlan (the timeline as kernel-command-line commands),
 //                  QEMUScenarioRun (BridgeDaemon + QEMU test guests), QEMUBackend
+//   Bench/         TunnelBenchmark: `sluice bench tunnel` (iperf3 through sluice wg up and wireguard-go
+//                  between two namespaces, by MTU)
 //   LabRunner      `sluice lab run`: load every file, run the selected ones, write the report
 // On sim, time inside a run is the simulation's; the wall clock is read only to report how long a
 // run took. The real backends run on the monotonic clock and stamp captures with wall-clock time.
