@@ -10,8 +10,10 @@ import Wire
 
 public final class Bridge {
     public let config: BridgeConfig
-    public private(set) var ports = PortTable(maxPorts: 1024)
-    public private(set) var segments: [Segment] = []
+    /// The bridge's ports with their counters.
+    public var ports: PortTable { portTable }
+    /// The bridge's segments, in configuration order.
+    public var segments: [Segment] { segmentList }
     public let router: Router?
     /// One DHCP server per router interface that has a pool (index = interface).
     public private(set) var dhcpServers: [DHCPServer?] = []
@@ -20,13 +22,30 @@ public final class Bridge {
     public let wan: WAN?
 
     /// What became of every frame handed to the router (the router counts its drops by reason).
-    public internal(set) var routerOutcomes = RouterOutcomeCounts()
+    public var routerOutcomes: RouterOutcomeCounts { outcomes }
 
+    // The state touched per frame is internal storage behind the public getters above: the
+    // optimizer drops the dynamic exclusivity checks (swift_beginAccess) of a class's stored
+    // property only when the property is not visible outside the module and no access to it spans
+    // a call (an append, a call into another module). So these properties are read per frame and
+    // changed only whole: the value is taken out, changed and put back (`changeSegments`,
+    // `addPort`); the per-frame flags and lists are fixed buffers behind `let`s.
+    var portTable = PortTable(maxPorts: Bridge.maxPorts)
+    var segmentList: [Segment] = []
+    var outcomes = RouterOutcomeCounts()
+
+    /// The most ports a bridge has (ids `0 ..< maxPorts`).
+    static let maxPorts = 1024
+    /// What is behind each port, by port id. Changed only whole (see `portTable`).
     var backends: [PortBackend] = []
+    /// The segment of each port, by port id. Changed only whole (see `portTable`).
     var segmentOfPort: [Int] = []
-    /// Guest NICs whose receive queue got frames since the last flush (deduplicated by `dirty`).
-    var pendingReceiveNotify: [PortID] = []
-    var dirty: [Bool] = []
+    /// Guest NICs whose receive queue got frames since the last flush: the first
+    /// `pendingReceiveNotifyCount` entries (deduplicated by `dirty`, so at most `maxPorts`).
+    let pendingReceiveNotify = UnsafeMutableBufferPointer<PortID>.allocate(capacity: Bridge.maxPorts)
+    var pendingReceiveNotifyCount = 0
+    /// Whether a port is in `pendingReceiveNotify`, by port id.
+    let dirty = UnsafeMutableBufferPointer<Bool>.allocate(capacity: Bridge.maxPorts)
     /// UDP datagrams the router delivered to local services, handled after the router returns.
     var localDeliveries: [(datagram: LocalUDPDatagram, payload: [UInt8])] = []
     let dhcpScratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 1500, alignment: 16)
@@ -44,27 +63,31 @@ public final class Bridge {
     public init(config: BridgeConfig, captureDirectory: String = ".", captureEpochNanoseconds: UInt64 = 0,
                 wanSetup: WANSetup = WANSetup()) throws(EngineError) {
         self.config = config
+        dirty.initialize(repeating: false)
         let switchConfig = LearningSwitch.Configuration(capacity: config.switching.tableSize, agingTime: config.switching.aging)
         if let r = config.router {
             var rc = RouterConfiguration(interfaces: r.interfaces.map { RouterInterface(mac: $0.mac, network: $0.ipv4, mtu: $0.mtu) })
             rc.staticRoutes = r.routes
             wan = try config.wan.map { w throws(EngineError) in try Self.makeWAN(w, router: r, routerConfiguration: &rc, setup: wanSetup) }
             do { router = try Router(rc) } catch { throw EngineError.router("\(error)") }
+            var list: [Segment] = [], routerBackends: [PortBackend] = [], routerSegments: [Int] = []
             for (i, interface) in r.interfaces.enumerated() {
-                let port = try Self.add(&ports, name: "\(interface.name)-router", kind: .router)
-                segments.append(Segment(name: interface.name, learning: LearningSwitch(configuration: switchConfig),
-                                        router: (port, i)))
-                backends.append(.router(interface: i))
-                segmentOfPort.append(i)
-                dirty.append(false)
-                segments[i].ports.append(port)
+                let port = try addPort(name: "\(interface.name)-router", kind: .router)
+                var segment = Segment(name: interface.name, learning: LearningSwitch(configuration: switchConfig), router: (port, i))
+                segment.ports.append(port)
+                list.append(segment)
+                routerBackends.append(.router(interface: i))
+                routerSegments.append(i)
                 dhcpServers.append(try interface.dhcp.map { d throws(EngineError) in try Self.makeDHCPServer(d, interface: interface) })
             }
+            segmentList = list
+            backends = routerBackends
+            segmentOfPort = routerSegments
         } else {
             guard config.wan == nil else { throw EngineError.wan("a WAN needs a router: it is the router's default route") }
             router = nil
             wan = nil
-            segments.append(Segment(name: "lan", learning: LearningSwitch(configuration: switchConfig), router: nil))
+            segmentList = [Segment(name: "lan", learning: LearningSwitch(configuration: switchConfig), router: nil)]
         }
         for c in config.captures {
             let path = c.file.hasPrefix("/") ? c.file : "\(captureDirectory)/\(c.file)"
@@ -77,10 +100,44 @@ public final class Bridge {
         }
     }
 
-    deinit { dhcpScratch.deallocate() }
+    deinit {
+        dhcpScratch.deallocate()
+        pendingReceiveNotify.deallocate()
+        dirty.deallocate()
+    }
 
-    static func add(_ ports: inout PortTable, name: String, kind: PortKind) throws(EngineError) -> PortID {
-        do { return try ports.add(name: name, kind: kind) } catch { throw EngineError.port(name: name, "\(error)") }
+    /// Registers a port. The table is taken out of `portTable` for the call (see `portTable`).
+    func addPort(name: String, kind: PortKind) throws(EngineError) -> PortID {
+        var table = takePortTable()
+        defer { portTable = table }
+        do { return try table.add(name: name, kind: kind) } catch { throw EngineError.port(name: name, "\(error)") }
+    }
+
+    /// The port table, moved out of `portTable` (left empty) so that it is uniquely referenced;
+    /// the caller puts it back.
+    func takePortTable() -> PortTable {
+        let table = portTable
+        portTable = Self.placeholderPorts
+        return table
+    }
+
+    /// What `portTable` holds while its value is taken out.
+    static let placeholderPorts = PortTable(maxPorts: 1)
+
+    /// Runs `body` on the segments, taken out of `segmentList` for the call (see `portTable`) and
+    /// put back after it; `body` must not touch `segmentList`.
+    @inline(__always)
+    func changeSegments<R>(_ body: (inout [Segment]) -> R) -> R {
+        var list = segmentList
+        segmentList = []
+        defer { segmentList = list }
+        return body(&list)
+    }
+
+    /// Runs `body` on the learning switch of segment `s` (see `changeSegments`).
+    @inline(__always)
+    func withLearningSwitch<R>(of s: Int, _ body: (inout LearningSwitch) -> R) -> R {
+        changeSegments { body(&$0[s].learning) }
     }
 
     static func makeDHCPServer(_ d: DHCPConfig, interface: InterfaceConfig) throws(EngineError) -> DHCPServer {
@@ -95,7 +152,10 @@ public final class Bridge {
     // MARK: Ports
 
     /// The index of the segment named `name`.
-    public func segmentIndex(named name: String) -> Int? { segments.firstIndex { $0.name == name } }
+    public func segmentIndex(named name: String) -> Int? {
+        let list = segmentList
+        return list.firstIndex { $0.name == name }
+    }
 
     /// Attaches a guest NIC to segment `segment` (default: the first).
     @discardableResult
@@ -114,16 +174,19 @@ public final class Bridge {
         let s: Int
         if let segment {
             guard let i = segmentIndex(named: segment) else {
-                throw EngineError.port(name: name, "no segment named '\(segment)' (have: \(segments.map(\.name).joined(separator: ", ")))")
+                throw EngineError.port(name: name, "no segment named '\(segment)' (have: \(segmentList.map(\.name).joined(separator: ", ")))")
             }
             s = i
         } else { s = 0 }
-        let id = try Self.add(&ports, name: name, kind: kind)
+        let id = try addPort(name: name, kind: kind)
         let index = Int(id.rawValue)
-        while backends.count <= index { backends.append(.detached); segmentOfPort.append(0); dirty.append(false) }
-        backends[index] = backend
-        segmentOfPort[index] = s
-        segments[s].ports.append(id)
+        var newBackends = backends, newSegmentOfPort = segmentOfPort
+        while newBackends.count <= index { newBackends.append(.detached); newSegmentOfPort.append(0) }
+        newBackends[index] = backend
+        newSegmentOfPort[index] = s
+        backends = newBackends
+        segmentOfPort = newSegmentOfPort
+        changeSegments { $0[s].ports.append(id) }
         return id
     }
 
@@ -132,10 +195,16 @@ public final class Bridge {
         let index = Int(port.rawValue)
         guard backends.indices.contains(index), !isRouterPort(index) else { return }
         let s = segmentOfPort[index]
-        segments[s].ports.removeAll { $0 == port }
-        _ = segments[s].learning.removePort(port)
-        backends[index] = .detached
-        _ = ports.remove(port)
+        changeSegments { list in
+            list[s].ports.removeAll { $0 == port }
+            _ = list[s].learning.removePort(port)
+        }
+        var newBackends = backends
+        newBackends[index] = .detached
+        backends = newBackends
+        var table = takePortTable()
+        _ = table.remove(port)
+        portTable = table
     }
 
     func isRouterPort(_ index: Int) -> Bool { if case .router = backends[index] { return true }; return false }
@@ -143,7 +212,7 @@ public final class Bridge {
     /// Adds a capture tap to a segment: it sees every frame entering that segment's switch.
     public func addTap(_ tap: CaptureTap, segment: String) {
         guard let s = segmentIndex(named: segment) else { return }
-        segments[s].taps.append(tap)
+        changeSegments { $0[s].taps.append(tap) }
     }
 
     /// The guest NIC behind `port`, if it is one.
@@ -169,18 +238,18 @@ public final class Bridge {
     /// whether that pair's driver asked to be notified.
     public func serviceTransmit(of nic: GuestNIC, on port: PortID, now: Instant, limit: Int = 256) -> (frames: Int, notify: Bool) {
         let batch = nic.transmit(limit: limit) { _, frame in
-            self.ports.countReceived(on: port, bytes: frame.count)
+            self.portTable.countReceived(on: port, bytes: frame.count)
             self.switchFrame(frame, from: port, now: now)
         }
-        if batch.dropped > 0 { for _ in 0..<batch.dropped { ports.countDrop(.tooBig, on: port) } }
-        if nic.transmitQueue.isBroken { ports.countDrop(.brokenQueue, on: port) }
+        if batch.dropped > 0 { for _ in 0..<batch.dropped { portTable.countDrop(.tooBig, on: port) } }
+        if nic.transmitQueue.isBroken { portTable.countDrop(.brokenQueue, on: port) }
         flushNotifications()
         return (batch.frames, batch.notifyGuest)
     }
 
     /// A frame arriving from an external port (TAP, link, test).
     public func receive(_ frame: UnsafeRawBufferPointer, from port: PortID, now: Instant) {
-        ports.countReceived(on: port, bytes: frame.count)
+        portTable.countReceived(on: port, bytes: frame.count)
         switchFrame(frame, from: port, now: now)
         flushNotifications()
     }
@@ -188,14 +257,14 @@ public final class Bridge {
     /// Taps, learns and forwards one frame that entered the segment of `port`.
     func switchFrame(_ frame: UnsafeRawBufferPointer, from port: PortID, now: Instant) {
         let s = segmentOfPort[Int(port.rawValue)]
-        if !segments[s].taps.isEmpty { for tap in segments[s].taps { tap.record(frame: frame, at: now) } }
-        switch segments[s].learning.receive(frame: frame, on: port, now: now) {
+        if !segmentList[s].taps.isEmpty { for tap in segmentList[s].taps { tap.record(frame: frame, at: now) } }
+        switch withLearningSwitch(of: s, { $0.receive(frame: frame, on: port, now: now) }) {
         case .forward(let out):
             transmit(frame, to: out, now: now)
         case .flood(let except):
-            for out in segments[s].ports where out != except { transmit(frame, to: out, now: now) }
+            for out in segmentList[s].ports where out != except { transmit(frame, to: out, now: now) }
         case .drop(let reason):
-            ports.countDrop(reason, on: port)
+            portTable.countDrop(reason, on: port)
         }
     }
 
@@ -206,21 +275,28 @@ public final class Bridge {
         case .virtio(let nic):
             switch nic.receive(frame) {
             case .delivered:
-                ports.countSent(on: port, bytes: frame.count)
-                if !dirty[index] { dirty[index] = true; pendingReceiveNotify.append(port) }
-            case .noBuffers: ports.countDrop(.noRxBuffer, on: port)
-            case .frameTooLarge: ports.countDrop(.tooBig, on: port)
-            case .offloadNotNegotiated: ports.countDrop(.filtered, on: port)
-            case .queueBroken: ports.countDrop(.brokenQueue, on: port)
+                portTable.countSent(on: port, bytes: frame.count)
+                if !dirty[index] {
+                    dirty[index] = true
+                    pendingReceiveNotify[pendingReceiveNotifyCount] = port
+                    pendingReceiveNotifyCount += 1
+                }
+            case .noBuffers: portTable.countDrop(.noRxBuffer, on: port)
+            case .frameTooLarge: portTable.countDrop(.tooBig, on: port)
+            case .offloadNotNegotiated: portTable.countDrop(.filtered, on: port)
+            case .queueBroken: portTable.countDrop(.brokenQueue, on: port)
             }
         case .router(let interface):
-            ports.countSent(on: port, bytes: frame.count)
-            var output = RouterSink(bridge: self, now: now)
-            if let router { routerOutcomes.count(router.receive(frame, on: interface, now: now, output: &output)) }
+            portTable.countSent(on: port, bytes: frame.count)
+            if let router {
+                var output = RouterSink(bridge: self, now: now)
+                let disposition = router.receive(frame, on: interface, now: now, output: &output)
+                outcomes.count(disposition)
+            }
             serveLocalDeliveries(now: now)
             if wan != nil { settleWAN(now: now) }
         case .external(let send):
-            ports.countSent(on: port, bytes: frame.count)
+            portTable.countSent(on: port, bytes: frame.count)
             send(frame)
         case .detached:
             break
@@ -229,25 +305,29 @@ public final class Bridge {
 
     /// Publishes used receive buffers of every guest that got frames, notifying those that asked.
     func flushNotifications() {
-        guard !pendingReceiveNotify.isEmpty else { return }
-        for port in pendingReceiveNotify {
+        let count = pendingReceiveNotifyCount
+        guard count > 0 else { return }
+        for i in 0..<count {
+            let port = pendingReceiveNotify[i]
             dirty[Int(port.rawValue)] = false
             if let nic = nic(of: port), nic.finishReceiveBatch() { notifyGuest(port) }
         }
-        pendingReceiveNotify.removeAll(keepingCapacity: true)
+        pendingReceiveNotifyCount = 0
     }
 
     // MARK: Router glue
 
     /// Frames the router emits enter its segment through its port, like any other frame.
     struct RouterSink: RouterOutput {
-        unowned let bridge: Bridge
+        /// Strong, not `unowned`: an unowned reference pays an atomic check (swift_unownedRetainStrong)
+        /// on every use; the sink lives only for one call into the router.
+        let bridge: Bridge
         let now: Instant
 
         mutating func send(_ frame: UnsafeRawBufferPointer, on interface: Int) {
             if let wan = bridge.wan, interface == wan.interface { return wan.transmit(frame, now: now) }
-            guard let (port, _) = bridge.segments[interface].router else { return }
-            bridge.ports.countReceived(on: port, bytes: frame.count)
+            guard let (port, _) = bridge.segmentList[interface].router else { return }
+            bridge.portTable.countReceived(on: port, bytes: frame.count)
             bridge.switchFrame(frame, from: port, now: now)
         }
 
@@ -292,7 +372,7 @@ public final class Bridge {
         func consider(_ d: Instant?) { if let d, deadline.map({ d < $0 }) ?? true { deadline = d } }
         consider(wan?.nextDeadline())
         for server in dhcpServers { consider(server?.nextDeadline()) }
-        for segment in segments { consider(segment.learning.nextDeadline()) }
+        for segment in segmentList { consider(segment.learning.nextDeadline()) }
         return deadline
     }
 
@@ -305,7 +385,7 @@ public final class Bridge {
             if wan != nil { settleWAN(now: now) }
         }
         for i in dhcpServers.indices where dhcpServers[i] != nil { dhcpServers[i]!.expire(now: now) }
-        for s in segments.indices { _ = segments[s].learning.expire(now: now) }
+        for s in segmentList.indices { _ = withLearningSwitch(of: s) { $0.expire(now: now) } }
         flushNotifications()
     }
 }

@@ -48,7 +48,8 @@ extension Bridge {
     func routeFromWAN(_ frame: UnsafeMutableRawBufferPointer?, now: Instant) {
         if let frame, let router, let wan {
             var output = RouterSink(bridge: self, now: now)
-            routerOutcomes.count(router.receive(frame, on: wan.interface, now: now, output: &output))
+            let disposition = router.receive(frame, on: wan.interface, now: now, output: &output)
+            outcomes.count(disposition)
             serveLocalDeliveries(now: now)
         }
         settleWAN(now: now)
@@ -60,7 +61,8 @@ extension Bridge {
         guard let wan, let router else { return }
         while let frame = wan.nextProxyARPFrame() {
             var output = RouterSink(bridge: self, now: now)
-            routerOutcomes.count(router.receive(frame, on: wan.interface, now: now, output: &output))
+            let disposition = router.receive(frame, on: wan.interface, now: now, output: &output)
+            outcomes.count(disposition)
         }
     }
 }
