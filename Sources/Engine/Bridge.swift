@@ -47,6 +47,7 @@ public final class Bridge {
     /// Whether a port is in `pendingReceiveNotify`, by port id.
     let dirty = UnsafeMutableBufferPointer<Bool>.allocate(capacity: Bridge.maxPorts)
     /// UDP datagrams the router delivered to local services, handled after the router returns.
+    /// Changed only whole (see `portTable`).
     var localDeliveries: [(datagram: LocalUDPDatagram, payload: [UInt8])] = []
     let dhcpScratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 1500, alignment: 16)
 
@@ -332,14 +333,20 @@ public final class Bridge {
         }
 
         mutating func deliver(_ datagram: LocalUDPDatagram, payload: UnsafeRawBufferPointer) {
-            bridge.localDeliveries.append((datagram, Array(payload)))
+            var deliveries = bridge.localDeliveries  // changed whole (see `portTable`)
+            bridge.localDeliveries = []
+            deliveries.append((datagram, Array(payload)))
+            bridge.localDeliveries = deliveries
         }
     }
 
     /// Hands datagrams for local services (DHCP) to their server and sends the replies.
     func serveLocalDeliveries(now: Instant) {
         while !localDeliveries.isEmpty {
-            let (datagram, payload) = localDeliveries.removeFirst()
+            var deliveries = localDeliveries  // changed whole (see `portTable`)
+            localDeliveries = []
+            let (datagram, payload) = deliveries.removeFirst()
+            localDeliveries = deliveries
             guard datagram.destinationPort == DHCP.serverPort, let router,
                   dhcpServers.indices.contains(datagram.interface), dhcpServers[datagram.interface] != nil else { continue }
             let reply = payload.withUnsafeBytes { dhcpServers[datagram.interface]!.receive(datagram: $0, now: now) }
