@@ -54,20 +54,28 @@ final class Namespaces {
     deinit { for n in names { _ = try? sh("ip netns del \(n)", allowFailure: true) } }
 }
 
-/// `sluice bridge` as a child process, stopped with SIGTERM when the value goes away.
+/// `sluice bridge` as a child process (in network namespace `namespace` if given: `ip netns exec`
+/// execs, so the process is sluice itself), stopped with SIGTERM when the value goes away. Its
+/// config is `<directory>/<name>.yml`, its log `<directory>/<name>.log`.
 final class RunningBridge {
     let process = Process()
     let logPath: String
     let configPath: String
 
-    init(config: String, directory: String) throws {
-        configPath = directory + "/bridge.yml"
-        logPath = directory + "/bridge.log"
+    init(namespace: String? = nil, config: String, directory: String, name: String = "bridge") throws {
+        configPath = "\(directory)/\(name).yml"
+        logPath = "\(directory)/\(name).log"
         try config.write(toFile: configPath, atomically: true, encoding: .utf8)
         FileManager.default.createFile(atPath: logPath, contents: nil)
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
-        process.executableURL = URL(fileURLWithPath: sluiceBinary()!)
-        process.arguments = ["bridge", configPath, "--capture-directory", directory]
+        let command = [sluiceBinary()!, "bridge", configPath, "--capture-directory", directory]
+        if let namespace {
+            process.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
+            process.arguments = ["netns", "exec", namespace] + command
+        } else {
+            process.executableURL = URL(fileURLWithPath: command[0])
+            process.arguments = Array(command.dropFirst())
+        }
         process.standardOutput = log; process.standardError = log
         try process.run()
     }

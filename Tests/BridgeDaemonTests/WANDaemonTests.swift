@@ -4,47 +4,6 @@
 import Foundation
 import Testing
 
-/// `ip netns exec <ns> sluice bridge <config>`, stopped with SIGTERM when the value goes away
-/// (`ip netns exec` execs, so the process is sluice itself).
-final class NamespacedBridge {
-    let process = Process()
-    let logPath: String
-    let configPath: String
-
-    init(namespace: String, config: String, directory: String, name: String) throws {
-        configPath = "\(directory)/\(name).yml"
-        logPath = "\(directory)/\(name).log"
-        try config.write(toFile: configPath, atomically: true, encoding: .utf8)
-        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
-        let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
-        process.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
-        process.arguments = ["netns", "exec", namespace, sluiceBinary()!, "bridge", configPath, "--capture-directory", directory]
-        process.standardOutput = log; process.standardError = log
-        try process.run()
-    }
-
-    var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
-
-    func waitForLog(_ text: String, seconds: Double = 20) -> Bool {
-        let end = Date().addingTimeInterval(seconds)
-        while Date() < end {
-            if log.contains(text) { return true }
-            if !process.isRunning { return false }
-            Thread.sleep(forTimeInterval: 0.05)
-        }
-        return false
-    }
-
-    func stats() throws -> String { try sh("\(sluiceBinary()!) bridge \(configPath) --stats") }
-
-    func stop() -> Int32 {
-        if process.isRunning { process.terminate(); process.waitUntilExit() }
-        return process.terminationStatus
-    }
-
-    deinit { _ = stop() }
-}
-
 /// A packet capture (tshark) on an interface of a namespace for `seconds` from when it starts.
 final class VethCapture {
     let process = Process()
@@ -101,14 +60,14 @@ func joinByVeth(_ ns: Namespaces, _ a: Int, _ b: Int, names: (String, String)) t
     let a = try wgKeyPair(), b = try wgKeyPair()
     let tapA = "swt\(tag)a", tapB = "swt\(tag)b"
     // A masquerades its guests behind 10.200.9.1; B routes (its guest keeps its address).
-    let bridgeA = try NamespacedBridge(namespace: ns[0], config: """
+    let bridgeA = try RunningBridge(namespace: ns[0], config: """
     name: wanA
     router: { ipv4: 10.91.0.1/24, nat: true }
     wan: { type: wireguard, key: "\(a.privateKey)", peer: "\(b.publicKey)", endpoint: 192.0.2.2:51820, listen-port: 51820, ipv4: 10.200.9.1/24 }
     taps: [ { name: \(tapA), namespace: \(ns[2]) } ]
     control: \(dir)/a.ctl
     """, directory: dir, name: "a")
-    let bridgeB = try NamespacedBridge(namespace: ns[1], config: """
+    let bridgeB = try RunningBridge(namespace: ns[1], config: """
     name: wanB
     router: { ipv4: 10.92.0.1/24, nat: false }
     wan: { type: wireguard, key: "\(b.privateKey)", peer: "\(a.publicKey)", endpoint: 192.0.2.1:51820, listen-port: 51820, ipv4: 10.200.9.2/24 }
@@ -179,7 +138,7 @@ func joinByVeth(_ ns: Namespaces, _ a: Int, _ b: Int, names: (String, String)) t
     let ns = try Namespaces(["tup", "tg"])
     let tag = getpid() % 100000
     let wanTap = "stw\(tag)", guestTap = "stg\(tag)"
-    let bridge = try NamespacedBridge(namespace: ns[0], config: """
+    let bridge = try RunningBridge(namespace: ns[0], config: """
     name: tapwan
     router: { ipv4: 10.94.0.1/24 }
     wan: { type: tap, device: \(wanTap), ipv4: 192.0.2.2/24, gateway: 192.0.2.1, mac: "02:00:00:00:94:02" }

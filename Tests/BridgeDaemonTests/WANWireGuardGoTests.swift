@@ -55,7 +55,7 @@ final class BridgeFacingWireGuardGo {
     let ns: Namespaces
     let tag: Int32
     let wireguardGo: WireGuardGo
-    let bridge: NamespacedBridge
+    let bridge: RunningBridge
     let bridgeKeys: (privateKey: String, publicKey: String)
     /// The veth ends: in the bridge's namespace, in wireguard-go's.
     let vethBridge: String, vethPeer: String
@@ -83,7 +83,7 @@ final class BridgeFacingWireGuardGo {
         AllowedIPs = 10.200.8.0/24
         """, address: "10.200.8.2/24", directory: dir)
         let tap = "s\(label)t\(tag)"
-        bridge = try NamespacedBridge(namespace: ns[0], config: """
+        bridge = try RunningBridge(namespace: ns[0], config: """
         name: wg-go-\(label)
         router: { ipv4: 10.93.0.1/24, nat: true, dhcp: { start: 10.93.0.100, end: 10.93.0.120 } }
         vhost-user: [ { socket: \(dir)/vm.sock } ]
