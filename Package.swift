@@ -67,7 +67,7 @@ let package = Package(
             dependencies: ["Basics", "Wire", "Virtio", "Datapath", "HostStack", "Sim", "Engine", "Capture", "YAMLSchema",
                            "HostIO", "BridgeDaemon", "QEMU", "Crypto"]),
 
-        .target(name: "QEMU", dependencies: ["Basics", "YAMLSchema"]),
+        .target(name: "QEMU", dependencies: ["Basics", "YAMLSchema", "HostIO"]),
         .target(name: "Tunnel", dependencies: ["Basics", "Wire", "Crypto", "WireGuard", "HostIO", "CShims"]),
 
         // Layer 5 — the real driver of a bridge.

@@ -5,6 +5,7 @@
 // SIGTERM, so QEMU ignored `stop()`), puts it in a process group of its own (so it cannot own a
 // terminal), and its pipe could outlive QEMU in a daemon's grandchild.
 import Foundation
+import HostIO
 
 /// Where QEMU's standard output and error go; standard input is always /dev/null.
 public enum ConsoleAttachment: Sendable {
@@ -74,15 +75,8 @@ public enum QEMULauncher {
 
     private static func spawn(_ path: String, _ command: QEMUCommandLine, _ actions: inout posix_spawn_file_actions_t,
                               console: ConsoleAttachment, readEnd: Int32) throws(QEMULaunchError) -> QEMUProcess {
-        // A clean signal state: nothing blocked, everything at its default action.
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
+        var attributes = cleanSignalSpawnAttributes()
         defer { posix_spawnattr_destroy(&attributes) }
-        var none = sigset_t(), all = sigset_t()
-        sigemptyset(&none); sigfillset(&all)
-        posix_spawnattr_setsigmask(&attributes, &none)
-        posix_spawnattr_setsigdefault(&attributes, &all)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
 
         let argv = ([command.executable] + command.arguments).map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }
