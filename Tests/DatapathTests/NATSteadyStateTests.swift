@@ -60,30 +60,6 @@ private final class NATWorkload {
     }
 }
 
-private typealias MallocInfo = @convention(c) (Int32, UnsafeMutablePointer<FILE>?) -> Int32
-
-private let mallocInfo: MallocInfo? =
-    dlsym(dlopen(nil, RTLD_NOW), "malloc_info").map { unsafeBitCast($0, to: MallocInfo.self) }
-
-/// Bytes in live heap chunks, from `malloc_info`'s totals (as in SteadyStateAllocationTests).
-private func bytesInUse(scratch: UnsafeMutableRawBufferPointer) -> Int? {
-    guard let mallocInfo, let file = fmemopen(scratch.baseAddress, scratch.count, "w") else { return nil }
-    let status = mallocInfo(0, file)
-    fflush(file)
-    let written = Int(ftell(file))
-    fclose(file)
-    guard status == 0, written > 0, written < scratch.count else { return nil }
-    let xml = String(decoding: UnsafeRawBufferPointer(rebasing: scratch[..<written]), as: UTF8.self)
-    func lastSize(_ prefix: String) -> Int? {
-        guard let line = xml.split(separator: "\n").last(where: { $0.hasPrefix(prefix) }),
-              let size = line.split(separator: "size=\"").dropFirst().last else { return nil }
-        return Int(size.prefix(while: \.isNumber))
-    }
-    guard let current = lastSize("<system type=\"current\""), let fast = lastSize("<total type=\"fast\""),
-          let rest = lastSize("<total type=\"rest\""), let mmapped = lastSize("<total type=\"mmap\"") else { return nil }
-    return current - fast - rest + mmapped
-}
-
 @Test(.enabled(if: mallocInfo != nil, "this C library has no malloc_info"))
 func natTranslationDoesNotGrowTheHeap() throws {
     let warmUp = 20_000, span = 200_000, allowance = 64 * 1024

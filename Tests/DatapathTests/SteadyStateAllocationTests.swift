@@ -76,16 +76,16 @@ private struct Bridge {
     }
 }
 
-private typealias MallocInfo = @convention(c) (Int32, UnsafeMutablePointer<FILE>?) -> Int32
+typealias MallocInfo = @convention(c) (Int32, UnsafeMutablePointer<FILE>?) -> Int32
 
-private let mallocInfo: MallocInfo? =
+let mallocInfo: MallocInfo? =
     dlsym(dlopen(nil, RTLD_NOW), "malloc_info").map { unsafeBitCast($0, to: MallocInfo.self) }
 
 /// Bytes in live heap chunks (all arenas, plus mmapped chunks), from the totals `malloc_info` prints
 /// last: `<total type="fast" … size="F"/>`, `<total type="rest" … size="R"/>`,
 /// `<total type="mmap" … size="M"/>`, `<system type="current" size="C"/>` → C − F − R + M.
 /// `scratch` is preallocated by the caller so that both readings see the same heap around them.
-private func bytesInUse(scratch: UnsafeMutableRawBufferPointer) -> Int? {
+func bytesInUse(scratch: UnsafeMutableRawBufferPointer) -> Int? {
     guard let mallocInfo, let file = fmemopen(scratch.baseAddress, scratch.count, "w") else { return nil }
     let status = mallocInfo(0, file)
     fflush(file)
