@@ -26,6 +26,19 @@ final class RecordingDatapath: VhostUserServerDelegate {
     /// The rings' last_avail_idx when the pair stopped: what GET_VRING_BASE answered.
     var stoppedAt: (receive: UInt16, transmit: UInt16)?
     var disconnected: VhostUserError?
+    /// Every message the server traced, in order.
+    var trace: [String] = []
+
+    /// A server on `path` that traces its messages into the datapath's `trace` and reports to it.
+    static func serving(path: String, reactor: Reactor) throws -> (VhostUserServer, RecordingDatapath) {
+        let server = try VhostUserServer(path: path, reactor: reactor)
+        let datapath = RecordingDatapath()
+        server.traceMessages = true
+        server.log = { [weak datapath] in datapath?.trace.append($0) }
+        datapath.server = server
+        server.delegate = datapath
+        return (server, datapath)
+    }
 
     func vhostUserQueuePairStarted(_ guest: VhostUserGuestID, pair: Int, nic: VirtioNetQueuePair<GuestMemoryRegions>) {
         nics[pair] = nic
@@ -95,13 +108,7 @@ func spawn(_ arguments: [String], logPath: String) throws -> pid_t {
         }
         let reactor = try Reactor()
         let path = "/tmp/sluice-qemu-\(getpid()).sock"
-        let server = try VhostUserServer(path: path, reactor: reactor)
-        var trace: [String] = []
-        server.traceMessages = true
-        server.log = { trace.append($0) }
-        let datapath = RecordingDatapath()
-        datapath.server = server
-        server.delegate = datapath
+        let (server, datapath) = try RecordingDatapath.serving(path: path, reactor: reactor)
 
         let logPath = "/tmp/sluice-qemu-\(getpid()).log"
         let mac: [UInt8] = [0x52, 0x54, 0x00, 0x5C, 0x1C, 0xE0]
@@ -127,18 +134,18 @@ func spawn(_ arguments: [String], logPath: String) throws -> pid_t {
             if waitpid(pid, &status, WNOHANG) == pid { exited = true; break }
         }
         let elapsed = reactor.clock.now() - start
-        print("QEMU message sequence (\(elapsed)):\n" + trace.joined(separator: "\n"))
+        print("QEMU message sequence (\(elapsed)):\n" + datapath.trace.joined(separator: "\n"))
         #expect(!exited, "QEMU exited early; see \(logPath)")
         #expect(datapath.started >= 1, "no queue pair started")
         let frame = try #require(datapath.transmitted.first, "the guest transmitted nothing within 90 s")
         #expect(Array(frame[6..<12]) == mac, "source MAC is the NIC's")
         print("first frame from the guest: \(frame.count) bytes, ethertype 0x\(String(UInt16(frame[12]) << 8 | UInt16(frame[13]), radix: 16))")
-        #expect(!trace.contains { $0.contains(" closed: ") }, "the server closed QEMU's connection")
+        #expect(!datapath.trace.contains { $0.contains(" closed: ") }, "the server closed QEMU's connection")
         #expect(datapath.delivered >= 1, "the echoed frame found a receive buffer the guest posted")
 
         // QEMU goes away: it stops the rings (GET_VRING_BASE, answered while we keep serving),
         // exits, and the connection ends cleanly with its memory released.
-        let traceBeforeStop = trace.count
+        let traceBeforeStop = datapath.trace.count
         kill(pid, SIGTERM)
         let stopAt = reactor.clock.now()
         while !exited || datapath.disconnected == nil, reactor.clock.now() - stopAt < .seconds(20) {
@@ -146,12 +153,12 @@ func spawn(_ arguments: [String], logPath: String) throws -> pid_t {
             var status: CInt = 0
             if !exited, waitpid(pid, &status, WNOHANG) == pid { exited = true }
         }
-        print("after SIGTERM:\n" + trace[traceBeforeStop...].joined(separator: "\n"))
+        print("after SIGTERM:\n" + datapath.trace[traceBeforeStop...].joined(separator: "\n"))
         #expect(exited, "QEMU did not exit within 20 s of SIGTERM")
         #expect(datapath.disconnected == .peerClosed)
         // QEMU stopped the rings with GET_VRING_BASE before leaving; the answers were the real
         // indices — at least one transmit chain and one receive buffer were consumed.
-        #expect(trace.filter { $0.contains("GET_VRING_BASE") }.count == 2)
+        #expect(datapath.trace.filter { $0.contains("GET_VRING_BASE") }.count == 2)
         let stoppedAt = try #require(datapath.stoppedAt)
         print("GET_VRING_BASE answered receive \(stoppedAt.receive), transmit \(stoppedAt.transmit)")
         #expect(stoppedAt.transmit >= UInt16(datapath.transmitted.count) && stoppedAt.transmit > 0)
@@ -177,13 +184,7 @@ extension QEMUInteropTests {
         }
         let reactor = try Reactor()
         let path = "/tmp/sluice-qemu-linux-\(getpid()).sock"
-        let server = try VhostUserServer(path: path, reactor: reactor)
-        var trace: [String] = []
-        server.traceMessages = true
-        server.log = { trace.append($0) }
-        let datapath = RecordingDatapath()
-        datapath.server = server
-        server.delegate = datapath
+        let (server, datapath) = try RecordingDatapath.serving(path: path, reactor: reactor)
         let logPath = "/tmp/sluice-qemu-linux-\(getpid()).log"
         let script = "mkdir -p /proc /sys; mount -t proc proc /proc; mount -t sysfs sys /sys; "
             + "modprobe virtio_pci; modprobe virtio_net; "
@@ -213,14 +214,14 @@ extension QEMUInteropTests {
         for _ in 0..<20 where datapath.disconnected == nil { try reactor.runOnce(timeout: .milliseconds(50)) }
         print("Linux guest (\(reactor.clock.now() - start)): \(datapath.transmitted.count) frames transmitted, "
               + "\(datapath.delivered) echoed back")
-        print(trace.filter { !$0.contains("VRING_ENABLE") }.joined(separator: "\n"))
+        print(datapath.trace.filter { !$0.contains("VRING_ENABLE") }.joined(separator: "\n"))
         #expect(exited && status == 0, "the guest did not power off within 300 s (wait status \(status)); console in \(logPath).console")
         // Linux's virtio_net takes everything the device offers that QEMU passes through.
         let features = try #require(datapath.features, "no queue pair started")
         print("Linux acknowledged \(features)")
         #expect(features.isSuperset(of: [.version1, .netMergeableRxBuffers, .ringEventIndex, .indirectDescriptors]))
         #expect(datapath.delivered == datapath.transmitted.count, "every echoed frame found a receive buffer")
-        #expect(!trace.contains { $0.contains(" closed: ") })
+        #expect(!datapath.trace.contains { $0.contains(" closed: ") })
         let arp = datapath.transmitted.filter { $0.count >= 42 && $0[12] == 0x08 && $0[13] == 0x06 }
         #expect(arp.count >= 1, "no ARP request from the guest; console in \(logPath).console")
     }
