@@ -113,18 +113,8 @@ struct TunnelConfigurationParser {
                     }
                     listenPort = port
                 case "address":
-                    for item in try list(value, key: key, line: line) {
-                        if item.contains(":") {
-                            warnings.append(TunnelConfigWarning(file: file, line: line,
-                                                                message: "Address \(item) is IPv6; sluice wg carries IPv4 only and skips it"))
-                            continue
-                        }
-                        guard let network = IPv4Network(item) else {
-                            throw error(line, "Address '\(item)' is not an IPv4 address with a prefix length",
-                                        fix: "write it like 10.0.0.1/24")
-                        }
-                        addresses.append(network)
-                    }
+                    addresses += try ipv4Networks(value, key: key, name: "Address", line: line, warnings: &warnings,
+                                                  what: "an IPv4 address with a prefix length", fix: "write it like 10.0.0.1/24")
                 case "mtu":
                     guard let n = Int(value), (576...65535).contains(n) else {
                         throw error(line, "MTU '\(value)' is not a number from 576 to 65535",
@@ -155,18 +145,8 @@ struct TunnelConfigurationParser {
                 case "endpoint":
                     peer.endpoint = try endpoint(value, line: line)
                 case "allowedips":
-                    for item in try list(value, key: key, line: line) {
-                        if item.contains(":") {
-                            warnings.append(TunnelConfigWarning(file: file, line: line,
-                                                                message: "AllowedIPs \(item) is IPv6; sluice wg carries IPv4 only and skips it"))
-                            continue
-                        }
-                        guard let network = IPv4Network(item) else {
-                            throw error(line, "AllowedIPs '\(item)' is not an IPv4 network",
-                                        fix: "write networks like 10.0.0.2/32, separated by commas")
-                        }
-                        peer.allowedIPs.append(network)
-                    }
+                    peer.allowedIPs += try ipv4Networks(value, key: key, name: "AllowedIPs", line: line, warnings: &warnings,
+                                                        what: "an IPv4 network", fix: "write networks like 10.0.0.2/32, separated by commas")
                 case "persistentkeepalive":
                     if value.lowercased() == "off" { break }
                     guard let seconds = UInt16(value) else {
@@ -259,6 +239,25 @@ struct TunnelConfigurationParser {
             throw error(line, "\(key) has an empty item", fix: "separate the items with single commas")
         }
         return items
+    }
+
+    /// A comma-separated list of IPv4 networks (`name` as the user should read it); IPv6 items are
+    /// skipped with a warning, anything else unreadable is an error.
+    func ipv4Networks(_ value: Substring, key: Substring, name: String, line: Int, warnings: inout [TunnelConfigWarning],
+                      what: String, fix: String) throws(TunnelConfigError) -> [IPv4Network] {
+        var networks: [IPv4Network] = []
+        for item in try list(value, key: key, line: line) {
+            if item.contains(":") {
+                warnings.append(TunnelConfigWarning(file: file, line: line,
+                                                    message: "\(name) \(item) is IPv6; sluice wg carries IPv4 only and skips it"))
+                continue
+            }
+            guard let network = IPv4Network(item) else {
+                throw error(line, "\(name) '\(item)' is not \(what)", fix: fix)
+            }
+            networks.append(network)
+        }
+        return networks
     }
 
     func onOff(_ value: Substring, key: Substring, line: Int) throws(TunnelConfigError) -> Bool {
