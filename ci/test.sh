@@ -5,6 +5,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source ci/setup.sh
 bash ci/build-test-guest.sh   # the QEMU test guest (kernel + busybox initramfs), cached in ci/cache/
+# wireguard-go, wireguard-tools, iperf3, python3 for the interop and WAN tests (root only: without
+# root those tests skip and say why, so a missing tool is not an error here).
+if ((EUID == 0)); then bash ci/interop/ensure-tools.sh; fi
 bash ci/test-cshims.sh
 swift build --build-tests
 set +e
