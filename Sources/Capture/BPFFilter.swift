@@ -1,6 +1,6 @@
 // A BPF capture filter ("udp port 67", "arp", ...) compiled by libpcap and run on frames in memory.
 //
-// DESIGN.md §6: filters are compiled with pcap_compile against a dead handle of the capture's
+// Filters are compiled with pcap_compile against a dead handle of the capture's
 // link type and evaluated offline with pcap_offline_filter.
 import CPcap
 

@@ -1,5 +1,5 @@
-// Why the datapath dropped a frame (DESIGN.md §9: malformed input is dropped and counted by reason,
-// never a crash). Counters are a fixed array indexed by the raw value, so the raw values are part of
+// Why the datapath dropped a frame (docs/architecture.md, Bad input: malformed input is
+// dropped and counted by reason, never a crash). Counters are a fixed array indexed by the raw value, so the raw values are part of
 // the contract: add new reasons at the end with the next number, never renumber. Up to
 // `DropReason.capacity` reasons fit the counters without changing their layout.
 

@@ -1,4 +1,4 @@
-// A packet buffer is a handle into a `PacketPool`'s slab (DESIGN.md §8: fixed-size buffers from a
+// A packet buffer is a handle into a `PacketPool`'s slab (docs/performance.md: fixed-size buffers from a
 // pool, zero heap allocations per packet).
 //
 // Ownership rule: a `PacketBuffer` is owned by exactly one holder at a time — whoever got it from
@@ -26,7 +26,7 @@ public struct PacketBuffer: Hashable, Sendable, CustomStringConvertible {
     public var description: String { "buffer#\(slot).\(generation)" }
 }
 
-/// Room in front of a frame for the encapsulations Sluice adds (DESIGN.md §8).
+/// Room in front of a frame for the encapsulations Sluice adds (docs/performance.md).
 public enum PacketHeadroom {
     /// virtio-net header with VIRTIO_NET_F_MRG_RXBUF (virtio 1.2 §5.1.6: `struct virtio_net_hdr`).
     public static let virtioNetHeader = 12

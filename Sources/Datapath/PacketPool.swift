@@ -1,4 +1,4 @@
-// A pool of fixed-size packet buffers carved out of one slab allocated up front (DESIGN.md §8).
+// A pool of fixed-size packet buffers carved out of one slab allocated up front (docs/performance.md).
 //
 // Layout of one slot (bufferSize bytes, slots 64-byte aligned):
 //

@@ -1,5 +1,5 @@
 // The real driver's clock: CLOCK_MONOTONIC as an `Instant`. Only the real driver reads it; every
-// state machine below layer 3 is handed `now` instead (DESIGN.md §1).
+// state machine below layer 3 is handed `now` instead (docs/architecture.md, Time).
 
 import Basics
 import Glibc

@@ -1,4 +1,4 @@
-// An epoll reactor: the real driver's single event loop (DESIGN.md §8: one reactor thread, like
+// An epoll reactor: the real driver's single event loop (docs/performance.md: one reactor thread, like
 // passt). File descriptors are registered with a read/write interest and a handler; timers are
 // deadlines on the monotonic clock, honoured through epoll_wait's timeout. It runs on the calling
 // thread and dispatches in a fixed order: ready descriptors as the kernel reports them, then the

@@ -1,6 +1,6 @@
 // `sluice lab run`: finds scenario files, loads every one before running any (a bad file stops
-// the run before anything starts, DESIGN.md §9), runs the selected ones on a backend and writes
-// the report directory.
+// the run before anything starts: docs/architecture.md, Bad input), runs the selected ones on a
+// backend and writes the report directory.
 import Basics
 import Foundation
 import YAMLSchema

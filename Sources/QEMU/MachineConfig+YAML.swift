@@ -1,4 +1,4 @@
-// machine.yml → MachineConfig, with every error located to file:line:column (DESIGN.md §9).
+// machine.yml → MachineConfig, with every error located to file:line:column (docs/architecture.md, Bad input).
 import Foundation
 import YAMLSchema
 

@@ -16,7 +16,7 @@ public struct MachineConfig: Equatable, Sendable {
     public var cmdline: String?
     /// A disk image attached as virtio-blk (`-drive file=…,if=virtio`).
     public var disk: String?
-    /// The accelerator. TCG by default: KVM hangs at boot on the project's machines (DESIGN.md §10).
+    /// The accelerator. TCG by default: KVM hangs at boot on the project's machines (docs/machine.md).
     public var accel: Accelerator = .tcg
     /// Virtual CPUs (`-smp`).
     public var cpus: Int = 1

@@ -28,7 +28,7 @@ public struct QEMUCommandLine: Equatable, Sendable {
         a += ["-machine", "\(machine.machineType),accel=\(machine.accel.rawValue)"]
         a += ["-m", memory, "-smp", "\(machine.cpus)"]
         // vhost-user: "The guest memory must be shared with the backend" — a memfd backend with
-        // share=on, bound to the one NUMA node, so the bridge can map it (DESIGN.md §10).
+        // share=on, bound to the one NUMA node, so the bridge can map it (docs/machine.md).
         a += ["-object", "memory-backend-memfd,id=mem,size=\(memory),share=on", "-numa", "node,memdev=mem"]
         if let kernel = machine.kernel { a += ["-kernel", kernel] }
         if let initrd = machine.initrd { a += ["-initrd", initrd] }

@@ -1,5 +1,5 @@
-// The simulator's agenda: a binary min-heap keyed by (deadline, sequence) — DESIGN.md §7,
-// "Events are ordered by (deadline, sequence number)". The sequence number is the order of
+// The simulator's agenda: a binary min-heap keyed by (deadline, sequence) (docs/architecture.md,
+// Determinism). The sequence number is the order of
 // scheduling, so events due at the same instant run first-scheduled, first-run; nothing depends
 // on heap layout or on hashing. (swift-collections' `Heap` is not a dependency of Sim, and a
 // dozen lines of sift-up/sift-down keep the ordering rule in plain sight.)

@@ -1,5 +1,5 @@
-// What one direction of a link does to the frames it carries (DESIGN.md §6: "Impairments are per
-// direction and seeded: delay, jitter, loss, duplicate, reorder, corrupt, rate, MTU").
+// What one direction of a link does to the frames it carries (docs/scenarios.md, Impairments:
+// per direction and seeded — delay, jitter, loss, duplicate, reorder, corrupt, rate, MTU).
 //
 // The knobs follow Linux netem/tbf where they overlap, with two deliberate differences:
 // - Jitter never reorders. A frame's delivery time is clamped to no earlier than the previous

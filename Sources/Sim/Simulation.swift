@@ -1,4 +1,4 @@
-// The discrete-event kernel (DESIGN.md §7): a virtual clock, an agenda ordered by (deadline,
+// The discrete-event kernel (docs/architecture.md, Determinism): a virtual clock, an agenda ordered by (deadline,
 // sequence), per-node timers, and seeded randomness split per component by a stable name.
 //
 //     let sim = Simulation(seed: 7)

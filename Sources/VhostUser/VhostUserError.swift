@@ -1,5 +1,5 @@
-// Why a vhost-user connection was closed (DESIGN.md §9: "malformed vhost-user message: that
-// connection is closed and logged; other guests keep running; the guest can reconnect").
+// Why a vhost-user connection was closed (docs/architecture.md, Bad input: a malformed vhost-user
+// message closes that connection and is logged; other guests go on; the guest may reconnect).
 
 import HostIO
 import Virtio

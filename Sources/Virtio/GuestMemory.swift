@@ -1,4 +1,4 @@
-// Guest memory as the device sees it (DESIGN.md §9: never a read or write outside the mapped regions).
+// Guest memory as the device sees it (docs/architecture.md, Bad input: never a read or write outside the mapped regions).
 //
 // Every address a guest hands us — ring addresses, descriptor buffers, indirect tables — is a guest
 // physical address (GPA). The device turns it into a pointer only through `GuestMemory`, which says

@@ -1,4 +1,4 @@
-// What a misbehaving guest gets (DESIGN.md §9): the queue stops, says why, and the device sets
+// What a misbehaving guest gets (docs/architecture.md, Bad input): the queue stops, says why, and the device sets
 // DEVICE_NEEDS_RESET (virtio 1.2 §2.1.2: "The device SHOULD set DEVICE_NEEDS_RESET when it enters an
 // error state that a reset is needed."). Never a crash, never an access outside the mapped regions.
 

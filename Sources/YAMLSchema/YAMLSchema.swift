@@ -1,6 +1,6 @@
 // Room: YAMLSchema — layer 1. Typed reads of YAML documents that keep every value's position, so
 // a bad config or scenario file fails with file:line:column, what was wrong, and the fix
-// (DESIGN.md §9). Used by Engine (bridge.yml) and the lab (scenario files). No I/O: callers read
+// (docs/architecture.md, Bad input). Used by Engine (bridge.yml) and the lab (scenario files). No I/O: callers read
 // the file and pass its text.
 import Foundation
 import Yams

@@ -1,5 +1,6 @@
-// Room: sluice — layer 5, the command-line tool. Parses arguments, loads files, calls Engine
-// (and later Lab), prints results. No protocol logic lives here.
+// Room: sluice — layer 7, the command-line tool. Parses arguments, reads files, starts the
+// drivers (BridgeDaemon, Tunnel, Lab's backends, QEMU) and the benchmarks, prints results.
+// No protocol logic and no driving loop lives here: a subcommand hands its inputs to a room below.
 import ArgumentParser
 
 @main

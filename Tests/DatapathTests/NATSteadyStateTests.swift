@@ -1,4 +1,4 @@
-// Steady-state memory check for NAT translation (DESIGN.md §8: zero heap allocations per packet),
+// Steady-state memory check for NAT translation (docs/performance.md: zero heap allocations per packet),
 // measured as `SteadyStateAllocationTests` does for the switch: bytes held in live heap chunks
 // (from `malloc_info`) before and after 200 000 translations, after a warm-up of 20 000. Tables
 // that grow, or a leak, show up as growth; see that file for what this does and does not measure.

@@ -1,4 +1,4 @@
-// Steady-state memory check for the per-frame path (DESIGN.md §8: zero heap allocations per packet).
+// Steady-state memory check for the per-frame path (docs/performance.md: zero heap allocations per packet).
 //
 // What this measures: the bytes glibc's allocator holds in live chunks over all arenas plus mmapped
 // chunks (what `mallinfo2()` reports as uordblks + hblkhd). Swift's Glibc module does not import

@@ -1,4 +1,4 @@
-// DESIGN.md §9 through the whole engine: 10,000 random and mutated frames and a set of hostile
+// Bad input (docs/architecture.md) through the whole engine: 10,000 random and mutated frames and a set of hostile
 // guests. Nothing crashes, every frame is accounted for, and healthy guests keep working.
 import Basics
 import Datapath

@@ -3,7 +3,7 @@ import Glibc
 import Testing
 @testable import Virtio
 
-/// The device's per-frame path allocates nothing (DESIGN.md §8). Counting needs the malloc
+/// The device's per-frame path allocates nothing (docs/performance.md). Counting needs the malloc
 /// interposer from Sources/CMallocCounter preloaded, which VirtioTests cannot link (it would count
 /// every concurrently running test); run it alone:
 ///

@@ -1,4 +1,4 @@
-// bridge.yml → BridgeConfig, with every error located to file:line:column (DESIGN.md §9).
+// bridge.yml → BridgeConfig, with every error located to file:line:column (docs/architecture.md, Bad input).
 import Datapath
 import Foundation
 import Wire

@@ -1,5 +1,5 @@
 // Fields BPF cannot reach, decoded from captured frames with Wire's parsers: ICMP echo
-// identifier/sequence and whole DHCP messages (DESIGN.md §6).
+// identifier/sequence and whole DHCP messages (docs/scenarios.md).
 import Capture
 import Wire
 

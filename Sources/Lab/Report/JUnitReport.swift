@@ -1,5 +1,5 @@
 // JUnit XML for CI: one <testsuite> per scenario run, one <testcase> per expectation, the seed
-// and backend as properties (DESIGN.md §6), failure messages naming the frames that broke them.
+// and backend as properties (docs/scenarios.md), failure messages naming the frames that broke them.
 // Follows the de-facto schema Jenkins, GitLab and GitHub reporters read.
 
 /// Renders runs as a JUnit XML document.

@@ -1,6 +1,6 @@
 // The backends a scenario can run on, and what each can honour. A scenario is checked against
-// the table of every backend it lists when it is loaded (DESIGN.md §6: "A backend that cannot
-// honour a field says so when the file is loaded, not later").
+// the table of every backend it lists when it is loaded (docs/scenarios.md, "What each backend
+// honours": a backend that cannot honour a field says so when the file is loaded, not later).
 
 /// Where a scenario runs.
 public enum LabBackend: String, Sendable, CaseIterable, CustomStringConvertible {

@@ -1,5 +1,5 @@
 // Scenario file → Scenario, with every error located to file:line:column, naming the field and
-// the fix (DESIGN.md §9). The format is documented in docs/scenarios.md.
+// the fix (docs/architecture.md, Bad input). The format is documented in docs/scenarios.md.
 //
 // Order of work: top-level scalars, nodes (bridges first need their segment names), links (which
 // may attach hosts), captures, the timeline (names, references, `after:` cycles), expectations
@@ -619,7 +619,7 @@ struct ScenarioParser {
             use(.impairChange, at: item)
             return .impair(ImpairAction(link: link, direction: direction, patch: patch))
         case .replay:
-            let pcapValue = try m.required("pcap", example: "fixtures/pcaps/dhcp.pcap")
+            let pcapValue = try m.required("pcap", example: "fixtures/pcaps/client-traffic.pcap")
             let pcap = try pcapValue.string()
             let path = resolve(pcap)
             do { _ = try PcapReader(path: path) } catch {
