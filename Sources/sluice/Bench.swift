@@ -30,7 +30,7 @@ struct BenchForward: ParsableCommand {
     @Option(name: .long, parsing: .upToNextOption, help: "Frame sizes in bytes (Ethernet header included), comma-separated.")
     var sizes: [String] = ["64,1500"]
 
-    @Option(name: .long, help: "Paths: l2 (switch) and/or l3 (router), comma-separated.")
+    @Option(name: .long, help: "Paths: l2 (switch), l3 (router) and/or wan (two bridges over WireGuard), comma-separated.")
     var path: String = "l2,l3"
 
     @Option(name: .long, help: "Seconds of measurement per row.")
@@ -45,8 +45,13 @@ struct BenchForward: ParsableCommand {
     func run() throws {
         let frameSizes = try commaSeparatedIntegers(sizes.joined(separator: ","), in: 60...9000, naming: "frame size")
         let paths = try path.split(separator: ",").map { s -> ForwardingBench.Path in
-            guard let p = ForwardingBench.Path(rawValue: String(s)) else { throw ValidationError("unknown path '\(s)'; use l2, l3") }
+            guard let p = ForwardingBench.Path(rawValue: String(s)) else { throw ValidationError("unknown path '\(s)'; use l2, l3, wan") }
             return p
+        }
+        guard (1...256).contains(batch) else { throw ValidationError("--batch must be 1...256 (the guests' queues hold 256)") }
+        guard seconds.isFinite, (0.01...3600).contains(seconds) else { throw ValidationError("--seconds must be 0.01...3600") }
+        if paths.contains(.wan), let big = frameSizes.first(where: { $0 > 8934 }) {
+            throw ValidationError("frame size \(big) is too big for the wan path (the WAN's MTU is 8920: at most 8934 bytes with the Ethernet header)")
         }
         guard sluice_malloc_counter_active() == 1 else { throw ValidationError("allocation counter not linked") }
         #if DEBUG
