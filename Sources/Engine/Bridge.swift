@@ -295,7 +295,6 @@ public final class Bridge {
                 outcomes.count(disposition)
             }
             serveLocalDeliveries(now: now)
-            if wan != nil { settleWAN(now: now) }
         case .external(let send):
             portTable.countSent(on: port, bytes: frame.count)
             send(frame)
@@ -318,7 +317,8 @@ public final class Bridge {
 
     // MARK: Router glue
 
-    /// Frames the router emits enter its segment through its port, like any other frame.
+    /// Frames the router emits enter its segment through its port, like any other frame; frames
+    /// (tap) and packets (wireguard, udp: a point-to-point interface) for the WAN go to the WAN.
     struct RouterSink: RouterOutput {
         /// Strong, not `unowned`: an unowned reference pays an atomic check (swift_unownedRetainStrong)
         /// on every use; the sink lives only for one call into the router.
@@ -326,10 +326,14 @@ public final class Bridge {
         let now: Instant
 
         mutating func send(_ frame: UnsafeRawBufferPointer, on interface: Int) {
-            if let wan = bridge.wan, interface == wan.interface { return wan.transmit(frame, now: now) }
+            if let wan = bridge.wan, interface == wan.interface { return wan.transmit(frame: frame, now: now) }
             guard let (port, _) = bridge.segmentList[interface].router else { return }
             bridge.portTable.countReceived(on: port, bytes: frame.count)
             bridge.switchFrame(frame, from: port, now: now)
+        }
+
+        mutating func send(packet: PointToPointPacket, on interface: Int) {
+            if let wan = bridge.wan, interface == wan.interface { wan.transmit(packet: packet, now: now) }
         }
 
         mutating func deliver(_ datagram: LocalUDPDatagram, payload: UnsafeRawBufferPointer) {
@@ -389,7 +393,6 @@ public final class Bridge {
         if let router {
             var output = RouterSink(bridge: self, now: now)
             router.poll(now: now, output: &output)
-            if wan != nil { settleWAN(now: now) }
         }
         for i in dhcpServers.indices where dhcpServers[i] != nil { dhcpServers[i]!.expire(now: now) }
         for s in segmentList.indices { _ = withLearningSwitch(of: s) { $0.expire(now: now) } }

@@ -1,5 +1,6 @@
 // Whole frames: Ethernet II + IPv4 + UDP or ICMP, built into (and read from) caller memory.
-// The router, the DHCP glue and the simulated hosts all make such frames.
+// The router, the DHCP glue and the simulated hosts all make such frames (and the router bare
+// IPv4 packets for point-to-point links, with no Ethernet header).
 
 /// Emits and parses complete Ethernet/IPv4 frames.
 public enum IPv4Frame {
@@ -27,10 +28,11 @@ public enum IPv4Frame {
                       payloadRange: offset + ip.headerLength..<offset + Int(ip.totalLength))
     }
 
-    /// Writes Ethernet + IPv4 + UDP + `payload`. The EtherType, IP protocol and lengths are set
-    /// here; the IP and UDP checksums are computed. Returns the frame length.
+    /// Writes Ethernet + IPv4 + UDP + `payload` (with `ethernet` nil, a bare IP packet for a
+    /// point-to-point link). The EtherType, IP protocol and lengths are set here; the IP and UDP
+    /// checksums are computed. Returns the frame length.
     @inlinable public static func emitUDP(
-        into frame: UnsafeMutableRawBufferPointer, ethernet: EthernetHeader, ip: IPv4Header,
+        into frame: UnsafeMutableRawBufferPointer, ethernet: EthernetHeader?, ip: IPv4Header,
         udp: UDPHeader, payload: UnsafeRawBufferPointer
     ) throws(WireError) -> Int {
         var ip = ip
@@ -42,9 +44,10 @@ public enum IPv4Frame {
         return offset + ipLength + written
     }
 
-    /// Writes Ethernet + IPv4 + ICMP header + `data`. Returns the frame length.
+    /// Writes Ethernet + IPv4 + ICMP header + `data` (with `ethernet` nil, a bare IP packet).
+    /// Returns the frame length.
     @inlinable public static func emitICMP(
-        into frame: UnsafeMutableRawBufferPointer, ethernet: EthernetHeader, ip: IPv4Header,
+        into frame: UnsafeMutableRawBufferPointer, ethernet: EthernetHeader?, ip: IPv4Header,
         icmp: ICMPv4Message, data: UnsafeRawBufferPointer
     ) throws(WireError) -> Int {
         var ip = ip
@@ -56,15 +59,17 @@ public enum IPv4Frame {
     }
 
     @inlinable static func emitHeaders(
-        into frame: UnsafeMutableRawBufferPointer, ethernet: EthernetHeader, ip: inout IPv4Header, payloadLength: Int
+        into frame: UnsafeMutableRawBufferPointer, ethernet: EthernetHeader?, ip: inout IPv4Header, payloadLength: Int
     ) throws(WireError) -> (ipOffset: Int, ipHeaderLength: Int) {
-        var ethernet = ethernet
-        ethernet.etherType = .ipv4
         let total = ip.headerLength + payloadLength
         guard total <= Int(UInt16.max) else { throw WireError.badLength }
-        try frame.requireSpace(ethernet.headerLength + total)
+        try frame.requireSpace((ethernet?.headerLength ?? 0) + total)
         ip.totalLength = UInt16(total)
-        let offset = try ethernet.emit(into: frame)
+        var offset = 0
+        if var ethernet {
+            ethernet.etherType = .ipv4
+            offset = try ethernet.emit(into: frame)
+        }
         let ipLength = try ip.emit(into: frame.slice(from: offset))
         return (offset, ipLength)
     }

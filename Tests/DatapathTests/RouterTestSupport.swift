@@ -7,8 +7,13 @@ import Wire
 /// Records everything the router sends and delivers.
 struct CapturedOutput: RouterOutput {
     var sent: [(interface: Int, frame: [UInt8])] = []
+    /// Bare IP packets sent on point-to-point interfaces, with the room the router left around them.
+    var packets: [(interface: Int, packet: [UInt8], headroom: Int, tailroom: Int)] = []
     var delivered: [(datagram: LocalUDPDatagram, payload: [UInt8])] = []
     mutating func send(_ frame: UnsafeRawBufferPointer, on interface: Int) { sent.append((interface, Array(frame))) }
+    mutating func send(packet: PointToPointPacket, on interface: Int) {
+        packets.append((interface, Array(packet.bytes), packet.headroom, packet.tailroom))
+    }
     mutating func deliver(_ datagram: LocalUDPDatagram, payload: UnsafeRawBufferPointer) {
         delivered.append((datagram, Array(payload)))
     }

@@ -1,13 +1,15 @@
 #if canImport(Glibc)
 import Glibc
 import Basics
+import Datapath
 import Testing
 import Wire
 @testable import Engine
 
-/// The WAN's own per-packet path — a frame from the router stripped and encrypted in place by
-/// WireGuard (or sent raw), handed to the driver, and on the far side decrypted in place and framed
-/// for the router — allocates nothing once the session exists. (The router, switch and NAT around
+/// The WAN's own per-packet path — a packet from the router (with the room the router leaves
+/// around it) encrypted in place by WireGuard (or sent raw), handed to the driver, and on the far
+/// side decrypted in place and handed to the router where it lies — allocates nothing once the
+/// session exists. (The router, switch and NAT around
 /// it are measured by their own rooms; in a debug build their unspecialised array iteration
 /// allocates, which is why this budget covers the WAN alone.) Counting needs the CMallocCounter
 /// interposer:
@@ -56,16 +58,19 @@ import Wire
         var framesAtB = 0
         var now = Instant.zero
 
-        // A frame as the router sends it into the WAN: to the peer's MAC, a UDP packet for B's side.
-        var frame = [UInt8](repeating: 0, count: 14 + 20 + 8 + 64)
-        let n = frame.withUnsafeMutableBytes { f in
-            (try? IPv4Frame.emitUDP(into: f, ethernet: EthernetHeader(destination: wanA.peerMAC, source: wanA.mac, etherType: .ipv4),
-                                    ip: IPv4Header(source: IPv4Address(10, 1, 0, 10), destination: IPv4Address(10, 2, 0, 10),
-                                                   protocol: .udp, payloadLength: 0),
-                                    udp: UDPHeader(sourcePort: 4000, destinationPort: 9), payload: UnsafeRawBufferPointer(f.slice(0..<64)))) ?? 0
-        }
+        // A packet as the router hands it to the WAN: a UDP packet for B's side, with the router's room
+        // around it. WireGuard encrypts it in place, so it is built afresh for every send.
+        let room = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 + 20 + 8 + 64 + 64, alignment: 16)
+        defer { room.deallocate() }
+        let payload = [UInt8](repeating: 7, count: 64)
         func send() {
-            frame.withUnsafeBytes { wanA.transmit(UnsafeRawBufferPointer(rebasing: $0[0..<n]), now: now) }
+            let n = payload.withUnsafeBytes { p in
+                (try? IPv4Frame.emitUDP(into: room.slice(from: 64), ethernet: nil,
+                                        ip: IPv4Header(source: IPv4Address(10, 1, 0, 10), destination: IPv4Address(10, 2, 0, 10),
+                                                       protocol: .udp, payloadLength: 0),
+                                        udp: UDPHeader(sourcePort: 4000, destinationPort: 9), payload: p)) ?? 0
+            }
+            wanA.transmit(packet: PointToPointPacket(buffer: room, range: 64..<(64 + n)), now: now)
             for _ in 0..<3 {   // the handshake takes a round trip before the staged packet leaves
                 var i = 0
                 while i < pending.count {

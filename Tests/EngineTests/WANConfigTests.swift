@@ -1,5 +1,6 @@
 // The `wan:` section: the three types with their extensions, and the checks tying the WAN to the router.
 import Testing
+import Datapath
 import Wire
 import YAMLSchema
 @testable import Engine
@@ -70,7 +71,9 @@ func badWANConfigsAreLocated(text: String, line: Int, message: String) {
     let router = try #require(bridge.router), wan = try #require(bridge.wan)
     #expect(router.interfaces.count == 2 && wan.interface == 1 && bridge.segments.count == 1)
     #expect(router.interfaces[1].network == IPv4Network("10.200.0.1/24") && router.interfaces[1].mtu == 1420)
-    #expect(router.configuration.defaultGateway == IPv4Address(10, 200, 0, 2))
+    // Point-to-point: no gateway address; the default route names the WAN interface.
+    #expect(router.interfaces[1].medium == .pointToPoint && router.configuration.defaultGateway == nil)
+    #expect(router.configuration.staticRoutes == [StaticRoute(destination: IPv4Network("0.0.0.0/0")!, interface: 1)])
     #expect(wan.nat?.configuration.externalAddress == IPv4Address(10, 200, 0, 1))
     #expect(wan.nat?.configuration.internalNetworks == [IPv4Network("10.1.0.1/24")!])
     #expect(wan.kind == .wireguard && wan.tunnel != nil)

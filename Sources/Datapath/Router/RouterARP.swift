@@ -1,12 +1,12 @@
-// ARP on the router's interfaces (RFC 826): answering for its own addresses, learning neighbors,
+// ARP on the router's Ethernet interfaces (RFC 826): answering for its own addresses, learning neighbors,
 // resolving next hops with retries, and holding datagrams until they resolve.
 import Basics
 import Wire
 
 extension Router {
-    /// RFC 826 "Packet Reception", for the arrival interface's address.
+    /// RFC 826 "Packet Reception", for the arrival interface's address (`mac` is its MAC).
     func receiveARP<O: RouterOutput>(
-        _ payload: UnsafeRawBufferPointer, on interface: Int, now: Instant, output: inout O
+        _ payload: UnsafeRawBufferPointer, on interface: Int, mac: MACAddress, now: Instant, output: inout O
     ) -> RouterDisposition {
         let arp: ARPPacket
         do { arp = try ARPPacket(parsing: payload) } catch {
@@ -35,7 +35,7 @@ extension Router {
         // "?Is the opcode ares_op$REQUEST? Yes: Swap hardware and protocol fields ... Send the
         // packet to the (new) target hardware address on the same hardware on which the request was received."
         guard forUs, arp.operation == .request else { return .consumed }
-        sendARP(arp.reply(with: local.mac), to: senderMAC, on: interface, output: &output)
+        sendARP(arp.reply(with: mac), to: senderMAC, on: interface, output: &output)
         counters.arp.repliesSent &+= 1
         return .answered
     }
@@ -67,8 +67,7 @@ extension Router {
 
     /// Sends every datagram waiting for `address`, now known to be at `mac`, oldest first.
     func flushWaiting<O: RouterOutput>(for address: IPv4Address, mac: MACAddress, on interface: Int, output: inout O) {
-        guard let r = waiting.find(interface: interface, target: address) else { return }
-        let source = interfaces[interface].mac
+        guard let r = waiting.find(interface: interface, target: address), let source = interfaces[interface].mac else { return }
         for k in 0..<waiting.resolutions[r].count {
             let frame = waiting.frame(waiting.slot(r, k))
             EthernetHeader.rewriteAddresses(in: frame, source: source, destination: mac)
@@ -96,15 +95,17 @@ extension Router {
         waiting.finish(r)
     }
 
-    /// Broadcasts "who has `target`? tell <interface address>".
+    /// Broadcasts "who has `target`? tell <interface address>" (Ethernet interfaces only).
     func sendARPRequest<O: RouterOutput>(for target: IPv4Address, on interface: Int, output: inout O) {
         let local = interfaces[interface]
-        sendARP(.request(from: local.mac, local.address, asking: target), to: .broadcast, on: interface, output: &output)
+        guard let mac = local.mac else { return }
+        sendARP(.request(from: mac, local.address, asking: target), to: .broadcast, on: interface, output: &output)
         counters.arp.requestsSent &+= 1
     }
 
     func sendARP<O: RouterOutput>(_ packet: ARPPacket, to mac: MACAddress, on interface: Int, output: inout O) {
-        let ethernet = EthernetHeader(destination: mac, source: interfaces[interface].mac, etherType: .arp)
+        guard let source = interfaces[interface].mac else { return }
+        let ethernet = EthernetHeader(destination: mac, source: source, etherType: .arp)
         // Cannot fail: the scratch buffer is far larger than 42 bytes.
         guard let h = try? ethernet.emit(into: scratch), let a = try? packet.emit(into: scratch.slice(from: h)) else { return }
         output.send(UnsafeRawBufferPointer(scratch.slice(0..<h + a)), on: interface)

@@ -2,28 +2,88 @@
 import Basics
 import Wire
 
-/// One routed interface: its MAC address, its address and prefix ("10.0.0.1/24"), and its MTU.
+/// What an interface's link is, and so what the router hands over and takes there (see
+/// docs/architecture.md, "Interface media").
+public enum InterfaceMedium: Hashable, Sendable {
+    /// Ethernet II frames to and from `mac`; neighbors are found with ARP (segments, a TAP uplink).
+    case ethernet(mac: MACAddress)
+    /// Bare IP packets to and from the one other end of the link (a WireGuard or UDP tunnel): no
+    /// link-layer addresses and no ARP; every next hop on the interface is that other end.
+    case pointToPoint
+}
+
+/// One routed interface: its medium, its address and prefix ("10.0.0.1/24"), and its MTU.
 public struct RouterInterface: Hashable, Sendable {
-    public var mac: MACAddress
-    /// The interface's own address with the prefix of its connected network.
+    public var medium: InterfaceMedium
+    /// The interface's own address with the prefix of its connected network. On a point-to-point
+    /// interface the prefix may be /31 (RFC 3021) or /32 (no connected network but the address).
     public var network: IPv4Network
     /// Largest IP datagram (header included) sent on this interface.
     public var mtu: Int
 
+    /// An Ethernet interface with MAC address `mac`.
     public init(mac: MACAddress, network: IPv4Network, mtu: Int = 1500) {
-        self.mac = mac; self.network = network; self.mtu = mtu
+        self.init(medium: .ethernet(mac: mac), network: network, mtu: mtu)
+    }
+
+    public init(medium: InterfaceMedium, network: IPv4Network, mtu: Int = 1500) {
+        self.medium = medium; self.network = network; self.mtu = mtu
+    }
+
+    /// A point-to-point interface.
+    public static func pointToPoint(network: IPv4Network, mtu: Int = 1500) -> RouterInterface {
+        RouterInterface(medium: .pointToPoint, network: network, mtu: mtu)
     }
 
     /// The interface's own IPv4 address.
     @inlinable public var address: IPv4Address { network.address }
+
+    /// The MAC address of an Ethernet interface; nil on a point-to-point one.
+    @inlinable public var mac: MACAddress? {
+        if case .ethernet(let mac) = medium { return mac }
+        return nil
+    }
+
+    @inlinable public var isPointToPoint: Bool { medium == .pointToPoint }
+
+    /// The connected network's broadcast address; nil for /31 and /32, which have none (RFC 3021).
+    @inlinable public var broadcastAddress: IPv4Address? {
+        network.prefixLength <= 30 ? network.broadcastAddress : nil
+    }
 }
 
-/// A static route: datagrams for `destination` go to `gateway`, which must lie on a connected network.
+/// Where a static route sends its datagrams.
+public enum RouteNextHop: Hashable, Sendable, CustomStringConvertible {
+    /// A neighbor on a connected network (found with ARP on Ethernet).
+    case gateway(IPv4Address)
+    /// Out of a point-to-point interface (by index): its other end is the next hop, whatever the
+    /// destination. (A point-to-multipoint medium would pick the peer by destination here.)
+    case interface(Int)
+
+    public var description: String {
+        switch self {
+        case .gateway(let a): "\(a)"
+        case .interface(let i): "interface \(i)"
+        }
+    }
+}
+
+/// A static route: datagrams for `destination` go to `nextHop`.
 public struct StaticRoute: Hashable, Sendable {
     public var destination: IPv4Network
-    public var gateway: IPv4Address
+    public var nextHop: RouteNextHop
+    /// Via `gateway`, which must lie on a connected network.
     public init(destination: IPv4Network, gateway: IPv4Address) {
-        self.destination = destination; self.gateway = gateway
+        self.destination = destination; self.nextHop = .gateway(gateway)
+    }
+    /// Straight out of point-to-point interface `interface`.
+    public init(destination: IPv4Network, interface: Int) {
+        self.destination = destination; self.nextHop = .interface(interface)
+    }
+    /// The gateway of a route via one.
+    public var gateway: IPv4Address? {
+        if case .gateway(let g) = nextHop { return g }
+        return nil
     }
 }
 
@@ -71,6 +131,8 @@ public enum RouterConfigurationError: Error, Equatable, Sendable {
     case badInterface(index: Int, reason: String)
     case duplicateAddress(IPv4Address)
     case gatewayNotOnConnectedNetwork(IPv4Address)
+    /// A route names an interface that does not exist or is not point-to-point.
+    case routeInterfaceNotPointToPoint(Int)
     case badLimit(String)
 }
 
@@ -79,22 +141,34 @@ extension RouterConfiguration {
     public func validate() throws(RouterConfigurationError) {
         guard !interfaces.isEmpty else { throw .noInterfaces }
         for (i, interface) in interfaces.enumerated() {
-            guard interface.mac.isUnicast, interface.mac != .zero else { throw .badInterface(index: i, reason: "MAC must be unicast") }
-            guard (1...30).contains(interface.network.prefixLength) else {
-                throw .badInterface(index: i, reason: "prefix length must be 1...30")
+            let prefix = interface.network.prefixLength
+            switch interface.medium {
+            case .ethernet(let mac):
+                guard mac.isUnicast, mac != .zero else { throw .badInterface(index: i, reason: "MAC must be unicast") }
+                guard (1...30).contains(prefix) else { throw .badInterface(index: i, reason: "prefix length must be 1...30") }
+            case .pointToPoint:
+                guard (1...32).contains(prefix) else { throw .badInterface(index: i, reason: "prefix length must be 1...32") }
             }
             let a = interface.address
-            guard a != interface.network.networkAddress, a != interface.network.broadcastAddress,
-                  !a.isMulticast, !a.isLoopback else { throw .badInterface(index: i, reason: "address \(a) is not a host address") }
+            // /31 and /32 have no network or broadcast address: both (the one) are hosts (RFC 3021).
+            let hostPart = prefix <= 30 ? (a != interface.network.networkAddress && a != interface.network.broadcastAddress) : true
+            guard hostPart, !a.isUnspecified, !a.isLimitedBroadcast, !a.isMulticast, !a.isLoopback else {
+                throw .badInterface(index: i, reason: "address \(a) is not a host address")
+            }
             // RFC 791 §3.2: every internet module must handle 68-octet datagrams unfragmented.
             guard interface.mtu >= IPv4Constants.minimumMTU, interface.mtu <= 65535 else {
                 throw .badInterface(index: i, reason: "MTU must be 68...65535")
             }
             if interfaces[..<i].contains(where: { $0.address == a }) { throw .duplicateAddress(a) }
         }
-        for gateway in staticRoutes.map(\.gateway) + (defaultGateway.map { [$0] } ?? []) {
-            guard interfaces.contains(where: { $0.network.contains(gateway) && $0.address != gateway }) else {
-                throw .gatewayNotOnConnectedNetwork(gateway)
+        for hop in staticRoutes.map(\.nextHop) + (defaultGateway.map { [RouteNextHop.gateway($0)] } ?? []) {
+            switch hop {
+            case .gateway(let gateway):
+                guard interfaces.contains(where: { $0.network.contains(gateway) && $0.address != gateway }) else {
+                    throw .gatewayNotOnConnectedNetwork(gateway)
+                }
+            case .interface(let i):
+                guard interfaces.indices.contains(i), interfaces[i].isPointToPoint else { throw .routeInterfaceNotPointToPoint(i) }
             }
         }
         guard arp.attempts >= 1, arp.retryInterval > .zero, arp.cacheLifetime > .zero, arp.cacheCapacity >= 1,

@@ -1,4 +1,4 @@
-// What the router did, counted. Every dropped frame is counted under exactly one reason.
+// What the router did, counted. Every dropped frame or packet is counted under exactly one reason.
 
 /// Why the router dropped a frame or packet.
 public enum RouterDropReason: Int, CaseIterable, Sendable {
@@ -59,6 +59,8 @@ public enum RouterDropReason: Int, CaseIterable, Sendable {
     case broadcastEcho
     /// A reply could not be built (larger than the router's buffers).
     case replyTooLarge
+    /// A frame handed in on a point-to-point interface, or a bare packet on an Ethernet one.
+    case wrongMedium
     // No CustomStringConvertible: string interpolation prints the case name. (A `description`
     // written as "\(self)" recursed forever and crashed the hostile-frames test.)
 }
@@ -95,6 +97,7 @@ public struct ARPCounters: Equatable, Sendable {
 
 /// The router's counters.
 public struct RouterCounters: Equatable, Sendable {
+    /// Frames (Ethernet) and packets (point-to-point) handed to the router.
     public var framesReceived: UInt64 = 0
     /// IP datagrams sent on towards their destination (including after ARP resolution).
     public var forwarded: UInt64 = 0

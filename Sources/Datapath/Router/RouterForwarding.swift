@@ -2,36 +2,36 @@
 import Basics
 import Wire
 
-/// Where an offending frame came from: ICMP errors and replies go back this way.
+/// Where an offending datagram came from: ICMP errors and replies go back this way.
 struct Arrival {
     var interface: Int
-    /// The frame's link-layer source (the previous hop).
+    /// The frame's link-layer source (the previous hop); zero on a point-to-point interface.
     var mac: MACAddress
     /// The frame was sent to the link-layer broadcast address.
     var linkBroadcast: Bool
 }
 
 extension Router {
+    /// An IPv4 datagram at `packet` (through the end of the frame: Ethernet padding is cut here).
     func receiveIPv4<O: RouterOutput>(
-        _ frame: UnsafeMutableRawBufferPointer, ethernet: EthernetHeader, on interface: Int, now: Instant, output: inout O
+        _ packet: PointToPointPacket, arrival: Arrival, now: Instant, output: inout O
     ) -> RouterDisposition {
-        let packet = frame.slice(from: EthernetHeader.untaggedLength)
         let header: IPv4Header
         // RFC 1812 §5.2.2: version, checksum, header and total lengths are checked here.
-        do { header = try IPv4Header(parsing: UnsafeRawBufferPointer(packet)) } catch { return drop(Self.dropReason(ipv4: error)) }
-        let datagram = packet.slice(0..<Int(header.totalLength))    // Ethernet padding cut off
-        let arrival = Arrival(interface: interface, mac: ethernet.source, linkBroadcast: ethernet.destination.isBroadcast)
+        do { header = try IPv4Header(parsing: UnsafeRawBufferPointer(packet.bytes)) } catch { return drop(Self.dropReason(ipv4: error)) }
+        let start = packet.range.lowerBound
+        let datagram = PointToPointPacket(buffer: packet.buffer, range: start..<(start + Int(header.totalLength)))
         let destination = header.destination
 
-        guard !header.source.isMartianSource, !ethernet.source.isMulticast else { return drop(.martianSource) }
+        guard !header.source.isMartianSource, !arrival.mac.isMulticast else { return drop(.martianSource) }
         if destination.isUnspecified || destination.isLoopback || destination.isReservedClassE {
             return drop(.martianDestination)
         }
         if interfaces.contains(where: { $0.address == destination }) {
-            return receiveLocal(datagram, header: header, arrival: arrival, broadcast: false, now: now, output: &output)
+            return receiveLocal(datagram.bytes, header: header, arrival: arrival, broadcast: false, now: now, output: &output)
         }
-        if destination.isLimitedBroadcast || destination == interfaces[interface].network.broadcastAddress {
-            return receiveLocal(datagram, header: header, arrival: arrival, broadcast: true, now: now, output: &output)
+        if destination.isLimitedBroadcast || destination == interfaces[arrival.interface].broadcastAddress {
+            return receiveLocal(datagram.bytes, header: header, arrival: arrival, broadcast: true, now: now, output: &output)
         }
         if destination.isMulticast { return drop(.multicast) }
         // RFC 1812 §5.3.4: a packet received as link-layer broadcast whose IP destination is not
@@ -39,15 +39,16 @@ extension Router {
         if arrival.linkBroadcast { return drop(.linkBroadcastToUnicast) }
         // RFC 1812 §5.3.5.2: forwarding directed broadcasts "MUST ... default to ... disabled".
         if isDirectedBroadcast(destination) { return drop(.directedBroadcast) }
-        return forward(frame, datagram: datagram, header: header, arrival: arrival, now: now, output: &output)
+        return forward(datagram, header: header, arrival: arrival, now: now, output: &output)
     }
 
-    /// RFC 1812 §5.3: TTL, route lookup, MTU, next-hop resolution; then the frame goes out as it
-    /// came, with new MAC addresses and TTL − 1.
+    /// RFC 1812 §5.3: TTL, route lookup, MTU, next-hop resolution; then the datagram goes out with
+    /// TTL − 1: on Ethernet in a frame to the next hop's MAC (its header written in the room before
+    /// the datagram), on a point-to-point interface as it is.
     func forward<O: RouterOutput>(
-        _ frame: UnsafeMutableRawBufferPointer, datagram: UnsafeMutableRawBufferPointer, header: IPv4Header,
-        arrival: Arrival, now: Instant, output: inout O
+        _ packet: PointToPointPacket, header: IPv4Header, arrival: Arrival, now: Instant, output: inout O
     ) -> RouterDisposition {
+        let datagram = packet.bytes
         let original = UnsafeRawBufferPointer(datagram)
         guard !header.source.isUnspecified else { return drop(.martianSource) }
         // RFC 1812 §5.3.1: "If the TTL is reduced to zero (or less), the packet MUST be discarded,
@@ -73,17 +74,34 @@ extension Router {
                           about: original, header: header, arrival: arrival, now: now, output: &output)
             return drop(.fragmentationNeeded)
         }
-        let nextHop = route.nextHop(for: header.destination)
         IPv4Header.decrementTimeToLive(in: datagram)
-        if let mac = cache.lookup(interface: route.interface, address: nextHop, now: now) {
-            let outFrame = frame.slice(0..<EthernetHeader.untaggedLength + datagram.count)
-            EthernetHeader.rewriteAddresses(in: outFrame, source: out.mac, destination: mac)
-            output.send(UnsafeRawBufferPointer(outFrame), on: route.interface)
+        switch out.medium {
+        case .pointToPoint:
+            output.send(packet: packet, on: route.interface)
+            counters.forwarded &+= 1
+            return .forwarded(interface: route.interface)
+        case .ethernet(let source):
+            let nextHop = route.nextHop(for: header.destination)
+            guard let mac = cache.lookup(interface: route.interface, address: nextHop, now: now) else {
+                return enqueue(UnsafeRawBufferPointer(datagram), nextHop: nextHop, on: route.interface, arrival: arrival,
+                               now: now, output: &output)
+            }
+            let e = EthernetHeader.untaggedLength
+            let frame: UnsafeMutableRawBufferPointer
+            if packet.headroom >= e {
+                frame = packet.buffer.slice((packet.range.lowerBound - e)..<packet.range.upperBound)
+            } else {
+                // A packet from a point-to-point interface without room for the header: one copy.
+                let h = Self.packetHeadroom
+                inputCopy.copyBytes(original, at: h)
+                frame = inputCopy.slice((h - e)..<(h + datagram.count))
+            }
+            EthernetHeader.rewriteAddresses(in: frame, source: source, destination: mac)
+            frame.setU16(12, EtherType.ipv4.rawValue)
+            output.send(UnsafeRawBufferPointer(frame), on: route.interface)
             counters.forwarded &+= 1
             return .forwarded(interface: route.interface)
         }
-        return enqueue(UnsafeRawBufferPointer(datagram), nextHop: nextHop, on: route.interface, arrival: arrival,
-                       now: now, output: &output)
     }
 
     /// A datagram for the router itself (its address, or a broadcast on the arrival network).

@@ -10,17 +10,14 @@ extension Router {
         to request: ICMPv4Message, data: UnsafeRawBufferPointer, header: IPv4Header, arrival: Arrival, output: inout O
     ) -> RouterDisposition {
         guard !header.source.isUnspecified else { return drop(.martianSource) }
-        let local = interfaces[arrival.interface]
         let ip = IPv4Header(source: header.destination, destination: header.source, protocol: .icmp, payloadLength: 0,
                             identification: takeIdentification())
         let reply = ICMPv4Message.echoReply(identifier: request.identifier, sequenceNumber: request.sequenceNumber)
-        let n: Int
         do {
-            n = try IPv4Frame.emitICMP(
-                into: scratch, ethernet: EthernetHeader(destination: arrival.mac, source: local.mac, etherType: .ipv4),
-                ip: ip, icmp: reply, data: data)
+            try sendBuilt(on: arrival.interface, to: arrival.mac, output: &output) { (into, ethernet) throws(WireError) in
+                try IPv4Frame.emitICMP(into: into, ethernet: ethernet, ip: ip, icmp: reply, data: data)
+            }
         } catch { return drop(.replyTooLarge) }
-        output.send(UnsafeRawBufferPointer(scratch.slice(0..<n)), on: arrival.interface)
         counters.echoRepliesSent &+= 1
         return .answered
     }
@@ -47,10 +44,9 @@ extension Router {
         let ip = IPv4Header(source: local.address, destination: header.source, protocol: .icmp, payloadLength: 0,
                             identification: takeIdentification())
         do {
-            let n = try IPv4Frame.emitICMP(
-                into: scratch, ethernet: EthernetHeader(destination: arrival.mac, source: local.mac, etherType: .ipv4),
-                ip: ip, icmp: message, data: quote)
-            output.send(UnsafeRawBufferPointer(scratch.slice(0..<n)), on: arrival.interface)
+            try sendBuilt(on: arrival.interface, to: arrival.mac, output: &output) { (into, ethernet) throws(WireError) in
+                try IPv4Frame.emitICMP(into: into, ethernet: ethernet, ip: ip, icmp: message, data: quote)
+            }
             counters.icmpErrorsSent &+= 1
         } catch {
             counters.icmpErrorsSuppressed &+= 1     // cannot happen: the scratch buffer holds any frame

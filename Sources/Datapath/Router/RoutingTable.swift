@@ -1,12 +1,13 @@
-// The forwarding table (RFC 1812 §5.2.4): connected networks, static routes and a default route,
-// searched by longest prefix match.
+// The forwarding table (RFC 1812 §5.2.4): connected networks, static routes (via a gateway, or
+// out of a point-to-point interface) and a default route, searched by longest prefix match.
 import Wire
 
-/// Where a datagram goes next: out of `interface`, to `gateway` or (if nil) straight to its destination.
+/// Where a datagram goes next: out of `interface`, to `gateway` or (if nil) straight to its
+/// destination. On a point-to-point interface the next hop is always the other end.
 public struct RouteDecision: Hashable, Sendable {
     public var interface: Int
     public var gateway: IPv4Address?
-    /// The neighbor to resolve with ARP for `destination`.
+    /// The neighbor to resolve with ARP for `destination` (Ethernet).
     @inlinable public func nextHop(for destination: IPv4Address) -> IPv4Address { gateway ?? destination }
 }
 
@@ -35,11 +36,17 @@ struct RoutingTable {
             routes.append(StaticRoute(destination: IPv4Network(address: .any, prefixLength: 0)!, gateway: gateway))
         }
         for route in routes {
-            // validate() has checked that each gateway lies on a connected network.
-            guard let i = configuration.interfaces.firstIndex(where: { $0.network.contains(route.gateway) }) else { continue }
+            let decision: RouteDecision
+            switch route.nextHop {
+            case .gateway(let gateway):
+                // validate() has checked that each gateway lies on a connected network.
+                guard let i = configuration.interfaces.firstIndex(where: { $0.network.contains(gateway) }) else { continue }
+                decision = RouteDecision(interface: i, gateway: gateway)
+            case .interface(let i):
+                decision = RouteDecision(interface: i, gateway: nil)
+            }
             let n = route.destination
-            all.append(Entry(prefix: n.address.rawValue & n.mask, mask: n.mask, prefixLength: n.prefixLength,
-                             decision: RouteDecision(interface: i, gateway: route.gateway)))
+            all.append(Entry(prefix: n.address.rawValue & n.mask, mask: n.mask, prefixLength: n.prefixLength, decision: decision))
         }
         // Stable sort by prefix length, longest first (enumerated offset breaks ties).
         entries = all.enumerated().sorted { a, b in

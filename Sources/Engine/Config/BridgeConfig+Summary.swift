@@ -13,7 +13,7 @@ extension BridgeConfig {
                 }
                 lines.append(line)
             }
-            for r in router.routes { lines.append("route \(r.destination) via \(r.gateway)") }
+            for r in router.routes { lines.append("route \(r.destination) via \(r.nextHop)") }
         } else {
             lines.append("segment lan: L2 switch only (no router)")
         }

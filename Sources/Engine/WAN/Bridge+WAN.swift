@@ -16,53 +16,39 @@ extension Bridge {
             nat = n
         }
         let wan = try WAN(config, interface: rc.interfaces.count, nat: nat, setup: setup)
-        rc.interfaces.append(RouterInterface(mac: wan.mac, network: wan.address, mtu: config.mtu))
         switch config {
         case .tap(let t):
+            rc.interfaces.append(RouterInterface(mac: t.mac, network: wan.address, mtu: config.mtu))
             rc.defaultGateway = t.gateway
         case .wireguard, .udp:
-            // Every neighbor on a point-to-point WAN is the peer (the WAN answers the router's
-            // ARP), so the gateway is only a name for "into the tunnel": the subnet's first other host.
-            let net = wan.address
-            let first = IPv4Address(rawValue: net.networkAddress.rawValue &+ 1)
-            rc.defaultGateway = first == net.address ? IPv4Address(rawValue: first.rawValue &+ 1) : first
+            // A point-to-point interface: the default route names it, and its other end (the
+            // peer) is the next hop of everything sent there.
+            rc.interfaces.append(.pointToPoint(network: wan.address, mtu: config.mtu))
+            rc.staticRoutes.append(StaticRoute(destination: IPv4Network(address: .any, prefixLength: 0)!, interface: wan.interface))
         }
         return wan
     }
 
     /// A datagram that arrived on the WAN's UDP socket (wireguard, udp WANs): `buffer[0..<count]`
-    /// from `source`. WireGuard decrypts it in place; the packet inside goes to the router.
+    /// from `source`. WireGuard decrypts it in place; the packet inside goes to the router where it lies.
     public func receiveWANDatagram(_ buffer: UnsafeMutableRawBufferPointer, count: Int, from source: WANEndpoint, now: Instant) {
         guard let wan else { return }
-        let frame = wan.receive(datagram: buffer, count: count, from: source, now: now)
-        routeFromWAN(frame, now: now)
+        if let packet = wan.receive(datagram: buffer, count: count, from: source, now: now), let router {
+            var output = RouterSink(bridge: self, now: now)
+            outcomes.count(router.receive(packet: packet, on: wan.interface, now: now, output: &output))
+            serveLocalDeliveries(now: now)
+        }
+        flushNotifications()
     }
 
     /// A frame that arrived on the TAP uplink (tap WAN); it may be rewritten in place.
     public func receiveWANFrame(_ frame: UnsafeMutableRawBufferPointer, now: Instant) {
         guard let wan else { return }
-        let out = wan.receive(frame: frame, now: now)
-        routeFromWAN(out, now: now)
-    }
-
-    func routeFromWAN(_ frame: UnsafeMutableRawBufferPointer?, now: Instant) {
-        if let frame, let router, let wan {
+        if let frame = wan.receive(frame: frame, now: now), let router {
             var output = RouterSink(bridge: self, now: now)
-            let disposition = router.receive(frame, on: wan.interface, now: now, output: &output)
-            outcomes.count(disposition)
+            outcomes.count(router.receive(frame, on: wan.interface, now: now, output: &output))
             serveLocalDeliveries(now: now)
         }
-        settleWAN(now: now)
         flushNotifications()
-    }
-
-    /// Feeds the router the ARP replies the WAN owes it (after the router's call has returned).
-    func settleWAN(now: Instant) {
-        guard let wan, let router else { return }
-        while let frame = wan.nextProxyARPFrame() {
-            var output = RouterSink(bridge: self, now: now)
-            let disposition = router.receive(frame, on: wan.interface, now: now, output: &output)
-            outcomes.count(disposition)
-        }
     }
 }

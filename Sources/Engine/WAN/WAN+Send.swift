@@ -1,30 +1,23 @@
-// Frames the router sends out of its WAN interface: ARP is answered (point-to-point) or passed
-// on (tap); IPv4 is masqueraded, then encrypted (wireguard), sent raw (udp) or framed (tap).
+// What the router sends out of its WAN interface: bare IP packets (wireguard, udp: a
+// point-to-point interface), masqueraded in place, then encrypted where they lie (wireguard) or
+// sent as they are (udp); Ethernet frames (tap), masqueraded if IPv4 and passed on.
 import Basics
+import Datapath
 import Wire
 import WireGuard
 
 extension WAN {
-    /// A frame the router emitted on the WAN interface (valid only during the call).
-    func transmit(_ frame: UnsafeRawBufferPointer, now: Instant) {
-        let ethernet: EthernetHeader
-        do { ethernet = try EthernetHeader(parsing: frame) } catch { return drop(.malformed) }
-        if kind == .tap { return transmitTap(frame, ethernet: ethernet, now: now) }
-        switch ethernet.etherType {
-        case .arp: answerARP(frame.slice(from: ethernet.headerLength))
-        case .ipv4: transmitPacket(frame.slice(from: ethernet.headerLength), now: now)
-        default: drop(.unsupported)
-        }
-    }
-
-    /// Point-to-point: one IP packet into a datagram.
-    func transmitPacket(_ packet: UnsafeRawBufferPointer, now: Instant) {
-        guard packet.count >= IPv4Constants.minimumHeaderLength else { return drop(.malformed) }
-        let total = Int(packet.u16(2))
-        guard total >= IPv4Constants.minimumHeaderLength, total <= packet.count else { return drop(.malformed) }
-        let h = Self.headroom
-        let ip = outbound.slice(h..<(h + total))
-        ip.copyMemory(from: packet.slice(0..<total))
+    /// Point-to-point: one IP packet from the router into a datagram. The packet and its room are
+    /// ours during the call: the NAT rewrites it in place and WireGuard encrypts it in place when
+    /// the room holds its header (16 bytes before) and padding and tag (31 after); otherwise it is
+    /// copied once into `outbound`.
+    func transmit(packet: PointToPointPacket, now: Instant) {
+        guard kind != .tap else { return drop(.unsupported) }
+        let bytes = packet.bytes
+        guard bytes.count >= IPv4Constants.minimumHeaderLength else { return drop(.malformed) }
+        let total = Int(UnsafeRawBufferPointer(bytes).u16(2))
+        guard total >= IPv4Constants.minimumHeaderLength, total <= bytes.count else { return drop(.malformed) }
+        let ip = bytes.slice(0..<total)
         guard masquerade(ip, now: now) else { return }
         counters.txPackets &+= 1
         counters.txBytes &+= UInt64(total)
@@ -34,9 +27,18 @@ extension WAN {
             emit(UnsafeRawBufferPointer(ip), to: endpoint)
         case .wireguard:
             guard let tunnel else { return }
-            switch tunnel.send(packet: outbound, count: total, now: now) {
+            let h = Self.headroom, start = packet.range.lowerBound
+            let work: UnsafeMutableRawBufferPointer
+            if start >= h, packet.buffer.count - start >= total + Self.tailroom {
+                work = packet.buffer.slice((start - h)..<packet.buffer.count)   // in place
+            } else {
+                guard h + total + Self.tailroom <= outbound.count else { return drop(.tooBig) }
+                outbound.copyBytes(UnsafeRawBufferPointer(ip), at: h)         // the one copy
+                work = outbound
+            }
+            switch tunnel.send(packet: work, count: total, now: now) {
             case .transmit(_, let to, let count):
-                emit(UnsafeRawBufferPointer(outbound.slice(0..<count)), to: WANEndpoint(address: to.address, port: to.port))
+                emit(UnsafeRawBufferPointer(work.slice(0..<count)), to: WANEndpoint(address: to.address, port: to.port))
             case .queued:
                 break  // waits for the handshake, which is in the outbox
             case .dropped:
@@ -48,8 +50,12 @@ extension WAN {
         }
     }
 
-    /// TAP: the frame as the router built it, masqueraded if it is IPv4 and NAT is on.
-    func transmitTap(_ frame: UnsafeRawBufferPointer, ethernet: EthernetHeader, now: Instant) {
+    /// TAP: a frame the router emitted on the WAN interface (valid only during the call), as the
+    /// router built it, masqueraded if it is IPv4 and NAT is on.
+    func transmit(frame: UnsafeRawBufferPointer, now: Instant) {
+        guard kind == .tap else { return drop(.unsupported) }
+        let ethernet: EthernetHeader
+        do { ethernet = try EthernetHeader(parsing: frame) } catch { return drop(.malformed) }
         var out = frame
         if ethernet.etherType == .ipv4, nat != nil {
             guard frame.count <= outbound.count else { return drop(.tooBig) }

@@ -2,26 +2,30 @@
 // Traffic not for a local subnet leaves here — masqueraded by the NAT (`router.nat: true`) or
 // routed as it is — and what arrives here is translated back and handed to the router.
 //
-// Three kinds (docs/config.md):
-// - wireguard: IP packets (no Ethernet) are encrypted by a WireGuardDevice with one peer
-//   (AllowedIPs 0.0.0.0/0) and leave as UDP datagrams through `sendDatagram`.
-// - udp: IP packets in plain UDP datagrams to the endpoint, both ways.
+// Three kinds (docs/config.md), on two interface media (docs/architecture.md, "Interface media"):
+// - wireguard: a point-to-point interface. The router hands over bare IP packets; a
+//   WireGuardDevice with one peer (AllowedIPs 0.0.0.0/0) encrypts them in place, in the room the
+//   router leaves around them, and they leave as UDP datagrams through `sendDatagram`. Coming in,
+//   a datagram is decrypted in place and its packet goes to the router where it lies.
+// - udp: a point-to-point interface; IP packets in plain UDP datagrams to the endpoint, both ways.
 // - tap: an Ethernet uplink. The router's WAN interface has its own MAC and address and ARPs for
 //   the gateway like on any segment; frames leave through `transmitFrame`. (Oathgate wrote IP
 //   packets to its L2 TAP; here the uplink sees proper frames.)
 //
-// The router speaks Ethernet on every interface. On the point-to-point kinds the WAN plays the
-// far end of that Ethernet: it answers every ARP request of the router with a made-up peer MAC
-// (`peerMAC`), strips the Ethernet header on the way out and adds one on the way in. The router
-// keeps doing TTL, checksums, MTU (fragmentation needed) and ICMP errors for the WAN as for any
-// interface.
+// On the point-to-point kinds there is no link layer at all: no MAC, no ARP, no gateway address;
+// the default route names the WAN interface, and its other end is every next hop. The router does
+// TTL, checksums, MTU (fragmentation needed) and ICMP errors for the WAN as for any interface.
+//
+// Copies on the per-packet path: going out, none in the WAN when the router's packet has the room
+// (the router copies a guest's frame once into its own buffer, which has it); otherwise one, into
+// `outbound`. Coming in, none: WireGuard decrypts in place and the router writes the Ethernet
+// header into the 16 bytes the transport header leaves free (a plain UDP packet has no room
+// before it: the router copies it once).
 //
 // Choices, stated once:
 // - Packets from the router's own WAN address (echo replies, ICMP errors) are not translated.
 // - Inbound ICMP echo requests to the WAN address go to the router (it answers); any other
 //   inbound packet with NAT on must match a mapping.
-// - A proxy-ARP reply is not fed to the router from inside the router's own call (the router is
-//   not re-entrant); the bridge drains them after each router call (`nextProxyARPFrame`).
 import Basics
 import Crypto
 import Datapath
@@ -54,10 +58,8 @@ public final class WAN {
     public let interface: Int
     /// The router's address and prefix on the WAN; the NAT's external address.
     public let address: IPv4Network
-    /// The router's MAC on the WAN.
-    public let mac: MACAddress
-    /// The made-up MAC of the far end of a point-to-point WAN (wireguard, udp).
-    public let peerMAC: MACAddress
+    /// The router's MAC on a tap WAN; nil on the point-to-point kinds, which have no link layer.
+    public let mac: MACAddress?
     /// Masquerading, when `router.nat` is on.
     public let nat: NAT?
     /// The WireGuard device of a wireguard WAN.
@@ -73,17 +75,14 @@ public final class WAN {
     /// Transmits one Ethernet frame on the uplink (tap). The bytes are valid only during the call.
     public var transmitFrame: (UnsafeRawBufferPointer) -> Void = { _ in }
 
-    /// Outbound work: a packet at offset 16 (WireGuard's header room) with room for padding and tag.
+    /// Outbound copies (a packet without the room to encrypt in place; a TAP frame to masquerade):
+    /// a packet at offset 16 (WireGuard's header room) with room for padding and tag.
     let outbound: UnsafeMutableRawBufferPointer
-    /// Inbound copies (plain UDP): a packet at offset 14, behind room for its Ethernet header.
-    let inbound: UnsafeMutableRawBufferPointer
-    /// ARP replies owed to the router, oldest first, from `proxyHead` on.
-    var proxyReplies: [ARPPacket] = []
-    var proxyHead = 0
-    let arpFrame: UnsafeMutableRawBufferPointer
 
-    /// Room before a packet in `outbound`: WireGuard's transport header.
+    /// Room WireGuard needs before a packet: its transport header.
     static let headroom = 16
+    /// Room WireGuard needs after a packet: padding to a multiple of 16 and the tag.
+    static let tailroom = WireGuardConstants.paddingMultiple - 1 + WireGuardConstants.tagSize
     /// Largest IPv4 datagram.
     static let maximumPacket = 65535
 
@@ -132,11 +131,7 @@ public final class WAN {
             tunnel = nil
             handshakesAtStart = false
         }
-        if case .tap(let t) = config { mac = t.mac } else {
-            mac = MACAddress(rawValue: 0x025E_0000_0000 | UInt64(address.address.rawValue))
-        }
-        // 02:57:41:4e:50:45 ("WANPE", locally administered): never a derived 02:5e:… router MAC.
-        peerMAC = MACAddress(rawValue: 0x0257_414E_5045)
+        if case .tap(let t) = config { mac = t.mac } else { mac = nil }
         if var n = nat {
             n.externalAddress = address.address
             do {
@@ -147,16 +142,9 @@ public final class WAN {
         }
         outbound = .allocate(byteCount: Self.headroom + Self.maximumPacket + WireGuardConstants.paddingMultiple + WireGuardConstants.tagSize,
                              alignment: 16)
-        inbound = .allocate(byteCount: EthernetHeader.untaggedLength + Self.maximumPacket, alignment: 16)
-        arpFrame = .allocate(byteCount: EthernetHeader.minimumFrameLength, alignment: 16)
-        proxyReplies.reserveCapacity(16)
     }
 
-    deinit {
-        outbound.deallocate()
-        inbound.deallocate()
-        arpFrame.deallocate()
-    }
+    deinit { outbound.deallocate() }
 
     /// A seed from libsodium's CSPRNG, for a real bridge's WireGuard indices and jitter.
     static func systemSeed() -> UInt64 {

@@ -62,8 +62,6 @@ public struct WANCounters: Equatable, Sendable {
     public var txDatagrams: UInt64 = 0, txDatagramBytes: UInt64 = 0
     /// Datagrams (or frames) the driver brought in, and their bytes.
     public var rxDatagrams: UInt64 = 0, rxDatagramBytes: UInt64 = 0
-    /// ARP requests of the router answered on a point-to-point WAN (wireguard, udp).
-    public var proxyARPReplies: UInt64 = 0
     public var drops = WANDropCounts()
     public init() {}
 }

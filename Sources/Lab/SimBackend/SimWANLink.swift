@@ -139,7 +139,6 @@ func wanCounterTable(_ name: String, _ bridge: Bridge) -> CounterTable? {
         .init("rx packets", Int(c.rxPackets)), .init("rx bytes", Int(c.rxBytes)),
         .init("tx datagrams", Int(c.txDatagrams)), .init("rx datagrams", Int(c.rxDatagrams)),
     ]
-    if c.proxyARPReplies > 0 { rows.append(.init("proxy ARP replies", Int(c.proxyARPReplies))) }
     for (reason, count) in c.drops.nonzero { rows.append(.init("drop \(reason)", Int(count))) }
     if let t = wan.tunnel {
         rows += [.init("wireguard initiations sent", Int(t.counters.initiationsSent)),
