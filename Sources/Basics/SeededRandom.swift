@@ -1,4 +1,4 @@
-// Deterministic randomness (DESIGN.md §7): one seed per run, split per component by a stable name.
+// Deterministic randomness: one seed per run, split per component by a stable name.
 //
 // The generator is xoshiro256** seeded through SplitMix64 — small, fast and reproducible across
 // processes and platforms (unlike SystemRandomNumberGenerator or Hasher, which are seeded per process).

@@ -22,17 +22,19 @@ final class WANUplink {
 }
 
 extension BridgeDaemon {
-    /// The WAN setup for `config`: the peer's endpoint resolved (a name through getaddrinfo).
+    /// The WAN setup for `config`: the peer's endpoint resolved (a name through getaddrinfo), the
+    /// system's CSPRNG and real-time clock.
     static func wanSetup(for config: BridgeConfig) throws -> WANSetup {
+        var setup = WANSetup(random: SystemRandom(), wallClock: .system(at: MonotonicClock().now()))
         let endpoint: Endpoint?
         switch config.wan {
         case .wireguard(let w)?: endpoint = w.endpoint
         case .udp(let u)?: endpoint = u.endpoint
         case .tap?, nil: endpoint = nil
         }
-        guard let endpoint else { return WANSetup() }
-        if let literal = WANEndpoint(endpoint) { return WANSetup(endpoint: literal) }
-        return WANSetup(endpoint: try resolve(endpoint))
+        guard let endpoint else { return setup }
+        setup.endpoint = try WANEndpoint(endpoint) ?? resolve(endpoint)
+        return setup
     }
 
     /// The first IPv4 address of `endpoint.host`.
@@ -54,9 +56,8 @@ extension BridgeDaemon {
     func openWAN() throws {
         guard let wan = bridge.wan, let config = config.wan else { return }
         let uplink = WANUplink()
-        // WireGuard's TAI64N timestamps come from the wall clock; everything else from the monotonic one.
-        let now = reactor.clock.now()
-        wan.setWallClock(unixNanoseconds: UInt64(Date().timeIntervalSince1970 * 1e9), at: now)
+        // WireGuard's TAI64N timestamps come from the wall clock (read again here, as the bridge starts).
+        wan.setWallClock(.system(at: reactor.clock.now()))
         switch config {
         case .wireguard(let w): try openDatagramSocket(wan, uplink, listenPort: w.listenPort)
         case .udp(let u): try openDatagramSocket(wan, uplink, listenPort: u.listenPort)

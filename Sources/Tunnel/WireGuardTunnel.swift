@@ -93,9 +93,9 @@ public final class WireGuardTunnel {
         socket.growBuffers(bytes: 4 << 20)
         let udpOffload = configuration.sluice.udpOffload
 
-        var seed: UInt64 = 0
-        withUnsafeMutableBytes(of: &seed) { Sodium.randomBytes($0) }
-        device = WireGuardDevice(configuration: configuration.deviceConfiguration, random: SeededRandom(seed: seed))
+        // The real driver hands the device the system's CSPRNG and real-time clock (re-read every minute).
+        device = WireGuardDevice(configuration: configuration.deviceConfiguration, random: SystemRandom(),
+                                 keySource: SystemRandom(), wallClock: .system(at: MonotonicClock().now()))
         for peer in configuration.peers { device.addPeer(peer) }
 
         readCapacity = configuration.mtu + 64
@@ -357,9 +357,7 @@ public final class WireGuardTunnel {
     }
 
     func setWallClock(now: Instant) {
-        var ts = timespec()
-        clock_gettime(CLOCK_REALTIME, &ts)
-        device.setWallClock(unixNanoseconds: UInt64(ts.tv_sec) &* 1_000_000_000 &+ UInt64(ts.tv_nsec), at: now)
+        device.setWallClock(.system(at: now))
         lastWallClock = now
     }
 

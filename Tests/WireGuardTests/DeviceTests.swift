@@ -320,7 +320,7 @@ private func currentIndex(_ node: Node, _ peer: Node) -> UInt32? {
 
 @Test func handshakeFloodAndStaleTimestamps() throws {
     let (net, a, b) = makePair()
-    a.device.setWallClock(unixNanoseconds: 1_700_000_000_000_000_000, at: net.now)
+    a.device.setWallClock(WallClock(unixNanoseconds: 1_700_000_000_000_000_000, at: net.now))
     var captured: [UInt8] = []
     net.filter = { d in if d.kind == .handshakeInitiation { captured = d.bytes }; return false }
     net.send(ipv4("10.0.0.1", "10.0.0.2"), from: a)
@@ -330,9 +330,9 @@ private func currentIndex(_ node: Node, _ peer: Node) -> UInt32? {
     #expect(b.device.receive(datagram: captured, from: a.address, now: net.now + .seconds(1)).dropped == [.staleHandshake])
     // A twin of A (same key) whose clock is a minute ahead initiates 10 ms after A's: a flood.
     let twin = WireGuardDevice(configuration: DeviceConfiguration(privateKey: a.keys.privateKey),
-                               random: SeededRandom(seed: 1), keySource: .seeded(SeededRandom(seed: 2)))
+                               random: SeededRandom(seed: 1), keySource: SeededRandom(seed: 2), wallClock: .monotonic)
     twin.addPeer(PeerConfiguration(publicKey: b.keys.publicKey, endpoint: b.address))
-    twin.setWallClock(unixNanoseconds: 1_700_000_060_000_000_000, at: net.now)
+    twin.setWallClock(WallClock(unixNanoseconds: 1_700_000_060_000_000_000, at: net.now))
     _ = twin.send(packet: ipv4("10.0.0.1", "10.0.0.2"), now: net.now)  // no route: nothing happens
     twin.sendHandshakeInitiation(twin.peers[0], now: net.now, isRetry: false)
     let twinInitiation = twin.takeOutgoing()[0].bytes

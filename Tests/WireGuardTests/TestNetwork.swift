@@ -32,7 +32,7 @@ final class Node {
         device = WireGuardDevice(configuration: DeviceConfiguration(privateKey: keys.privateKey, limits: limits,
                                                                     underLoadThreshold: underLoadThreshold),
                                  random: SeededRandom(seed: seed, component: "random-\(name)"),
-                                 keySource: .seeded(SeededRandom(seed: seed, component: "ephemeral-\(name)")))
+                                 keySource: SeededRandom(seed: seed, component: "ephemeral-\(name)"), wallClock: .monotonic)
         address = Endpoint(address: IPv4Address(192, 0, 2, UInt8(port % 200)), port: port)
     }
 }

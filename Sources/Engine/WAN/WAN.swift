@@ -38,12 +38,15 @@ public struct WANSetup: Sendable {
     /// The peer's endpoint, resolved by the driver; nil takes the config's when its host is an
     /// IPv4 literal.
     public var endpoint: WANEndpoint?
-    /// Seeds WireGuard's indices, jitter and ephemeral keys and the NAT's port choice — for
-    /// simulations and tests only. nil: system randomness (libsodium).
-    public var random: SeededRandom?
+    /// WireGuard's indices, jitter, ephemeral keys and cookie secrets and the NAT's port choice
+    /// come from here: the system's CSPRNG (HostIO's `SystemRandom`) for a real bridge, a
+    /// `SeededRandom` in simulations and tests. A bridge with a WAN refuses to start without one.
+    public var random: (any RandomSource)?
+    /// Where WireGuard reads its handshake timestamps (`WallClock.system(at:)` for a real bridge).
+    public var wallClock: WallClock
 
-    public init(endpoint: WANEndpoint? = nil, random: SeededRandom? = nil) {
-        self.endpoint = endpoint; self.random = random
+    public init(endpoint: WANEndpoint? = nil, random: (any RandomSource)? = nil, wallClock: WallClock = .monotonic) {
+        self.endpoint = endpoint; self.random = random; self.wallClock = wallClock
     }
 }
 
@@ -90,9 +93,9 @@ public final class WAN {
     /// A WAN for `config`, being router interface `interface`. `nat` (if given) masquerades.
     init(_ config: WANConfig, interface: Int, nat: NATConfiguration?, setup: WANSetup) throws(EngineError) {
         self.interface = interface
-        // Simulations pass a seed; a real bridge draws one from libsodium, and WireGuard's
-        // ephemeral keys come straight from libsodium's CSPRNG.
-        var random = setup.random ?? SeededRandom(seed: Self.systemSeed())
+        // Simulations pass a seeded source, a real bridge the system's CSPRNG; the WAN never picks one.
+        var random = setup.random
+        let noRandom = EngineError.wan("no random source: the driver must supply one (WANSetup.random)")
         switch config {
         case .wireguard(let w):
             kind = .wireguard
@@ -101,8 +104,9 @@ public final class WAN {
             guard let key = SecretKey(w.privateKey), let peer = PublicKey(w.peerPublicKey) else {
                 throw .wan("the WireGuard keys must be 32 bytes")
             }
-            let indices = random.split("wan:wireguard")
-            let keys: KeySource = setup.random != nil ? .seeded(random.split("wan:wireguard-keys")) : .system
+            guard random != nil else { throw noRandom }
+            let indices = random!.split("wan:wireguard")
+            let keys = random!.split("wan:wireguard-keys")
             var limits = WireGuardLimits()
             if let n = w.rekeyAfterMessages { limits.rekeyAfterMessages = min(n, limits.rekeyAfterMessages) }
             if let t = w.rekeyAfterTime { limits.rekeyAfterTime = t }
@@ -112,7 +116,7 @@ public final class WAN {
                 psk = k
             }
             let device = WireGuardDevice(configuration: DeviceConfiguration(privateKey: key, limits: limits, mtu: w.mtu),
-                                         random: indices, keySource: keys)
+                                         random: indices, keySource: keys, wallClock: setup.wallClock)
             let added = device.addPeer(PeerConfiguration(
                 publicKey: peer, presharedKey: psk, endpoint: endpoint.map { WireGuard.Endpoint(address: $0.address, port: $0.port) },
                 allowedIPs: [IPv4Network(address: .any, prefixLength: 0)!], persistentKeepalive: w.persistentKeepalive))
@@ -138,9 +142,10 @@ public final class WAN {
         // 02:57:41:4e:50:45 ("WANPE", locally administered): never a derived 02:5e:… router MAC.
         peerMAC = MACAddress(rawValue: 0x0257_414E_5045)
         if var n = nat {
+            guard random != nil else { throw noRandom }
             n.externalAddress = address.address
             do {
-                self.nat = try NAT(n, random: random.split("wan:nat"))
+                self.nat = try NAT(n, random: random!.seeded("wan:nat"))
             } catch { throw .wan("NAT: \(error)") }
         } else {
             self.nat = nil
@@ -158,22 +163,15 @@ public final class WAN {
         arpFrame.deallocate()
     }
 
-    /// A seed from libsodium's CSPRNG, for a real bridge's WireGuard indices and jitter.
-    static func systemSeed() -> UInt64 {
-        var seed: UInt64 = 0
-        withUnsafeMutableBytes(of: &seed) { Sodium.randomBytes($0) }
-        return seed
-    }
-
     /// Where a udp WAN sends (and accepts datagrams from) from now on: a name resolved again, a
     /// peer that moved. (A wireguard WAN takes its endpoint at start and then follows the peer.)
     public func setEndpoint(_ endpoint: WANEndpoint) {
         self.endpoint = endpoint
     }
 
-    /// Sets WireGuard's wall clock (for handshake timestamps): `unixNanoseconds` at monotonic `now`.
-    public func setWallClock(unixNanoseconds: UInt64, at now: Instant) {
-        tunnel?.setWallClock(unixNanoseconds: unixNanoseconds, at: now)
+    /// Replaces WireGuard's wall clock (for handshake timestamps), e.g. after the real-time clock was stepped.
+    public func setWallClock(_ clock: WallClock) {
+        tunnel?.setWallClock(clock)
     }
 
     /// Brings the uplink up once the driver has wired `sendDatagram` / `transmitFrame`. A
