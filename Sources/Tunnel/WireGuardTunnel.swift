@@ -84,9 +84,9 @@ public final class WireGuardTunnel {
             throw TunnelError("configuring \(tun.name): \(error)")
         }
         do {
-            socket = try UDPSocket(bindingTo: .ipv4(address: 0, port: configuration.interface.listenPort ?? 0))
-            guard case .ipv4(_, let port) = try socket.localAddress() else { throw Errno.invalidArgument }
-            listenPort = port
+            socket = try UDPSocket(bindingTo: .ipv4(SocketAddressV4(address: .any, port: configuration.interface.listenPort ?? 0)))
+            guard case .ipv4(let local) = try socket.localAddress() else { throw Errno.invalidArgument }
+            listenPort = local.port
         } catch {
             throw TunnelError("cannot bind UDP port \(configuration.interface.listenPort ?? 0): \(error)")
         }
@@ -319,7 +319,7 @@ public final class WireGuardTunnel {
     @inline(never)
     func send(_ datagrams: [OutgoingDatagram]) {
         for d in datagrams {
-            let address = SocketAddress.ipv4(address: d.endpoint.address.rawValue, port: d.endpoint.port)
+            let address = SocketAddress.ipv4(d.endpoint)
             let sent = d.bytes.withUnsafeBytes { try? socket.send($0, to: address) }
             if sent != nil { counters.udpSent &+= 1 }
         }

@@ -11,8 +11,8 @@ public final class TransportLoopback {
     public let receiver: WireGuardDevice
     public let packetSize: Int
     var buffer: [UInt8]
-    static let senderEndpoint = Endpoint(address: IPv4Address(192, 0, 2, 1), port: 51820)
-    static let receiverEndpoint = Endpoint(address: IPv4Address(192, 0, 2, 2), port: 51820)
+    static let senderEndpoint = SocketAddressV4(address: IPv4Address(192, 0, 2, 1), port: 51820)
+    static let receiverEndpoint = SocketAddressV4(address: IPv4Address(192, 0, 2, 2), port: 51820)
 
     /// Builds both devices (deterministic keys from `seed`) and completes a handshake. `packetSize` ≥ 20.
     public init(packetSize: Int, seed: UInt64 = 1) {

@@ -52,7 +52,7 @@ public struct OutgoingDatagram: Sendable, Equatable, CustomStringConvertible {
     public var kind: Kind
     /// The peer it concerns (nil for cookie replies to unknown senders).
     public var peer: PeerID?
-    public var endpoint: Endpoint
+    public var endpoint: SocketAddressV4
     public var bytes: [UInt8]
     public var description: String { "\(kind) \(bytes.count)B → \(endpoint)" }
 }
@@ -66,17 +66,17 @@ public enum ReceiveResult: Sendable, Equatable {
     /// A handshake or cookie message was consumed; any answer is in the outbox.
     case handshake(peer: PeerID?)
     /// Dropped, and counted under `reason`.
-    case dropped(DropReason)
+    case dropped(WireGuardDropReason)
 }
 
 /// What became of one packet from the tunnel.
 public enum SendResult: Sendable, Equatable {
     /// `0..<count` of the caller's buffer is now a transport message for `endpoint`.
-    case transmit(peer: PeerID, endpoint: Endpoint, count: Int)
+    case transmit(peer: PeerID, endpoint: SocketAddressV4, count: Int)
     /// Held until a session exists; a handshake may have been started (see the outbox).
     case queued(peer: PeerID)
     /// Dropped, and counted under `reason`.
-    case dropped(DropReason)
+    case dropped(WireGuardDropReason)
 }
 
 /// A decrypted IP packet, in the array-based API.
@@ -89,7 +89,7 @@ public struct DeliveredPacket: Sendable, Equatable {
 public struct WireGuardActions: Sendable, Equatable {
     public var delivered: [DeliveredPacket] = []
     public var datagrams: [OutgoingDatagram] = []
-    public var dropped: [DropReason] = []
+    public var dropped: [WireGuardDropReason] = []
     public var keepalivesReceived = 0
     public init() {}
 }

@@ -36,7 +36,7 @@ extension WAN {
             guard let tunnel else { return }
             switch tunnel.send(packet: outbound, count: total, now: now) {
             case .transmit(_, let to, let count):
-                emit(UnsafeRawBufferPointer(outbound.slice(0..<count)), to: WANEndpoint(address: to.address, port: to.port))
+                emit(UnsafeRawBufferPointer(outbound.slice(0..<count)), to: to)
             case .queued:
                 break  // waits for the handshake, which is in the outbox
             case .dropped:

@@ -37,7 +37,7 @@ public enum WANKind: String, Sendable {
 public struct WANSetup: Sendable {
     /// The peer's endpoint, resolved by the driver; nil takes the config's when its host is an
     /// IPv4 literal.
-    public var endpoint: WANEndpoint?
+    public var endpoint: SocketAddressV4?
     /// WireGuard's indices, jitter, ephemeral keys and cookie secrets and the NAT's port choice
     /// come from here: the system's CSPRNG (HostIO's `SystemRandom`) for a real bridge, a
     /// `SeededRandom` in simulations and tests. A bridge with a WAN refuses to start without one.
@@ -45,7 +45,7 @@ public struct WANSetup: Sendable {
     /// Where WireGuard reads its handshake timestamps (`WallClock.system(at:)` for a real bridge).
     public var wallClock: WallClock
 
-    public init(endpoint: WANEndpoint? = nil, random: (any RandomSource)? = nil, wallClock: WallClock = .monotonic) {
+    public init(endpoint: SocketAddressV4? = nil, random: (any RandomSource)? = nil, wallClock: WallClock = .monotonic) {
         self.endpoint = endpoint; self.random = random; self.wallClock = wallClock
     }
 }
@@ -66,13 +66,13 @@ public final class WAN {
     /// The WireGuard device of a wireguard WAN.
     public let tunnel: WireGuardDevice?
     /// Where datagrams go (udp), or went first (wireguard: the device follows the peer as it roams).
-    public private(set) var endpoint: WANEndpoint?
+    public private(set) var endpoint: SocketAddressV4?
     public internal(set) var counters = WANCounters()
     /// A wireguard WAN with a persistent keepalive handshakes when started, as `wg` does.
     let handshakesAtStart: Bool
 
     /// Sends one UDP datagram to an endpoint (wireguard, udp). The bytes are valid only during the call.
-    public var sendDatagram: (UnsafeRawBufferPointer, WANEndpoint) -> Void = { _, _ in }
+    public var sendDatagram: (UnsafeRawBufferPointer, SocketAddressV4) -> Void = { _, _ in }
     /// Transmits one Ethernet frame on the uplink (tap). The bytes are valid only during the call.
     public var transmitFrame: (UnsafeRawBufferPointer) -> Void = { _ in }
 
@@ -100,7 +100,7 @@ public final class WAN {
         case .wireguard(let w):
             kind = .wireguard
             address = w.ipv4
-            endpoint = setup.endpoint ?? w.endpoint.flatMap(WANEndpoint.init)
+            endpoint = setup.endpoint ?? w.endpoint.flatMap(\.socketAddress)
             guard let key = SecretKey(w.privateKey), let peer = PublicKey(w.peerPublicKey) else {
                 throw .wan("the WireGuard keys must be 32 bytes")
             }
@@ -118,7 +118,7 @@ public final class WAN {
             let device = WireGuardDevice(configuration: DeviceConfiguration(privateKey: key, limits: limits, mtu: w.mtu),
                                          random: indices, keySource: keys, wallClock: setup.wallClock)
             let added = device.addPeer(PeerConfiguration(
-                publicKey: peer, presharedKey: psk, endpoint: endpoint.map { WireGuard.Endpoint(address: $0.address, port: $0.port) },
+                publicKey: peer, presharedKey: psk, endpoint: endpoint,
                 allowedIPs: [IPv4Network(address: .any, prefixLength: 0)!], persistentKeepalive: w.persistentKeepalive))
             guard added != nil else { throw .wan("the WireGuard peer's public key is our own") }
             tunnel = device
@@ -126,7 +126,7 @@ public final class WAN {
         case .udp(let u):
             kind = .udp
             address = u.ipv4 ?? UDPWANConfig.linkLocal
-            endpoint = setup.endpoint ?? WANEndpoint(u.endpoint)
+            endpoint = setup.endpoint ?? u.endpoint.socketAddress
             tunnel = nil
             handshakesAtStart = false
         case .tap(let t):
@@ -165,7 +165,7 @@ public final class WAN {
 
     /// Where a udp WAN sends (and accepts datagrams from) from now on: a name resolved again, a
     /// peer that moved. (A wireguard WAN takes its endpoint at start and then follows the peer.)
-    public func setEndpoint(_ endpoint: WANEndpoint) {
+    public func setEndpoint(_ endpoint: SocketAddressV4) {
         self.endpoint = endpoint
     }
 
@@ -209,7 +209,7 @@ public final class WAN {
     }
 
     /// Hands a datagram to the driver.
-    @inline(__always) func emit(_ bytes: UnsafeRawBufferPointer, to endpoint: WANEndpoint) {
+    @inline(__always) func emit(_ bytes: UnsafeRawBufferPointer, to endpoint: SocketAddressV4) {
         counters.txDatagrams &+= 1
         counters.txDatagramBytes &+= UInt64(bytes.count)
         sendDatagram(bytes, endpoint)
@@ -222,6 +222,6 @@ public final class WAN {
     }
 
     func send(_ d: OutgoingDatagram) {
-        d.bytes.withUnsafeBytes { emit($0, to: WANEndpoint(address: d.endpoint.address, port: d.endpoint.port)) }
+        d.bytes.withUnsafeBytes { emit($0, to: d.endpoint) }
     }
 }
