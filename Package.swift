@@ -52,7 +52,7 @@ let package = Package(
 
         // Layer 3 — system libraries.
         .target(name: "Capture", dependencies: ["Basics", "CPcap"]),
-        .target(name: "HostIO", dependencies: ["Basics", "CShims"]),
+        .target(name: "HostIO", dependencies: ["Basics", "Wire", "CShims"]),
         .target(name: "VhostUser", dependencies: ["Basics", "Virtio", "HostIO", "CShims"]),
 
         .target(name: "Sim", dependencies: ["Basics", "Wire", "Virtio", "HostStack"]),
@@ -88,7 +88,7 @@ let package = Package(
         .testTarget(name: "CryptoTests", dependencies: ["Crypto"]),
         .testTarget(name: "NoiseTests", dependencies: ["Noise", "Crypto"]),
         .testTarget(name: "WireGuardTests", dependencies: ["WireGuard", "Noise", "Crypto", "Wire", "Basics"]),
-        .testTarget(name: "HostIOTests", dependencies: ["HostIO", "CShims", "Basics"]),
+        .testTarget(name: "HostIOTests", dependencies: ["HostIO", "CShims", "Basics", "Wire"]),
         .testTarget(name: "VhostUserTests", dependencies: ["VhostUser", "HostIO", "Virtio", "CShims", "Basics"]),
         .testTarget(name: "YAMLSchemaTests", dependencies: ["YAMLSchema"]),
         .testTarget(name: "VirtioTests", dependencies: ["Virtio"]),

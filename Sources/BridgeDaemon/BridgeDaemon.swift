@@ -256,7 +256,7 @@ public final class BridgeDaemon: VhostUserServerDelegate {
         for port in bridge.ports {
             let c = port.counters
             var line = "port \(port.name) (\(port.kind)): rx \(c.rxPackets) pkts \(c.rxBytes) B, tx \(c.txPackets) pkts \(c.txBytes) B"
-            let drops = c.nonZeroDrops
+            let drops = c.drops.nonzero
             if !drops.isEmpty { line += ", drops " + drops.map { "\($0.reason)=\($0.count)" }.joined(separator: " ") }
             lines.append(line)
         }

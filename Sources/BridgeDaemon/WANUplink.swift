@@ -22,21 +22,23 @@ final class WANUplink {
 }
 
 extension BridgeDaemon {
-    /// The WAN setup for `config`: the peer's endpoint resolved (a name through getaddrinfo).
+    /// The WAN setup for `config`: the peer's endpoint resolved (a name through getaddrinfo), the
+    /// system's CSPRNG and real-time clock.
     static func wanSetup(for config: BridgeConfig) throws -> WANSetup {
+        var setup = WANSetup(random: SystemRandom(), wallClock: .system(at: MonotonicClock().now()))
         let endpoint: Endpoint?
         switch config.wan {
         case .wireguard(let w)?: endpoint = w.endpoint
         case .udp(let u)?: endpoint = u.endpoint
         case .tap?, nil: endpoint = nil
         }
-        guard let endpoint else { return WANSetup() }
-        if let literal = WANEndpoint(endpoint) { return WANSetup(endpoint: literal) }
-        return WANSetup(endpoint: try resolve(endpoint))
+        guard let endpoint else { return setup }
+        setup.endpoint = try endpoint.socketAddress ?? resolve(endpoint)
+        return setup
     }
 
     /// The first IPv4 address of `endpoint.host`.
-    static func resolve(_ endpoint: Endpoint) throws -> WANEndpoint {
+    static func resolve(_ endpoint: Endpoint) throws -> SocketAddressV4 {
         var hints = addrinfo()
         hints.ai_family = AF_INET
         hints.ai_socktype = Int32(SOCK_DGRAM.rawValue)
@@ -47,16 +49,15 @@ extension BridgeDaemon {
             throw DaemonError.command("cannot resolve WAN endpoint \(endpoint): \(String(cString: gai_strerror(status)))")
         }
         let sin = UnsafeRawPointer(sa).loadUnaligned(as: sockaddr_in.self)
-        return WANEndpoint(address: IPv4Address(rawValue: UInt32(bigEndian: sin.sin_addr.s_addr)), port: endpoint.port)
+        return SocketAddressV4(address: IPv4Address(rawValue: UInt32(bigEndian: sin.sin_addr.s_addr)), port: endpoint.port)
     }
 
     /// Opens the WAN's socket or TAP device and joins it to the bridge.
     func openWAN() throws {
         guard let wan = bridge.wan, let config = config.wan else { return }
         let uplink = WANUplink()
-        // WireGuard's TAI64N timestamps come from the wall clock; everything else from the monotonic one.
-        let now = reactor.clock.now()
-        wan.setWallClock(unixNanoseconds: UInt64(Date().timeIntervalSince1970 * 1e9), at: now)
+        // WireGuard's TAI64N timestamps come from the wall clock (read again here, as the bridge starts).
+        wan.setWallClock(.system(at: reactor.clock.now()))
         switch config {
         case .wireguard(let w): try openDatagramSocket(wan, uplink, listenPort: w.listenPort)
         case .udp(let u): try openDatagramSocket(wan, uplink, listenPort: u.listenPort)
@@ -69,12 +70,12 @@ extension BridgeDaemon {
     }
 
     func openDatagramSocket(_ wan: WAN, _ uplink: WANUplink, listenPort: Int?) throws {
-        let socket = try UDPSocket(bindingTo: .ipv4(address: 0, port: UInt16(listenPort ?? 0)))
+        let socket = try UDPSocket(bindingTo: .ipv4(SocketAddressV4(address: .any, port: UInt16(listenPort ?? 0))))
         socket.growBuffers(bytes: 4 << 20)   // bursts (and floods) wait in the kernel, not on the floor
         uplink.socket = socket
         wan.sendDatagram = { [unowned uplink, unowned socket] bytes, to in
             do {
-                if try socket.send(bytes, to: .ipv4(address: to.address.rawValue, port: to.port)) == nil { uplink.sendBlocked &+= 1 }
+                if try socket.send(bytes, to: .ipv4(to)) == nil { uplink.sendBlocked &+= 1 }
             } catch {
                 uplink.sendErrors &+= 1
             }
@@ -83,9 +84,9 @@ extension BridgeDaemon {
             let now = self.reactor.clock.now()
             for _ in 0..<256 {
                 guard let got = try? socket.receive(into: self.frame) else { break }
-                guard case .ipv4(let address, let port) = got.source, !got.truncated else { uplink.receiveSkipped &+= 1; continue }
+                guard case .ipv4(let source) = got.source, !got.truncated else { uplink.receiveSkipped &+= 1; continue }
                 self.bridge.receiveWANDatagram(self.frame, count: got.count,
-                                               from: WANEndpoint(address: IPv4Address(rawValue: address), port: port), now: now)
+                                               from: source, now: now)
             }
             self.afterEvent()
         }

@@ -74,7 +74,7 @@ public final class PacketPool {
     @inlinable public var frameCapacity: Int { bufferSize - headroom }
 
     /// A free buffer (start at `headroom`, length 0), or nil when the pool is exhausted — the
-    /// caller counts the drop (`DropReason.poolExhausted`).
+    /// caller counts the drop (`PortDropReason.poolExhausted`).
     @inlinable public func allocate() -> PacketBuffer? {
         guard freeCount > 0 else { return nil }
         freeCount &-= 1

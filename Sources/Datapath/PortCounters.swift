@@ -1,7 +1,9 @@
 // Per-port traffic and drop counters. Trivial value type, fixed size: counting never allocates and
 // a snapshot is a plain copy.
 
-/// Packets and bytes received and sent on one port, and drops by `DropReason`.
+import Basics
+
+/// Packets and bytes received and sent on one port, and drops by `PortDropReason`.
 public struct PortCounters: Equatable, Sendable {
     /// Frames received from the port's device.
     public var rxPackets: UInt64 = 0
@@ -11,8 +13,8 @@ public struct PortCounters: Equatable, Sendable {
     public var txPackets: UInt64 = 0
     /// Bytes of the frames delivered.
     public var txBytes: UInt64 = 0
-    /// Drops indexed by `DropReason.rawValue`; room for `DropReason.capacity` reasons.
-    @usableFromInline var dropCounts = SIMD32<UInt64>()
+    /// Drops by reason.
+    public var drops = ReasonCounts<PortDropReason>()
 
     public init() {}
 
@@ -29,18 +31,7 @@ public struct PortCounters: Equatable, Sendable {
     }
 
     /// Counts one drop for `reason`.
-    @inlinable public mutating func countDrop(_ reason: DropReason) {
-        dropCounts[Int(reason.rawValue)] &+= 1
-    }
-
-    /// Drops counted for `reason`.
-    @inlinable public func drops(_ reason: DropReason) -> UInt64 { dropCounts[Int(reason.rawValue)] }
-
-    /// Drops over all reasons.
-    public var totalDrops: UInt64 { dropCounts.wrappedSum() }
-
-    /// Reasons with a non-zero count, in raw-value order (for reports; allocates).
-    public var nonZeroDrops: [(reason: DropReason, count: UInt64)] {
-        DropReason.allCases.compactMap { drops($0) == 0 ? nil : ($0, drops($0)) }
+    @inlinable public mutating func countDrop(_ reason: PortDropReason) {
+        drops.count(reason)
     }
 }

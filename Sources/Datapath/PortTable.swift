@@ -82,7 +82,7 @@ public struct PortTable: Sendable, Sequence {
     }
 
     /// Counts a drop on `id` (ignored if `id` is not registered).
-    @inlinable public mutating func countDrop(_ reason: DropReason, on id: PortID) {
+    @inlinable public mutating func countDrop(_ reason: PortDropReason, on id: PortID) {
         let index = Int(id.rawValue)
         if index < slots.count { slots[index]?.counters.countDrop(reason) }
     }

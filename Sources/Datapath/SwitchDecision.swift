@@ -7,6 +7,6 @@ public enum SwitchDecision: Equatable, Sendable {
     case forward(PortID)
     /// Deliver to every port except the ingress (broadcast, multicast, unknown unicast).
     case flood(except: PortID)
-    /// Deliver nowhere; count `DropReason` on the ingress port.
-    case drop(DropReason)
+    /// Deliver nowhere; count `PortDropReason` on the ingress port.
+    case drop(PortDropReason)
 }

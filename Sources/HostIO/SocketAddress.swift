@@ -1,17 +1,20 @@
-// IPv4 and IPv6 socket addresses as small values, converted to and from `struct sockaddr_*` only
-// here. Host byte order throughout, like Wire's `IPv4Address`.
+// Socket addresses of either family, converted to and from `struct sockaddr_*` only here. The IPv4
+// case is Wire's `SocketAddressV4`, the one endpoint value the rest of Sluice uses. Host byte order
+// throughout.
 
 import Glibc
+import Wire
 
-/// An IPv4 or IPv6 address and port.
+/// An IPv4 or IPv6 address and port, as the kernel's sockets take and give them.
 public enum SocketAddress: Hashable, Sendable, CustomStringConvertible {
-    /// `address` in host byte order (10.0.0.1 is 0x0A000001).
-    case ipv4(address: UInt32, port: UInt16)
+    case ipv4(SocketAddressV4)
     /// The 128-bit address as two host-order halves, with its scope (interface index) for link-local.
     case ipv6(high: UInt64, low: UInt64, port: UInt16, scopeID: UInt32)
 
     /// 127.0.0.1:`port`.
-    public static func loopback(port: UInt16) -> SocketAddress { .ipv4(address: 0x7F00_0001, port: port) }
+    public static func loopback(port: UInt16) -> SocketAddress {
+        .ipv4(SocketAddressV4(address: IPv4Address(rawValue: 0x7F00_0001), port: port))
+    }
 
     /// Parses "a.b.c.d:port" or "[v6]:port".
     public init?(_ text: String) {
@@ -27,14 +30,15 @@ public enum SocketAddress: Hashable, Sendable, CustomStringConvertible {
             guard let colon = text.lastIndex(of: ":"), let port = UInt16(text[text.index(after: colon)...]) else { return nil }
             var address = in_addr()
             guard inet_pton(AF_INET, String(text[..<colon]), &address) == 1 else { return nil }
-            self = .ipv4(address: UInt32(bigEndian: address.s_addr), port: port)
+            self = .ipv4(SocketAddressV4(address: IPv4Address(rawValue: UInt32(bigEndian: address.s_addr)), port: port))
         }
     }
 
     /// The port.
     public var port: UInt16 {
         switch self {
-        case .ipv4(_, let port), .ipv6(_, _, let port, _): port
+        case .ipv4(let v4): v4.port
+        case .ipv6(_, _, let port, _): port
         }
     }
 
@@ -51,11 +55,11 @@ public enum SocketAddress: Hashable, Sendable, CustomStringConvertible {
         var storage = sockaddr_storage()
         let length: socklen_t
         switch self {
-        case .ipv4(let address, let port):
+        case .ipv4(let v4):
             var sin = sockaddr_in()
             sin.sin_family = sa_family_t(AF_INET)
-            sin.sin_port = port.bigEndian
-            sin.sin_addr.s_addr = address.bigEndian
+            sin.sin_port = v4.port.bigEndian
+            sin.sin_addr.s_addr = v4.address.rawValue.bigEndian
             withUnsafeBytes(of: sin) { src in
                 withUnsafeMutableBytes(of: &storage) { $0.copyMemory(from: src) }
             }
@@ -85,7 +89,8 @@ public enum SocketAddress: Hashable, Sendable, CustomStringConvertible {
         switch CInt(storage.ss_family) {
         case AF_INET:
             let sin = withUnsafeBytes(of: &storage) { $0.loadUnaligned(as: sockaddr_in.self) }
-            self = .ipv4(address: UInt32(bigEndian: sin.sin_addr.s_addr), port: UInt16(bigEndian: sin.sin_port))
+            self = .ipv4(SocketAddressV4(address: IPv4Address(rawValue: UInt32(bigEndian: sin.sin_addr.s_addr)),
+                                         port: UInt16(bigEndian: sin.sin_port)))
         case AF_INET6:
             let sin6 = withUnsafeBytes(of: &storage) { $0.loadUnaligned(as: sockaddr_in6.self) }
             let (high, low) = Self.halves(sin6.sin6_addr)
@@ -104,8 +109,8 @@ public enum SocketAddress: Hashable, Sendable, CustomStringConvertible {
 
     public var description: String {
         switch self {
-        case .ipv4(let a, let port):
-            return "\(a >> 24).\(a >> 16 & 0xFF).\(a >> 8 & 0xFF).\(a & 0xFF):\(port)"
+        case .ipv4(let v4):
+            return v4.description
         case .ipv6(let high, let low, let port, _):
             var address = in6_addr()
             withUnsafeMutableBytes(of: &address) { raw in

@@ -61,11 +61,11 @@ struct DHCPClient {
     enum Action: Equatable {
         case send(DHCPMessage, Destination)
         /// Probe the lease's address (RFC 5227) and report with `addressChecked`.
-        case check(DHCPLease)
+        case check(DHCPClientLease)
         /// Configure the lease (new, or `renewed` for the same address).
-        case bind(DHCPLease, renewed: Bool)
+        case bind(DHCPClientLease, renewed: Bool)
         /// Stop using the lease's address.
-        case unbind(DHCPLease, DHCPLeaseLoss)
+        case unbind(DHCPClientLease, DHCPLeaseLoss)
         case stateChanged(from: DHCPClientState, to: DHCPClientState)
         case nakReceived(server: IPv4Address?, message: String?)
     }
@@ -78,9 +78,9 @@ struct DHCPClient {
 
     private(set) var state: DHCPClientState = .stopped
     /// The lease in use (BOUND, RENEWING, REBINDING), or the one remembered for INIT-REBOOT.
-    private(set) var lease: DHCPLease?
+    private(set) var lease: DHCPClientLease?
     /// The lease being checked (CHECKING).
-    private var candidate: DHCPLease?
+    private var candidate: DHCPClientLease?
     /// The offer being requested (REQUESTING): address and server identifier.
     private var offer: (address: IPv4Address, server: IPv4Address)?
     /// Transaction id of the exchange under way.
@@ -172,14 +172,14 @@ struct DHCPClient {
             transmit(r, .broadcast(source: .any), now: now, &actions)
 
         case (.requesting, .ack), (.rebooting, .ack):
-            guard let granted = DHCPLease(ack: m, requestSentAt: requestSentAt, fallbackServer: offer?.server) else { return nil }
+            guard let granted = DHCPClientLease(ack: m, requestSentAt: requestSentAt, fallbackServer: offer?.server) else { return nil }
             outstanding = nil
             offer = nil
             accept(granted, now: now, &actions)
 
         case (.renewing, .ack), (.rebinding, .ack):
             guard let held = lease,
-                  let granted = DHCPLease(ack: m, requestSentAt: requestSentAt, fallbackServer: held.serverIdentifier)
+                  let granted = DHCPClientLease(ack: m, requestSentAt: requestSentAt, fallbackServer: held.serverIdentifier)
             else { return nil }
             outstanding = nil
             if granted.address == held.address {
@@ -306,7 +306,7 @@ struct DHCPClient {
         transmit(message(.discover, now: now, parameterRequest: true), .broadcast(source: .any), now: now, &actions)
     }
 
-    private mutating func beginRebooting(_ held: DHCPLease, now: Instant, _ actions: inout [Action]) {
+    private mutating func beginRebooting(_ held: DHCPClientLease, now: Instant, _ actions: inout [Action]) {
         // RFC 2131 §3.2 / Table 5, DHCPREQUEST in INIT-REBOOT: 'ciaddr' 0, option 50 MUST be the
         // previous address, option 54 MUST NOT; broadcast.
         xid = randomXID()
@@ -321,7 +321,7 @@ struct DHCPClient {
 
     /// The first REQUEST of RENEWING (unicast) or REBINDING (broadcast). Table 5: 'ciaddr' the
     /// client's address; options 50 and 54 MUST NOT be sent.
-    private mutating func beginRefresh(_ held: DHCPLease, now: Instant, _ actions: inout [Action]) {
+    private mutating func beginRefresh(_ held: DHCPClientLease, now: Instant, _ actions: inout [Action]) {
         xid = randomXID()
         transactionStart = now
         requestSentAt = now
@@ -336,7 +336,7 @@ struct DHCPClient {
         deadline = refreshDeadline(held, now: now)
     }
 
-    private mutating func resendRefresh(_ held: DHCPLease, now: Instant, _ actions: inout [Action]) {
+    private mutating func resendRefresh(_ held: DHCPClientLease, now: Instant, _ actions: inout [Action]) {
         guard let (sent, destination) = outstanding else { beginRefresh(held, now: now, &actions); return }
         var m = sent
         m.secs = secs(now)
@@ -348,14 +348,14 @@ struct DHCPClient {
 
     /// RFC 2131 §4.4.5: half the time left until T2 (RENEWING) or expiry (REBINDING), at least the
     /// configured minimum — but never past that next state change.
-    private func refreshDeadline(_ held: DHCPLease, now: Instant) -> Instant {
+    private func refreshDeadline(_ held: DHCPClientLease, now: Instant) -> Instant {
         let limit = state == .renewing ? held.rebindAt : held.expiresAt
         let wait = max((limit - now) / 2, configuration.renewRetransmissionMinimum)
         return min(now + wait, limit)
     }
 
     /// A new address: probe it first (CHECKING) if the host does, else bind it.
-    private mutating func accept(_ granted: DHCPLease, now: Instant, _ actions: inout [Action]) {
+    private mutating func accept(_ granted: DHCPClientLease, now: Instant, _ actions: inout [Action]) {
         guard checksAddresses else { bind(granted, renewed: false, now: now, &actions); return }
         candidate = granted
         deadline = nil
@@ -363,14 +363,14 @@ struct DHCPClient {
         actions.append(.check(granted))
     }
 
-    private mutating func bind(_ granted: DHCPLease, renewed: Bool, now: Instant, _ actions: inout [Action]) {
+    private mutating func bind(_ granted: DHCPClientLease, renewed: Bool, now: Instant, _ actions: inout [Action]) {
         lease = granted
         setState(.bound, &actions)
         actions.append(.bind(granted, renewed: renewed))
         deadline = granted.leaseTime == nil ? nil : granted.renewAt
     }
 
-    private mutating func decline(_ refused: DHCPLease, now: Instant, _ actions: inout [Action]) {
+    private mutating func decline(_ refused: DHCPClientLease, now: Instant, _ actions: inout [Action]) {
         // RFC 2131 Table 5, DHCPDECLINE: 'ciaddr' 0; option 50 MUST (the address), option 54
         // MUST; option 55 MUST NOT. Broadcast from 0.0.0.0, as the client has no address.
         xid = randomXID()

@@ -35,7 +35,7 @@ public final class Host {
     /// The DHCP client's state.
     public var dhcpState: DHCPClientState { dhcp.state }
     /// The DHCP lease in use (BOUND, RENEWING or REBINDING).
-    public var lease: DHCPLease? { dhcp.state.holdsAddress ? dhcp.lease : nil }
+    public var lease: DHCPClientLease? { dhcp.state.holdsAddress ? dhcp.lease : nil }
     /// The address being probed (RFC 5227) before use, if any.
     public var probingAddress: IPv4Address? { pendingAddress?.network.address }
 
@@ -49,7 +49,7 @@ public final class Host {
         var source: AddressSource
     }
 
-    var arp: ARPCache
+    var arp: HostARPCache
     var conflictDetection: AddressConflictDetection?
     var dhcp: DHCPClient
     var pendingAddress: PendingAddress?
@@ -74,7 +74,7 @@ public final class Host {
         var r = random
         let dhcpRandom = r.split("dhcp")
         let acdRandom = r.split("acd")
-        arp = ARPCache(configuration: configuration.arp)
+        arp = HostARPCache(configuration: configuration.arp)
         conflictDetection = configuration.addressConflictDetection.map {
             AddressConflictDetection(configuration: $0, random: acdRandom)
         }

@@ -103,7 +103,7 @@ extension Host {
 
 extension Host.PendingAddress {
     /// The configuration a lease grants: its address, first router and DNS servers.
-    init(_ lease: DHCPLease) {
+    init(_ lease: DHCPClientLease) {
         self.init(network: lease.address, gateway: lease.routers.first, dnsServers: lease.dnsServers, source: .dhcp)
     }
 }

@@ -48,9 +48,9 @@ public struct AddressConflict: Equatable, Sendable, CustomStringConvertible {
 public struct HostEvent: Equatable, Sendable, CustomStringConvertible {
     public enum Kind: Equatable, Sendable {
         case dhcpStateChanged(from: DHCPClientState, to: DHCPClientState)
-        case leaseAcquired(DHCPLease)
-        case leaseRenewed(DHCPLease)
-        case leaseLost(DHCPLease, DHCPLeaseLoss)
+        case leaseAcquired(DHCPClientLease)
+        case leaseRenewed(DHCPClientLease)
+        case leaseLost(DHCPClientLease, DHCPLeaseLoss)
         case dhcpNAK(server: IPv4Address?, message: String?)
         case addressProbing(IPv4Address)
         case addressConfigured(IPv4Network, AddressSource)

@@ -17,8 +17,8 @@
 // `startUDPFlood(to:port:size:rate:duration:now:)` on the sender, read back with
 // `floodReceiverStats(port:)` and `floodStats(_:)`. Reports read `events`, `counters`, `lease`.
 //
-// Files, one concept each: Host (driver interface, addressing), HostARP / ARPCache /
+// Files, one concept each: Host (driver interface, addressing), HostARP / HostARPCache /
 // AddressConflictDetection (RFC 826, RFC 5227), HostIPv4 (routing, ICMP errors sent), HostICMP /
 // PingSession / ICMPErrorReport (RFC 792), HostUDP / UDPFlood, HostDHCP / DHCPClient /
-// DHCPLease / DHCPClientConstants (RFC 2131), HostConfiguration, HostEvent, HostCounters,
+// DHCPClientLease / DHCPClientConstants (RFC 2131), HostConfiguration, HostEvent, HostCounters,
 // OutgoingFrames.

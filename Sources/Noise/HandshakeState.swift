@@ -19,16 +19,17 @@ public final class HandshakeState {
     var psks: [SecretKey]
     var messageIndex = 0
     /// Chooses an ephemeral key pair when the "e" token finds none preset.
-    let generateEphemeral: () -> KeyPair
+    let generateEphemeral: (() -> KeyPair)?
 
     /// "Initialize(handshake_pattern, initiator, prologue, s, e, rs, re)". `protocolName` must be
     /// `Noise_<pattern>_25519_ChaChaPoly_BLAKE2s`. A preset `localEphemeral` is used by the first "e" token
-    /// (for test vectors); otherwise `generateEphemeral` is called (libsodium's RNG by default).
+    /// (for test vectors); otherwise `generateEphemeral` is called — the caller chooses where ephemeral keys come
+    /// from (a handshake that needs one and has neither fails with `missingKey("e")`).
     public init(protocolName: String, initiator: Bool, prologue: [UInt8] = [],
                 localStatic: KeyPair? = nil, localEphemeral: KeyPair? = nil,
                 remoteStatic: PublicKey? = nil, remoteEphemeral: PublicKey? = nil,
                 presharedKeys: [SecretKey] = [],
-                generateEphemeral: @escaping () -> KeyPair = { KeyPair.random() }) throws(NoiseError) {
+                generateEphemeral: (() -> KeyPair)? = nil) throws(NoiseError) {
         let parts = protocolName.split(separator: "_", maxSplits: 2)
         guard parts.count == 3, parts[0] == "Noise", parts[2] == NoiseSuite.name,
               let pattern = HandshakePattern.named(String(parts[1])) else {
@@ -87,7 +88,7 @@ public final class HandshakeState {
             case .e:
                 // "Sets e (which must be empty) to GENERATE_KEYPAIR(). Appends e.public_key to the buffer.
                 // Calls MixHash(e.public_key)."
-                let pair = e ?? generateEphemeral()
+                guard let pair = e ?? generateEphemeral?() else { throw .missingKey("e") }
                 e = pair
                 out += pair.publicKey.bytes
                 symmetric.mixHash(pair.publicKey.bytes)

@@ -70,7 +70,7 @@ final class DatagramBatch {
     var nextSlot: UnsafeMutableRawBufferPointer { slot(count) }
 
     /// Marks the next slot as a datagram of `length` bytes for `endpoint`.
-    @inline(__always) func commit(length: Int, to endpoint: Endpoint) {
+    @inline(__always) func commit(length: Int, to endpoint: SocketAddressV4) {
         iovecs[count].iov_len = length
         addresses[count] = Self.socketAddress(endpoint)
         count += 1
@@ -173,7 +173,7 @@ final class DatagramBatch {
 
     /// Received message `i`: its length, source, and the size of the datagrams UDP GRO joined into it (its whole
     /// length when it is one datagram); nil if it was truncated (longer than a slot) or not IPv4.
-    @inline(__always) func received(_ i: Int) -> (length: Int, source: Endpoint, segmentSize: Int)? {
+    @inline(__always) func received(_ i: Int) -> (length: Int, source: SocketAddressV4, segmentSize: Int)? {
         let h = header(i).load(as: msghdr.self)
         let length = Int(header(i).load(fromByteOffset: LinuxBatchCalls.mmsgLengthOffset, as: CUnsignedInt.self))
         guard h.msg_flags & CInt(MSG_TRUNC) == 0, addresses[i].sin_family == sa_family_t(AF_INET) else { return nil }
@@ -181,11 +181,11 @@ final class DatagramBatch {
         var segment = length
         if h.msg_controllen > 0, let size = UDPControl.readSegmentSize(from: controls + i * UDPControl.space, length: h.msg_controllen),
            size > 0 { segment = size }
-        return (length, Endpoint(address: IPv4Address(rawValue: UInt32(bigEndian: a.sin_addr.s_addr)),
+        return (length, SocketAddressV4(address: IPv4Address(rawValue: UInt32(bigEndian: a.sin_addr.s_addr)),
                                  port: UInt16(bigEndian: a.sin_port)), segment)
     }
 
-    @inline(__always) static func socketAddress(_ endpoint: Endpoint) -> sockaddr_in {
+    @inline(__always) static func socketAddress(_ endpoint: SocketAddressV4) -> sockaddr_in {
         var sin = sockaddr_in()
         sin.sin_family = sa_family_t(AF_INET)
         sin.sin_port = endpoint.port.bigEndian

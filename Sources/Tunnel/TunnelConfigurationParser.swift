@@ -20,7 +20,7 @@ struct TunnelConfigurationParser {
         var line: Int
         var publicKey: PublicKey?
         var presharedKey: SecretKey?
-        var endpoint: Endpoint?
+        var endpoint: SocketAddressV4?
         var allowedIPs: [IPv4Network] = []
         var persistentKeepalive: Duration?
         var seen: Set<String> = []
@@ -314,7 +314,7 @@ struct TunnelConfigurationParser {
         return k
     }
 
-    func endpoint(_ value: Substring, line: Int) throws(TunnelConfigError) -> Endpoint {
+    func endpoint(_ value: Substring, line: Int) throws(TunnelConfigError) -> SocketAddressV4 {
         if value.hasPrefix("[") {
             throw error(line, "Endpoint \(value) is IPv6; sluice wg supports IPv4 endpoints only", fix: "use the peer's IPv4 address")
         }
@@ -326,7 +326,7 @@ struct TunnelConfigurationParser {
             throw error(line, "Endpoint host '\(host)' is not an IPv4 address (host names are not resolved)",
                         fix: "write the peer's IPv4 address, like 192.0.2.1:51820")
         }
-        return Endpoint(address: address, port: port)
+        return SocketAddressV4(address: address, port: port)
     }
 }
 

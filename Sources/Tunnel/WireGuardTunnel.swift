@@ -84,18 +84,18 @@ public final class WireGuardTunnel {
             throw TunnelError("configuring \(tun.name): \(error)")
         }
         do {
-            socket = try UDPSocket(bindingTo: .ipv4(address: 0, port: configuration.interface.listenPort ?? 0))
-            guard case .ipv4(_, let port) = try socket.localAddress() else { throw Errno.invalidArgument }
-            listenPort = port
+            socket = try UDPSocket(bindingTo: .ipv4(SocketAddressV4(address: .any, port: configuration.interface.listenPort ?? 0)))
+            guard case .ipv4(let local) = try socket.localAddress() else { throw Errno.invalidArgument }
+            listenPort = local.port
         } catch {
             throw TunnelError("cannot bind UDP port \(configuration.interface.listenPort ?? 0): \(error)")
         }
         socket.growBuffers(bytes: 4 << 20)
         let udpOffload = configuration.sluice.udpOffload
 
-        var seed: UInt64 = 0
-        withUnsafeMutableBytes(of: &seed) { Sodium.randomBytes($0) }
-        device = WireGuardDevice(configuration: configuration.deviceConfiguration, random: SeededRandom(seed: seed))
+        // The real driver hands the device the system's CSPRNG and real-time clock (re-read every minute).
+        device = WireGuardDevice(configuration: configuration.deviceConfiguration, random: SystemRandom(),
+                                 keySource: SystemRandom(), wallClock: .system(at: MonotonicClock().now()))
         for peer in configuration.peers { device.addPeer(peer) }
 
         readCapacity = configuration.mtu + 64
@@ -319,7 +319,7 @@ public final class WireGuardTunnel {
     @inline(never)
     func send(_ datagrams: [OutgoingDatagram]) {
         for d in datagrams {
-            let address = SocketAddress.ipv4(address: d.endpoint.address.rawValue, port: d.endpoint.port)
+            let address = SocketAddress.ipv4(d.endpoint)
             let sent = d.bytes.withUnsafeBytes { try? socket.send($0, to: address) }
             if sent != nil { counters.udpSent &+= 1 }
         }
@@ -357,9 +357,7 @@ public final class WireGuardTunnel {
     }
 
     func setWallClock(now: Instant) {
-        var ts = timespec()
-        clock_gettime(CLOCK_REALTIME, &ts)
-        device.setWallClock(unixNanoseconds: UInt64(ts.tv_sec) &* 1_000_000_000 &+ UInt64(ts.tv_nsec), at: now)
+        device.setWallClock(.system(at: now))
         lastWallClock = now
     }
 

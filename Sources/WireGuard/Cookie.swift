@@ -8,6 +8,7 @@
 
 import Basics
 import Crypto
+import Wire
 
 /// MAC(key, input): keyed BLAKE2s-128.
 func mac16(key: [UInt8], _ input: UnsafeRawBufferPointer) -> [UInt8] {
@@ -40,7 +41,7 @@ struct CookieChecker {
     }
 
     /// τ := MAC(R_m, A_m).
-    private func cookie(for source: Endpoint) -> [UInt8] {
+    private func cookie(for source: SocketAddressV4) -> [UInt8] {
         secret.withUnsafeBytes { s in source.cookieBytes.withUnsafeBytes { a in
             var out = [UInt8](repeating: 0, count: 16)
             out.withUnsafeMutableBytes { BLAKE2s.hash(a, outputLength: 16, key: s, into: $0) }
@@ -49,7 +50,7 @@ struct CookieChecker {
     }
 
     /// True when mac2 (the last 16 bytes) is MAC(τ, msg_β) for a cookie this device could have issued.
-    func checkMAC2(_ message: UnsafeRawBufferPointer, source: Endpoint, now: Instant) -> Bool {
+    func checkMAC2(_ message: UnsafeRawBufferPointer, source: SocketAddressV4, now: Instant) -> Bool {
         guard let secretSet, now - secretSet <= WireGuardConstants.cookieRefreshTime else { return false }
         let start = message.count - 16
         let expected = mac16(key: cookie(for: source), message.slice(0..<start))
@@ -58,7 +59,7 @@ struct CookieChecker {
 
     /// A cookie reply to `message` (an initiation or response) from `source`. `fill` supplies random bytes
     /// for a new secret (every two minutes) and the nonce.
-    mutating func makeReply(to message: UnsafeRawBufferPointer, source: Endpoint, now: Instant,
+    mutating func makeReply(to message: UnsafeRawBufferPointer, source: SocketAddressV4, now: Instant,
                             fill: (UnsafeMutableRawBufferPointer) -> Void) -> CookieReply {
         if secretSet == nil || now - secretSet! > WireGuardConstants.cookieRefreshTime {
             secret.withUnsafeMutableBytes { fill($0) }

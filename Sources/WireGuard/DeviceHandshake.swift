@@ -118,7 +118,7 @@ extension WireGuardDevice {
 
     // MARK: Receiving handshake messages
 
-    func receiveHandshakeMessage(_ type: MessageType, _ bytes: UnsafeRawBufferPointer, from source: Endpoint,
+    func receiveHandshakeMessage(_ type: MessageType, _ bytes: UnsafeRawBufferPointer, from source: SocketAddressV4,
                                  now: Instant) -> ReceiveResult {
         if type == .cookieReply {
             guard let reply = try? CookieReply(parsing: bytes) else { return drop(.badSize) }
@@ -194,7 +194,7 @@ extension WireGuardDevice {
     }
 
     @inline(never)
-    func drop(_ reason: DropReason) -> ReceiveResult {
+    func drop(_ reason: WireGuardDropReason) -> ReceiveResult {
         otherCounters.count(reason)
         return .dropped(reason)
     }

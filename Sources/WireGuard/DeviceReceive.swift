@@ -8,7 +8,7 @@ import Wire
 extension WireGuardDevice {
     /// Handles the datagram `buffer[0..<count]` that arrived from `source`. Transport data is decrypted in place;
     /// a delivered packet is a range of `buffer`. Answers (handshake responses, keepalives, …) go to the outbox.
-    public func receive(datagram buffer: UnsafeMutableRawBufferPointer, count: Int, from source: Endpoint,
+    public func receive(datagram buffer: UnsafeMutableRawBufferPointer, count: Int, from source: SocketAddressV4,
                         now: Instant) -> ReceiveResult {
         guard count <= buffer.count else { return drop(.badSize) }
         let bytes = UnsafeRawBufferPointer(buffer.slice(0..<count))
@@ -27,7 +27,7 @@ extension WireGuardDevice {
     }
 
     /// The array form of `receive`: returns decrypted packets and every datagram now waiting to be sent.
-    public func receive(datagram: [UInt8], from source: Endpoint, now: Instant) -> WireGuardActions {
+    public func receive(datagram: [UInt8], from source: SocketAddressV4, now: Instant) -> WireGuardActions {
         var buffer = datagram
         var actions = WireGuardActions()
         let result = buffer.withUnsafeMutableBytes { receive(datagram: $0, count: datagram.count, from: source, now: now) }
@@ -41,7 +41,7 @@ extension WireGuardDevice {
         return actions
     }
 
-    func receiveTransport(_ buffer: UnsafeMutableRawBufferPointer, count: Int, from source: Endpoint,
+    func receiveTransport(_ buffer: UnsafeMutableRawBufferPointer, count: Int, from source: SocketAddressV4,
                           now: Instant) -> ReceiveResult {
         let h = TransportHeader.size
         guard count >= WireGuardConstants.messageKeepaliveSize else { return drop(.badSize) }

@@ -59,7 +59,7 @@ extension WireGuardDevice {
     }
 
     @inline(never)
-    func dropSend(_ reason: DropReason) -> SendResult {
+    func dropSend(_ reason: WireGuardDropReason) -> SendResult {
         otherCounters.count(reason)
         return .dropped(reason)
     }

@@ -18,13 +18,13 @@ public struct PeerConfiguration: Sendable {
     /// §5.2: the optional pre-shared key Q (zero when absent).
     public var presharedKey: SecretKey?
     /// Where to send until the peer roams.
-    public var endpoint: Endpoint?
+    public var endpoint: SocketAddressV4?
     /// Networks the peer may use as sources, and that are routed to it.
     public var allowedIPs: [IPv4Network]
     /// Persistent keepalive interval (wg's PersistentKeepalive); nil to disable.
     public var persistentKeepalive: Duration?
 
-    public init(publicKey: PublicKey, presharedKey: SecretKey? = nil, endpoint: Endpoint? = nil,
+    public init(publicKey: PublicKey, presharedKey: SecretKey? = nil, endpoint: SocketAddressV4? = nil,
                 allowedIPs: [IPv4Network] = [], persistentKeepalive: Duration? = nil) {
         self.publicKey = publicKey; self.presharedKey = presharedKey; self.endpoint = endpoint
         self.allowedIPs = allowedIPs; self.persistentKeepalive = persistentKeepalive
@@ -34,7 +34,7 @@ public struct PeerConfiguration: Sendable {
 /// A snapshot of a peer, for status displays and tests.
 public struct PeerStatus: Sendable, Equatable {
     public var publicKey: PublicKey
-    public var endpoint: Endpoint?
+    public var endpoint: SocketAddressV4?
     /// When the last handshake completed.
     public var lastHandshake: Instant?
     /// True when a current session exists (keys not zeroed).
@@ -70,7 +70,7 @@ final class Peer {
     let handshake: Handshake
     var cookieGenerator: CookieGenerator
     var keypairs = Keypairs()
-    var endpoint: Endpoint?
+    var endpoint: SocketAddressV4?
     var persistentKeepalive: Duration?
     /// Packets waiting for a session (oldest first), at most `queueStagedSize`.
     /// Read per packet (`isEmpty`, on send); changed only through `changeStaged`.

@@ -11,8 +11,8 @@ public final class TransportLoopback {
     public let receiver: WireGuardDevice
     public let packetSize: Int
     var buffer: [UInt8]
-    static let senderEndpoint = Endpoint(address: IPv4Address(192, 0, 2, 1), port: 51820)
-    static let receiverEndpoint = Endpoint(address: IPv4Address(192, 0, 2, 2), port: 51820)
+    static let senderEndpoint = SocketAddressV4(address: IPv4Address(192, 0, 2, 1), port: 51820)
+    static let receiverEndpoint = SocketAddressV4(address: IPv4Address(192, 0, 2, 2), port: 51820)
 
     /// Builds both devices (deterministic keys from `seed`) and completes a handshake. `packetSize` ≥ 20.
     public init(packetSize: Int, seed: UInt64 = 1) {
@@ -21,9 +21,9 @@ public final class TransportLoopback {
         var keys = SeededRandom(seed: seed, component: "loopback-keys")
         let a = KeyPair.deterministic(using: &keys), b = KeyPair.deterministic(using: &keys)
         sender = WireGuardDevice(configuration: DeviceConfiguration(privateKey: a.privateKey),
-                                 random: SeededRandom(seed: seed, component: "a"), keySource: .seeded(keys.split("a")))
+                                 random: SeededRandom(seed: seed, component: "a"), keySource: keys.split("a"), wallClock: .monotonic)
         receiver = WireGuardDevice(configuration: DeviceConfiguration(privateKey: b.privateKey),
-                                   random: SeededRandom(seed: seed, component: "b"), keySource: .seeded(keys.split("b")))
+                                   random: SeededRandom(seed: seed, component: "b"), keySource: keys.split("b"), wallClock: .monotonic)
         sender.addPeer(PeerConfiguration(publicKey: b.publicKey, endpoint: Self.receiverEndpoint,
                                          allowedIPs: [IPv4Network("10.0.0.2/32")!]))
         receiver.addPeer(PeerConfiguration(publicKey: a.publicKey, endpoint: Self.senderEndpoint,

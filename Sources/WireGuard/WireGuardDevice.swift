@@ -1,5 +1,6 @@
 // The WireGuard interface as a sans-IO state machine: datagrams and IP packets in, datagrams and IP packets out.
-// Time comes in as `now` (monotonic, for timers) and through `setWallClock` (for TAI64N timestamps only).
+// Time comes in as `now` (monotonic, for timers) and as a `WallClock` (for TAI64N timestamps only); randomness
+// as the caller's `RandomSource`s. The device reads no clock and picks no random generator itself.
 //
 // Hot path: `receive(datagram:count:from:now:)` decrypts a transport message in place; `send(packet:…)` encrypts
 // in place into the caller's buffer (packet at offset 16, room for padding and tag). Neither allocates when a
@@ -40,31 +41,9 @@ public struct DeviceConfiguration: Sendable {
     }
 }
 
-/// Where ephemeral keys, cookie secrets and cookie nonces come from.
-public enum KeySource: Sendable {
-    /// libsodium's CSPRNG — for real use.
-    case system
-    /// A seeded generator — reproducible simulations and tests only; never for real traffic.
-    case seeded(SeededRandom)
-
-    mutating func keyPair() -> KeyPair {
-        switch self {
-        case .system: return .random()
-        case .seeded(var g):
-            let pair = KeyPair.deterministic(using: &g)
-            self = .seeded(g)
-            return pair
-        }
-    }
-
-    mutating func fill(_ buffer: UnsafeMutableRawBufferPointer) {
-        switch self {
-        case .system: Sodium.randomBytes(buffer)
-        case .seeded(var g):
-            for i in 0..<buffer.count { buffer[i] = UInt8(truncatingIfNeeded: g.next()) }
-            self = .seeded(g)
-        }
-    }
+extension RandomSource {
+    /// A fresh Curve25519 key pair drawn from this source (four `next()` calls).
+    mutating func keyPair() -> KeyPair { KeyPair.deterministic(using: &self) }
 }
 
 /// A datagram the device wants sent.
@@ -73,7 +52,7 @@ public struct OutgoingDatagram: Sendable, Equatable, CustomStringConvertible {
     public var kind: Kind
     /// The peer it concerns (nil for cookie replies to unknown senders).
     public var peer: PeerID?
-    public var endpoint: Endpoint
+    public var endpoint: SocketAddressV4
     public var bytes: [UInt8]
     public var description: String { "\(kind) \(bytes.count)B → \(endpoint)" }
 }
@@ -87,17 +66,17 @@ public enum ReceiveResult: Sendable, Equatable {
     /// A handshake or cookie message was consumed; any answer is in the outbox.
     case handshake(peer: PeerID?)
     /// Dropped, and counted under `reason`.
-    case dropped(DropReason)
+    case dropped(WireGuardDropReason)
 }
 
 /// What became of one packet from the tunnel.
 public enum SendResult: Sendable, Equatable {
     /// `0..<count` of the caller's buffer is now a transport message for `endpoint`.
-    case transmit(peer: PeerID, endpoint: Endpoint, count: Int)
+    case transmit(peer: PeerID, endpoint: SocketAddressV4, count: Int)
     /// Held until a session exists; a handshake may have been started (see the outbox).
     case queued(peer: PeerID)
     /// Dropped, and counted under `reason`.
-    case dropped(DropReason)
+    case dropped(WireGuardDropReason)
 }
 
 /// A decrypted IP packet, in the array-based API.
@@ -110,7 +89,7 @@ public struct DeliveredPacket: Sendable, Equatable {
 public struct WireGuardActions: Sendable, Equatable {
     public var delivered: [DeliveredPacket] = []
     public var datagrams: [OutgoingDatagram] = []
-    public var dropped: [DropReason] = []
+    public var dropped: [WireGuardDropReason] = []
     public var keepalivesReceived = 0
     public init() {}
 }
@@ -138,8 +117,10 @@ public final class WireGuardDevice {
     /// Receiver indices we handed out (whitepaper §5.4.2 "I_i ... randomly generated").
     var indexTable = IndexTable()
     var cookieChecker: CookieChecker
-    var random: SeededRandom
-    var keySource: KeySource
+    /// Receiver indices and timer jitter.
+    var random: any RandomSource
+    /// Ephemeral keys, cookie secrets and cookie nonces.
+    var keySource: any RandomSource
     var outbox: [OutgoingDatagram] = []
     /// Everything counted, as of now.
     public var counters: WireGuardCounters {
@@ -161,17 +142,21 @@ public final class WireGuardDevice {
     var loadWindowCount = 0
     var underLoadUntil: Instant?
 
-    var wallClockAnchor: (unixNanoseconds: UInt64, at: Instant)?
+    /// Where TAI64N timestamps are read.
+    public private(set) var wallClock: WallClock
 
     /// A device with `configuration`. `random` drives indices and timer jitter; `keySource` ephemeral keys and
-    /// cookie secrets.
-    public init(configuration: DeviceConfiguration, random: SeededRandom, keySource: KeySource = .system) {
+    /// cookie secrets (a real driver passes the system's CSPRNG for both; simulations seeded ones). Handshake
+    /// timestamps are read from `wallClock`.
+    public init(configuration: DeviceConfiguration, random: some RandomSource, keySource: some RandomSource,
+                wallClock: WallClock) {
         self.configuration = configuration
         identity = KeyPair(privateKey: configuration.privateKey)
         publicKey = identity.publicKey
         cookieChecker = CookieChecker(localPublicKey: identity.publicKey)
         self.random = random
         self.keySource = keySource
+        self.wallClock = wallClock
     }
 
     // MARK: Configuration
@@ -209,18 +194,13 @@ public final class WireGuardDevice {
                           allowedIPs: routes.networks(of: peer.rawValue))
     }
 
-    /// Sets the wall clock: at monotonic `now` it is `unixNanoseconds` since the Unix epoch. TAI64N timestamps
-    /// are read from it (advancing with `now`); nothing else is. Until it is set, `now` itself stands in.
-    public func setWallClock(unixNanoseconds: UInt64, at now: Instant) {
-        wallClockAnchor = (unixNanoseconds, now)
+    /// Replaces the wall clock (a driver re-reads the real-time clock now and then, in case it was stepped).
+    public func setWallClock(_ clock: WallClock) {
+        wallClock = clock
     }
 
     func timestamp(now: Instant) -> TAI64N {
-        guard let anchor = wallClockAnchor else { return TAI64N(unixNanoseconds: now.nanoseconds).whitened }
-        let delta = now - anchor.at
-        let ns = delta.nanosecondsClamped
-        let wall = ns >= 0 ? anchor.unixNanoseconds &+ UInt64(ns) : anchor.unixNanoseconds &- UInt64(-ns)
-        return TAI64N(unixNanoseconds: wall).whitened
+        TAI64N(unixNanoseconds: wallClock.unixNanoseconds(at: now)).whitened
     }
 
     // MARK: Outputs
@@ -269,7 +249,7 @@ public final class WireGuardDevice {
         keypair.wipe()
     }
 
-    /// Jitter for Rekey-Timeout: 0…333 ms from the seeded generator.
+    /// Jitter for Rekey-Timeout: 0…333 ms from the caller's random source.
     func jitter() -> Duration {
         .milliseconds(Int64(random.next() % WireGuardConstants.rekeyTimeoutJitterMaxMilliseconds))
     }

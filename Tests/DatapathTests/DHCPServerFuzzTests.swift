@@ -149,7 +149,7 @@ struct DHCPServerFuzzTests {
         // The run exercised the server, not just its parser.
         let c = outcome.counters
         #expect(c.sent(.offer) > 100 && c.sent(.ack) > 100 && c.naks > 10)
-        #expect(c.drops(.malformed) > 100 && c.drops(.poolExhausted) > 0 && c.drops(.unknownClient) > 0)
+        #expect(c.drops[.malformed] > 100 && c.drops[.poolExhausted] > 0 && c.drops[.unknownClient] > 0)
         #expect(c.leasesExpired > 0 && c.offersExpired > 0)
     }
 

@@ -59,7 +59,7 @@ struct DHCPServerTests {
 
         #expect(server.counters.received(.discover) == 1 && server.counters.received(.request) == 1)
         #expect(server.counters.sent(.offer) == 1 && server.counters.sent(.ack) == 1)
-        #expect(server.counters.totalDrops == 0)
+        #expect(server.counters.drops.total == 0)
 
         // The reply survives the wire: emit, parse, compare.
         var bytes = [UInt8](repeating: 0xAA, count: 600)
@@ -141,7 +141,7 @@ struct DHCPServerTests {
 
         // §4.3.2: "If the DHCP server has no record of this client, then it MUST remain silent"
         #expect(server.receive(DHCPTestClient(2).reboot(a(140)), now: t(103)) == nil)
-        #expect(server.counters.drops(.unknownClient) == 1)
+        #expect(server.counters.drops[.unknownClient] == 1)
         #expect(server.counters.naks == 2)
     }
 
@@ -189,7 +189,7 @@ struct DHCPServerTests {
         // a release for an address the client does not hold is ignored
         #expect(server.receive(one.release(a(150), server: serverAddress), now: t(50)) == nil)
         #expect(server.lease(for: a(150))?.state == .bound)
-        #expect(server.counters.drops(.notClientsAddress) == 1)
+        #expect(server.counters.drops[.notClientsAddress] == 1)
         // the client whose address was taken is a new client now
         #expect(server.dora(one, now: t(60)) == a(101))
         #expect(server.table.violations().isEmpty)
@@ -229,7 +229,7 @@ struct DHCPServerTests {
         // without ciaddr there is no one to answer
         var noAddress = client.inform(a(20)); noAddress.ciaddr = .any
         #expect(server.receive(noAddress, now: t(1)) == nil)
-        #expect(server.counters.drops(.missingAddress) == 1)
+        #expect(server.counters.drops[.missingAddress] == 1)
     }
 
     // MARK: Exhaustion, expiry, identity
@@ -240,7 +240,7 @@ struct DHCPServerTests {
         #expect(server.dora(DHCPTestClient(1), now: t(0)) == a(100))
         #expect(server.dora(DHCPTestClient(2), now: t(0)) == a(101))
         #expect(server.receive(DHCPTestClient(3).discover(), now: t(1)) == nil)
-        #expect(server.counters.drops(.poolExhausted) == 1)
+        #expect(server.counters.drops[.poolExhausted] == 1)
         #expect(server.counters.sent(.offer) == 2)
         // a bound client still gets its own address offered
         #expect(server.receive(DHCPTestClient(1).discover(), now: t(2))?.message.yiaddr == a(100))
@@ -313,7 +313,7 @@ struct DHCPServerTests {
         _ = try server.answer(client.discover(), now: t(0))
         #expect(server.receive(client.select(a(100), server: IPv4Address(10, 0, 0, 2)), now: t(1)) == nil)
         #expect(server.lease(for: a(100)) == nil)
-        #expect(server.counters.drops(.otherServerSelected) == 1)
+        #expect(server.counters.drops[.otherServerSelected] == 1)
     }
 
     @Test("an ACK after the offer lapsed still binds a free address")
@@ -349,7 +349,7 @@ struct DHCPServerTests {
         // a relay on another network is not served
         relayed.giaddr = IPv4Address(10, 5, 0, 1)
         #expect(server.receive(relayed, now: t(0)) == nil)
-        #expect(server.counters.drops(.foreignNetwork) == 1)
+        #expect(server.counters.drops[.foreignNetwork] == 1)
 
         // NAK without giaddr → broadcast even with the bit clear, even with ciaddr set
         let nak = try server.answer(DHCPTestClient(2).select(a(100), server: serverAddress), now: t(0))
@@ -395,9 +395,9 @@ struct DHCPServerTests {
         #expect(garbage.withUnsafeBytes { server.receive(datagram: $0, now: t(0)) } == nil)
         for reason in [DHCPDropReason.notRequest, .noMessageType, .unexpectedMessageType, .noClientIdentity,
                        .missingAddress, .malformed] {
-            #expect(server.counters.drops(reason) == 1, "\(reason)")
+            #expect(server.counters.drops[reason] == 1, "\(reason)")
         }
-        #expect(server.counters.totalDrops == 6)
+        #expect(server.counters.drops.total == 6)
         #expect(server.counters.receivedOther == 1)
         #expect(server.counters.report.contains { $0.name == "drop malformed" && $0.value == 1 })
     }

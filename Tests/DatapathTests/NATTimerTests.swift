@@ -219,8 +219,8 @@ private typealias L = NATLab
 }
 
 @Test func natDropReasonsFitTheInlineCounters() {
-    #expect(NATDropReason.allCases.count <= 16)
-    var counts = NATDropCounts()
+    #expect(ReasonCounts<NATDropReason>.fits)
+    var counts = ReasonCounts<NATDropReason>()
     for reason in NATDropReason.allCases { counts[reason] += UInt64(reason.rawValue + 1) }
     #expect(counts.total == UInt64((1...NATDropReason.allCases.count).reduce(0, +)))
     #expect(counts.nonzero.count == NATDropReason.allCases.count)

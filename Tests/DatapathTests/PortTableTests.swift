@@ -1,11 +1,12 @@
+import Basics
 import Testing
 @testable import Datapath
 
 @Suite struct PortTableTests {
     @Test func dropReasonsFitTheCountersAndAreDense() {
-        #expect(DropReason.allCases.count <= DropReason.capacity)
-        #expect(DropReason.allCases.map(\.rawValue) == (0..<UInt8(DropReason.allCases.count)).map { $0 })
-        #expect(Set(DropReason.allCases.map(\.description)).count == DropReason.allCases.count)
+        #expect(ReasonCounts<PortDropReason>.fits)
+        #expect(PortDropReason.allCases.map(\.rawValue) == (0..<UInt8(PortDropReason.allCases.count)).map { $0 })
+        #expect(Set(PortDropReason.allCases.map(\.description)).count == PortDropReason.allCases.count)
     }
 
     @Test func countersCountPerReason() {
@@ -18,10 +19,10 @@ import Testing
         c.countDrop(.queueFull)
         #expect(c.rxPackets == 2 && c.rxBytes == 1574)
         #expect(c.txPackets == 1 && c.txBytes == 42)
-        #expect(c.drops(.malformed) == 1 && c.drops(.queueFull) == 2 && c.drops(.tooBig) == 0)
-        #expect(c.totalDrops == 3)
-        #expect(c.nonZeroDrops.map(\.reason) == [.malformed, .queueFull])
-        #expect(c.nonZeroDrops.map(\.count) == [1, 2])
+        #expect(c.drops[.malformed] == 1 && c.drops[.queueFull] == 2 && c.drops[.tooBig] == 0)
+        #expect(c.drops.total == 3)
+        #expect(c.drops.nonzero.map(\.reason) == [.malformed, .queueFull])
+        #expect(c.drops.nonzero.map(\.count) == [1, 2])
     }
 
     @Test func portsGetLowestFreeIdsAndIterateInOrder() throws {
@@ -61,8 +62,8 @@ import Testing
         table.countDrop(.sameIngressPort, on: PortID(200))
         #expect(table[a]?.counters.rxPackets == 1 && table[a]?.counters.txPackets == 0)
         #expect(table[b]?.counters.txBytes == 100)
-        #expect(table[a]?.counters.drops(.sameIngressPort) == 1)
-        #expect(table[b]?.counters.totalDrops == 0)
-        #expect(table.remove(a)?.counters.drops(.sameIngressPort) == 1, "removal returns the final counters")
+        #expect(table[a]?.counters.drops[.sameIngressPort] == 1)
+        #expect(table[b]?.counters.drops.total == 0)
+        #expect(table.remove(a)?.counters.drops[.sameIngressPort] == 1, "removal returns the final counters")
     }
 }

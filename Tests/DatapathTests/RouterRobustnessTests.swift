@@ -115,8 +115,8 @@ import Wire
 }
 
 @Test func dropReasonsFitTheInlineCounters() {
-    #expect(RouterDropReason.allCases.count <= 32)
-    var counts = RouterDropCounts()
+    #expect(ReasonCounts<RouterDropReason>.fits)
+    var counts = ReasonCounts<RouterDropReason>()
     for reason in RouterDropReason.allCases { counts[reason] += UInt64(reason.rawValue + 1) }
     #expect(counts.total == UInt64((1...RouterDropReason.allCases.count).reduce(0, +)))
     #expect(counts.nonzero.first?.0 == .unknownInterface)

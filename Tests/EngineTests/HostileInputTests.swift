@@ -86,7 +86,7 @@ func seedFrames(routerMAC: MACAddress) -> [[UInt8]] {
     let fuzzCounters = try #require(bridge.ports[fuzz]?.counters)
     #expect(fuzzCounters.rxPackets == 10_000)
     // Too-short frames are counted as malformed at the switch.
-    #expect(fuzzCounters.drops(.malformed) > 0)
+    #expect(fuzzCounters.drops[.malformed] > 0)
     // Every frame the router took is in exactly one outcome; its drops are counted by reason.
     let router = try #require(bridge.router)
     #expect(router.counters.framesReceived == bridge.routerOutcomes.total)
@@ -97,7 +97,7 @@ func seedFrames(routerMAC: MACAddress) -> [[UInt8]] {
     #expect(bridge.routerOutcomes.dropped > 1000)
     #expect(bridge.routerOutcomes.forwarded > 0 && bridge.routerOutcomes.answered > 0)
     #expect(router.counters.drops[.ipv4BadChecksum] > 0)
-    print("hostile frames: fuzz port drops \(fuzzCounters.nonZeroDrops); router outcomes \(bridge.routerOutcomes); router drops \(router.counters.drops.nonzero.map { "\($0.0)=\($0.1)" }.joined(separator: " "))")
+    print("hostile frames: fuzz port drops \(fuzzCounters.drops.nonzero); router outcomes \(bridge.routerOutcomes); router drops \(router.counters.drops.nonzero.map { "\($0.0)=\($0.1)" }.joined(separator: " "))")
 }
 
 /// One way a guest can break its transmit queue.
@@ -158,7 +158,7 @@ enum HostileRing: CaseIterable {
     for (kind, _, port) in hostile {
         let nic = try #require(bridge.nic(of: port))
         #expect(nic.transmitQueue.isBroken, "\(kind) did not break the queue")
-        #expect(bridge.ports[port]?.counters.drops(.brokenQueue) ?? 0 >= 1, "\(kind) not counted")
+        #expect(bridge.ports[port]?.counters.drops[.brokenQueue] ?? 0 >= 1, "\(kind) not counted")
     }
     // Broadcasts flooded towards the hostile guests' receive queues are delivered or counted, never fatal;
     // the healthy guests kept talking throughout.

@@ -113,7 +113,7 @@ struct TsharkMissing: Error {}
     #expect(bridge.router?.counters.echoRepliesSent ?? 0 >= 5)
 
     // Nothing was dropped on the guests' ports.
-    for g in [vm1, vm2] { #expect(bridge.ports[g.port]?.counters.totalDrops == 0) }
+    for g in [vm1, vm2] { #expect(bridge.ports[g.port]?.counters.drops.total == 0) }
 
     // Close the capture, then let an independent reader decode it.
     for tap in bridge.segments[0].taps { try tap.writer?.close() }

@@ -22,7 +22,7 @@ struct WANCrossing {
     var fromA: Bool
     var bytes: [UInt8]
     /// The sender's underlay endpoint (datagrams only).
-    var source: WANEndpoint?
+    var source: SocketAddressV4?
 }
 
 final class WANPair {
@@ -32,8 +32,8 @@ final class WANPair {
     /// One-way delay of the WAN wire.
     var delay: Duration = .milliseconds(10)
     /// Underlay endpoints (what each side's config names as the other's `endpoint`).
-    static let endpointA = WANEndpoint(address: IPv4Address(192, 0, 2, 1), port: 51820)
-    static let endpointB = WANEndpoint(address: IPv4Address(192, 0, 2, 2), port: 51820)
+    static let endpointA = SocketAddressV4(address: IPv4Address(192, 0, 2, 1), port: 51820)
+    static let endpointB = SocketAddressV4(address: IPv4Address(192, 0, 2, 2), port: 51820)
     /// In flight, in send order.
     var inFlight: [WANCrossing] = []
     /// Everything that was put on the wire.

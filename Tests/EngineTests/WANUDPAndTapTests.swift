@@ -50,14 +50,14 @@ import Wire
     var packet: [UInt8] = [0x45, 0, 0, 28, 0, 1, 0, 0, 64, 1, 0, 0, 192, 0, 2, 99, 10, 1, 0, 10,
                            8, 0, 0xF7, 0xFF, 0, 0, 0, 0]
     packet.withUnsafeMutableBytes { b in
-        bridge.receiveWANDatagram(b, count: b.count, from: WANEndpoint(address: IPv4Address(192, 0, 2, 3), port: 9000), now: .zero)
-        bridge.receiveWANDatagram(b, count: b.count, from: WANEndpoint(address: IPv4Address(192, 0, 2, 2), port: 9001), now: .zero)
+        bridge.receiveWANDatagram(b, count: b.count, from: SocketAddressV4(address: IPv4Address(192, 0, 2, 3), port: 9000), now: .zero)
+        bridge.receiveWANDatagram(b, count: b.count, from: SocketAddressV4(address: IPv4Address(192, 0, 2, 2), port: 9001), now: .zero)
     }
     #expect(wan.counters.drops[.unexpectedSource] == 2)
     #expect(wan.counters.rxPackets == 0)
     var v6: [UInt8] = [0x60] + [UInt8](repeating: 0, count: 39)
     v6.withUnsafeMutableBytes { b in
-        bridge.receiveWANDatagram(b, count: b.count, from: WANEndpoint(address: IPv4Address(192, 0, 2, 2), port: 9000), now: .zero)
+        bridge.receiveWANDatagram(b, count: b.count, from: SocketAddressV4(address: IPv4Address(192, 0, 2, 2), port: 9000), now: .zero)
     }
     #expect(wan.counters.drops[.unsupported] == 1)
 }

@@ -238,7 +238,7 @@ func wireGuardPair(natA: Bool, natB: Bool) throws -> WANPair {
             // fails to authenticate B's response).
             #expect(received == 0)
             let tunnelA = try #require(pair.a.wan?.tunnel)
-            #expect(tunnelA.counters[.handshakeDecryptFailed] >= 1, "\(tunnelA.counters.summary)")
+            #expect(tunnelA.counters.drops[.handshakeDecryptFailed] >= 1, "\(tunnelA.counters.summary)")
             #expect(tunnelA.counters.sessionsDerived == 0)
         }
     }

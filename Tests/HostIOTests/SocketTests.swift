@@ -1,5 +1,6 @@
 import Glibc
 import Testing
+import Wire
 @testable import HostIO
 
 /// A fresh socket path under /tmp for this process.
@@ -120,7 +121,7 @@ func temporarySocketPath(_ tag: String) -> String {
     }
 
     @Test func addressesParseAndPrint() {
-        #expect(SocketAddress("10.0.0.1:51820") == .ipv4(address: 0x0A00_0001, port: 51820))
+        #expect(SocketAddress("10.0.0.1:51820") == .ipv4(SocketAddressV4(address: IPv4Address(rawValue: 0x0A00_0001), port: 51820)))
         #expect(SocketAddress("10.0.0.1:51820")?.description == "10.0.0.1:51820")
         #expect(SocketAddress("[::1]:53") == .ipv6(high: 0, low: 1, port: 53, scopeID: 0))
         #expect(SocketAddress("[2001:db8::5]:1")?.description == "[2001:db8::5]:1")

@@ -284,24 +284,24 @@ struct DHCPClientTests {
         ack.options.leaseTime = 1000
         ack.options.renewalTime = 300
         ack.options.rebindingTime = 600
-        var lease = try #require(DHCPLease(ack: ack, requestSentAt: .zero, fallbackServer: nil))
+        var lease = try #require(DHCPClientLease(ack: ack, requestSentAt: .zero, fallbackServer: nil))
         #expect(lease.renewalTime == .seconds(300) && lease.rebindingTime == .seconds(600))
         // No mask: classful /8 for 10.x.
         #expect(lease.address.prefixLength == 8)
 
         ack.options.rebindingTime = 5000    // beyond the lease
         ack.options.renewalTime = 900
-        lease = try #require(DHCPLease(ack: ack, requestSentAt: .zero, fallbackServer: nil))
+        lease = try #require(DHCPClientLease(ack: ack, requestSentAt: .zero, fallbackServer: nil))
         #expect(lease.rebindingTime == .seconds(875) && lease.renewalTime == .seconds(500))
 
         ack.options.leaseTime = DHCP.infiniteLeaseTime
-        lease = try #require(DHCPLease(ack: ack, requestSentAt: .zero, fallbackServer: nil))
+        lease = try #require(DHCPClientLease(ack: ack, requestSentAt: .zero, fallbackServer: nil))
         #expect(lease.leaseTime == nil && lease.expiresAt == .distantFuture && lease.renewAt == .distantFuture)
 
         ack.options.leaseTime = nil
-        #expect(DHCPLease(ack: ack, requestSentAt: .zero, fallbackServer: nil) == nil)
-        #expect(DHCPLease.prefixLength(ofMask: IPv4Address(255, 255, 255, 0)) == 24)
-        #expect(DHCPLease.prefixLength(ofMask: IPv4Address(255, 0, 255, 0)) == nil)
+        #expect(DHCPClientLease(ack: ack, requestSentAt: .zero, fallbackServer: nil) == nil)
+        #expect(DHCPClientLease.prefixLength(ofMask: IPv4Address(255, 255, 255, 0)) == 24)
+        #expect(DHCPClientLease.prefixLength(ofMask: IPv4Address(255, 0, 255, 0)) == nil)
     }
 
     @Test("Replies for another transaction or client are ignored and counted")

@@ -224,7 +224,7 @@ func actionCheck(_ name: String, _ kind: ActionKind, _ checks: [(ActionMetric, C
 }
 
 @Test func dhcpActionMetrics() {
-    let lease = DHCPLease(address: IPv4Network("10.0.0.105/24")!, serverIdentifier: Frames.router, routers: [Frames.router],
+    let lease = DHCPClientLease(address: IPv4Network("10.0.0.105/24")!, serverIdentifier: Frames.router, routers: [Frames.router],
                           dnsServers: [IPv4Address(192, 0, 2, 53)], leaseTime: .seconds(3600), renewalTime: .seconds(1800),
                           rebindingTime: .seconds(3150), obtainedAt: Instant(nanoseconds: 1_000_000))
     let bound = ActionResult.dhcp(DHCPActionResult(startedAt: .zero, lease: lease, boundAt: Instant(nanoseconds: 4_000_000), finalState: .bound))

@@ -93,25 +93,26 @@ func cacophonyVector(_ v: NoiseVector) throws {
 @Test func tamperedHandshakeMessagesAreRejected() throws {
     let rs = KeyPair.random(), ls = KeyPair.random()
     let psk = SecretKey.random()
+    let fresh = { KeyPair.random() }  // HandshakeState picks no random source itself
     let i = try HandshakeState(protocolName: "Noise_IKpsk2_25519_ChaChaPoly_BLAKE2s", initiator: true,
-                               localStatic: ls, remoteStatic: rs.publicKey, presharedKeys: [psk])
+                               localStatic: ls, remoteStatic: rs.publicKey, presharedKeys: [psk], generateEphemeral: fresh)
     let first = try i.writeMessage(payload: Array("hello".utf8))
     for position in [0, 40, first.count - 1] {
         var bad = first
         bad[position] ^= 0x20
         let r = try HandshakeState(protocolName: "Noise_IKpsk2_25519_ChaChaPoly_BLAKE2s", initiator: false,
-                                   localStatic: rs, presharedKeys: [psk])
+                                   localStatic: rs, presharedKeys: [psk], generateEphemeral: fresh)
         #expect(throws: NoiseError.self) { _ = try r.readMessage(bad) }
     }
     // A responder with another psk reads message 1 (psk2 is mixed after it) but its reply fails to decrypt.
     let r = try HandshakeState(protocolName: "Noise_IKpsk2_25519_ChaChaPoly_BLAKE2s", initiator: false,
-                               localStatic: rs, presharedKeys: [.random()])
+                               localStatic: rs, presharedKeys: [.random()], generateEphemeral: fresh)
     #expect(try r.readMessage(first) == Array("hello".utf8))
     let reply = try r.writeMessage()
     #expect(throws: NoiseError.decryptFailed) { _ = try i.readMessage(reply) }
     // Truncated, out of turn, unknown protocols.
     let r2 = try HandshakeState(protocolName: "Noise_IKpsk2_25519_ChaChaPoly_BLAKE2s", initiator: false,
-                                localStatic: rs, presharedKeys: [psk])
+                                localStatic: rs, presharedKeys: [psk], generateEphemeral: fresh)
     #expect(throws: NoiseError.truncated) { _ = try r2.readMessage(Array(first.prefix(31))) }
     #expect(throws: NoiseError.outOfTurn) { _ = try r2.writeMessage() }
     #expect(throws: NoiseError.self) { _ = try HandshakeState(protocolName: "Noise_ZZ_25519_ChaChaPoly_BLAKE2s", initiator: true) }

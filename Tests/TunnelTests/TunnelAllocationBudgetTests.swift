@@ -41,7 +41,7 @@ import WireGuard
         let send = DatagramBatch(capacity: 64, slotSize: 1420 + 128)
         let receive = DatagramBatch(capacity: 64, slotSize: 65536)
         let coalescer = TCPCoalescer()
-        let endpoint = Endpoint(address: IPv4Address(192, 0, 2, 1), port: 51820)
+        let endpoint = SocketAddressV4(address: IPv4Address(192, 0, 2, 1), port: 51820)
         let packets = (0..<20).map { Self.superPacket(payload: mss * 40, seq: UInt32($0 * mss * 40)) }
         var allocations: [UInt64] = []
         var delivered = 0, written = 0

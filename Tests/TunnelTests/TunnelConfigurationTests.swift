@@ -54,7 +54,7 @@ import WireGuard
         let p = c.peers[0]
         #expect(p.publicKey == theirs.publicKey)
         #expect(p.presharedKey == psk)
-        #expect(p.endpoint == Endpoint(address: IPv4Address(192, 0, 2, 2), port: 51821))
+        #expect(p.endpoint == SocketAddressV4(address: IPv4Address(192, 0, 2, 2), port: 51821))
         #expect(p.allowedIPs == [IPv4Network("10.7.0.2/32")!, IPv4Network("172.16.0.0/12")!])
         #expect(p.persistentKeepalive == .seconds(25))
         #expect(c.peers[1].endpoint == nil && c.peers[1].persistentKeepalive == nil && c.peers[1].presharedKey == nil)

@@ -20,10 +20,10 @@ final class Node {
     let name: String
     let keys: KeyPair
     let device: WireGuardDevice
-    var address: Endpoint
+    var address: SocketAddressV4
     var delivered: [DeliveredPacket] = []
     var keepalives = 0
-    var drops: [DropReason] = []
+    var drops: [WireGuardDropReason] = []
 
     init(_ name: String, seed: UInt64, port: UInt16, limits: WireGuardLimits = .init(), underLoadThreshold: Int = 64) {
         self.name = name
@@ -32,8 +32,8 @@ final class Node {
         device = WireGuardDevice(configuration: DeviceConfiguration(privateKey: keys.privateKey, limits: limits,
                                                                     underLoadThreshold: underLoadThreshold),
                                  random: SeededRandom(seed: seed, component: "random-\(name)"),
-                                 keySource: .seeded(SeededRandom(seed: seed, component: "ephemeral-\(name)")))
-        address = Endpoint(address: IPv4Address(192, 0, 2, UInt8(port % 200)), port: port)
+                                 keySource: SeededRandom(seed: seed, component: "ephemeral-\(name)"), wallClock: .monotonic)
+        address = SocketAddressV4(address: IPv4Address(192, 0, 2, UInt8(port % 200)), port: port)
     }
 }
 

@@ -68,7 +68,7 @@ public struct DHCPServer: Sendable {
     public mutating func receive(datagram: UnsafeRawBufferPointer, now: Instant) -> DHCPReply? {
         let message: DHCPMessage
         do { message = try DHCPMessage(parsing: datagram) } catch {
-            counters.countDrop(.malformed)
+            counters.drops.count(.malformed)
             return nil
         }
         return receive(message, now: now)
@@ -358,7 +358,7 @@ public struct DHCPServer: Sendable {
     }
 
     private mutating func drop(_ reason: DHCPDropReason) -> DHCPReply? {
-        counters.countDrop(reason)
+        counters.drops.count(reason)
         return nil
     }
 

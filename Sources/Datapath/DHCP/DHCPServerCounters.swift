@@ -1,5 +1,6 @@
 // What a DHCP server has seen, sent and dropped. Fixed size: counting never allocates.
 
+import Basics
 import Wire
 
 /// Why the server answered nothing. Raw values index the counters; append only.
@@ -51,8 +52,8 @@ public struct DHCPServerCounters: Equatable, Sendable {
     /// Indexed by message type (1...8); slot 0 counts every other type.
     var receivedByType = SIMD16<UInt64>()
     var sentByType = SIMD16<UInt64>()
-    /// Indexed by `DHCPDropReason.rawValue`.
-    var dropsByReason = SIMD16<UInt64>()
+    /// Drops by reason.
+    public internal(set) var drops = ReasonCounts<DHCPDropReason>()
 
     /// Offers that ran out before the client requested them.
     public internal(set) var offersExpired: UInt64 = 0
@@ -70,21 +71,16 @@ public struct DHCPServerCounters: Equatable, Sendable {
 
     mutating func countReceived(_ type: DHCPMessageType?) { receivedByType[Self.slot(type)] &+= 1 }
     mutating func countSent(_ type: DHCPMessageType?) { sentByType[Self.slot(type)] &+= 1 }
-    mutating func countDrop(_ reason: DHCPDropReason) { dropsByReason[Int(reason.rawValue)] &+= 1 }
 
     /// Messages received of `type` (parsed, from clients or not).
     public func received(_ type: DHCPMessageType) -> UInt64 { receivedByType[Self.slot(type)] }
     /// Replies sent of `type`.
     public func sent(_ type: DHCPMessageType) -> UInt64 { sentByType[Self.slot(type)] }
-    /// Messages dropped for `reason`.
-    public func drops(_ reason: DHCPDropReason) -> UInt64 { dropsByReason[Int(reason.rawValue)] }
 
     /// DHCPNAKs sent.
     public var naks: UInt64 { sent(.nak) }
     /// Messages received of a type outside 1...8, or without a type.
     public var receivedOther: UInt64 { receivedByType[0] }
-    /// All drops.
-    public var totalDrops: UInt64 { dropsByReason.wrappedSum() }
 
     /// Every non-zero counter as (name, value), in a fixed order, for reports.
     public var report: [(name: String, value: UInt64)] {
@@ -92,7 +88,7 @@ public struct DHCPServerCounters: Equatable, Sendable {
         for type in DHCPMessageType.rfc2131Types where received(type) > 0 { rows.append(("in \(type)", received(type))) }
         if receivedOther > 0 { rows.append(("in other", receivedOther)) }
         for type in DHCPMessageType.rfc2131Types where sent(type) > 0 { rows.append(("out \(type)", sent(type))) }
-        for reason in DHCPDropReason.allCases where drops(reason) > 0 { rows.append(("drop \(reason)", drops(reason))) }
+        for (reason, count) in drops.nonzero { rows.append(("drop \(reason)", count)) }
         if offersExpired > 0 { rows.append(("offers expired", offersExpired)) }
         if leasesExpired > 0 { rows.append(("leases expired", leasesExpired)) }
         if declinesEnded > 0 { rows.append(("declines ended", declinesEnded)) }

@@ -1,6 +1,8 @@
 // What the NAT did, counted. Every dropped packet is counted under exactly one reason.
 
-/// Why the NAT dropped a packet. Raw values index `NATDropCounts`; append only.
+import Basics
+
+/// Why the NAT dropped a packet. Raw values index `NATCounters.drops`; append only.
 public enum NATDropReason: Int, CaseIterable, Sendable, Error {
     /// Not a valid IPv4 packet, a transport header cut short, or an ICMP error that failed its
     /// checksum or quotes a broken header (RFC 5508 REQ-3).
@@ -32,24 +34,7 @@ public enum NATDropReason: Int, CaseIterable, Sendable, Error {
     // No CustomStringConvertible: interpolation prints the case name.
 }
 
-/// One counter per drop reason, stored inline (no allocation when a drop is counted). Holds up
-/// to 16 reasons; a test guards that `NATDropReason` stays within that.
-public struct NATDropCounts: Equatable, Sendable {
-    @usableFromInline var storage = SIMD16<UInt64>()
-    public init() {}
-    @inlinable public subscript(reason: NATDropReason) -> UInt64 {
-        get { storage[reason.rawValue] }
-        set { storage[reason.rawValue] = newValue }
-    }
-    /// All drops.
-    public var total: UInt64 { storage.wrappedSum() }
-    /// Nonzero counters, in declaration order (allocates; for reports).
-    public var nonzero: [(NATDropReason, UInt64)] {
-        NATDropReason.allCases.compactMap { self[$0] == 0 ? nil : ($0, self[$0]) }
-    }
-}
-
-/// The NAT's counters.
+/// What the NAT translated, created and expired, and its drops by reason.
 public struct NATCounters: Equatable, Sendable {
     /// Outbound packets rewritten (hairpinned ones included).
     public var outboundTranslated: UInt64 = 0
@@ -63,6 +48,6 @@ public struct NATCounters: Equatable, Sendable {
     public var mappingsExpired: UInt64 = 0
     public var sessionsCreated: UInt64 = 0
     public var sessionsExpired: UInt64 = 0
-    public var drops = NATDropCounts()
+    public var drops = ReasonCounts<NATDropReason>()
     public init() {}
 }

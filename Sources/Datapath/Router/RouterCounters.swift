@@ -1,5 +1,7 @@
 // What the router did, counted. Every dropped frame or packet is counted under exactly one reason.
 
+import Basics
+
 /// Why the router dropped a frame or packet.
 public enum RouterDropReason: Int, CaseIterable, Sendable {
     /// The interface index is not one of the router's.
@@ -65,23 +67,6 @@ public enum RouterDropReason: Int, CaseIterable, Sendable {
     // written as "\(self)" recursed forever and crashed the hostile-frames test.)
 }
 
-/// One counter per drop reason, stored inline (no allocation when a drop is counted). Holds up
-/// to 32 reasons; a test guards that `RouterDropReason` stays within that.
-public struct RouterDropCounts: Equatable, Sendable {
-    @usableFromInline var storage = SIMD32<UInt64>()
-    public init() {}
-    @inlinable public subscript(reason: RouterDropReason) -> UInt64 {
-        get { storage[reason.rawValue] }
-        set { storage[reason.rawValue] = newValue }
-    }
-    /// All drops.
-    public var total: UInt64 { storage.wrappedSum() }
-    /// Nonzero counters, in declaration order (allocates; for reports).
-    public var nonzero: [(RouterDropReason, UInt64)] {
-        RouterDropReason.allCases.compactMap { self[$0] == 0 ? nil : ($0, self[$0]) }
-    }
-}
-
 /// ARP activity.
 public struct ARPCounters: Equatable, Sendable {
     public var requestsReceived: UInt64 = 0
@@ -114,6 +99,6 @@ public struct RouterCounters: Equatable, Sendable {
     /// Errors not sent because RFC 1812 §4.3.2.7 forbids them (about ICMP errors, broadcasts, ...).
     public var icmpErrorsSuppressed: UInt64 = 0
     public var arp = ARPCounters()
-    public var drops = RouterDropCounts()
+    public var drops = ReasonCounts<RouterDropReason>()
     public init() {}
 }

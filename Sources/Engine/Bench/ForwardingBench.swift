@@ -120,7 +120,7 @@ public final class ForwardingBench {
                 let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 9216, alignment: 16)
                 defer { buffer.deallocate() }
                 buffer.copyMemory(from: bytes)
-                self.bridge.receiveWANDatagram(buffer, count: n, from: WANEndpoint(address: IPv4Address(192, 0, 2, 2), port: 51820), now: self.now)
+                self.bridge.receiveWANDatagram(buffer, count: n, from: SocketAddressV4(address: IPv4Address(192, 0, 2, 2), port: 51820), now: self.now)
             }
         }
         if path == .wan {
@@ -143,7 +143,7 @@ public final class ForwardingBench {
     /// Hands bridge A's datagrams of this step to the far bridge (the `wan` path).
     func deliverDatagrams() {
         guard let far = farBridge else { return }
-        let source = WANEndpoint(address: IPv4Address(192, 0, 2, 1), port: 51820)
+        let source = SocketAddressV4(address: IPv4Address(192, 0, 2, 1), port: 51820)
         for (i, n) in datagramLengths.enumerated() {
             far.receiveWANDatagram(datagrams.slice((i * 9216)..<(i * 9216 + 9216)), count: n, from: source, now: now)
         }

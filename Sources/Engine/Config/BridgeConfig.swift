@@ -182,6 +182,11 @@ public struct Endpoint: Equatable, Sendable, CustomStringConvertible {
     public var port: UInt16
     public init(host: String, port: UInt16) { self.host = host; self.port = port }
     public var description: String { "\(host):\(port)" }
+
+    /// The socket address when `host` is an IPv4 literal (names are resolved by the driver).
+    public var socketAddress: SocketAddressV4? {
+        IPv4Address(host).map { SocketAddressV4(address: $0, port: port) }
+    }
 }
 
 /// Oathgate's `virtio:` section.

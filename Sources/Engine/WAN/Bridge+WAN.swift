@@ -31,7 +31,7 @@ extension Bridge {
 
     /// A datagram that arrived on the WAN's UDP socket (wireguard, udp WANs): `buffer[0..<count]`
     /// from `source`. WireGuard decrypts it in place; the packet inside goes to the router where it lies.
-    public func receiveWANDatagram(_ buffer: UnsafeMutableRawBufferPointer, count: Int, from source: WANEndpoint, now: Instant) {
+    public func receiveWANDatagram(_ buffer: UnsafeMutableRawBufferPointer, count: Int, from source: SocketAddressV4, now: Instant) {
         guard let wan else { return }
         if let packet = wan.receive(datagram: buffer, count: count, from: source, now: now), let router {
             var output = RouterSink(bridge: self, now: now)

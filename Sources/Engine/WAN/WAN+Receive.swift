@@ -9,7 +9,7 @@ import WireGuard
 extension WAN {
     /// A datagram in `buffer[0..<count]` from `source`. Returns the IP packet to hand to the
     /// router on the WAN interface (inside `buffer`, with the room around it), or nil.
-    func receive(datagram buffer: UnsafeMutableRawBufferPointer, count: Int, from source: WANEndpoint,
+    func receive(datagram buffer: UnsafeMutableRawBufferPointer, count: Int, from source: SocketAddressV4,
                  now: Instant) -> PointToPointPacket? {
         counters.rxDatagrams &+= 1
         counters.rxDatagramBytes &+= UInt64(count)
@@ -18,7 +18,7 @@ extension WAN {
         case .wireguard:
             guard let tunnel else { return nil }
             let result = tunnel.receive(datagram: buffer, count: count,
-                                        from: WireGuard.Endpoint(address: source.address, port: source.port), now: now)
+                                        from: source, now: now)
             flushTunnel()
             switch result {
             case .deliver(_, let packet):

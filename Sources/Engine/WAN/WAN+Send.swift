@@ -38,7 +38,7 @@ extension WAN {
             }
             switch tunnel.send(packet: work, count: total, now: now) {
             case .transmit(_, let to, let count):
-                emit(UnsafeRawBufferPointer(work.slice(0..<count)), to: WANEndpoint(address: to.address, port: to.port))
+                emit(UnsafeRawBufferPointer(work.slice(0..<count)), to: to)
             case .queued:
                 break  // waits for the handshake, which is in the outbox
             case .dropped:

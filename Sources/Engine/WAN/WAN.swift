@@ -41,13 +41,16 @@ public enum WANKind: String, Sendable {
 public struct WANSetup: Sendable {
     /// The peer's endpoint, resolved by the driver; nil takes the config's when its host is an
     /// IPv4 literal.
-    public var endpoint: WANEndpoint?
-    /// Seeds WireGuard's indices, jitter and ephemeral keys and the NAT's port choice — for
-    /// simulations and tests only. nil: system randomness (libsodium).
-    public var random: SeededRandom?
+    public var endpoint: SocketAddressV4?
+    /// WireGuard's indices, jitter, ephemeral keys and cookie secrets and the NAT's port choice
+    /// come from here: the system's CSPRNG (HostIO's `SystemRandom`) for a real bridge, a
+    /// `SeededRandom` in simulations and tests. A bridge with a WAN refuses to start without one.
+    public var random: (any RandomSource)?
+    /// Where WireGuard reads its handshake timestamps (`WallClock.system(at:)` for a real bridge).
+    public var wallClock: WallClock
 
-    public init(endpoint: WANEndpoint? = nil, random: SeededRandom? = nil) {
-        self.endpoint = endpoint; self.random = random
+    public init(endpoint: SocketAddressV4? = nil, random: (any RandomSource)? = nil, wallClock: WallClock = .monotonic) {
+        self.endpoint = endpoint; self.random = random; self.wallClock = wallClock
     }
 }
 
@@ -65,13 +68,13 @@ public final class WAN {
     /// The WireGuard device of a wireguard WAN.
     public let tunnel: WireGuardDevice?
     /// Where datagrams go (udp), or went first (wireguard: the device follows the peer as it roams).
-    public private(set) var endpoint: WANEndpoint?
+    public private(set) var endpoint: SocketAddressV4?
     public internal(set) var counters = WANCounters()
     /// A wireguard WAN with a persistent keepalive handshakes when started, as `wg` does.
     let handshakesAtStart: Bool
 
     /// Sends one UDP datagram to an endpoint (wireguard, udp). The bytes are valid only during the call.
-    public var sendDatagram: (UnsafeRawBufferPointer, WANEndpoint) -> Void = { _, _ in }
+    public var sendDatagram: (UnsafeRawBufferPointer, SocketAddressV4) -> Void = { _, _ in }
     /// Transmits one Ethernet frame on the uplink (tap). The bytes are valid only during the call.
     public var transmitFrame: (UnsafeRawBufferPointer) -> Void = { _ in }
 
@@ -89,19 +92,20 @@ public final class WAN {
     /// A WAN for `config`, being router interface `interface`. `nat` (if given) masquerades.
     init(_ config: WANConfig, interface: Int, nat: NATConfiguration?, setup: WANSetup) throws(EngineError) {
         self.interface = interface
-        // Simulations pass a seed; a real bridge draws one from libsodium, and WireGuard's
-        // ephemeral keys come straight from libsodium's CSPRNG.
-        var random = setup.random ?? SeededRandom(seed: Self.systemSeed())
+        // Simulations pass a seeded source, a real bridge the system's CSPRNG; the WAN never picks one.
+        var random = setup.random
+        let noRandom = EngineError.wan("no random source: the driver must supply one (WANSetup.random)")
         switch config {
         case .wireguard(let w):
             kind = .wireguard
             address = w.ipv4
-            endpoint = setup.endpoint ?? w.endpoint.flatMap(WANEndpoint.init)
+            endpoint = setup.endpoint ?? w.endpoint.flatMap(\.socketAddress)
             guard let key = SecretKey(w.privateKey), let peer = PublicKey(w.peerPublicKey) else {
                 throw .wan("the WireGuard keys must be 32 bytes")
             }
-            let indices = random.split("wan:wireguard")
-            let keys: KeySource = setup.random != nil ? .seeded(random.split("wan:wireguard-keys")) : .system
+            guard random != nil else { throw noRandom }
+            let indices = random!.split("wan:wireguard")
+            let keys = random!.split("wan:wireguard-keys")
             var limits = WireGuardLimits()
             if let n = w.rekeyAfterMessages { limits.rekeyAfterMessages = min(n, limits.rekeyAfterMessages) }
             if let t = w.rekeyAfterTime { limits.rekeyAfterTime = t }
@@ -111,9 +115,9 @@ public final class WAN {
                 psk = k
             }
             let device = WireGuardDevice(configuration: DeviceConfiguration(privateKey: key, limits: limits, mtu: w.mtu),
-                                         random: indices, keySource: keys)
+                                         random: indices, keySource: keys, wallClock: setup.wallClock)
             let added = device.addPeer(PeerConfiguration(
-                publicKey: peer, presharedKey: psk, endpoint: endpoint.map { WireGuard.Endpoint(address: $0.address, port: $0.port) },
+                publicKey: peer, presharedKey: psk, endpoint: endpoint,
                 allowedIPs: [IPv4Network(address: .any, prefixLength: 0)!], persistentKeepalive: w.persistentKeepalive))
             guard added != nil else { throw .wan("the WireGuard peer's public key is our own") }
             tunnel = device
@@ -121,7 +125,7 @@ public final class WAN {
         case .udp(let u):
             kind = .udp
             address = u.ipv4 ?? UDPWANConfig.linkLocal
-            endpoint = setup.endpoint ?? WANEndpoint(u.endpoint)
+            endpoint = setup.endpoint ?? u.endpoint.socketAddress
             tunnel = nil
             handshakesAtStart = false
         case .tap(let t):
@@ -133,9 +137,10 @@ public final class WAN {
         }
         if case .tap(let t) = config { mac = t.mac } else { mac = nil }
         if var n = nat {
+            guard random != nil else { throw noRandom }
             n.externalAddress = address.address
             do {
-                self.nat = try NAT(n, random: random.split("wan:nat"))
+                self.nat = try NAT(n, random: random!.seeded("wan:nat"))
             } catch { throw .wan("NAT: \(error)") }
         } else {
             self.nat = nil
@@ -146,22 +151,15 @@ public final class WAN {
 
     deinit { outbound.deallocate() }
 
-    /// A seed from libsodium's CSPRNG, for a real bridge's WireGuard indices and jitter.
-    static func systemSeed() -> UInt64 {
-        var seed: UInt64 = 0
-        withUnsafeMutableBytes(of: &seed) { Sodium.randomBytes($0) }
-        return seed
-    }
-
     /// Where a udp WAN sends (and accepts datagrams from) from now on: a name resolved again, a
     /// peer that moved. (A wireguard WAN takes its endpoint at start and then follows the peer.)
-    public func setEndpoint(_ endpoint: WANEndpoint) {
+    public func setEndpoint(_ endpoint: SocketAddressV4) {
         self.endpoint = endpoint
     }
 
-    /// Sets WireGuard's wall clock (for handshake timestamps): `unixNanoseconds` at monotonic `now`.
-    public func setWallClock(unixNanoseconds: UInt64, at now: Instant) {
-        tunnel?.setWallClock(unixNanoseconds: unixNanoseconds, at: now)
+    /// Replaces WireGuard's wall clock (for handshake timestamps), e.g. after the real-time clock was stepped.
+    public func setWallClock(_ clock: WallClock) {
+        tunnel?.setWallClock(clock)
     }
 
     /// Brings the uplink up once the driver has wired `sendDatagram` / `transmitFrame`. A
@@ -199,7 +197,7 @@ public final class WAN {
     }
 
     /// Hands a datagram to the driver.
-    @inline(__always) func emit(_ bytes: UnsafeRawBufferPointer, to endpoint: WANEndpoint) {
+    @inline(__always) func emit(_ bytes: UnsafeRawBufferPointer, to endpoint: SocketAddressV4) {
         counters.txDatagrams &+= 1
         counters.txDatagramBytes &+= UInt64(bytes.count)
         sendDatagram(bytes, endpoint)
@@ -212,6 +210,6 @@ public final class WAN {
     }
 
     func send(_ d: OutgoingDatagram) {
-        d.bytes.withUnsafeBytes { emit($0, to: WANEndpoint(address: d.endpoint.address, port: d.endpoint.port)) }
+        d.bytes.withUnsafeBytes { emit($0, to: d.endpoint) }
     }
 }

@@ -1,7 +1,9 @@
 // What crossed the WAN, and why anything did not. Every packet the WAN refuses is counted under
 // exactly one reason; the NAT and the WireGuard device keep their own finer counters beside these.
 
-/// Why the WAN dropped a packet, datagram or frame. Raw values index `WANDropCounts`; append only.
+import Basics
+
+/// Why the WAN dropped a packet, datagram or frame. Raw values index `WANCounters.drops`; append only.
 public enum WANDropReason: Int, CaseIterable, Sendable, CustomStringConvertible {
     /// Not a well-formed IPv4 packet or Ethernet frame.
     case malformed
@@ -34,22 +36,6 @@ public enum WANDropReason: Int, CaseIterable, Sendable, CustomStringConvertible 
     }
 }
 
-/// One counter per drop reason, stored inline (no allocation when a drop is counted).
-public struct WANDropCounts: Equatable, Sendable {
-    var storage = SIMD8<UInt64>()
-    public init() {}
-    public subscript(reason: WANDropReason) -> UInt64 {
-        get { storage[reason.rawValue] }
-        set { storage[reason.rawValue] = newValue }
-    }
-    /// All drops.
-    public var total: UInt64 { storage.wrappedSum() }
-    /// Nonzero counters, in declaration order (allocates; for reports).
-    public var nonzero: [(reason: WANDropReason, count: UInt64)] {
-        WANDropReason.allCases.compactMap { self[$0] == 0 ? nil : ($0, self[$0]) }
-    }
-}
-
 /// The WAN's counters. "Packets" are what the router sees (IP packets; frames on a TAP WAN);
 /// "datagrams" are what the driver carries (WireGuard or UDP datagrams, handshakes and keepalives
 /// included; frames on a TAP WAN).
@@ -62,6 +48,6 @@ public struct WANCounters: Equatable, Sendable {
     public var txDatagrams: UInt64 = 0, txDatagramBytes: UInt64 = 0
     /// Datagrams (or frames) the driver brought in, and their bytes.
     public var rxDatagrams: UInt64 = 0, rxDatagramBytes: UInt64 = 0
-    public var drops = WANDropCounts()
+    public var drops = ReasonCounts<WANDropReason>()
     public init() {}
 }

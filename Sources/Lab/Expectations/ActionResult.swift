@@ -61,17 +61,17 @@ public enum ActionResult: Sendable {
 public struct DHCPActionResult: Sendable {
     public var startedAt: Instant
     /// The lease the client held when it first reached BOUND after the action; nil if it never did.
-    public var lease: DHCPLease?
+    public var lease: DHCPClientLease?
     /// When the client first reached BOUND after the action; nil if it never did.
     public var boundAt: Instant?
     /// The lease held at the end of the run (renewed, or gone when it expired or was released).
-    public var finalLease: DHCPLease?
+    public var finalLease: DHCPClientLease?
     /// The client's state at the end of the run.
     public var finalState: DHCPClientState
     /// The host's DHCP events after the action started.
     public var events: [HostEvent]
 
-    public init(startedAt: Instant, lease: DHCPLease?, boundAt: Instant?, finalLease: DHCPLease? = nil,
+    public init(startedAt: Instant, lease: DHCPClientLease?, boundAt: Instant?, finalLease: DHCPClientLease? = nil,
                 finalState: DHCPClientState, events: [HostEvent] = []) {
         self.startedAt = startedAt; self.lease = lease; self.boundAt = boundAt; self.finalLease = finalLease
         self.finalState = finalState; self.events = events

@@ -347,10 +347,10 @@ final class NetnsScenarioRun: ReplayingRun {
         case .dhcp(let node):
             guard let client = clients[node] else { return nil }
             let bound = client.events.first { t, e in if case .bound = e { return t >= startedAt }; return false }
-            var lease: DHCPLease?
+            var lease: DHCPClientLease?
             if case .bound(let l, _)? = bound?.event { lease = l }
             var events: [HostEvent] = []
-            var held: DHCPLease?
+            var held: DHCPClientLease?
             for (t, e) in client.events {
                 let time = topology.captureTime(t)
                 let event: HostEvent

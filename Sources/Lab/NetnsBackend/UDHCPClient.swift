@@ -16,7 +16,7 @@ import Wire
 
 /// What the event script reported.
 enum UDHCPEvent: Equatable {
-    case bound(DHCPLease, renewed: Bool)
+    case bound(DHCPClientLease, renewed: Bool)
     case deconfigured
     case failed(String)
 }
@@ -102,7 +102,7 @@ final class UDHCPClient {
             let leaseTime = seconds.map { Duration.seconds($0) }
             let domain = fields["domain"].map(String.init).flatMap { $0.isEmpty ? nil : $0 }
             // udhcpc does not pass T1/T2 to the script; these are RFC 2131's defaults (½, ⅞).
-            let lease = DHCPLease(address: network, serverIdentifier: server, routers: routers,
+            let lease = DHCPClientLease(address: network, serverIdentifier: server, routers: routers,
                                   dnsServers: addresses("dns"), domainName: domain, leaseTime: leaseTime,
                                   renewalTime: leaseTime.map { $0 / 2 }, rebindingTime: leaseTime.map { $0 * 7 / 8 },
                                   obtainedAt: obtainedAt)
@@ -112,8 +112,8 @@ final class UDHCPClient {
     }
 
     /// The lease in force after every event so far.
-    var currentLease: DHCPLease? {
-        var lease: DHCPLease?
+    var currentLease: DHCPClientLease? {
+        var lease: DHCPClientLease?
         for (_, e) in events {
             switch e {
             case .bound(let l, _): lease = l

@@ -265,11 +265,11 @@ final class QEMUScenarioRun {
         guard let up = lines.first(where: { if case .networkUp? = GuestMarker(line: $0.text) { return true }; return false }) else { return nil }
         let startedAt = captureTime(up.time)
         let ok = lines.first { if case .dhcpBound? = GuestMarker(line: $0.text) { return true }; return false }
-        var lease: DHCPLease?
+        var lease: DHCPClientLease?
         if ok != nil, let (time, ack) = acks.first(where: { $0.1.clientMAC == g.plan.spec.mac && $0.0 >= up.time }) {
             lease = Self.lease(from: ack, at: captureTime(time))
         } else if let ok, case .dhcpBound(let text)? = GuestMarker(line: ok.text), let network = IPv4Network(text) {
-            lease = DHCPLease(address: network, serverIdentifier: IPv4Address(rawValue: 0), leaseTime: nil, renewalTime: nil,
+            lease = DHCPClientLease(address: network, serverIdentifier: IPv4Address(rawValue: 0), leaseTime: nil, renewalTime: nil,
                               rebindingTime: nil, obtainedAt: captureTime(ok.time))
         }
         let boundAt = ok.map { captureTime($0.time) }
@@ -279,12 +279,12 @@ final class QEMUScenarioRun {
     }
 
     /// The lease a DHCPACK grants (RFC 2131 §4.4.1; T1 and T2 default to ½ and ⅞ of the lease).
-    static func lease(from ack: DHCPMessage, at time: Instant) -> DHCPLease? {
+    static func lease(from ack: DHCPMessage, at time: Instant) -> DHCPClientLease? {
         let o = ack.options
         let prefix = o.subnetMask.map { $0.rawValue.nonzeroBitCount } ?? 24
         guard let network = IPv4Network(address: ack.yiaddr, prefixLength: prefix) else { return nil }
         let lease = o.leaseTime.flatMap { $0 == DHCP.infiniteLeaseTime ? nil : Duration.seconds(Int64($0)) }
-        return DHCPLease(address: network, serverIdentifier: o.serverIdentifier ?? ack.siaddr, routers: o.routers ?? [],
+        return DHCPClientLease(address: network, serverIdentifier: o.serverIdentifier ?? ack.siaddr, routers: o.routers ?? [],
                          dnsServers: o.domainNameServers ?? [], domainName: o.domainName, leaseTime: lease,
                          renewalTime: o.renewalTime.map { .seconds(Int64($0)) } ?? lease.map { $0 / 2 },
                          rebindingTime: o.rebindingTime.map { .seconds(Int64($0)) } ?? lease.map { $0 * 7 / 8 }, obtainedAt: time)

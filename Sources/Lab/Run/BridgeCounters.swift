@@ -8,7 +8,7 @@ extension CounterTable {
         bridge.ports.map { port in
             var rows: [CounterTable.Row] = [.init("rx packets", Int(port.counters.rxPackets)), .init("rx bytes", Int(port.counters.rxBytes)),
                                             .init("tx packets", Int(port.counters.txPackets)), .init("tx bytes", Int(port.counters.txBytes))]
-            for (reason, count) in port.counters.nonZeroDrops { rows.append(.init("drop \(reason)", Int(count))) }
+            for (reason, count) in port.counters.drops.nonzero { rows.append(.init("drop \(reason)", Int(count))) }
             return CounterTable(title: "\(name) port \(port.name) (\(port.kind))", rows: rows)
         }
     }

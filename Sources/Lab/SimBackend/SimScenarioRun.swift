@@ -27,7 +27,7 @@ final class SimScenarioRun: ReplayingRun {
     /// Replay entries started, by index (ReplayingRun plays them).
     var replays: [Int: ReplayProgress] = [:]
     private var boundAt: [Instant?]
-    private var boundLease: [HostStack.DHCPLease?]
+    private var boundLease: [DHCPClientLease?]
     private var throughput: [[ThroughputSample]]
     private var log: [(time: Instant, text: String)] = []
     private var ended = false

@@ -14,7 +14,7 @@ import Wire
 final class SimWANEnd {
     let bridge: Bridge
     /// Our underlay address and port: the source of our datagrams, and where the peer's must go.
-    let local: WANEndpoint
+    let local: SocketAddressV4
     let mac: MACAddress, peerMAC: MACAddress
     let out: LinkDirection
     let taps: LinkTaps
@@ -24,7 +24,7 @@ final class SimWANEnd {
     /// Underlay frames that arrived broken (checksums, lengths) or not for our address and port.
     private(set) var underlayDrops: UInt64 = 0
 
-    init(_ simulation: Simulation, bridge: Bridge, local: WANEndpoint, mac: MACAddress, peerMAC: MACAddress,
+    init(_ simulation: Simulation, bridge: Bridge, local: SocketAddressV4, mac: MACAddress, peerMAC: MACAddress,
          out: LinkDirection, taps: LinkTaps) {
         self.simulation = simulation; self.bridge = bridge; self.local = local
         self.mac = mac; self.peerMAC = peerMAC; self.out = out; self.taps = taps
@@ -42,7 +42,7 @@ final class SimWANEnd {
     deinit { buffer.deallocate() }
 
     /// Frames a datagram from our underlay endpoint to `to` and puts it on the wire.
-    func send(_ payload: UnsafeRawBufferPointer, to: WANEndpoint) {
+    func send(_ payload: UnsafeRawBufferPointer, to: SocketAddressV4) {
         identification &+= 1
         let ip = IPv4Header(source: local.address, destination: to.address, protocol: .udp, payloadLength: 0,
                             identification: identification)
@@ -71,7 +71,7 @@ final class SimWANEnd {
         }
         let payload = frame.slice(parsed.payloadRange).slice(udp.payloadRange)
         buffer.copyMemory(from: payload)
-        bridge.receiveWANDatagram(buffer, count: payload.count, from: WANEndpoint(address: parsed.ip.source, port: udp.sourcePort), now: now)
+        bridge.receiveWANDatagram(buffer, count: payload.count, from: SocketAddressV4(address: parsed.ip.source, port: udp.sourcePort), now: now)
     }
 }
 
@@ -86,9 +86,9 @@ extension SimTopology {
         let taps = LinkTaps()
         // Each end's underlay address is where the other sends (its endpoint); a WireGuard end
         // nobody names gets one from 198.18.0.0/15 (RFC 2544), and the peer learns it on contact.
-        func underlay(_ own: WANConfig, peer: WANConfig, side: Int) -> WANEndpoint {
-            if let e = Self.endpoint(of: peer).flatMap(WANEndpoint.init) { return e }
-            return WANEndpoint(address: IPv4Address(198, 18, UInt8(truncatingIfNeeded: spec.index), UInt8(side)),
+        func underlay(_ own: WANConfig, peer: WANConfig, side: Int) -> SocketAddressV4 {
+            if let e = Self.endpoint(of: peer).flatMap(\.socketAddress) { return e }
+            return SocketAddressV4(address: IPv4Address(198, 18, UInt8(truncatingIfNeeded: spec.index), UInt8(side)),
                                port: UInt16(Self.listenPort(of: own) ?? 51820))
         }
         // 02:00:5e:00:<link>:<side>, locally administered.
@@ -143,7 +143,7 @@ func wanCounterTable(_ name: String, _ bridge: Bridge) -> CounterTable? {
     if let t = wan.tunnel {
         rows += [.init("wireguard initiations sent", Int(t.counters.initiationsSent)),
                  .init("wireguard sessions", Int(t.counters.sessionsDerived)),
-                 .init("wireguard drops", Int(t.counters.totalDrops))]
+                 .init("wireguard drops", Int(t.counters.drops.total))]
     }
     if let nat = wan.nat {
         rows += [.init("nat outbound", Int(nat.counters.outboundTranslated)), .init("nat inbound", Int(nat.counters.inboundTranslated)),

@@ -5,7 +5,7 @@ import Basics
 import Wire
 
 /// The configuration a DHCPACK granted, and when it was granted.
-public struct DHCPLease: Equatable, Sendable, CustomStringConvertible {
+public struct DHCPClientLease: Equatable, Sendable, CustomStringConvertible {
     /// The address ('yiaddr') with the prefix of option 1.
     public var address: IPv4Network
     /// Option 54: the server that granted the lease, to which renewals are unicast.

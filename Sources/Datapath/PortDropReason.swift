@@ -1,10 +1,10 @@
-// Why the datapath dropped a frame (docs/architecture.md, Bad input: malformed input is
-// dropped and counted by reason, never a crash). Counters are a fixed array indexed by the raw value, so the raw values are part of
-// the contract: add new reasons at the end with the next number, never renumber. Up to
-// `DropReason.capacity` reasons fit the counters without changing their layout.
+// Why a port dropped a frame (docs/architecture.md, Bad input:
+// malformed input is dropped and counted by reason, never a crash).
+// The counters (`PortCounters.drops`, a Basics `ReasonCounts`) are indexed by the raw value, so the
+// raw values are part of the contract: add new reasons at the end with the next number, never renumber.
 
-/// Why a frame was dropped. Raw values index `PortCounters`' drop counters; append only.
-public enum DropReason: UInt8, CaseIterable, Sendable, CustomStringConvertible {
+/// Why a port dropped a frame. Raw values index `PortCounters.drops`; append only.
+public enum PortDropReason: UInt8, CaseIterable, Sendable, CustomStringConvertible {
     /// Too short or otherwise unparsable.
     case malformed = 0
     /// The guest posted no receive buffer to deliver into.
@@ -31,9 +31,6 @@ public enum DropReason: UInt8, CaseIterable, Sendable, CustomStringConvertible {
     case tooBig = 11
     /// The source MAC is a group (multicast/broadcast) or all-zero address, which no station owns.
     case invalidSourceAddress = 12
-
-    /// How many reasons the counters have room for; `allCases.count` must not exceed it.
-    public static let capacity = 32
 
     public var description: String {
         switch self {

@@ -5,7 +5,7 @@ import Basics
 import Wire
 
 /// Address → MAC mappings with expiry, and the resolutions under way.
-struct ARPCache {
+struct HostARPCache {
     struct Entry {
         var mac: MACAddress
         var expiresAt: Instant

@@ -1,7 +1,9 @@
 // Why the device dropped a datagram or packet — each reason counted separately.
 
+import Basics
+
 /// A reason a datagram (from the network) or packet (from the tunnel) was not passed on.
-public enum DropReason: Int, CaseIterable, Sendable, CustomStringConvertible {
+public enum WireGuardDropReason: Int, CaseIterable, Sendable, CustomStringConvertible {
     /// Shorter than four bytes, or a type byte/reserved bytes WireGuard does not define.
     case unknownMessageType
     /// A handshake message not of its exact size, or a transport message under 32 bytes.
@@ -74,7 +76,8 @@ public enum DropReason: Int, CaseIterable, Sendable, CustomStringConvertible {
 
 /// Device counters. Fixed storage: counting a drop allocates nothing.
 public struct WireGuardCounters: Sendable, Equatable {
-    var drops = [UInt64](repeating: 0, count: DropReason.allCases.count)
+    /// Drops by reason.
+    public internal(set) var drops = ReasonCounts<WireGuardDropReason>()
     /// Transport messages accepted (data and keepalives).
     public internal(set) var transportReceived: UInt64 = 0
     /// Transport messages sent (data and keepalives).
@@ -85,18 +88,14 @@ public struct WireGuardCounters: Sendable, Equatable {
     /// Sessions derived (either side).
     public internal(set) var sessionsDerived: UInt64 = 0
 
-    /// How many were dropped for `reason`.
-    public subscript(reason: DropReason) -> UInt64 { drops[reason.rawValue] }
-    /// All drops.
-    public var totalDrops: UInt64 { drops.reduce(0, +) }
-    mutating func count(_ reason: DropReason) { drops[reason.rawValue] &+= 1 }
+    mutating func count(_ reason: WireGuardDropReason) { drops.count(reason) }
 
     /// One line for status output: handshake and transport counts, drops by reason (allocates).
     public var summary: String {
         var reasons: [String] = []
-        for reason in DropReason.allCases where self[reason] > 0 { reasons.append("\(reason) \(self[reason])") }
+        for (reason, count) in drops.nonzero { reasons.append("\(reason) \(count)") }
         return "sessions derived \(sessionsDerived), initiations sent \(initiationsSent), responses sent \(responsesSent), "
             + "cookie replies sent \(cookieRepliesSent), transport sent \(transportSent) received \(transportReceived), "
-            + "drops \(totalDrops)\(reasons.isEmpty ? "" : " (" + reasons.joined(separator: ", ") + ")")"
+            + "drops \(drops.total)\(reasons.isEmpty ? "" : " (" + reasons.joined(separator: ", ") + ")")"
     }
 }
