@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Basics
 import Glibc
+import HostIO
 import Testing
 import Wire
 import WireGuard
@@ -53,14 +54,14 @@ import WireGuard
                     let slot = send.nextSlot
                     let n = s.write(segment: i, of: p, to: UnsafeMutableRawBufferPointer(rebasing: slot[16...]))
                     if case .transmit(_, _, let length) = loopback.sender.send(packet: slot, count: n, now: .zero) {
-                        send.commit(length: length, to: endpoint)
+                        send.commit(length: length, toAddress: endpoint.address.rawValue, port: endpoint.port)
                     }
                 }
             }
             // What sendmmsg and recvmmsg would carry: each datagram into a receive slot.
             for i in 0..<send.count {
-                let datagram = UnsafeMutableRawBufferPointer(rebasing: receive.slot(i)[0..<send.iovecs[i].iov_len])
-                datagram.copyMemory(from: UnsafeRawBufferPointer(start: send.iovecs[i].iov_base, count: datagram.count))
+                let datagram = UnsafeMutableRawBufferPointer(rebasing: receive.slot(i)[0..<send.datagram(i).count])
+                datagram.copyMemory(from: send.datagram(i))
                 if case .deliver(_, let range) = loopback.receiver.receive(datagram: datagram, count: datagram.count,
                                                                             from: endpoint, now: .zero) {
                     delivered += 1

@@ -1,29 +1,37 @@
-// Batches of UDP datagrams for recvmmsg(2) and sendmmsg(2): one system call moves up to `capacity` datagrams.
-// Every slot, iovec, address and mmsghdr is allocated once; filling, sending and receiving allocate nothing.
+// Batches of UDP datagrams for recvmmsg(2) and sendmmsg(2) (through CShims): one system call moves up to
+// `capacity` datagrams, and with UDP GSO/GRO (udp(7) UDP_SEGMENT, UDP_GRO) one pass through the kernel's IP stack
+// carries up to 64 of them. `sluice wg up` (Tunnel) and `sluice bridge`'s WireGuard/UDP WAN (BridgeDaemon) both
+// use it. Every slot, iovec, address and mmsghdr is allocated once; filling, sending and receiving allocate
+// nothing. IPv4 only; addresses and ports in host byte order, like `SocketAddress`.
 
+import CShims
 import Glibc
-import HostIO
-import WireGuard
-import Wire
 
 /// Fixed slots of `slotSize` bytes, each with its own iovec, IPv4 address and mmsghdr.
-final class DatagramBatch {
-    let capacity: Int
-    let slotSize: Int
+public final class DatagramBatch {
+    /// Slots (datagrams per system call).
+    public let capacity: Int
+    /// Bytes per slot.
+    public let slotSize: Int
     let storage: UnsafeMutableRawPointer
     let iovecs: UnsafeMutablePointer<iovec>
     let addresses: UnsafeMutablePointer<sockaddr_in>
-    let headers: UnsafeMutableRawPointer
+    let headers: UnsafeMutablePointer<sluice_mmsghdr>
     /// One control-message buffer per slot (UDP_SEGMENT when sending, UDP_GRO when receiving).
     let controls: UnsafeMutableRawPointer
     /// mmsghdrs for runs of datagrams sent as one UDP GSO message (sending only).
-    let runHeaders: UnsafeMutableRawPointer
+    let runHeaders: UnsafeMutablePointer<sluice_mmsghdr>
     /// Datagrams filled (sending) or received (receiving).
-    private(set) var count = 0
+    public private(set) var count = 0
     /// Send runs of equal-sized datagrams to one endpoint as one UDP_SEGMENT message (turned off if refused).
-    var segmentationOffload = false
+    public var segmentationOffload = false
+    /// Datagrams `send` dropped because the socket's buffer was full (EAGAIN, ENOBUFS), since creation.
+    public private(set) var sendBlocked: UInt64 = 0
+    /// Datagrams `send` dropped on another error (EHOSTUNREACH, EMSGSIZE, …), since creation.
+    public private(set) var sendFailed: UInt64 = 0
 
-    init(capacity: Int, slotSize: Int) {
+    /// `capacity` slots of `slotSize` bytes each.
+    public init(capacity: Int, slotSize: Int) {
         self.capacity = capacity
         self.slotSize = slotSize
         storage = .allocate(byteCount: capacity * slotSize, alignment: 64)
@@ -32,10 +40,10 @@ final class DatagramBatch {
         iovecs.initialize(repeating: iovec(), count: capacity)
         addresses = .allocate(capacity: capacity)
         addresses.initialize(repeating: sockaddr_in(), count: capacity)
-        headers = .allocate(byteCount: capacity * LinuxBatchCalls.mmsghdrStride, alignment: 16)
-        headers.initializeMemory(as: UInt8.self, repeating: 0, count: capacity * LinuxBatchCalls.mmsghdrStride)
-        runHeaders = .allocate(byteCount: capacity * LinuxBatchCalls.mmsghdrStride, alignment: 16)
-        runHeaders.initializeMemory(as: UInt8.self, repeating: 0, count: capacity * LinuxBatchCalls.mmsghdrStride)
+        headers = .allocate(capacity: capacity)
+        headers.initialize(repeating: sluice_mmsghdr(), count: capacity)
+        runHeaders = .allocate(capacity: capacity)
+        runHeaders.initialize(repeating: sluice_mmsghdr(), count: capacity)
         controls = .allocate(byteCount: capacity * UDPControl.space, alignment: 16)
         controls.initializeMemory(as: UInt8.self, repeating: 0, count: capacity * UDPControl.space)
         for i in 0..<capacity {
@@ -45,7 +53,7 @@ final class DatagramBatch {
             h.msg_namelen = socklen_t(MemoryLayout<sockaddr_in>.size)
             h.msg_iov = iovecs + i
             h.msg_iovlen = 1
-            header(i).storeBytes(of: h, as: msghdr.self)
+            headers[i].msg_hdr = h
         }
     }
 
@@ -54,50 +62,73 @@ final class DatagramBatch {
         runHeaders.deallocate(); controls.deallocate()
     }
 
-    @inline(__always) func header(_ i: Int) -> UnsafeMutableRawPointer { headers + i * LinuxBatchCalls.mmsghdrStride }
-
     /// The whole of slot `i`.
-    @inline(__always) func slot(_ i: Int) -> UnsafeMutableRawBufferPointer {
+    @inline(__always) public func slot(_ i: Int) -> UnsafeMutableRawBufferPointer {
         UnsafeMutableRawBufferPointer(start: storage + i * slotSize, count: slotSize)
     }
 
-    var isFull: Bool { count == capacity }
-    var isEmpty: Bool { count == 0 }
+    public var isFull: Bool { count == capacity }
+    public var isEmpty: Bool { count == 0 }
 
     // MARK: Sending
 
     /// The slot the next datagram is built in.
-    var nextSlot: UnsafeMutableRawBufferPointer { slot(count) }
+    public var nextSlot: UnsafeMutableRawBufferPointer { slot(count) }
 
-    /// Marks the next slot as a datagram of `length` bytes for `endpoint`.
-    @inline(__always) func commit(length: Int, to endpoint: Endpoint) {
-        iovecs[count].iov_len = length
-        addresses[count] = Self.socketAddress(endpoint)
+    /// Marks the next slot as a datagram of `length` bytes (at most `slotSize`) for `address`:`port`.
+    @inline(__always) public func commit(length: Int, toAddress address: UInt32, port: UInt16) {
+        iovecs[count].iov_len = min(length, slotSize)
+        addresses[count] = Self.socketAddress(address, port)
         count += 1
     }
 
-    /// sendmmsg(2) of the filled slots; datagrams the socket has no room for are dropped (UDP semantics).
-    /// Returns how many were sent.
+    /// Copies `bytes` (cut to `slotSize`) into the next slot as a datagram for `address`:`port`. The batch must
+    /// not be full.
+    @inline(__always) public func append(_ bytes: UnsafeRawBufferPointer, toAddress address: UInt32, port: UInt16) {
+        let n = min(bytes.count, slotSize)
+        if n > 0 { (storage + count * slotSize).copyMemory(from: bytes.baseAddress!, byteCount: n) }
+        commit(length: n, toAddress: address, port: port)
+    }
+
+    /// Filled datagram `i` (sending side): the bytes committed to slot `i`.
+    public func datagram(_ i: Int) -> UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(start: iovecs[i].iov_base, count: iovecs[i].iov_len)
+    }
+
+    /// sendmmsg(2) of the filled slots on `socket`, then empties the batch.
     @discardableResult
-    func send(on socket: CInt) -> Int {
+    public func send(on socket: UDPSocket) -> Int { send(on: socket.descriptor.rawValue) }
+
+    /// sendmmsg(2) of the filled slots, then empties the batch; datagrams the socket has no room for are dropped
+    /// (UDP semantics) and counted in `sendBlocked` / `sendFailed`. Returns how many were sent.
+    @discardableResult
+    public func send(on socket: CInt) -> Int {
         if segmentationOffload, count > 1 { return sendSegmented(on: socket) }
-        var sent = 0
-        while sent < count {
-            let n = LinuxBatchCalls.sendmmsg(socket, header(sent), CUnsignedInt(count - sent), CInt(MSG_NOSIGNAL), nil)
-            if n > 0 { sent += Int(n); continue }
-            if n < 0, errno == EINTR { continue }
-            // EAGAIN (send buffer full) or an error for the datagram at `sent` (e.g. EHOSTUNREACH): skip it.
-            sent += 1
+        var done = 0
+        var dropped = 0
+        while done < count {
+            let n = sluice_sendmmsg(socket, headers + done, CUnsignedInt(count - done), CInt(MSG_NOSIGNAL))
+            if n > 0 { done += Int(n); continue }
+            let e = errno
+            if n < 0, e == EINTR { continue }
+            // EAGAIN (send buffer full) or an error for the datagram at `done` (e.g. EHOSTUNREACH): skip it.
+            countDrop(e)
+            dropped += 1
+            done += 1
         }
-        let delivered = sent
         count = 0
-        return delivered
+        return done - dropped
+    }
+
+    @inline(never)
+    private func countDrop(_ e: CInt, datagrams: Int = 1) {
+        if e == EAGAIN || e == EWOULDBLOCK || e == ENOBUFS { sendBlocked &+= UInt64(datagrams) } else { sendFailed &+= UInt64(datagrams) }
     }
 
     /// UDP GSO (udp(7) UDP_SEGMENT): each run of datagrams to one endpoint, all of one size but the last which may
     /// be shorter, goes as one message whose iovecs are the run's slots; the kernel cuts it into datagrams after
     /// the route lookup, so one pass through the IP stack carries up to 64 datagrams.
-    func sendSegmented(on socket: CInt) -> Int {
+    private func sendSegmented(on socket: CInt) -> Int {
         var runs = 0
         var i = 0
         while i < count {
@@ -122,33 +153,39 @@ final class DatagramBatch {
                 h.msg_control = control
                 h.msg_controllen = UDPControl.space
             }
-            (runHeaders + runs * LinuxBatchCalls.mmsghdrStride).storeBytes(of: h, as: msghdr.self)
+            runHeaders[runs].msg_hdr = h
             runs += 1
             i = j
         }
         var sent = 0
+        var dropped = 0
         while sent < runs {
-            let n = LinuxBatchCalls.sendmmsg(socket, runHeaders + sent * LinuxBatchCalls.mmsghdrStride,
-                                             CUnsignedInt(runs - sent), CInt(MSG_NOSIGNAL), nil)
+            let n = sluice_sendmmsg(socket, runHeaders + sent, CUnsignedInt(runs - sent), CInt(MSG_NOSIGNAL))
             if n > 0 { sent += Int(n); continue }
             let e = errno
             if n < 0, e == EINTR { continue }
-            if n < 0, e == EIO || e == EINVAL || e == ENOPROTOOPT {
+            if n < 0, sent == 0, e == EIO || e == EINVAL || e == ENOPROTOOPT {
                 // No UDP GSO on this path: send this batch datagram by datagram from now on.
                 segmentationOffload = false
                 return send(on: socket)
             }
+            let datagrams = Int(runHeaders[sent].msg_hdr.msg_iovlen)
+            countDrop(e, datagrams: datagrams)
+            dropped += datagrams
             sent += 1
         }
-        let delivered = count
+        let delivered = count - dropped
         count = 0
         return delivered
     }
 
     // MARK: Receiving
 
+    /// recvmmsg(2) on `socket` into every slot: how many datagrams arrived (0 when none was waiting).
+    public func receive(on socket: UDPSocket) throws(Errno) -> Int { try receive(on: socket.descriptor.rawValue) }
+
     /// recvmmsg(2) into every slot: how many datagrams arrived (0 when none was waiting).
-    func receive(on socket: CInt) throws(Errno) -> Int {
+    public func receive(on socket: CInt) throws(Errno) -> Int {
         for i in 0..<capacity {
             iovecs[i].iov_len = slotSize
             var h = msghdr()
@@ -158,10 +195,10 @@ final class DatagramBatch {
             h.msg_iovlen = 1
             h.msg_control = controls + i * UDPControl.space
             h.msg_controllen = UDPControl.space
-            header(i).storeBytes(of: h, as: msghdr.self)
+            headers[i].msg_hdr = h
         }
         while true {
-            let n = LinuxBatchCalls.recvmmsg(socket, headers, CUnsignedInt(capacity), CInt(MSG_DONTWAIT), nil)
+            let n = sluice_recvmmsg(socket, headers, CUnsignedInt(capacity), CInt(MSG_DONTWAIT))
             if n >= 0 { count = Int(n); return count }
             let e = errno
             if e == EINTR { continue }
@@ -171,25 +208,25 @@ final class DatagramBatch {
         }
     }
 
-    /// Received message `i`: its length, source, and the size of the datagrams UDP GRO joined into it (its whole
-    /// length when it is one datagram); nil if it was truncated (longer than a slot) or not IPv4.
-    @inline(__always) func received(_ i: Int) -> (length: Int, source: Endpoint, segmentSize: Int)? {
-        let h = header(i).load(as: msghdr.self)
-        let length = Int(header(i).load(fromByteOffset: LinuxBatchCalls.mmsgLengthOffset, as: CUnsignedInt.self))
+    /// Received message `i`: its length, source (host byte order), and the size of the datagrams UDP GRO joined
+    /// into it (its whole length when it is one datagram); nil if it was truncated (longer than a slot) or not IPv4.
+    @inline(__always)
+    public func received(_ i: Int) -> (length: Int, address: UInt32, port: UInt16, segmentSize: Int)? {
+        let h = headers[i].msg_hdr
+        let length = Int(headers[i].msg_len)
         guard h.msg_flags & CInt(MSG_TRUNC) == 0, addresses[i].sin_family == sa_family_t(AF_INET) else { return nil }
         let a = addresses[i]
         var segment = length
         if h.msg_controllen > 0, let size = UDPControl.readSegmentSize(from: controls + i * UDPControl.space, length: h.msg_controllen),
            size > 0 { segment = size }
-        return (length, Endpoint(address: IPv4Address(rawValue: UInt32(bigEndian: a.sin_addr.s_addr)),
-                                 port: UInt16(bigEndian: a.sin_port)), segment)
+        return (length, UInt32(bigEndian: a.sin_addr.s_addr), UInt16(bigEndian: a.sin_port), min(segment, length))
     }
 
-    @inline(__always) static func socketAddress(_ endpoint: Endpoint) -> sockaddr_in {
+    @inline(__always) static func socketAddress(_ address: UInt32, _ port: UInt16) -> sockaddr_in {
         var sin = sockaddr_in()
         sin.sin_family = sa_family_t(AF_INET)
-        sin.sin_port = endpoint.port.bigEndian
-        sin.sin_addr.s_addr = endpoint.address.rawValue.bigEndian
+        sin.sin_port = port.bigEndian
+        sin.sin_addr.s_addr = address.bigEndian
         return sin
     }
 }
@@ -222,9 +259,15 @@ enum UDPControl {
         return Int(p.load(fromByteOffset: headerSize, as: CInt.self))
     }
 
-    /// Turns UDP GRO on for `socket`: received datagrams of one flow may arrive joined, with their size attached.
-    static func enableReceiveOffload(_ socket: CInt) -> Bool {
+}
+
+extension UDPSocket {
+    /// Turns UDP GRO on (udp(7)): received datagrams of one flow may arrive joined, with their size attached
+    /// (`DatagramBatch.received` reports it). False when the kernel refuses.
+    @discardableResult
+    public func enableReceiveOffload() -> Bool {
         var on: CInt = 1
-        return setsockopt(socket, solUDP, groOption, &on, socklen_t(MemoryLayout<CInt>.size)) == 0
+        return setsockopt(descriptor.rawValue, UDPControl.solUDP, UDPControl.groOption, &on,
+                          socklen_t(MemoryLayout<CInt>.size)) == 0
     }
 }
