@@ -132,17 +132,12 @@ extension BridgeDaemon {
                 moved += n
                 let now = self.reactor.clock.now()
                 for i in 0..<n {
-                    guard let (length, address, port, segment) = receiveBatch.received(i) else { uplink.receiveSkipped &+= 1; continue }
-                    let source = WANEndpoint(address: IPv4Address(rawValue: address), port: port)
-                    let slot = receiveBatch.slot(i)
-                    // UDP GRO may have joined several datagrams of `segment` bytes (the last may be shorter).
-                    var offset = 0
-                    while offset < length {
-                        let end = min(offset + segment, length)
-                        self.bridge.receiveWANDatagram(UnsafeMutableRawBufferPointer(rebasing: slot[offset..<end]), count: end - offset,
-                                                       from: source, now: now)
-                        offset = end
+                    // UDP GRO may have joined several datagrams of one size; each goes to the bridge on its own.
+                    let whole = receiveBatch.forEachDatagram(inMessage: i) { datagram, address, port in
+                        self.bridge.receiveWANDatagram(datagram, count: datagram.count,
+                                                       from: WANEndpoint(address: IPv4Address(rawValue: address), port: port), now: now)
                     }
+                    if !whole { uplink.receiveSkipped &+= 1 }
                 }
                 if n < receiveBatch.capacity { break }
             }

@@ -222,6 +222,22 @@ public final class DatagramBatch {
         return (length, UInt32(bigEndian: a.sin_addr.s_addr), UInt16(bigEndian: a.sin_port), min(segment, length))
     }
 
+    /// Calls `body` with each datagram of received message `i` and its source (host byte order): UDP GRO may have
+    /// joined several datagrams of one size (the last may be shorter). Returns false, calling nothing, when the
+    /// message was truncated or not IPv4.
+    @inline(__always)
+    public func forEachDatagram(inMessage i: Int, _ body: (UnsafeMutableRawBufferPointer, UInt32, UInt16) -> Void) -> Bool {
+        guard let (length, address, port, segment) = received(i) else { return false }
+        let slot = slot(i)
+        var offset = 0
+        while offset < length {
+            let end = min(offset + max(segment, 1), length)
+            body(UnsafeMutableRawBufferPointer(rebasing: slot[offset..<end]), address, port)
+            offset = end
+        }
+        return true
+    }
+
     @inline(__always) static func socketAddress(_ address: UInt32, _ port: UInt16) -> sockaddr_in {
         var sin = sockaddr_in()
         sin.sin_family = sa_family_t(AF_INET)

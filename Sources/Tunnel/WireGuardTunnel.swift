@@ -260,19 +260,14 @@ public final class WireGuardTunnel {
             counters.udpReceived &+= UInt64(n)
             let now = clock.now()
             for i in 0..<n {
-                guard let (length, address, port, segment) = receiveBatch.received(i) else { counters.udpReceiveDrops &+= 1; continue }
-                let source = Endpoint(address: IPv4Address(rawValue: address), port: port)
-                let slot = receiveBatch.slot(i)
-                // UDP GRO may have joined several datagrams of `segment` bytes (the last may be shorter).
-                var offset = 0
-                while offset < length {
-                    let end = min(offset + segment, length)
-                    let datagram = UnsafeMutableRawBufferPointer(rebasing: slot[offset..<end])
-                    if case .deliver(_, let range) = device.receive(datagram: datagram, count: end - offset, from: source, now: now) {
+                // UDP GRO may have joined several datagrams of one size; each is decrypted in place on its own.
+                let whole = receiveBatch.forEachDatagram(inMessage: i) { datagram, address, port in
+                    let source = Endpoint(address: IPv4Address(rawValue: address), port: port)
+                    if case .deliver(_, let range) = device.receive(datagram: datagram, count: datagram.count, from: source, now: now) {
                         deliver(datagram, range)
                     }
-                    offset = end
                 }
+                if !whole { counters.udpReceiveDrops &+= 1 }
             }
             if !coalescer.isEmpty { writeToTUN(coalescer.finish()) }
             flushOutgoing()
