@@ -176,6 +176,9 @@ extension BridgeDaemon {
     /// Closes the WAN's socket or device.
     func closeWAN() {
         wanUplink?.flush()
+        // The bridge may still emit (a timer after shutdown): into nothing, not into a closed socket.
+        bridge.wan?.sendDatagram = { _, _ in }
+        bridge.wan?.transmitFrame = { _ in }
         if let h = wanUplink?.roundHandler { reactor.remove(h) }
         if let r = wanUplink?.registration { reactor.deregister(r) }
         wanUplink = nil

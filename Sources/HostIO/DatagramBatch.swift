@@ -103,32 +103,47 @@ public final class DatagramBatch {
     /// (UDP semantics) and counted in `sendBlocked` / `sendFailed`. Returns how many were sent.
     @discardableResult
     public func send(on socket: CInt) -> Int {
-        if segmentationOffload, count > 1 { return sendSegmented(on: socket) }
+        defer { count = 0 }
+        if segmentationOffload, count > 1 {
+            let runs = buildRuns()
+            if let dropped = sendAll(runHeaders, count: runs, on: socket, segmented: true) { return count - dropped }
+            // No UDP GSO on this path: nothing went; send datagram by datagram from now on.
+            segmentationOffload = false
+        }
+        return count - sendAll(headers, count: count, on: socket, segmented: false)!
+    }
+
+    /// sendmmsg(2) of `messages[0..<count]` until each went or was refused; a refused message is skipped and its
+    /// datagrams counted as dropped (EAGAIN when the send buffer is full, or an error such as EHOSTUNREACH).
+    /// Returns how many datagrams were dropped — or, for `segmented` messages, nil (nothing sent) when the kernel
+    /// refuses UDP GSO on the first one.
+    private func sendAll(_ messages: UnsafeMutablePointer<sluice_mmsghdr>, count: Int, on socket: CInt, segmented: Bool) -> Int? {
         var done = 0
         var dropped = 0
         while done < count {
-            let n = sluice_sendmmsg(socket, headers + done, CUnsignedInt(count - done), CInt(MSG_NOSIGNAL))
+            let n = sluice_sendmmsg(socket, messages + done, CUnsignedInt(count - done), CInt(MSG_NOSIGNAL))
             if n > 0 { done += Int(n); continue }
             let e = errno
             if n < 0, e == EINTR { continue }
-            // EAGAIN (send buffer full) or an error for the datagram at `done` (e.g. EHOSTUNREACH): skip it.
-            countDrop(e)
-            dropped += 1
+            if segmented, n < 0, done == 0, e == EIO || e == EINVAL || e == ENOPROTOOPT { return nil }
+            let datagrams = segmented ? Int(messages[done].msg_hdr.msg_iovlen) : 1
+            countDrop(e, datagrams: datagrams)
+            dropped += datagrams
             done += 1
         }
-        count = 0
-        return done - dropped
+        return dropped
     }
 
     @inline(never)
-    private func countDrop(_ e: CInt, datagrams: Int = 1) {
+    private func countDrop(_ e: CInt, datagrams: Int) {
         if e == EAGAIN || e == EWOULDBLOCK || e == ENOBUFS { sendBlocked &+= UInt64(datagrams) } else { sendFailed &+= UInt64(datagrams) }
     }
 
     /// UDP GSO (udp(7) UDP_SEGMENT): each run of datagrams to one endpoint, all of one size but the last which may
-    /// be shorter, goes as one message whose iovecs are the run's slots; the kernel cuts it into datagrams after
-    /// the route lookup, so one pass through the IP stack carries up to 64 datagrams.
-    private func sendSegmented(on socket: CInt) -> Int {
+    /// be shorter, becomes one message in `runHeaders` whose iovecs are the run's slots; the kernel cuts it into
+    /// datagrams after the route lookup, so one pass through the IP stack carries up to 64 datagrams. Returns the
+    /// number of runs.
+    private func buildRuns() -> Int {
         var runs = 0
         var i = 0
         while i < count {
@@ -157,26 +172,7 @@ public final class DatagramBatch {
             runs += 1
             i = j
         }
-        var sent = 0
-        var dropped = 0
-        while sent < runs {
-            let n = sluice_sendmmsg(socket, runHeaders + sent, CUnsignedInt(runs - sent), CInt(MSG_NOSIGNAL))
-            if n > 0 { sent += Int(n); continue }
-            let e = errno
-            if n < 0, e == EINTR { continue }
-            if n < 0, sent == 0, e == EIO || e == EINVAL || e == ENOPROTOOPT {
-                // No UDP GSO on this path: send this batch datagram by datagram from now on.
-                segmentationOffload = false
-                return send(on: socket)
-            }
-            let datagrams = Int(runHeaders[sent].msg_hdr.msg_iovlen)
-            countDrop(e, datagrams: datagrams)
-            dropped += datagrams
-            sent += 1
-        }
-        let delivered = count - dropped
-        count = 0
-        return delivered
+        return runs
     }
 
     // MARK: Receiving
