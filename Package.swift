@@ -95,7 +95,7 @@ let package = Package(
         .testTarget(name: "VhostUserTests", dependencies: ["VhostUser", "HostIO", "Virtio", "CShims", "Basics"]),
         .testTarget(name: "YAMLSchemaTests", dependencies: ["YAMLSchema"]),
         .testTarget(name: "VirtioTests", dependencies: ["Virtio", "Basics"]),
-        .testTarget(name: "DatapathTests", dependencies: ["Datapath", "Wire", "Basics"]),
+        .testTarget(name: "DatapathTests", dependencies: ["Datapath", "Wire", "Basics", "CShims"]),
         .testTarget(name: "HostStackTests", dependencies: ["HostStack", "Wire", "Basics"]),
         .testTarget(name: "CaptureTests", dependencies: ["Capture", "Basics"]),
         .testTarget(name: "SimTests", dependencies: ["Sim", "HostStack", "Virtio", "Wire", "Basics"]),

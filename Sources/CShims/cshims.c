@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <linux/if.h>
 #include <linux/if_tun.h>
+#include <malloc.h>
 #include <string.h>
 #include <signal.h>
 #include <stddef.h>
@@ -210,6 +211,13 @@ int sluice_eventfd_write(int fd, uint64_t value) {
 int sluice_memfd_create(const char *name, unsigned flags) {
     if (name == NULL) { errno = EINVAL; return -1; }
     return memfd_create(name, flags);
+}
+
+// MARK: - Heap
+
+size_t sluice_heap_bytes_in_use(void) {
+    struct mallinfo2 info = mallinfo2();
+    return info.uordblks + info.hblkhd;
 }
 
 // MARK: - signalfd

@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -452,6 +453,18 @@ static void mmsg_moves_a_batch_of_datagrams(void **state) {
     close(sv[1]);
 }
 
+static void heap_bytes_in_use_sees_an_allocation(void **state) {
+    (void)state;
+    size_t before = sluice_heap_bytes_in_use();
+    char *kept = malloc(200000);
+    assert_non_null(kept);
+    memset(kept, 1, 200000);
+    size_t after = sluice_heap_bytes_in_use();
+    assert_true(after >= before + 200000);
+    free(kept);
+    assert_true(sluice_heap_bytes_in_use() < after);
+}
+
 static void signalfd_reports_sigterm_instead_of_dying(void **state) {
     (void)state;
     sigset_t mask;
@@ -489,6 +502,7 @@ int main(void) {
         cmocka_unit_test(bad_fd_gives_ebadf_everywhere),
         cmocka_unit_test(epoll_reports_registered_data_and_events),
         cmocka_unit_test(mmsg_moves_a_batch_of_datagrams),
+        cmocka_unit_test(heap_bytes_in_use_sees_an_allocation),
         cmocka_unit_test(signalfd_reports_sigterm_instead_of_dying),
     };
     return cmocka_run_group_tests_name("cshims", tests, NULL, NULL);

@@ -170,6 +170,12 @@ int sluice_signalfd(const sigset_t *mask);
 /// Reads one signal from a signalfd: its number, 0 when none is pending, -1 on error.
 int sluice_signalfd_read(int fd);
 
+// MARK: - Heap
+
+/// Bytes the C library's allocator holds in live chunks over all arenas plus mmapped chunks
+/// (mallinfo2's uordblks + hblkhd): the steady-state memory tests' measure.
+size_t sluice_heap_bytes_in_use(void);
+
 // MARK: - Fences for rings shared with another process or a guest
 
 /// Orders later loads after earlier loads (read the index, then the entries it covers).
