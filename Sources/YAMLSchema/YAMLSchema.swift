@@ -1,7 +1,8 @@
 // Room: YAMLSchema — layer 1. Typed reads of YAML documents that keep every value's position, so
 // a bad config or scenario file fails with file:line:column, what was wrong, and the fix
-// (DESIGN.md §9). Used by Engine (bridge.yml) and the lab (scenario files). No I/O: callers read
-// the file and pass its text.
+// (DESIGN.md §9). Used by Engine (bridge.yml), QEMU (machine.yml) and the lab (scenario files).
+// No I/O: callers read the file and pass its text (`ConfigError.unreadableFile` when they cannot).
+// The one "did you mean …" suggestion (`closestCandidate`, `didYouMean`) every reader uses.
 import Foundation
 import Yams
 

@@ -2,6 +2,8 @@
 // CMSG macros, and the glibc calls Swift's Glibc module does not import (epoll, accept4,
 // recvmmsg/sendmmsg, eventfd, memfd, signalfd hide behind _GNU_SOURCE or outside its umbrella
 // header). Every such call gets a `sluice_` wrapper here — no dlsym, no @_silgen_name elsewhere.
+// (The allocation-budget tests' dlsym of `sluice_malloc_count` binds no glibc call: it asks whether
+// CMallocCounter's interposer was preloaded.)
 // Each wrapper returns -1 and leaves errno set on failure, like the call it wraps.
 // None of them retries EINTR: the Swift caller's single syscall choke point does that.
 #ifndef SLUICE_CSHIMS_H
