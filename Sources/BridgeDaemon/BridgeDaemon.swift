@@ -12,10 +12,10 @@ import VhostUser
 import Virtio
 
 public final class BridgeDaemon {
-    public let config: BridgeConfig
+    let config: BridgeConfig
     public let bridge: Bridge
     public let reactor: Reactor
-    public private(set) var servers: [VhostUserServer] = []
+    private(set) var servers: [VhostUserServer] = []
     var taps: [(device: TAPDevice, port: PortID, registration: Reactor.Registration)] = []
     var wanUplink: WANUplink?
     var control: UnixListener?
@@ -38,7 +38,7 @@ public final class BridgeDaemon {
     /// One per server, in server order (servers hold their delegate weakly).
     var serverDelegates: [ServerDelegate] = []
 
-    public var log: (String) -> Void
+    var log: (String) -> Void
     /// SIGINT and SIGTERM, read on the reactor's thread so shutdown runs there like every other event.
     var signals: SignalFD?
     var signalRegistration: Reactor.Registration?

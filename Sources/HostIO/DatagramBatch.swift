@@ -207,7 +207,7 @@ public final class DatagramBatch {
     /// Received message `i`: its length, source (host byte order), and the size of the datagrams UDP GRO joined
     /// into it (its whole length when it is one datagram); nil if it was truncated (longer than a slot) or not IPv4.
     @inline(__always)
-    public func received(_ i: Int) -> (length: Int, address: UInt32, port: UInt16, segmentSize: Int)? {
+    func received(_ i: Int) -> (length: Int, address: UInt32, port: UInt16, segmentSize: Int)? {
         let h = headers[i].msg_hdr
         let length = Int(headers[i].msg_len)
         guard h.msg_flags & CInt(MSG_TRUNC) == 0, addresses[i].sin_family == sa_family_t(AF_INET) else { return nil }

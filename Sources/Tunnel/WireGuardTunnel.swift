@@ -23,29 +23,29 @@ public struct TunnelError: Error, CustomStringConvertible {
 }
 
 /// Packet counts of the driver itself (the device counts protocol events and drops).
-public struct TunnelCounters: Sendable, Equatable {
+struct TunnelCounters: Sendable, Equatable {
     /// Packets read from the TUN device.
-    public var tunRead: UInt64 = 0
+    var tunRead: UInt64 = 0
     /// Packets written to the TUN device.
-    public var tunWritten: UInt64 = 0
+    var tunWritten: UInt64 = 0
     /// Decrypted packets the TUN device refused (queue full or error).
-    public var tunWriteDrops: UInt64 = 0
+    var tunWriteDrops: UInt64 = 0
     /// Datagrams sent and received on the UDP socket.
-    public var udpSent: UInt64 = 0
-    public var udpReceived: UInt64 = 0
+    var udpSent: UInt64 = 0
+    var udpReceived: UInt64 = 0
     /// Datagrams received that were truncated or not IPv4.
-    public var udpReceiveDrops: UInt64 = 0
+    var udpReceiveDrops: UInt64 = 0
 }
 
 /// A WireGuard interface on a TUN device in the current network namespace.
 public final class WireGuardTunnel {
-    public let configuration: TunnelConfiguration
-    public let device: WireGuardDevice
-    public let tun: TUNDevice
-    public let socket: UDPSocket
+    let configuration: TunnelConfiguration
+    let device: WireGuardDevice
+    let tun: TUNDevice
+    let socket: UDPSocket
     /// The UDP port the socket is bound to.
-    public let listenPort: UInt16
-    public private(set) var counters = TunnelCounters()
+    let listenPort: UInt16
+    private(set) var counters = TunnelCounters()
 
     let reactor: Reactor
     let clock: MonotonicClock
