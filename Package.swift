@@ -2,14 +2,16 @@
 //
 // Sluice — a userspace network datapath for virtual machines, and a lab that runs it.
 // Layering (docs/architecture.md): each target depends only on targets of a lower layer.
-//   0  CShims, CSodium, CPcap, CMallocCounter      C the Swift code cannot call directly
+//   0  CShims, CSodium, CPcap, CMallocCounter      C the Swift code cannot call directly (CShims: every glibc call Swift's Glibc module lacks)
 //   1  Basics, Wire, Crypto, YAMLSchema             time, randomness, wire formats, libsodium + BLAKE2s, located YAML
 //   2  Virtio, Datapath, HostStack, Noise, WireGuard  sans-IO virtqueue, switch, router, DHCP, hosts, Noise, WireGuard
-//   3  Capture, Sim, HostIO, VhostUser              pcap/BPF; simulator kernel; epoll, sockets, TAP; vhost-user
+//   3  Capture, Sim, HostIO, VhostUser              pcap/BPF; simulator kernel; epoll, sockets, batched UDP, TUN/TAP, signalfd; vhost-user
 //   4  Engine; QEMU; Tunnel                         bridge from bridge.yml; QEMU runner; WireGuard on TUN
 //   5  BridgeDaemon                                 the real driver: epoll, vhost-user, TAP around a Bridge
-//   6  Lab                                          scenarios on sim, netns (HostIO TAPs) and qemu (BridgeDaemon + QEMU)
+//   6  Lab; Benchmarks                              scenarios on sim, netns (HostIO TAPs) and qemu (BridgeDaemon + QEMU);
+//                                                  the `sluice bench` harnesses, outside the production modules
 //   7  sluice                                       the command-line tool
+// Each target's `dependencies:` are exactly the modules its sources import (ci/check-imports.sh).
 import PackageDescription
 
 let package = Package(
@@ -21,7 +23,6 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
-        .package(url: "https://github.com/apple/swift-collections", from: "1.1.0"),
     ],
     targets: [
         // Layer 0 — C.
@@ -41,45 +42,47 @@ let package = Package(
         .target(name: "YAMLSchema", dependencies: [.product(name: "Yams", package: "Yams")]),
 
         // Layer 2 — sans-IO state machines.
-        .target(name: "Virtio", dependencies: ["Basics"]),
-        .target(
-            name: "Datapath",
-            dependencies: ["Basics", "Wire", .product(name: "Collections", package: "swift-collections")]),
+        .target(name: "Virtio"),
+        .target(name: "Datapath", dependencies: ["Basics", "Wire"]),
 
         .target(name: "HostStack", dependencies: ["Basics", "Wire"]),
         .target(name: "Noise", dependencies: ["Crypto"]),
-        .target(name: "WireGuard", dependencies: ["Basics", "Wire", "Crypto", "Noise"]),
+        .target(name: "WireGuard", dependencies: ["Basics", "Wire", "Crypto"]),
 
         // Layer 3 — system libraries.
         .target(name: "Capture", dependencies: ["Basics", "CPcap"]),
         .target(name: "HostIO", dependencies: ["Basics", "Wire", "CShims"]),
-        .target(name: "VhostUser", dependencies: ["Basics", "Virtio", "HostIO", "CShims"]),
+        .target(name: "VhostUser", dependencies: ["Basics", "Virtio", "HostIO"]),
 
         .target(name: "Sim", dependencies: ["Basics", "Wire", "Virtio", "HostStack"]),
 
         // Layer 4 — composition.
         .target(
             name: "Engine",
-            dependencies: ["Basics", "Wire", "Virtio", "Datapath", "HostStack", "Capture", "YAMLSchema", "WireGuard", "Crypto"]),
+            dependencies: ["Basics", "Wire", "Virtio", "Datapath", "Capture", "YAMLSchema", "WireGuard", "Crypto"]),
 
         .target(
             name: "Lab",  // layer 6 (above BridgeDaemon), declared here with the other composition targets
             dependencies: ["Basics", "Wire", "Virtio", "Datapath", "HostStack", "Sim", "Engine", "Capture", "YAMLSchema",
-                           "HostIO", "BridgeDaemon", "QEMU", "Crypto"]),
+                           "HostIO", "BridgeDaemon", "QEMU", "Crypto", .product(name: "Yams", package: "Yams")]),
 
-        .target(name: "QEMU", dependencies: ["Basics", "YAMLSchema", "HostIO"]),
-        .target(name: "Tunnel", dependencies: ["Basics", "Wire", "Crypto", "WireGuard", "HostIO", "CShims"]),
+        .target(
+            name: "Benchmarks",  // layer 6, beside Lab: the `sluice bench` harnesses
+            dependencies: ["Basics", "Wire", "Crypto", "Virtio", "Datapath", "Engine", "WireGuard", "HostIO", "CSodium"]),
+
+        .target(name: "QEMU", dependencies: ["YAMLSchema", "HostIO"]),
+        .target(name: "Tunnel", dependencies: ["Basics", "Wire", "Crypto", "WireGuard", "HostIO"]),
 
         // Layer 5 — the real driver of a bridge.
         .target(
             name: "BridgeDaemon",
-            dependencies: ["Basics", "Wire", "Virtio", "Datapath", "Engine", "VhostUser", "HostIO", "Capture", "CShims"]),
+            dependencies: ["Basics", "Wire", "Virtio", "Datapath", "Engine", "VhostUser", "HostIO", "Capture"]),
 
         // Layer 7 — the tool.
         .executableTarget(
             name: "sluice",
             dependencies: [
-                "Engine", "BridgeDaemon", "Lab", "QEMU", "Tunnel", "Crypto", "WireGuard", "CMallocCounter",
+                "Basics", "Capture", "YAMLSchema", "Engine", "BridgeDaemon", "Lab", "Benchmarks", "QEMU", "Tunnel", "CMallocCounter",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
@@ -91,17 +94,19 @@ let package = Package(
         .testTarget(name: "HostIOTests", dependencies: ["HostIO", "CShims", "Basics", "Wire"]),
         .testTarget(name: "VhostUserTests", dependencies: ["VhostUser", "HostIO", "Virtio", "CShims", "Basics"]),
         .testTarget(name: "YAMLSchemaTests", dependencies: ["YAMLSchema"]),
-        .testTarget(name: "VirtioTests", dependencies: ["Virtio"]),
-        .testTarget(name: "DatapathTests", dependencies: ["Datapath", "Wire", "Basics"]),
+        .testTarget(name: "VirtioTests", dependencies: ["Virtio", "Basics"]),
+        .testTarget(name: "DatapathTests", dependencies: ["Datapath", "Wire", "Basics", "CShims"]),
         .testTarget(name: "HostStackTests", dependencies: ["HostStack", "Wire", "Basics"]),
         .testTarget(name: "CaptureTests", dependencies: ["Capture", "Basics"]),
         .testTarget(name: "SimTests", dependencies: ["Sim", "HostStack", "Virtio", "Wire", "Basics"]),
-        .testTarget(name: "LabTests", dependencies: ["Lab", "Sim", "Engine", "Capture", "YAMLSchema", "Wire", "Basics"]),
-        .testTarget(name: "BridgeDaemonTests", dependencies: ["BridgeDaemon", "Engine", "VhostUser", "HostIO", "Virtio", "QEMU", "Basics", "Wire"]),
+        .testTarget(name: "LabTests", dependencies: ["Lab", "Engine", "HostStack", "QEMU", "Capture", "YAMLSchema", "Wire", "Basics"]),
+        // Runs the `sluice` executable (built with the tests) in network namespaces; imports no bridge module.
+        .testTarget(name: "BridgeDaemonTests", dependencies: ["QEMU"]),
         .testTarget(name: "TunnelTests", dependencies: ["Tunnel", "WireGuard", "Crypto", "HostIO", "Basics", "Wire"]),
         .testTarget(name: "QEMUTests", dependencies: ["QEMU", "YAMLSchema"]),
-        .testTarget(name: "EngineTests", dependencies: ["Engine", "HostStack", "Datapath", "Virtio", "Wire", "Capture", "Basics", "WireGuard", "Crypto"]),
-        .testTarget(name: "SystemLibraryTests", dependencies: ["CSodium", "CPcap", "CShims"]),
+        .testTarget(name: "BenchmarksTests", dependencies: ["Benchmarks", "Engine"]),
+        .testTarget(name: "EngineTests", dependencies: ["Engine", "HostStack", "Datapath", "Virtio", "Wire", "Capture", "Basics", "Crypto", "YAMLSchema", "WireGuard"]),
+        .testTarget(name: "SystemLibraryTests", dependencies: ["CSodium", "CPcap"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -3,6 +3,7 @@
 # This is the README's test command; .ci/run calls it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+bash ci/check-imports.sh     # Package.swift declares exactly what each module imports (fails fast, before any build)
 source ci/setup.sh
 bash ci/build-test-guest.sh   # the QEMU test guest (kernel + busybox initramfs), cached in ci/cache/
 # wireguard-go, wireguard-tools, iperf3, python3 for the interop and WAN tests (root only: without

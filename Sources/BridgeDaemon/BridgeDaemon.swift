@@ -11,11 +11,11 @@ import HostIO
 import VhostUser
 import Virtio
 
-public final class BridgeDaemon: VhostUserServerDelegate {
-    public let config: BridgeConfig
+public final class BridgeDaemon {
+    let config: BridgeConfig
     public let bridge: Bridge
     public let reactor: Reactor
-    public private(set) var servers: [VhostUserServer] = []
+    private(set) var servers: [VhostUserServer] = []
     var taps: [(device: TAPDevice, port: PortID, registration: Reactor.Registration)] = []
     var wanUplink: WANUplink?
     var control: UnixListener?
@@ -38,8 +38,10 @@ public final class BridgeDaemon: VhostUserServerDelegate {
     /// One per server, in server order (servers hold their delegate weakly).
     var serverDelegates: [ServerDelegate] = []
 
-    public var log: (String) -> Void
-    var signals: SignalWatch?
+    var log: (String) -> Void
+    /// SIGINT and SIGTERM, read on the reactor's thread so shutdown runs there like every other event.
+    var signals: SignalFD?
+    var signalRegistration: Reactor.Registration?
 
     /// Builds the bridge and opens every socket and TAP port in `config`.
     public init(config: BridgeConfig, captureDirectory: String = ".", log: @escaping (String) -> Void = { print($0) }) throws {
@@ -48,8 +50,7 @@ public final class BridgeDaemon: VhostUserServerDelegate {
         reactor = try Reactor()
         // First, before any helper thread exists (an `ip` command runs through Foundation's
         // Process): SIGINT/SIGTERM blocked process-wide arrive on the reactor instead of killing us.
-        let signals = SignalWatch(reactor: reactor)
-        self.signals = signals
+        signals = try? SignalFD([SIGINT, SIGTERM])
         let epoch = UInt64(Date().timeIntervalSince1970 * 1e9) &- reactor.clock.now().nanoseconds
         bridge = try Bridge(config: config, captureDirectory: captureDirectory, captureEpochNanoseconds: epoch,
                             wanSetup: Self.wanSetup(for: config))
@@ -77,9 +78,13 @@ public final class BridgeDaemon: VhostUserServerDelegate {
         try openWAN()
         if let path = config.control { try openControl(path) }
         rearmTimer()
-        signals.handler = { [unowned self] name in
-            self.log("\(name): shutting down")
-            self.shutdown()
+        if let signals {
+            signalRegistration = try? reactor.register(signals.descriptor, interest: .read) { [unowned self] _ in
+                while let signal = self.signals?.next() {
+                    self.log("\(signal == SIGINT ? "SIGINT" : "SIGTERM"): shutting down")
+                    self.shutdown()
+                }
+            }
         }
     }
 
@@ -89,7 +94,10 @@ public final class BridgeDaemon: VhostUserServerDelegate {
 
     /// Serves until `stop()` or SIGINT/SIGTERM.
     public func run() throws {
-        defer { signals?.cancel() }
+        defer {
+            if let signalRegistration { reactor.deregister(signalRegistration) }
+            signalRegistration = nil
+        }
         try reactor.run()
     }
 
@@ -125,15 +133,10 @@ public final class BridgeDaemon: VhostUserServerDelegate {
         }
     }
 
-    // MARK: vhost-user
+    // MARK: vhost-user (called by each server's ServerDelegate, which knows the server's index)
 
-    public func vhostUserGuestConnected(_ guest: VhostUserGuestID) {
+    func guestConnected(_ guest: VhostUserGuestID, server: Int) {
         log("\(guest) connected")
-    }
-
-    public func vhostUserQueuePairStarted(_ guest: VhostUserGuestID, pair: Int, nic: GuestNIC) {
-        guard let server = serverIndex(of: guest) else { return }
-        queuePairStarted(guest, pair: pair, nic: nic, server: server)
     }
 
     func queuePairStarted(_ guest: VhostUserGuestID, pair: Int, nic: GuestNIC, server: Int) {
@@ -157,11 +160,6 @@ public final class BridgeDaemon: VhostUserServerDelegate {
         afterEvent()
     }
 
-    public func vhostUserQueuePairStopped(_ guest: VhostUserGuestID, pair: Int) {
-        guard let server = serverIndex(of: guest) else { return }
-        queuePairStopped(guest, pair: pair, server: server)
-    }
-
     func queuePairStopped(_ guest: VhostUserGuestID, pair: Int, server: Int) {
         let key = GuestKey(server: server, guest: guest)
         guard var entry = guests[key] else { return }
@@ -176,30 +174,15 @@ public final class BridgeDaemon: VhostUserServerDelegate {
         servers[server].releaseUnusedMemory()
     }
 
-    public func vhostUserKicked(_ guest: VhostUserGuestID, pair: Int, queue: VirtioNetQueueKind) {
-        guard let server = serverIndex(of: guest) else { return }
-        kicked(guest, pair: pair, queue: queue, server: server)
-    }
-
     func kicked(_ guest: VhostUserGuestID, pair: Int, queue: VirtioNetQueueKind, server: Int) {
         // New receive buffers need no action: frames are delivered when they arrive.
         if queue == .transmit { serviceTransmit(GuestKey(server: server, guest: guest), pair: pair) }
         afterEvent()
     }
 
-    public func vhostUserGuestDisconnected(_ guest: VhostUserGuestID, reason: VhostUserError) {
-        guard let server = serverIndex(of: guest) ?? servers.indices.first(where: { s in guests.keys.contains { $0.server == s && $0.guest == guest } }) else { return }
-        guestDisconnected(guest, reason: reason, server: server)
-    }
-
     func guestDisconnected(_ guest: VhostUserGuestID, reason: VhostUserError, server: Int) {
         guests[GuestKey(server: server, guest: guest)] = nil
         log("\(guest) disconnected: \(reason)")
-    }
-
-    /// The server of `guest` when the caller cannot say (ids repeat across servers: the first wins).
-    func serverIndex(of guest: VhostUserGuestID) -> Int? {
-        servers.firstIndex { $0.guestIDs.contains(guest) } ?? guests.keys.first { $0.guest == guest }?.server
     }
 
     /// Drains a pair's transmit queue until it is empty (a guest does not kick again for frames
@@ -324,7 +307,7 @@ final class ServerDelegate: VhostUserServerDelegate {
 
     init(daemon: BridgeDaemon, server: Int) { self.daemon = daemon; self.server = server }
 
-    func vhostUserGuestConnected(_ guest: VhostUserGuestID) { daemon.vhostUserGuestConnected(guest) }
+    func vhostUserGuestConnected(_ guest: VhostUserGuestID) { daemon.guestConnected(guest, server: server) }
     func vhostUserQueuePairStarted(_ guest: VhostUserGuestID, pair: Int, nic: GuestNIC) {
         daemon.queuePairStarted(guest, pair: pair, nic: nic, server: server)
     }

@@ -1,6 +1,13 @@
 // The real I/O of a bridge's WAN: a UDP socket on the reactor for wireguard and udp WANs (bound
 // to the listen port), a TAP device for a tap WAN, names resolved before the bridge starts, and
 // the wall clock handed to WireGuard for its handshake timestamps.
+//
+// The UDP socket moves datagrams in batches, as `sluice wg up` does (HostIO's DatagramBatch):
+//   readable   → recvmmsg up to 64 datagrams (UDP GRO may join a flow's datagrams; they are cut
+//                apart again) → the bridge, each decrypted in place in its receive slot
+//   WAN output → each datagram the bridge emits is copied into a send slot; the batch goes out with
+//                one sendmmsg (runs to one endpoint as one UDP GSO message) when it is full and at
+//                the end of every reactor round, before the reactor sleeps.
 import Basics
 import Engine
 import Foundation
@@ -13,12 +20,35 @@ final class WANUplink {
     var socket: UDPSocket?
     var tap: TAPDevice?
     var registration: Reactor.Registration?
-    /// Datagrams or frames the kernel would not take (send buffer or TAP queue full), and send errors.
+    /// The UDP socket's batches (wireguard and udp WANs).
+    var sendBatch: DatagramBatch?
+    var receiveBatch: DatagramBatch?
+    /// Flushes `sendBatch` at the end of every reactor round.
+    var roundHandler: Reactor.RoundHandler?
+    /// Datagrams or frames the kernel would not take (send buffer or TAP queue full), and send errors
+    /// (the batches count their own: see `blocked` and `errors`).
     var sendBlocked: UInt64 = 0
     var sendErrors: UInt64 = 0
     /// Datagrams received from other than IPv4 sources, or truncated.
     var receiveSkipped: UInt64 = 0
     var description = ""
+
+    /// Datagrams per sendmmsg / recvmmsg (wireguard-go and `sluice wg up` use the same).
+    static let batchSize = 64
+    /// Datagrams taken from the socket per readiness before other descriptors get their turn.
+    static let fairnessLimit = 256
+    /// A send slot: a full-size Ethernet MTU packet with WireGuard's overhead and room to spare;
+    /// larger datagrams are sent on their own.
+    static let sendSlotSize = 2048
+
+    /// Sends the batched datagrams now.
+    func flush() {
+        guard let sendBatch, !sendBatch.isEmpty, let socket else { return }
+        sendBatch.send(on: socket)
+    }
+
+    var blocked: UInt64 { sendBlocked &+ (sendBatch?.sendBlocked ?? 0) }
+    var errors: UInt64 { sendErrors &+ (sendBatch?.sendFailed ?? 0) }
 }
 
 extension BridgeDaemon {
@@ -65,6 +95,7 @@ extension BridgeDaemon {
         }
         wanUplink = uplink
         wan.start(now: reactor.clock.now())
+        uplink.flush()   // the first handshake initiation goes now, not at the end of the first round
         let mode = self.config.router?.nat == true ? "masquerading behind \(wan.address.address)" : "routed"
         log("WAN \(wan.kind.rawValue): \(uplink.description), \(wan.address), \(mode)")
     }
@@ -73,20 +104,43 @@ extension BridgeDaemon {
         let socket = try UDPSocket(bindingTo: .ipv4(SocketAddressV4(address: .any, port: UInt16(listenPort ?? 0))))
         socket.growBuffers(bytes: 4 << 20)   // bursts (and floods) wait in the kernel, not on the floor
         uplink.socket = socket
-        wan.sendDatagram = { [unowned uplink, unowned socket] bytes, to in
+        let sendBatch = DatagramBatch(capacity: WANUplink.batchSize, slotSize: WANUplink.sendSlotSize)
+        sendBatch.segmentationOffload = true   // turns itself off where the kernel refuses UDP GSO
+        // A receive slot holds the largest UDP payload (a peer with a larger MTU, or GRO's joined datagrams).
+        let receiveBatch = DatagramBatch(capacity: WANUplink.batchSize, slotSize: 65536)
+        socket.enableReceiveOffload()
+        uplink.sendBatch = sendBatch
+        uplink.receiveBatch = receiveBatch
+        wan.sendDatagram = { [unowned uplink, unowned socket, unowned sendBatch] bytes, to in
+            if bytes.count <= sendBatch.slotSize {
+                sendBatch.append(bytes, to: to)
+                if sendBatch.isFull { sendBatch.send(on: socket) }
+                return
+            }
+            uplink.flush()   // keep the order
             do {
                 if try socket.send(bytes, to: .ipv4(to)) == nil { uplink.sendBlocked &+= 1 }
             } catch {
                 uplink.sendErrors &+= 1
             }
         }
-        uplink.registration = try reactor.register(socket.descriptor, interest: .read) { [unowned self, unowned socket, unowned uplink] _ in
-            let now = self.reactor.clock.now()
-            for _ in 0..<256 {
-                guard let got = try? socket.receive(into: self.frame) else { break }
-                guard case .ipv4(let source) = got.source, !got.truncated else { uplink.receiveSkipped &+= 1; continue }
-                self.bridge.receiveWANDatagram(self.frame, count: got.count,
-                                               from: source, now: now)
+        uplink.roundHandler = reactor.atEndOfEveryRound { [unowned uplink] in uplink.flush() }
+        uplink.registration = try reactor.register(socket.descriptor, interest: .read) { [unowned self, unowned uplink, unowned socket, unowned receiveBatch] _ in
+            var moved = 0
+            while moved < WANUplink.fairnessLimit {
+                // ICMP errors (port unreachable from a peer that went away) surface here once; the next round retries.
+                guard let n = try? receiveBatch.receive(on: socket), n > 0 else { break }
+                moved += n
+                let now = self.reactor.clock.now()
+                for i in 0..<n {
+                    // UDP GRO may have joined several datagrams of one size; each goes to the bridge on its own.
+                    let whole = receiveBatch.forEachDatagram(inMessage: i) { datagram, source in
+                        self.bridge.receiveWANDatagram(datagram, count: datagram.count,
+                                                       from: source, now: now)
+                    }
+                    if !whole { uplink.receiveSkipped &+= 1 }
+                }
+                if n < receiveBatch.capacity { break }
             }
             self.afterEvent()
         }
@@ -122,6 +176,11 @@ extension BridgeDaemon {
 
     /// Closes the WAN's socket or device.
     func closeWAN() {
+        wanUplink?.flush()
+        // The bridge may still emit (a timer after shutdown): into nothing, not into a closed socket.
+        bridge.wan?.sendDatagram = { _, _ in }
+        bridge.wan?.transmitFrame = { _ in }
+        if let h = wanUplink?.roundHandler { reactor.remove(h) }
         if let r = wanUplink?.registration { reactor.deregister(r) }
         wanUplink = nil
     }
@@ -133,8 +192,8 @@ extension BridgeDaemon {
         var line = "wan \(wan.kind.rawValue): tx \(c.txPackets) pkts \(c.txBytes) B (\(c.txDatagrams) datagrams \(c.txDatagramBytes) B), "
             + "rx \(c.rxPackets) pkts \(c.rxBytes) B (\(c.rxDatagrams) datagrams \(c.rxDatagramBytes) B)"
         if c.drops.total > 0 { line += ", drops " + c.drops.nonzero.map { "\($0.reason)=\($0.count)" }.joined(separator: " ") }
-        if let u = wanUplink, u.sendBlocked + u.sendErrors + u.receiveSkipped > 0 {
-            line += ", send blocked \(u.sendBlocked) errors \(u.sendErrors), receive skipped \(u.receiveSkipped)"
+        if let u = wanUplink, u.blocked &+ u.errors &+ u.receiveSkipped > 0 {
+            line += ", send blocked \(u.blocked) errors \(u.errors), receive skipped \(u.receiveSkipped)"
         }
         var lines = [line]
         if let t = wan.tunnel, let peer = t.peerIDs.first {

@@ -6,8 +6,11 @@
 #include <fcntl.h>
 #include <linux/if.h>
 #include <linux/if_tun.h>
+#include <malloc.h>
 #include <string.h>
 #include <signal.h>
+#include <stddef.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/signalfd.h>
 #include <sys/ioctl.h>
@@ -24,6 +27,11 @@ _Static_assert(TUN_F_CSUM == 0x01 && TUN_F_TSO4 == 0x02 && TUN_F_TSO6 == 0x04 &&
 _Static_assert(EFD_CLOEXEC == 02000000 && EFD_NONBLOCK == 00004000 && EFD_SEMAPHORE == 1, "EFD_*");
 _Static_assert(MFD_CLOEXEC == 0x0001U && MFD_ALLOW_SEALING == 0x0002U, "MFD_*");
 _Static_assert(MSG_CTRUNC == 0x08 && MSG_TRUNC == 0x20, "MSG_*");
+_Static_assert(EPOLL_CTL_ADD == 1 && EPOLL_CTL_DEL == 2 && EPOLL_CTL_MOD == 3, "EPOLL_CTL_*");
+_Static_assert(EPOLLIN == 0x001 && EPOLLOUT == 0x004 && EPOLLERR == 0x008 && EPOLLHUP == 0x010 &&
+               EPOLLRDHUP == 0x2000, "EPOLL*");
+_Static_assert(sizeof(sluice_mmsghdr) == sizeof(struct mmsghdr) &&
+               offsetof(sluice_mmsghdr, msg_len) == offsetof(struct mmsghdr, msg_len), "struct mmsghdr");
 
 // Closes fd without disturbing the errno of the failure being reported.
 static void close_keeping_errno(int fd) {
@@ -140,6 +148,43 @@ ssize_t sluice_recvmsg_fds(int sock, void *buf, size_t len, int *fds_out, size_t
     return n;
 }
 
+// MARK: - epoll
+
+int sluice_epoll_create(void) {
+    return epoll_create1(EPOLL_CLOEXEC);
+}
+
+int sluice_epoll_ctl(int epfd, int op, int fd, uint32_t events, uint64_t data) {
+    struct epoll_event event = { .events = events, .data.u64 = data };
+    return epoll_ctl(epfd, op, fd, &event);
+}
+
+int sluice_epoll_wait(int epfd, sluice_epoll_ready *ready, int max, int timeout_ms) {
+    if (ready == NULL || max <= 0) { errno = EINVAL; return -1; }
+    struct epoll_event events[SLUICE_EPOLL_MAX_READY];
+    if (max > SLUICE_EPOLL_MAX_READY) max = SLUICE_EPOLL_MAX_READY;
+    int n = epoll_wait(epfd, events, max, timeout_ms);
+    for (int i = 0; i < n; i++) {
+        ready[i].events = events[i].events;
+        ready[i].data = events[i].data.u64;
+    }
+    return n;
+}
+
+// MARK: - Sockets
+
+int sluice_accept4(int fd, int flags) {
+    return accept4(fd, NULL, NULL, flags);
+}
+
+int sluice_sendmmsg(int fd, sluice_mmsghdr *messages, unsigned count, int flags) {
+    return sendmmsg(fd, (struct mmsghdr *)messages, count, flags);
+}
+
+int sluice_recvmmsg(int fd, sluice_mmsghdr *messages, unsigned count, int flags) {
+    return recvmmsg(fd, (struct mmsghdr *)messages, count, flags, NULL);
+}
+
 // MARK: - eventfd
 
 int sluice_eventfd(unsigned initval, int flags) {
@@ -168,16 +213,18 @@ int sluice_memfd_create(const char *name, unsigned flags) {
     return memfd_create(name, flags);
 }
 
+// MARK: - Heap
+
+size_t sluice_heap_bytes_in_use(void) {
+    struct mallinfo2 info = mallinfo2();
+    return info.uordblks + info.hblkhd;
+}
+
 // MARK: - signalfd
 
-int sluice_signalfd_termination(void) {
-    sigset_t mask;
-    sigemptyset(&mask);
-    sigaddset(&mask, SIGINT);
-    sigaddset(&mask, SIGTERM);
-    int rc = pthread_sigmask(SIG_BLOCK, &mask, NULL);
-    if (rc != 0) { errno = rc; return -1; }
-    return signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+int sluice_signalfd(const sigset_t *mask) {
+    if (mask == NULL) { errno = EINVAL; return -1; }
+    return signalfd(-1, mask, SFD_NONBLOCK | SFD_CLOEXEC);
 }
 
 int sluice_signalfd_read(int fd) {

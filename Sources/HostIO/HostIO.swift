@@ -5,6 +5,9 @@
 // EAGAIN returned as nil), `FileDescriptor` (closed exactly once), `Reactor` (epoll, level-triggered,
 // timers from deadlines, runs on the calling thread), `MonotonicClock`, `EventFD`, `UnixListener` /
 // `UnixStream` (non-blocking, close-on-exec, SCM_RIGHTS), `UDPSocket` and `SocketAddress`,
-// `TAPDevice` and `NetworkInterface` (up/down, MTU, IPv4 address through ioctls, no `ip` process).
-// `LinuxCalls` binds epoll and accept4, which Swift's Glibc module does not import.
+// `TAPDevice` and `NetworkInterface` (up/down, MTU, IPv4 address through ioctls, no `ip` process),
+// `TUNDevice` and its virtio-net `TUNPacketHeader`, `DatagramBatch` (recvmmsg/sendmmsg with UDP
+// GSO/GRO, used by `sluice wg up` and `sluice bridge`'s WAN), `SignalFD` (signals on the reactor).
+// C the Swift code cannot call directly (epoll, accept4, recvmmsg/sendmmsg, signalfd, ioctls) is
+// bound in one place: CShims' `sluice_` wrappers — no dlsym or @_silgen_name here.
 // Not yet: network-namespace helpers.

@@ -2,7 +2,9 @@
 // passt). File descriptors are registered with a read/write interest and a handler; timers are
 // deadlines on the monotonic clock, honoured through epoll_wait's timeout. It runs on the calling
 // thread and dispatches in a fixed order: ready descriptors as the kernel reports them, then the
-// due timers by (deadline, order of scheduling).
+// due timers by (deadline, order of scheduling), then the end-of-round handlers (where batched
+// output — a DatagramBatch of UDP datagrams — is flushed before the reactor sleeps again).
+// epoll is reached through CShims (Swift's Glibc module does not import sys/epoll.h).
 //
 // Level-triggered: a handler that leaves data unread is called again on the next round.
 
@@ -67,6 +69,11 @@ public final class Reactor {
         }
     }
 
+    /// An end-of-round handler.
+    public struct RoundHandler: Hashable, Sendable {
+        public let id: UInt64
+    }
+
     private struct PendingTimer {
         var deadline: Instant
         var id: UInt64
@@ -80,7 +87,8 @@ public final class Reactor {
     /// Sorted by (deadline, id): the id grows with each scheduling, so ties keep their order.
     private var timers: [PendingTimer] = []
     private var nextID: UInt64 = 1
-    private let eventBuffer: UnsafeMutableRawPointer
+    private let eventBuffer: UnsafeMutablePointer<sluice_epoll_ready>
+    private var roundHandlers: [(id: UInt64, handler: () -> Void)] = []
     private let eventCapacity = 64
     /// Stops `run()`; usable from any thread.
     public let stopHandle: ReactorStopHandle
@@ -89,11 +97,12 @@ public final class Reactor {
     /// A reactor with its own epoll instance.
     public init(clock: MonotonicClock = MonotonicClock()) throws(Errno) {
         self.clock = clock
-        let fd = try SystemCall.run { LinuxCalls.epollCreate1(LinuxCalls.epollCloexec) }
+        let fd = try SystemCall.run { sluice_epoll_create() }
         epoll = FileDescriptor(adopting: fd)
         stopHandle = try ReactorStopHandle()
-        eventBuffer = .allocate(byteCount: LinuxCalls.epollEventSize * eventCapacity, alignment: 8)
-        try control(LinuxCalls.epollControlAdd, stopHandle.wake.descriptor, interest: .read, id: Self.wakeID)
+        eventBuffer = .allocate(capacity: eventCapacity)
+        eventBuffer.initialize(repeating: sluice_epoll_ready(), count: eventCapacity)
+        try control(SLUICE_EPOLL_CTL_ADD, stopHandle.wake.descriptor, interest: .read, id: Self.wakeID)
     }
 
     deinit { eventBuffer.deallocate() }
@@ -106,7 +115,7 @@ public final class Reactor {
                          handler: @escaping (Events) -> Void) throws(Errno) -> Registration {
         let id = nextID
         nextID += 1
-        try control(LinuxCalls.epollControlAdd, descriptor, interest: interest, id: id)
+        try control(SLUICE_EPOLL_CTL_ADD, descriptor, interest: interest, id: id)
         entries[id] = Entry(descriptor: descriptor, interest: interest, handler: handler)
         return Registration(id: id)
     }
@@ -115,7 +124,7 @@ public final class Reactor {
     public func modify(_ registration: Registration, interest: Interest) throws(Errno) {
         guard let entry = entries[registration.id] else { return }
         guard entry.interest != interest else { return }
-        try control(LinuxCalls.epollControlModify, entry.descriptor, interest: interest, id: registration.id)
+        try control(SLUICE_EPOLL_CTL_MOD, entry.descriptor, interest: interest, id: registration.id)
         entry.interest = interest
     }
 
@@ -124,7 +133,7 @@ public final class Reactor {
         guard let entry = entries.removeValue(forKey: registration.id) else { return }
         if entry.descriptor.isOpen {
             let fd = entry.descriptor.rawValue
-            _ = try? SystemCall.run { LinuxCalls.epollControl(epoll.rawValue, LinuxCalls.epollControlDelete, fd, nil) }
+            _ = try? SystemCall.run { sluice_epoll_ctl(epoll.rawValue, SLUICE_EPOLL_CTL_DEL, fd, 0, 0) }
         }
     }
 
@@ -133,14 +142,26 @@ public final class Reactor {
 
     private func control(_ op: CInt, _ descriptor: FileDescriptor, interest: Interest, id: UInt64) throws(Errno) {
         var flags: UInt32 = 0
-        if interest.contains(.read) { flags |= LinuxCalls.epollIn | LinuxCalls.epollRdHup }
-        if interest.contains(.write) { flags |= LinuxCalls.epollOut }
-        var event: (UInt64, UInt64) = (0, 0)
+        if interest.contains(.read) { flags |= SLUICE_EPOLLIN | SLUICE_EPOLLRDHUP }
+        if interest.contains(.write) { flags |= SLUICE_EPOLLOUT }
         let fd = descriptor.rawValue
-        _ = try withUnsafeMutableBytes(of: &event) { (raw) throws(Errno) in
-            LinuxCalls.storeEpollEvent(raw.baseAddress!, events: flags, data: id)
-            return try SystemCall.run { LinuxCalls.epollControl(epoll.rawValue, op, fd, raw.baseAddress) }
-        }
+        _ = try SystemCall.run { sluice_epoll_ctl(epoll.rawValue, op, fd, flags, id) }
+    }
+
+    // MARK: End of round
+
+    /// Calls `handler` at the end of every round (after the ready descriptors and the due timers),
+    /// until `remove`: the place to flush output batched during the round.
+    public func atEndOfEveryRound(_ handler: @escaping () -> Void) -> RoundHandler {
+        let id = nextID
+        nextID += 1
+        roundHandlers.append((id, handler))
+        return RoundHandler(id: id)
+    }
+
+    /// Stops calling an end-of-round handler.
+    public func remove(_ handler: RoundHandler) {
+        roundHandlers.removeAll { $0.id == handler.id }
     }
 
     // MARK: Timers
@@ -185,11 +206,11 @@ public final class Reactor {
         let milliseconds: CInt = waitNanoseconds < 0 ? -1
             : CInt(clamping: (waitNanoseconds + 999_999) / 1_000_000)
         let ready = try SystemCall.run {
-            LinuxCalls.epollWait(epoll.rawValue, eventBuffer, CInt(eventCapacity), milliseconds)
+            sluice_epoll_wait(epoll.rawValue, eventBuffer, CInt(eventCapacity), milliseconds)
         }
         var dispatched = 0
         for i in 0..<Int(ready) {
-            let (flags, id) = LinuxCalls.loadEpollEvent(eventBuffer + i * LinuxCalls.epollEventSize)
+            let flags = eventBuffer[i].events, id = eventBuffer[i].data
             if id == Self.wakeID {
                 _ = try? stopHandle.wake.drain()
                 continue
@@ -197,14 +218,15 @@ public final class Reactor {
             // Looked up per event: an earlier handler may have deregistered this one.
             guard let entry = entries[id] else { continue }
             var events: Events = []
-            if flags & LinuxCalls.epollIn != 0 { events.insert(.readable) }
-            if flags & LinuxCalls.epollOut != 0 { events.insert(.writable) }
-            if flags & (LinuxCalls.epollHup | LinuxCalls.epollRdHup) != 0 { events.insert(.hangup) }
-            if flags & LinuxCalls.epollErr != 0 { events.insert(.error) }
+            if flags & SLUICE_EPOLLIN != 0 { events.insert(.readable) }
+            if flags & SLUICE_EPOLLOUT != 0 { events.insert(.writable) }
+            if flags & (SLUICE_EPOLLHUP | SLUICE_EPOLLRDHUP) != 0 { events.insert(.hangup) }
+            if flags & SLUICE_EPOLLERR != 0 { events.insert(.error) }
             entry.handler(events)
             dispatched += 1
         }
         dispatched += fireDueTimers()
+        for (_, handler) in roundHandlers { handler() }
         return dispatched
     }
 

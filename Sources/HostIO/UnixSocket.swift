@@ -55,7 +55,7 @@ public final class UnixListener {
     public func accept() throws(Errno) -> UnixStream? {
         let flags = CInt(SOCK_NONBLOCK.rawValue) | CInt(SOCK_CLOEXEC.rawValue)
         let listening = descriptor.rawValue
-        guard let fd = try SystemCall.nonBlocking({ LinuxCalls.accept4(listening, nil, nil, flags) }) else { return nil }
+        guard let fd = try SystemCall.nonBlocking({ sluice_accept4(listening, flags) }) else { return nil }
         return UnixStream(FileDescriptor(adopting: fd))
     }
 }
@@ -139,7 +139,7 @@ public final class UnixStream {
     /// Blocks until the socket is readable (or writable), at most `timeoutMilliseconds` (-1: forever).
     /// Returns false on timeout.
     @discardableResult
-    public func waitUntil(writable: Bool = false, timeoutMilliseconds: CInt = -1) throws(Errno) -> Bool {
+    func waitUntil(writable: Bool = false, timeoutMilliseconds: CInt = -1) throws(Errno) -> Bool {
         var p = pollfd(fd: descriptor.rawValue, events: Int16(writable ? POLLOUT : POLLIN), revents: 0)
         return try SystemCall.run { poll(&p, 1, timeoutMilliseconds) } > 0
     }

@@ -9,11 +9,8 @@ extension MachineConfig {
 
     /// Reads and validates a machine.yml file; relative paths in it resolve against its directory.
     public static func load(path: String) throws(ConfigError) -> MachineConfig {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw ConfigError(file: path, line: 0, column: 0, message: "cannot read the file", fix: "check the path and its permissions")
-        }
-        guard let text = String(data: data, encoding: .utf8) else {
-            throw ConfigError(file: path, line: 0, column: 0, message: "the file is not UTF-8 text")
+        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
+            throw ConfigError.unreadableFile(path)
         }
         return try parse(text, file: path)
     }

@@ -8,18 +8,18 @@ import HostIO
 import Wire
 
 /// A step of interface set-up that failed.
-public struct LinkSetupError: Error, CustomStringConvertible {
-    public var step: String
-    public var reason: String
-    public var description: String { "\(step): \(reason)" }
+struct LinkSetupError: Error, CustomStringConvertible {
+    var step: String
+    var reason: String
+    var description: String { "\(step): \(reason)" }
 }
 
 /// Addresses, MTU, up, routes.
-public enum LinkSetup {
+enum LinkSetup {
     /// The routes `configuration` needs on interface `name`: every AllowedIPs network not already covered by an
     /// Address's own subnet (the kernel adds that route), and none that would capture a peer's own endpoint.
     /// Returns the routes, and a warning for each one skipped.
-    public static func routes(for configuration: TunnelConfiguration) -> (routes: [IPv4Network], skipped: [String]) {
+    static func routes(for configuration: TunnelConfiguration) -> (routes: [IPv4Network], skipped: [String]) {
         var routes: [IPv4Network] = []
         var skipped: [String] = []
         let endpoints = configuration.peers.compactMap(\.endpoint)
@@ -40,7 +40,7 @@ public enum LinkSetup {
     }
 
     /// Sets the MTU, the addresses, brings `name` up and installs `routes`.
-    public static func configure(_ name: String, configuration: TunnelConfiguration, routes: [IPv4Network]) throws(LinkSetupError) {
+    static func configure(_ name: String, configuration: TunnelConfiguration, routes: [IPv4Network]) throws(LinkSetupError) {
         do { try NetworkInterface.setMTU(name, configuration.mtu) } catch {
             throw LinkSetupError(step: "set MTU \(configuration.mtu) on \(name)", reason: "\(error)")
         }
@@ -70,7 +70,7 @@ public enum LinkSetup {
     }
 
     /// Runs `ip arguments…` and waits for it; throws with its exit status when it fails.
-    public static func ip(_ arguments: [String]) throws(LinkSetupError) {
+    static func ip(_ arguments: [String]) throws(LinkSetupError) {
         let step = "ip " + arguments.joined(separator: " ")
         let status = Spawn.run(["ip"] + arguments)
         switch status {

@@ -12,50 +12,8 @@
 //              kernel's WireGuard marks decrypted packets CHECKSUM_UNNECESSARY).
 
 import Glibc
+import HostIO
 import Wire
-
-/// struct virtio_net_hdr (virtio spec §5.1.6, without num_buffers), as TUN reads and writes it.
-struct TUNPacketHeader {
-    static let size = 10
-    /// VIRTIO_NET_HDR_F_NEEDS_CSUM: checksum from csum_start, stored at csum_start + csum_offset.
-    static let needsChecksum: UInt8 = 1
-    /// VIRTIO_NET_HDR_F_DATA_VALID: the receiver need not verify the checksum.
-    static let dataValid: UInt8 = 2
-    static let gsoNone: UInt8 = 0
-    static let gsoTCPv4: UInt8 = 1
-    static let gsoECN: UInt8 = 0x80
-
-    var flags: UInt8 = 0
-    var gsoType: UInt8 = 0
-    var headerLength: UInt16 = 0
-    var gsoSize: UInt16 = 0
-    var checksumStart: UInt16 = 0
-    var checksumOffset: UInt16 = 0
-
-    init(flags: UInt8 = 0, gsoType: UInt8 = 0, headerLength: UInt16 = 0, gsoSize: UInt16 = 0,
-         checksumStart: UInt16 = 0, checksumOffset: UInt16 = 0) {
-        self.flags = flags; self.gsoType = gsoType; self.headerLength = headerLength; self.gsoSize = gsoSize
-        self.checksumStart = checksumStart; self.checksumOffset = checksumOffset
-    }
-
-    /// Reads the header at the front of `b` (at least 10 bytes).
-    init(_ b: UnsafeRawBufferPointer) {
-        flags = b[0]; gsoType = b[1]
-        headerLength = b.loadUnaligned(fromByteOffset: 2, as: UInt16.self)
-        gsoSize = b.loadUnaligned(fromByteOffset: 4, as: UInt16.self)
-        checksumStart = b.loadUnaligned(fromByteOffset: 6, as: UInt16.self)
-        checksumOffset = b.loadUnaligned(fromByteOffset: 8, as: UInt16.self)
-    }
-
-    /// Writes the header at `offset` of `b`.
-    func write(to b: UnsafeMutableRawBufferPointer, at offset: Int) {
-        b[offset] = flags; b[offset + 1] = gsoType
-        b.storeBytes(of: headerLength, toByteOffset: offset + 2, as: UInt16.self)
-        b.storeBytes(of: gsoSize, toByteOffset: offset + 4, as: UInt16.self)
-        b.storeBytes(of: checksumStart, toByteOffset: offset + 6, as: UInt16.self)
-        b.storeBytes(of: checksumOffset, toByteOffset: offset + 8, as: UInt16.self)
-    }
-}
 
 /// IPv4 + TCP field offsets used here (RFC 791 §3.1, RFC 9293 §3.1).
 enum TCPv4 {

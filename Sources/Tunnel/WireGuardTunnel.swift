@@ -23,33 +23,33 @@ public struct TunnelError: Error, CustomStringConvertible {
 }
 
 /// Packet counts of the driver itself (the device counts protocol events and drops).
-public struct TunnelCounters: Sendable, Equatable {
+struct TunnelCounters: Sendable, Equatable {
     /// Packets read from the TUN device.
-    public var tunRead: UInt64 = 0
+    var tunRead: UInt64 = 0
     /// Packets written to the TUN device.
-    public var tunWritten: UInt64 = 0
+    var tunWritten: UInt64 = 0
     /// Decrypted packets the TUN device refused (queue full or error).
-    public var tunWriteDrops: UInt64 = 0
+    var tunWriteDrops: UInt64 = 0
     /// Datagrams sent and received on the UDP socket.
-    public var udpSent: UInt64 = 0
-    public var udpReceived: UInt64 = 0
+    var udpSent: UInt64 = 0
+    var udpReceived: UInt64 = 0
     /// Datagrams received that were truncated or not IPv4.
-    public var udpReceiveDrops: UInt64 = 0
+    var udpReceiveDrops: UInt64 = 0
 }
 
 /// A WireGuard interface on a TUN device in the current network namespace.
 public final class WireGuardTunnel {
-    public let configuration: TunnelConfiguration
-    public let device: WireGuardDevice
-    public let tun: TUNDevice
-    public let socket: UDPSocket
+    let configuration: TunnelConfiguration
+    let device: WireGuardDevice
+    let tun: TUNDevice
+    let socket: UDPSocket
     /// The UDP port the socket is bound to.
-    public let listenPort: UInt16
-    public private(set) var counters = TunnelCounters()
+    let listenPort: UInt16
+    private(set) var counters = TunnelCounters()
 
     let reactor: Reactor
     let clock: MonotonicClock
-    let signals: SignalSource
+    let signals: SignalFD
     let log: (String) -> Void
     let sendBatch: DatagramBatch
     let receiveBatch: DatagramBatch
@@ -73,7 +73,7 @@ public final class WireGuardTunnel {
     public init(configuration: TunnelConfiguration, name: String, log: @escaping (String) -> Void) throws(TunnelError) {
         self.configuration = configuration
         self.log = log
-        do { signals = try SignalSource([SIGINT, SIGTERM, SIGUSR1]) } catch { throw TunnelError("signalfd: \(error)") }
+        do { signals = try SignalFD([SIGINT, SIGTERM, SIGUSR1]) } catch { throw TunnelError("signalfd: \(error)") }
         do { tun = try TUNDevice(name: name, offloads: configuration.sluice.tunOffload) } catch {
             throw TunnelError("cannot create TUN device '\(name)': \(error)"
                               + (error == .notPermitted ? " — run as root (CAP_NET_ADMIN)" : ""))
@@ -104,7 +104,7 @@ public final class WireGuardTunnel {
         receiveBatch = DatagramBatch(capacity: Self.batchSize, slotSize: 65536)
         if udpOffload {
             sendBatch.segmentationOffload = true
-            _ = UDPControl.enableReceiveOffload(socket.descriptor.rawValue)
+            socket.enableReceiveOffload()
         }
         offloadReadBuffer = .allocate(byteCount: TUNPacketHeader.size + 65536, alignment: 16)
         offloadReadBuffer.initializeMemory(as: UInt8.self, repeating: 0)
@@ -146,9 +146,6 @@ public final class WireGuardTunnel {
     }
 
     deinit { offloadReadBuffer.deallocate() }
-
-    /// Stops `run()` (from a handler on the reactor thread).
-    public func stop() { reactor.stop() }
 
     func shutdown() {
         for r in registrations { reactor.deregister(r) }
@@ -232,14 +229,14 @@ public final class WireGuardTunnel {
         switch device.send(packet: slot, count: count, now: now) {
         case .transmit(_, let endpoint, let length):
             sendBatch.commit(length: length, to: endpoint)
-            if sendBatch.isFull { counters.udpSent &+= UInt64(sendBatch.send(on: socket.descriptor.rawValue)) }
+            if sendBatch.isFull { counters.udpSent &+= UInt64(sendBatch.send(on: socket)) }
         case .queued, .dropped:
             break
         }
     }
 
     func finishSending() {
-        if !sendBatch.isEmpty { counters.udpSent &+= UInt64(sendBatch.send(on: socket.descriptor.rawValue)) }
+        if !sendBatch.isEmpty { counters.udpSent &+= UInt64(sendBatch.send(on: socket)) }
         flushOutgoing()
         armDeviceTimer()
     }
@@ -247,12 +244,11 @@ public final class WireGuardTunnel {
     // MARK: UDP → TUN
 
     func socketReadable() {
-        let socketFD = socket.descriptor.rawValue
         var moved = 0
         var errors = 0
         while moved < Self.fairnessLimit {
             let n: Int
-            do { n = try receiveBatch.receive(on: socketFD) } catch {
+            do { n = try receiveBatch.receive(on: socket) } catch {
                 // ICMP errors (port unreachable from a peer that went away) surface here once each; not fatal.
                 if error.rawValue != ECONNREFUSED { log("\(tun.name): UDP receive: \(error)") }
                 errors += 1
@@ -264,18 +260,13 @@ public final class WireGuardTunnel {
             counters.udpReceived &+= UInt64(n)
             let now = clock.now()
             for i in 0..<n {
-                guard let (length, source, segment) = receiveBatch.received(i) else { counters.udpReceiveDrops &+= 1; continue }
-                let slot = receiveBatch.slot(i)
-                // UDP GRO may have joined several datagrams of `segment` bytes (the last may be shorter).
-                var offset = 0
-                while offset < length {
-                    let end = min(offset + segment, length)
-                    let datagram = UnsafeMutableRawBufferPointer(rebasing: slot[offset..<end])
-                    if case .deliver(_, let range) = device.receive(datagram: datagram, count: end - offset, from: source, now: now) {
+                // UDP GRO may have joined several datagrams of one size; each is decrypted in place on its own.
+                let whole = receiveBatch.forEachDatagram(inMessage: i) { datagram, source in
+                    if case .deliver(_, let range) = device.receive(datagram: datagram, count: datagram.count, from: source, now: now) {
                         deliver(datagram, range)
                     }
-                    offset = end
                 }
+                if !whole { counters.udpReceiveDrops &+= 1 }
             }
             if !coalescer.isEmpty { writeToTUN(coalescer.finish()) }
             flushOutgoing()
@@ -380,7 +371,7 @@ public final class WireGuardTunnel {
     }
 
     /// The interface line, then one line per peer (the format `sluice wg up` prints on SIGUSR1).
-    public func statusLines(now: Instant) -> [String] {
+    func statusLines(now: Instant) -> [String] {
         var lines = ["\(tun.name): port \(listenPort), tun read \(counters.tunRead) written \(counters.tunWritten), "
                      + device.counters.summary]
         for id in device.peerIDs {

@@ -1,7 +1,8 @@
 // Room: YAMLSchema — layer 1. Typed reads of YAML documents that keep every value's position, so
 // a bad config or scenario file fails with file:line:column, what was wrong, and the fix
-// (docs/architecture.md, Bad input). Used by Engine (bridge.yml) and the lab (scenario files). No I/O: callers read
-// the file and pass its text.
+// (docs/architecture.md, Bad input). Used by Engine (bridge.yml), QEMU (machine.yml) and the lab (scenario files).
+// No I/O: callers read the file and pass its text (`ConfigError.unreadableFile` when they cannot).
+// The one "did you mean …" suggestion (`closestCandidate`, `didYouMean`) every reader uses.
 import Foundation
 import Yams
 
@@ -78,7 +79,7 @@ public struct YAMLValue {
             }
             let keyValue = YAMLValue(node: k, path: path, file: file)
             guard allowed.contains(ks.string) else {
-                let hint = closest(ks.string, in: allowed).map { "did you mean '\($0)'? " } ?? ""
+                let hint = didYouMean(ks.string, in: allowed)
                 throw keyValue.error("unknown key '\(ks.string)'",
                                      fix: "\(hint)allowed here: \(allowed.joined(separator: ", "))")
             }
@@ -185,15 +186,13 @@ extension ConfigError {
     }
 }
 
-/// The text of a configuration or scenario file, or a located error saying why it cannot be read.
-public func readConfigFile(_ path: String) throws(ConfigError) -> String {
-    guard let data = FileManager.default.contents(atPath: path) else {
-        throw ConfigError(file: path, line: 0, column: 0, message: "cannot read the file", fix: "check the path and its permissions")
+extension ConfigError {
+    /// What a reader says when the file at `path` cannot be read as UTF-8 text. Reading is the caller's
+    /// (the CLI, the lab, the QEMU runner): this module only parses the text it is given.
+    public static func unreadableFile(_ path: String) -> ConfigError {
+        ConfigError(file: path, line: 0, column: 0, message: "cannot read the file as UTF-8 text",
+                    fix: "check the path, its permissions and that it is UTF-8 text")
     }
-    guard let text = String(data: data, encoding: .utf8) else {
-        throw ConfigError(file: path, line: 0, column: 0, message: "the file is not UTF-8 text")
-    }
-    return text
 }
 
 /// Parses "250ms", "1.5s", "2m", "1h", "10us", "5ns"; a bare number is seconds.
@@ -208,22 +207,31 @@ public func parseDuration(_ text: String) -> Duration? {
     return .nanoseconds(Int64((v * 1e9).rounded()))
 }
 
-/// The candidate nearest to `word` by edit distance, if it is close enough to be a likely typo.
-func closest(_ word: String, in candidates: [String]) -> String? {
+/// The candidate nearest to `word` by edit distance (Levenshtein, case-insensitive), if it is close enough to
+/// be a likely typo: within `maximumDistance`, by default max(2, a third of the word's length). Every config
+/// and scenario reader suggests through this one function.
+public func closestCandidate(to word: String, in candidates: [String], maximumDistance: Int? = nil) -> String? {
     func distance(_ a: [Character], _ b: [Character]) -> Int {
         var row = Array(0...b.count)
-        for i in 1...max(a.count, 1) where !a.isEmpty {
-            var prev = row[0]; row[0] = i
-            for j in stride(from: 1, through: b.count, by: 1) {
-                let cur = row[j]
-                row[j] = min(row[j] + 1, row[j - 1] + 1, prev + (a[i - 1] == b[j - 1] ? 0 : 1))
-                prev = cur
+        for i in a.indices {
+            var previous = row[0]
+            row[0] = i + 1
+            for j in b.indices {
+                let current = row[j + 1]
+                row[j + 1] = min(row[j + 1] + 1, row[j] + 1, previous + (a[i] == b[j] ? 0 : 1))
+                previous = current
             }
         }
-        return a.isEmpty ? b.count : row[b.count]
+        return row[b.count]
     }
     let w = Array(word.lowercased())
     let best = candidates.map { ($0, distance(w, Array($0.lowercased()))) }.min { $0.1 < $1.1 }
-    guard let best, best.1 <= max(2, w.count / 3) else { return nil }
+    guard let best, best.1 <= (maximumDistance ?? max(2, w.count / 3)) else { return nil }
     return best.0
+}
+
+/// "did you mean 'x'? " for the closest candidate (see `closestCandidate`), or "" when none is close: the
+/// start of a `ConfigError.fix`.
+public func didYouMean(_ word: String, in candidates: [String], maximumDistance: Int? = nil) -> String {
+    closestCandidate(to: word, in: candidates, maximumDistance: maximumDistance).map { "did you mean '\($0)'? " } ?? ""
 }

@@ -2,6 +2,7 @@ import ArgumentParser
 import CMallocCounter
 import Engine
 import Foundation
+import Benchmarks
 import Lab
 import Tunnel
 

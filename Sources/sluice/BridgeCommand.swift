@@ -2,6 +2,7 @@ import ArgumentParser
 import BridgeDaemon
 import Engine
 import Foundation
+import YAMLSchema
 
 /// `sluice bridge bridge.yml [--stats]`: serve vhost-user guests and TAP ports with the engine.
 struct BridgeCommand: ParsableCommand {
@@ -16,7 +17,7 @@ struct BridgeCommand: ParsableCommand {
 
     func run() throws {
         let config: BridgeConfig
-        do { config = try BridgeConfig.load(path: file) } catch {
+        do { config = try BridgeConfig.read(path: file) } catch {
             FileHandle.standardError.write(Data("\(error)\n".utf8))
             throw ExitCode(2)
         }
@@ -36,5 +37,15 @@ struct BridgeCommand: ParsableCommand {
         }
         try daemon.run()
         print(daemon.statistics(), terminator: "")
+    }
+}
+
+extension BridgeConfig {
+    /// Reads and validates a bridge.yml file (the Engine parses text; reading the file is ours).
+    static func read(path: String) throws(ConfigError) -> BridgeConfig {
+        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
+            throw ConfigError.unreadableFile(path)
+        }
+        return try BridgeConfig.parse(text, file: path)
     }
 }

@@ -11,7 +11,7 @@ struct Check: ParsableCommand {
 
     func run() throws {
         let config: BridgeConfig
-        do { config = try BridgeConfig.load(path: file) } catch {
+        do { config = try BridgeConfig.read(path: file) } catch {
             FileHandle.standardError.write(Data("\(error)\n".utf8))
             throw ExitCode(2)
         }

@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -387,13 +388,93 @@ static void bad_fd_gives_ebadf_everywhere(void **state) {
     EXPECT_EBADF(sluice_sendmsg_fds(fd, "x", 1, NULL, 0));
     EXPECT_EBADF(sluice_recvmsg_fds(fd, buf, sizeof buf, fds, 1, &nfds, NULL));
     EXPECT_EBADF(sluice_recvmsg_fds(-1, buf, sizeof buf, fds, 1, &nfds, NULL));
+    EXPECT_EBADF(sluice_accept4(fd, 0));
+    EXPECT_EBADF(sluice_epoll_ctl(fd, SLUICE_EPOLL_CTL_ADD, 0, SLUICE_EPOLLIN, 0));
+    sluice_mmsghdr message;
+    memset(&message, 0, sizeof message);
+    EXPECT_EBADF(sluice_sendmmsg(fd, &message, 1, 0));
+    EXPECT_EBADF(sluice_recvmmsg(fd, &message, 1, 0));
 #undef EXPECT_EBADF
+}
+
+// MARK: - epoll, sendmmsg/recvmmsg
+
+static void epoll_reports_registered_data_and_events(void **state) {
+    (void)state;
+    int ep = sluice_epoll_create();
+    assert_true(ep >= 0);
+    int efd = sluice_eventfd(0, SLUICE_EFD_NONBLOCK | SLUICE_EFD_CLOEXEC);
+    assert_true(efd >= 0);
+    assert_int_equal(sluice_epoll_ctl(ep, SLUICE_EPOLL_CTL_ADD, efd, SLUICE_EPOLLIN, 0x1122334455667788ULL), 0);
+    sluice_epoll_ready ready[4];
+    assert_int_equal(sluice_epoll_wait(ep, ready, 4, 0), 0);        /* nothing yet */
+    assert_int_equal(sluice_eventfd_write(efd, 1), 0);
+    assert_int_equal(sluice_epoll_wait(ep, ready, 4, 1000), 1);
+    assert_true(ready[0].events & SLUICE_EPOLLIN);
+    assert_true(ready[0].data == 0x1122334455667788ULL);
+    assert_int_equal(sluice_epoll_ctl(ep, SLUICE_EPOLL_CTL_MOD, efd, SLUICE_EPOLLOUT, 7), 0);
+    assert_int_equal(sluice_epoll_wait(ep, ready, 4, 0), 1);
+    assert_true(ready[0].events & SLUICE_EPOLLOUT);
+    assert_true(ready[0].data == 7);
+    assert_int_equal(sluice_epoll_ctl(ep, SLUICE_EPOLL_CTL_DEL, efd, 0, 0), 0);
+    assert_int_equal(sluice_epoll_wait(ep, ready, 4, 0), 0);
+    errno = 0;
+    assert_int_equal(sluice_epoll_wait(ep, NULL, 4, 0), -1);
+    assert_int_equal(errno, EINVAL);
+    close(efd);
+    close(ep);
+}
+
+static void mmsg_moves_a_batch_of_datagrams(void **state) {
+    (void)state;
+    int sv[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_DGRAM, 0, sv), 0);
+    char a[] = "first", b[] = "second!";
+    struct iovec out[2] = { { a, 5 }, { b, 7 } };
+    sluice_mmsghdr send[2];
+    memset(send, 0, sizeof send);
+    for (int i = 0; i < 2; i++) { send[i].msg_hdr.msg_iov = &out[i]; send[i].msg_hdr.msg_iovlen = 1; }
+    assert_int_equal(sluice_sendmmsg(sv[0], send, 2, 0), 2);
+    assert_int_equal(send[0].msg_len, 5);
+    assert_int_equal(send[1].msg_len, 7);
+    char in_buf[2][16];
+    struct iovec in[2] = { { in_buf[0], 16 }, { in_buf[1], 16 } };
+    sluice_mmsghdr receive[2];
+    memset(receive, 0, sizeof receive);
+    for (int i = 0; i < 2; i++) { receive[i].msg_hdr.msg_iov = &in[i]; receive[i].msg_hdr.msg_iovlen = 1; }
+    assert_int_equal(sluice_recvmmsg(sv[1], receive, 2, MSG_DONTWAIT), 2);
+    assert_int_equal(receive[0].msg_len, 5);
+    assert_int_equal(receive[1].msg_len, 7);
+    assert_memory_equal(in_buf[1], "second!", 7);
+    errno = 0;
+    assert_int_equal(sluice_recvmmsg(sv[1], receive, 2, MSG_DONTWAIT), -1);
+    assert_int_equal(errno, EAGAIN);
+    close(sv[0]);
+    close(sv[1]);
+}
+
+static void heap_bytes_in_use_sees_an_allocation(void **state) {
+    (void)state;
+    size_t before = sluice_heap_bytes_in_use();
+    char *kept = malloc(200000);
+    assert_non_null(kept);
+    memset(kept, 1, 200000);
+    size_t after = sluice_heap_bytes_in_use();
+    assert_true(after >= before + 200000);
+    free(kept);
+    assert_true(sluice_heap_bytes_in_use() < after);
 }
 
 static void signalfd_reports_sigterm_instead_of_dying(void **state) {
     (void)state;
-    int fd = sluice_signalfd_termination();
+    sigset_t mask;
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGINT);
+    sigaddset(&mask, SIGTERM);
+    assert_int_equal(pthread_sigmask(SIG_BLOCK, &mask, NULL), 0);
+    int fd = sluice_signalfd(&mask);
     assert_true(fd >= 0);
+    assert_int_equal(sluice_signalfd(NULL), -1);
     assert_int_equal(sluice_signalfd_read(fd), 0);          /* nothing pending yet */
     assert_int_equal(raise(SIGTERM), 0);                    /* blocked: becomes readable */
     assert_int_equal(sluice_signalfd_read(fd), SIGTERM);
@@ -419,6 +500,9 @@ int main(void) {
         cmocka_unit_test(tun_open_configures_a_tap),
         cmocka_unit_test(tun_open_rejects_bad_names),
         cmocka_unit_test(bad_fd_gives_ebadf_everywhere),
+        cmocka_unit_test(epoll_reports_registered_data_and_events),
+        cmocka_unit_test(mmsg_moves_a_batch_of_datagrams),
+        cmocka_unit_test(heap_bytes_in_use_sees_an_allocation),
         cmocka_unit_test(signalfd_reports_sigterm_instead_of_dying),
     };
     return cmocka_run_group_tests_name("cshims", tests, NULL, NULL);

@@ -1,8 +1,8 @@
 // Steady-state memory check for the per-frame path (docs/performance.md: zero heap allocations per packet).
 //
 // What this measures: the bytes glibc's allocator holds in live chunks over all arenas plus mmapped
-// chunks (what `mallinfo2()` reports as uordblks + hblkhd). Swift's Glibc module does not import
-// <malloc.h>, so the figure is read from `malloc_info`'s totals, looked up with dlsym. It is taken
+// chunks (what `mallinfo2()` reports as uordblks + hblkhd; Swift's Glibc module does not import
+// <malloc.h>, so it is read through CShims' sluice_heap_bytes_in_use). It is taken
 // before and after 200 000 switched frames, after a warm-up of 20 000. Anything the path keeps — a
 // table or array that grows, a leak — shows up as growth (allowance: 64 KiB for other threads' noise).
 //
@@ -17,6 +17,7 @@
 // repeated with a fresh bridge, up to three attempts, and the smallest growth counts.
 
 import Basics
+import CShims
 import Testing
 import Wire
 @testable import Datapath
@@ -76,51 +77,23 @@ private struct Bridge {
     }
 }
 
-typealias MallocInfo = @convention(c) (Int32, UnsafeMutablePointer<FILE>?) -> Int32
+/// Bytes in live heap chunks (all arenas, plus mmapped chunks): mallinfo2's uordblks + hblkhd.
+func bytesInUse() -> Int { Int(sluice_heap_bytes_in_use()) }
 
-let mallocInfo: MallocInfo? =
-    dlsym(dlopen(nil, RTLD_NOW), "malloc_info").map { unsafeBitCast($0, to: MallocInfo.self) }
-
-/// Bytes in live heap chunks (all arenas, plus mmapped chunks), from the totals `malloc_info` prints
-/// last: `<total type="fast" … size="F"/>`, `<total type="rest" … size="R"/>`,
-/// `<total type="mmap" … size="M"/>`, `<system type="current" size="C"/>` → C − F − R + M.
-/// `scratch` is preallocated by the caller so that both readings see the same heap around them.
-func bytesInUse(scratch: UnsafeMutableRawBufferPointer) -> Int? {
-    guard let mallocInfo, let file = fmemopen(scratch.baseAddress, scratch.count, "w") else { return nil }
-    let status = mallocInfo(0, file)
-    fflush(file)
-    let written = Int(ftell(file))
-    fclose(file)
-    guard status == 0, written > 0, written < scratch.count else { return nil }
-    let xml = String(decoding: UnsafeRawBufferPointer(rebasing: scratch[..<written]), as: UTF8.self)
-    func lastSize(_ prefix: String) -> Int? {
-        guard let line = xml.split(separator: "\n").last(where: { $0.hasPrefix(prefix) }),
-              let size = line.split(separator: "size=\"").dropFirst().last else { return nil }
-        return Int(size.prefix(while: \.isNumber))
-    }
-    guard let current = lastSize("<system type=\"current\""), let fast = lastSize("<total type=\"fast\""),
-          let rest = lastSize("<total type=\"rest\""), let mmapped = lastSize("<total type=\"mmap\"") else { return nil }
-    return current - fast - rest + mmapped
-}
-
-@Suite(.enabled(if: mallocInfo != nil, "this C library has no malloc_info"))
+@Suite
 struct SteadyStateMemoryTests {
     @Test func theMeasureSeesRetainedGrowth() throws {
-        let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
-        defer { scratch.deallocate() }
         var kept: [[UInt8]] = []
         kept.reserveCapacity(1_000)
-        let before = try #require(bytesInUse(scratch: scratch))
+        let before = bytesInUse()
         for _ in 0..<1_000 { kept.append([UInt8](repeating: 1, count: 256)) }
-        let after = try #require(bytesInUse(scratch: scratch))
+        let after = bytesInUse()
         #expect(after - before >= 256_000, "positive control: 1000 × 256 B kept must show")
         #expect(kept.count == 1_000)
     }
 
     @Test func switchingFramesDoesNotGrowTheHeap() throws {
         let warmUp = 20_000, span = 200_000, allowance = 64 * 1024
-        let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
-        defer { scratch.deallocate() }
         // The span is ten times the warm-up, so storage that grows per frame — even by amortised
         // doubling — must reallocate inside it. Other tests' threads add noise, so a noisy attempt
         // is repeated with a fresh bridge (a real leak grows in every attempt), up to three.
@@ -130,9 +103,9 @@ struct SteadyStateMemoryTests {
         while growth.count < 3 {
             bridge = try Bridge()
             bridge.run(frames: warmUp)  // every station learned, every code path taken
-            let before = try #require(bytesInUse(scratch: scratch))
+            let before = bytesInUse()
             bridge.run(frames: span)
-            let after = try #require(bytesInUse(scratch: scratch))
+            let after = bytesInUse()
             growth.append(after - before)
             if growth.last! < allowance { break }
         }

@@ -9,7 +9,8 @@ import YAMLSchema
 let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
 
 @Test func acceptsOathgatesSampleUnchanged() throws {
-    let config = try BridgeConfig.load(path: packageRoot + "/fixtures/configs/oathgate-sample.yml")
+    let path = packageRoot + "/fixtures/configs/oathgate-sample.yml"
+    let config = try BridgeConfig.parse(String(contentsOfFile: path, encoding: .utf8), file: path)
     let router = try #require(config.router)
     #expect(router.interfaces.count == 1)
     #expect(router.interfaces[0].ipv4.description == "10.67.213.1/24")
@@ -88,6 +89,9 @@ func badConfigsAreLocated(text: String, line: Int, message: String) {
     }
 }
 
-@Test func missingFileIsReported() {
-    #expect(throws: ConfigError.self) { try BridgeConfig.load(path: "/nonexistent/bridge.yml") }
+@Test func unreadableFileErrorNamesTheFile() {
+    // The Engine reads no files; its callers report a file they cannot read with this error.
+    let error = ConfigError.unreadableFile("/nonexistent/bridge.yml")
+    #expect(error.file == "/nonexistent/bridge.yml" && error.fix != nil)
+    #expect(error.description.hasPrefix("/nonexistent/bridge.yml:0:0: error: cannot read"))
 }

@@ -26,6 +26,25 @@ import Testing
         #expect(reactor.registrationCount == 0)
     }
 
+    @Test func endOfRoundHandlersRunAfterEveryRoundUntilRemoved() throws {
+        let reactor = try Reactor()
+        let event = try EventFD()
+        var order: [String] = []
+        _ = try reactor.register(event.descriptor, interest: .read) { _ in
+            _ = try? event.drain()
+            order.append("event")
+        }
+        let handler = reactor.atEndOfEveryRound { order.append("end") }
+        try event.signal(1)
+        try reactor.runOnce(timeout: .seconds(1))
+        #expect(order == ["event", "end"])
+        try reactor.runOnce(timeout: .zero)   // a round with nothing ready still ends
+        #expect(order == ["event", "end", "end"])
+        reactor.remove(handler)
+        try reactor.runOnce(timeout: .zero)
+        #expect(order == ["event", "end", "end"])
+    }
+
     @Test func writeInterestAndModify() throws {
         let reactor = try Reactor()
         let (a, b) = try UnixStream.pair()

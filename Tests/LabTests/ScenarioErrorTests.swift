@@ -45,6 +45,11 @@ nodes:
 
 """
 
+@Test func unreadableScenarioFileIsReportedWithItsPath() {
+    // YAMLSchema parses text; Scenario.load reads the file and says so when it cannot.
+    #expect(throws: ConfigError.unreadableFile("/nonexistent/scenario.yml")) { try Scenario.load(path: "/nonexistent/scenario.yml") }
+}
+
 @Test func unknownTopLevelKeySuggestsTheRightOne() {
     let text = base + "timline:\n  - { at: 1s, do: dhcp, node: vm1 }\n"
     expectError(text, line: 5, at: "timline", message: "unknown key 'timline'", fix: "did you mean 'timeline'?")

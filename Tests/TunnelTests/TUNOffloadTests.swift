@@ -1,4 +1,5 @@
 import Basics
+import HostIO
 import Testing
 import Wire
 @testable import Tunnel

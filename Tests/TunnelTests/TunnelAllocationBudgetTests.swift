@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Basics
 import Glibc
+import HostIO
 import Testing
 import Wire
 import WireGuard
@@ -59,8 +60,8 @@ import WireGuard
             }
             // What sendmmsg and recvmmsg would carry: each datagram into a receive slot.
             for i in 0..<send.count {
-                let datagram = UnsafeMutableRawBufferPointer(rebasing: receive.slot(i)[0..<send.iovecs[i].iov_len])
-                datagram.copyMemory(from: UnsafeRawBufferPointer(start: send.iovecs[i].iov_base, count: datagram.count))
+                let datagram = UnsafeMutableRawBufferPointer(rebasing: receive.slot(i)[0..<send.datagram(i).count])
+                datagram.copyMemory(from: send.datagram(i))
                 if case .deliver(_, let range) = loopback.receiver.receive(datagram: datagram, count: datagram.count,
                                                                             from: endpoint, now: .zero) {
                     delivered += 1

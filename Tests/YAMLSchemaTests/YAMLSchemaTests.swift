@@ -52,3 +52,17 @@ import Testing
     #expect(parseDuration("-1s") == nil)
     #expect(parseDuration("abc") == nil)
 }
+
+@Test func suggestionsAreTheNearestCloseCandidate() {
+    let keys = ["timeline", "nodes", "links", "expect"]
+    #expect(closestCandidate(to: "timline", in: keys) == "timeline")
+    #expect(closestCandidate(to: "NODES", in: keys) == "nodes")            // case does not count
+    #expect(closestCandidate(to: "bandwidth", in: keys) == nil)            // nothing close
+    #expect(closestCandidate(to: "x", in: []) == nil)
+    // The default allows max(2, a third of the word); a caller may be stricter.
+    #expect(closestCandidate(to: "lnks", in: keys) == "links")
+    #expect(closestCandidate(to: "h9", in: ["h1"]) == "h1")
+    #expect(closestCandidate(to: "x9", in: ["h1"], maximumDistance: 1) == nil)
+    #expect(didYouMean("expct", in: keys) == "did you mean 'expect'? ")
+    #expect(didYouMean("zzzzzz", in: keys) == "")
+}

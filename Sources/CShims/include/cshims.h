@@ -1,5 +1,10 @@
-// CShims — the few system calls Swift cannot make directly (variadic ioctl, CMSG macros,
-// eventfd, memfd). Each wrapper returns -1 and leaves errno set on failure, like the call it wraps.
+// CShims — the one place where the Swift code binds C it cannot call directly: variadic ioctl,
+// CMSG macros, and the glibc calls Swift's Glibc module does not import (epoll, accept4,
+// recvmmsg/sendmmsg, eventfd, memfd, signalfd hide behind _GNU_SOURCE or outside its umbrella
+// header). Every such call gets a `sluice_` wrapper here — no dlsym, no @_silgen_name elsewhere.
+// (The allocation-budget tests' dlsym of `sluice_malloc_count` binds no glibc call: it asks whether
+// CMallocCounter's interposer was preloaded.)
+// Each wrapper returns -1 and leaves errno set on failure, like the call it wraps.
 // None of them retries EINTR: the Swift caller's single syscall choke point does that.
 #ifndef SLUICE_CSHIMS_H
 #define SLUICE_CSHIMS_H
@@ -7,6 +12,8 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <signal.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 
 // MARK: - Constants exported for Swift
@@ -49,6 +56,16 @@ static const int SLUICE_MSG_TRUNC = 0x20;
 /// The most fds one SCM_RIGHTS message may carry (SCM_MAX_FD, linux/net/scm.h).
 static const size_t SLUICE_SCM_MAX_FD = 253;
 
+/// epoll_ctl operations and event bits (sys/epoll.h).
+static const int SLUICE_EPOLL_CTL_ADD = 1;
+static const int SLUICE_EPOLL_CTL_DEL = 2;
+static const int SLUICE_EPOLL_CTL_MOD = 3;
+static const uint32_t SLUICE_EPOLLIN = 0x001;
+static const uint32_t SLUICE_EPOLLOUT = 0x004;
+static const uint32_t SLUICE_EPOLLERR = 0x008;
+static const uint32_t SLUICE_EPOLLHUP = 0x010;
+static const uint32_t SLUICE_EPOLLRDHUP = 0x2000;
+
 // MARK: - TUN/TAP
 
 /// Opens /dev/net/tun (O_RDWR | O_CLOEXEC, blocking) and attaches it to interface `name_in`
@@ -69,6 +86,47 @@ int sluice_tun_set_vnet_hdr_size(int fd, int size);
 
 /// TUNGETVNETHDRSZ: the current virtio-net header size, stored in *size. Returns 0.
 int sluice_tun_get_vnet_hdr_size(int fd, int *size);
+
+// MARK: - epoll
+
+/// One ready descriptor as sluice_epoll_wait reports it: the events and the registration's
+/// data. Naturally aligned (the kernel's struct epoll_event is packed on x86-64).
+typedef struct sluice_epoll_ready {
+    uint32_t events;
+    uint64_t data;
+} sluice_epoll_ready;
+
+/// The most events one sluice_epoll_wait returns.
+static const int SLUICE_EPOLL_MAX_READY = 256;
+
+/// epoll_create1(EPOLL_CLOEXEC). Returns the fd.
+int sluice_epoll_create(void);
+
+/// epoll_ctl(2): `op` is SLUICE_EPOLL_CTL_*; `events` (SLUICE_EPOLL*) and `data` are ignored
+/// for SLUICE_EPOLL_CTL_DEL. Returns 0.
+int sluice_epoll_ctl(int epfd, int op, int fd, uint32_t events, uint64_t data);
+
+/// epoll_wait(2) for up to `max` (at most SLUICE_EPOLL_MAX_READY) descriptors, `timeout_ms` as
+/// epoll_wait's (-1 waits forever). Returns how many were stored in `ready`.
+int sluice_epoll_wait(int epfd, sluice_epoll_ready *ready, int max, int timeout_ms);
+
+// MARK: - Sockets
+
+/// accept4(2) without the peer's address; `flags` are SOCK_NONBLOCK / SOCK_CLOEXEC. Returns the fd.
+int sluice_accept4(int fd, int flags);
+
+/// struct mmsghdr (sys/socket.h, _GNU_SOURCE): one message of a recvmmsg/sendmmsg batch and the
+/// bytes it moved. cshims.c checks the layout against glibc's.
+typedef struct sluice_mmsghdr {
+    struct msghdr msg_hdr;
+    unsigned int msg_len;
+} sluice_mmsghdr;
+
+/// sendmmsg(2) of `count` messages. Returns how many were sent (then sent ones' msg_len is set).
+int sluice_sendmmsg(int fd, sluice_mmsghdr *messages, unsigned count, int flags);
+
+/// recvmmsg(2) of up to `count` messages, no timeout. Returns how many arrived.
+int sluice_recvmmsg(int fd, sluice_mmsghdr *messages, unsigned count, int flags);
 
 // MARK: - SCM_RIGHTS
 
@@ -107,12 +165,18 @@ int sluice_memfd_create(const char *name, unsigned flags);
 
 // MARK: - signalfd
 
-/// Blocks SIGINT and SIGTERM for the calling thread (and threads it starts later) and returns a
-/// non-blocking, close-on-exec signalfd that reports them instead.
-int sluice_signalfd_termination(void);
+/// signalfd(2) for `mask`: a new non-blocking, close-on-exec descriptor that reports those
+/// signals (which the caller must block, or they are delivered as usual). Returns the fd.
+int sluice_signalfd(const sigset_t *mask);
 
 /// Reads one signal from a signalfd: its number, 0 when none is pending, -1 on error.
 int sluice_signalfd_read(int fd);
+
+// MARK: - Heap
+
+/// Bytes the C library's allocator holds in live chunks over all arenas plus mmapped chunks
+/// (mallinfo2's uordblks + hblkhd): the steady-state memory tests' measure.
+size_t sluice_heap_bytes_in_use(void);
 
 // MARK: - Fences for rings shared with another process or a guest
 

@@ -5,12 +5,8 @@ import Wire
 import YAMLSchema
 
 extension BridgeConfig {
-    /// Reads and validates a bridge.yml file.
-    public static func load(path: String) throws(ConfigError) -> BridgeConfig {
-        try parse(readConfigFile(path), file: path)
-    }
-
-    /// Parses and validates bridge.yml text; `file` names it in errors.
+    /// Parses and validates bridge.yml text; `file` names it in errors. The Engine opens no files:
+    /// the caller reads it (the CLI, the lab).
     public static func parse(_ text: String, file: String = "bridge.yml") throws(ConfigError) -> BridgeConfig {
         try parse(YAMLValue.parse(text, file: file))
     }

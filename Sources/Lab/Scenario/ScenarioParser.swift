@@ -14,7 +14,10 @@ import YAMLSchema
 extension Scenario {
     /// Reads, parses and validates a scenario file.
     public static func load(path: String) throws(ConfigError) -> Scenario {
-        try parse(readConfigFile(path), file: path)
+        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
+            throw ConfigError.unreadableFile(path)
+        }
+        return try parse(text, file: path)
     }
 
     /// Parses and validates scenario text. `file` names it in errors; relative paths in it (bridge
@@ -193,7 +196,10 @@ struct ScenarioParser {
                 guard FileManager.default.fileExists(atPath: path) else {
                     throw c.error("no bridge config at \(path)", fix: "give a bridge.yml path relative to the scenario file, or write the config inline")
                 }
-                config = try BridgeConfig.load(path: path)
+                guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
+                    throw ConfigError.unreadableFile(path)
+                }
+                config = try BridgeConfig.parse(text, file: path)
             } else {
                 config = try BridgeConfig.parse(c)
             }
@@ -250,7 +256,7 @@ struct ScenarioParser {
             if nodeOrder.contains(bridgeName) || hosts.contains(where: { $0.name == bridgeName }) {
                 throw v.error("\(role): '\(bridgeName)' is a host, not a bridge", fix: "name a bridge node: \(bridgeList())")
             }
-            let hint = closestName(bridgeName, in: bridges.map(\.name)).map { "did you mean '\($0)'? " } ?? ""
+            let hint = didYouMeanName(bridgeName, in: bridges.map(\.name))
             throw v.error("\(role): no bridge named '\(bridgeName)'", fix: "\(hint)bridges here: \(bridgeList())")
         }
         let segments = bridge.config.segmentNames
@@ -264,25 +270,10 @@ struct ScenarioParser {
 
     func bridgeList() -> String { bridges.isEmpty ? "(none)" : bridges.map(\.name).joined(separator: ", ") }
 
-    /// The name nearest `word` by edit distance, if close enough to be a typo.
-    func closestName(_ word: String, in names: [String]) -> String? {
-        func distance(_ a: [Character], _ b: [Character]) -> Int {
-            var row = Array(0...b.count)
-            for i in a.indices {
-                var previous = row[0]
-                row[0] = i + 1
-                for j in b.indices {
-                    let current = row[j + 1]
-                    row[j + 1] = min(row[j + 1] + 1, row[j] + 1, previous + (a[i] == b[j] ? 0 : 1))
-                    previous = current
-                }
-            }
-            return row[b.count]
-        }
-        let w = Array(word.lowercased())
-        let best = names.map { ($0, distance(w, Array($0.lowercased()))) }.min { $0.1 < $1.1 }
-        guard let best, best.1 <= max(1, w.count / 3) else { return nil }
-        return best.0
+    /// "did you mean 'x'? " for the name nearest `word` (YAMLSchema's `didYouMean`), stricter for the
+    /// short names of a scenario: within max(1, a third of the word's length).
+    func didYouMeanName(_ word: String, in names: [String]) -> String {
+        didYouMean(word, in: names, maximumDistance: max(1, word.count / 3))
     }
 
     // MARK: Links
@@ -352,7 +343,7 @@ struct ScenarioParser {
         }
         guard bridges.contains(where: { $0.name == nodeName }) else {
             let all = nodeOrder
-            let hint = closestName(nodeName, in: all).map { "did you mean '\($0)'? " } ?? ""
+            let hint = didYouMeanName(nodeName, in: all)
             throw v.error("no node named '\(nodeName)'", fix: "\(hint)nodes here: \(all.joined(separator: ", "))")
         }
         if let wan = wanEndpoint(v) { return wan }
@@ -661,7 +652,7 @@ struct ScenarioParser {
         if bridges.contains(where: { $0.name == n }) {
             throw v.error("'\(n)' is a bridge; \(kind.rawValue) runs on a host", fix: "name a host: \(hosts.map(\.name).joined(separator: ", "))")
         }
-        let hint = closestName(n, in: hosts.map(\.name)).map { "did you mean '\($0)'? " } ?? ""
+        let hint = didYouMeanName(n, in: hosts.map(\.name))
         throw v.error("no host named '\(n)'", fix: "\(hint)hosts here: \(hosts.isEmpty ? "(none)" : hosts.map(\.name).joined(separator: ", "))")
     }
 
@@ -682,7 +673,7 @@ struct ScenarioParser {
             let segment = try segmentReference(v, role: "to")
             return .node(n, segment: parts.count == 2 ? segment.segment : nil)
         }
-        let hint = closestName(n, in: nodeOrder).map { "did you mean '\($0)'? " } ?? ""
+        let hint = didYouMeanName(n, in: nodeOrder)
         throw v.error("'\(s)' is neither a node nor an IPv4 address", fix: "\(hint)nodes here: \(nodeOrder.joined(separator: ", "))")
     }
 

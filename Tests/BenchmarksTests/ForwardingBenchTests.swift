@@ -1,7 +1,8 @@
 // The forwarding benchmark's harness delivers every frame on every path once warmed up, so the
 // rates `sluice bench forward` prints are rates of frames that really arrived.
 import Testing
-@testable import Engine
+import Benchmarks
+import Engine
 
 @Test(arguments: ForwardingBench.Path.allCases, [64, 1500])
 func theBenchmarkDeliversEveryFrame(path: ForwardingBench.Path, size: Int) throws {

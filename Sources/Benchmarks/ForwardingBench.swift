@@ -1,10 +1,12 @@
 // The in-process forwarding benchmark behind `sluice bench`: two in-memory virtio guests on one
 // bridge (or, on the `wan` path, on two bridges joined by their WireGuard WANs), frames pushed
-// from guest A's transmit ring through the engine into guest B's receive ring. The harness does the work; the caller (the CLI) owns the clock and the allocation counter,
-// so this file stays sans-IO like the rest of the engine.
+// from guest A's transmit ring through the engine into guest B's receive ring. The harness does
+// the work; the caller (the CLI) owns the clock and the allocation counter, so this file stays
+// sans-IO. It drives the Engine through its public API only.
 import Basics
 import Crypto
 import Datapath
+import Engine
 import Virtio
 import Wire
 
