@@ -1,7 +1,9 @@
 // Room: BridgeDaemon — layer 5. The real driver of a Bridge (`sluice bridge`): one epoll reactor
 // thread serving vhost-user sockets (many guests each), TAP ports, the bridge's timers, a control
-// socket for `sluice bridge --stats`, and clean shutdown on SIGINT/SIGTERM. It owns every fd; the
-// Bridge it drives stays sans-IO.
+// socket for `sluice bridge --stats`, and clean shutdown on SIGINT/SIGTERM. It owns every fd and
+// file (the captures bridge.yml asks for, ConfiguredCaptures.swift); the Bridge it drives stays
+// sans-IO and is driven only through the driver contract (Engine's Driver.swift,
+// docs/driver-contract.md): outputs connected once, `afterEvent` after every event.
 import Basics
 import Capture
 import Datapath
@@ -22,6 +24,8 @@ public final class BridgeDaemon: VhostUserServerDelegate {
     var controlRegistration: Reactor.Registration?
     var timer: Reactor.Timer?
     var timerDeadline: Instant?
+    /// The taps of bridge.yml's `captures:`, opened here and closed by `shutdown`.
+    var configuredCaptures: [CaptureTap] = []
     let frame = UnsafeMutableRawBufferPointer.allocate(byteCount: 65_600, alignment: 64)
 
     /// A guest's queue pairs and its bridge port (pair 0 is the port's receive side).
@@ -51,9 +55,9 @@ public final class BridgeDaemon: VhostUserServerDelegate {
         let signals = SignalWatch(reactor: reactor)
         self.signals = signals
         let epoch = UInt64(Date().timeIntervalSince1970 * 1e9) &- reactor.clock.now().nanoseconds
-        bridge = try Bridge(config: config, captureDirectory: captureDirectory, captureEpochNanoseconds: epoch,
-                            wanSetup: Self.wanSetup(for: config))
-        bridge.notifyGuest = { [unowned self] port in self.interrupt(port) }
+        bridge = try Bridge(config: config, wanSetup: Self.wanSetup(for: config))
+        configuredCaptures = try bridge.openConfiguredCaptures(directory: captureDirectory, epochOffsetNanoseconds: epoch)
+        var outputs = BridgeOutputs(notifyGuest: { [unowned self] port in self.interrupt(port) })
         var device = VhostUserDeviceConfiguration(queuePairs: config.virtio.queues)
         if !config.virtio.mergeableRxBuffers { device.features.remove(.netMergeableRxBuffers) }
         if !config.virtio.eventIndex { device.features.remove(.ringEventIndex) }
@@ -74,9 +78,11 @@ public final class BridgeDaemon: VhostUserServerDelegate {
             log("listening for vhost-user guests on \(socket.path) (segment \(socket.segment), \(config.virtio.queues) queue pair(s))")
         }
         for tap in config.taps { try openTap(tap) }
-        try openWAN()
+        try openWAN(into: &outputs)
+        bridge.connect(outputs)
+        bridge.start(now: reactor.clock.now())
         if let path = config.control { try openControl(path) }
-        rearmTimer()
+        afterEvent(now: reactor.clock.now())
         signals.handler = { [unowned self] name in
             self.log("\(name): shutting down")
             self.shutdown()
@@ -101,17 +107,19 @@ public final class BridgeDaemon: VhostUserServerDelegate {
         closeWAN()
         if let r = controlRegistration { reactor.deregister(r) }
         if let path = config.control { unlink(path) }
-        for segment in bridge.segments { for tap in segment.taps { try? tap.writer?.close() } }
+        // Every tap on the bridge: the configured captures and any a caller added (the lab's).
+        for tap in bridge.removeTaps() { try? tap.close() }
+        configuredCaptures.removeAll()
         reactor.stop()
     }
 
-    /// After every event: run due bridge timers and re-arm the reactor timer at the next deadline.
-    func afterEvent() {
-        rearmTimer()
+    /// After every event (a batch of them, read at `now`): the contract's `service(now:)` runs
+    /// the bridge's due timers, and the reactor's one timer is re-armed at the deadline it returns.
+    func afterEvent(now: Instant) {
+        rearm(at: bridge.service(now: now))
     }
 
-    func rearmTimer() {
-        let deadline = bridge.nextDeadline()
+    func rearm(at deadline: Instant?) {
         guard deadline != timerDeadline else { return }
         if let timer { reactor.cancel(timer) }
         timer = nil
@@ -120,9 +128,16 @@ public final class BridgeDaemon: VhostUserServerDelegate {
         timer = reactor.schedule(at: deadline) { [unowned self] in
             self.timer = nil
             self.timerDeadline = nil
-            self.bridge.poll(now: self.reactor.clock.now())
-            self.rearmTimer()
+            self.afterEvent(now: self.reactor.clock.now())
         }
+    }
+
+    /// A frame from outside the daemon's own fds (the lab's replays) entering through `port`
+    /// (an `attachExternal` port): an event like any other.
+    public func receive(_ frame: UnsafeRawBufferPointer, from port: PortID) {
+        let now = reactor.clock.now()
+        bridge.receive(frame, from: port, now: now)
+        afterEvent(now: now)
     }
 
     // MARK: vhost-user
@@ -153,8 +168,7 @@ public final class BridgeDaemon: VhostUserServerDelegate {
         }
         guests[key] = entry
         // Frames may already be waiting.
-        serviceTransmit(key, pair: pair)
-        afterEvent()
+        afterEvent(now: serviceTransmit(key, pair: pair))
     }
 
     public func vhostUserQueuePairStopped(_ guest: VhostUserGuestID, pair: Int) {
@@ -183,8 +197,8 @@ public final class BridgeDaemon: VhostUserServerDelegate {
 
     func kicked(_ guest: VhostUserGuestID, pair: Int, queue: VirtioNetQueueKind, server: Int) {
         // New receive buffers need no action: frames are delivered when they arrive.
-        if queue == .transmit { serviceTransmit(GuestKey(server: server, guest: guest), pair: pair) }
-        afterEvent()
+        let now = queue == .transmit ? serviceTransmit(GuestKey(server: server, guest: guest), pair: pair) : reactor.clock.now()
+        afterEvent(now: now)
     }
 
     public func vhostUserGuestDisconnected(_ guest: VhostUserGuestID, reason: VhostUserError) {
@@ -203,10 +217,11 @@ public final class BridgeDaemon: VhostUserServerDelegate {
     }
 
     /// Drains a pair's transmit queue until it is empty (a guest does not kick again for frames
-    /// it already announced).
-    func serviceTransmit(_ key: GuestKey, pair: Int) {
-        guard let entry = guests[key], let port = entry.port, let nic = entry.pairs[pair] else { return }
+    /// it already announced). Returns the time the frames were taken at.
+    @discardableResult
+    func serviceTransmit(_ key: GuestKey, pair: Int) -> Instant {
         let now = reactor.clock.now()
+        guard let entry = guests[key], let port = entry.port, let nic = entry.pairs[pair] else { return now }
         while true {
             let (frames, notify) = bridge.serviceTransmit(of: nic, on: port, now: now, limit: 256)
             if notify { servers[key.server].notify(key.guest, pair: pair, queue: .transmit) }
@@ -217,6 +232,7 @@ public final class BridgeDaemon: VhostUserServerDelegate {
             }
             if frames < 256 { break }
         }
+        return now
     }
 
     /// The bridge asks to interrupt a guest (used receive or transmit buffers it asked about).
@@ -242,7 +258,7 @@ public final class BridgeDaemon: VhostUserServerDelegate {
                 guard let n = try? device.read(into: self.frame), n > 0 else { break }
                 self.bridge.receive(UnsafeRawBufferPointer(rebasing: self.frame[0..<n]), from: port, now: now)
             }
-            self.afterEvent()
+            self.afterEvent(now: now)
         }
         taps.append((device, port, registration))
         log("TAP \(device.name) on segment \(tap.segment)" + (tap.namespace.map { " (in namespace \($0))" } ?? ""))

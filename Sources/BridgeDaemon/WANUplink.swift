@@ -50,29 +50,29 @@ extension BridgeDaemon {
         return WANEndpoint(address: IPv4Address(rawValue: UInt32(bigEndian: sin.sin_addr.s_addr)), port: endpoint.port)
     }
 
-    /// Opens the WAN's socket or TAP device and joins it to the bridge.
-    func openWAN() throws {
+    /// Opens the WAN's socket or TAP device; its output closure goes into `outputs` (for
+    /// `Bridge.connect`), its input is handed to the bridge as events.
+    func openWAN(into outputs: inout BridgeOutputs) throws {
         guard let wan = bridge.wan, let config = config.wan else { return }
         let uplink = WANUplink()
         // WireGuard's TAI64N timestamps come from the wall clock; everything else from the monotonic one.
         let now = reactor.clock.now()
         wan.setWallClock(unixNanoseconds: UInt64(Date().timeIntervalSince1970 * 1e9), at: now)
         switch config {
-        case .wireguard(let w): try openDatagramSocket(wan, uplink, listenPort: w.listenPort)
-        case .udp(let u): try openDatagramSocket(wan, uplink, listenPort: u.listenPort)
-        case .tap(let t): try openTapUplink(wan, uplink, t)
+        case .wireguard(let w): try openDatagramSocket(wan, uplink, listenPort: w.listenPort, outputs: &outputs)
+        case .udp(let u): try openDatagramSocket(wan, uplink, listenPort: u.listenPort, outputs: &outputs)
+        case .tap(let t): try openTapUplink(wan, uplink, t, outputs: &outputs)
         }
         wanUplink = uplink
-        wan.start(now: reactor.clock.now())
         let mode = self.config.router?.nat == true ? "masquerading behind \(wan.address.address)" : "routed"
         log("WAN \(wan.kind.rawValue): \(uplink.description), \(wan.address), \(mode)")
     }
 
-    func openDatagramSocket(_ wan: WAN, _ uplink: WANUplink, listenPort: Int?) throws {
+    func openDatagramSocket(_ wan: WAN, _ uplink: WANUplink, listenPort: Int?, outputs: inout BridgeOutputs) throws {
         let socket = try UDPSocket(bindingTo: .ipv4(address: 0, port: UInt16(listenPort ?? 0)))
         socket.growBuffers(bytes: 4 << 20)   // bursts (and floods) wait in the kernel, not on the floor
         uplink.socket = socket
-        wan.sendDatagram = { [unowned uplink, unowned socket] bytes, to in
+        outputs.sendWANDatagram = { [unowned uplink, unowned socket] bytes, to in
             do {
                 if try socket.send(bytes, to: .ipv4(address: to.address.rawValue, port: to.port)) == nil { uplink.sendBlocked &+= 1 }
             } catch {
@@ -87,13 +87,13 @@ extension BridgeDaemon {
                 self.bridge.receiveWANDatagram(self.frame, count: got.count,
                                                from: WANEndpoint(address: IPv4Address(rawValue: address), port: port), now: now)
             }
-            self.afterEvent()
+            self.afterEvent(now: now)
         }
         let local = (try? socket.localAddress()).map { "\($0)" } ?? "?"
         uplink.description = "UDP \(local) → \(wan.endpoint.map(\.description) ?? "(the peer's first datagram)")"
     }
 
-    func openTapUplink(_ wan: WAN, _ uplink: WANUplink, _ t: TapWANConfig) throws {
+    func openTapUplink(_ wan: WAN, _ uplink: WANUplink, _ t: TapWANConfig, outputs: inout BridgeOutputs) throws {
         let device = try TAPDevice(name: t.device)
         if let ns = t.namespace {
             try runCommand("/usr/sbin/ip", ["link", "set", device.name, "netns", ns])
@@ -101,7 +101,7 @@ extension BridgeDaemon {
             try device.setUp()
         }
         uplink.tap = device
-        wan.transmitFrame = { [unowned uplink, unowned device] frame in
+        outputs.transmitWANFrame = { [unowned uplink, unowned device] frame in
             do {
                 if try device.write(frame) == nil { uplink.sendBlocked &+= 1 }
             } catch {
@@ -114,7 +114,7 @@ extension BridgeDaemon {
                 guard let n = try? device.read(into: self.frame), n > 0 else { break }
                 self.bridge.receiveWANFrame(self.frame.slice(0..<n), now: now)
             }
-            self.afterEvent()
+            self.afterEvent(now: now)
         }
         uplink.description = "TAP \(device.name)" + (t.namespace.map { " (in namespace \($0))" } ?? "") + " gateway \(t.gateway)"
     }

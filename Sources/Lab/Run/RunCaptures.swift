@@ -19,7 +19,7 @@ struct CaptureRuntime {
         let filter = try spec.filter.map { f throws(CaptureError) in try BPFFilter(f) }
         let writer = try PcapWriter(path: path, epochOffsetNanoseconds: epochOffset)
         self.spec = spec
-        self.tap = CaptureTap(name: spec.name, filter: filter, writer: writer, memoryCapacity: 0)
+        self.tap = CaptureTap(name: spec.name, filter: filter, sink: .file(writer))
         self.writer = writer
         self.path = path
     }
