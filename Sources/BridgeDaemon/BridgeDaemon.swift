@@ -24,8 +24,6 @@ public final class BridgeDaemon: VhostUserServerDelegate {
     var controlRegistration: Reactor.Registration?
     var timer: Reactor.Timer?
     var timerDeadline: Instant?
-    /// The taps of bridge.yml's `captures:`, opened here and closed by `shutdown`.
-    var configuredCaptures: [CaptureTap] = []
     let frame = UnsafeMutableRawBufferPointer.allocate(byteCount: 65_600, alignment: 64)
 
     /// A guest's queue pairs and its bridge port (pair 0 is the port's receive side).
@@ -56,7 +54,8 @@ public final class BridgeDaemon: VhostUserServerDelegate {
         self.signals = signals
         let epoch = UInt64(Date().timeIntervalSince1970 * 1e9) &- reactor.clock.now().nanoseconds
         bridge = try Bridge(config: config, wanSetup: Self.wanSetup(for: config))
-        configuredCaptures = try bridge.openConfiguredCaptures(directory: captureDirectory, epochOffsetNanoseconds: epoch)
+        // bridge.yml's captures: opened here, closed by `shutdown` (with every other tap).
+        _ = try bridge.openConfiguredCaptures(directory: captureDirectory, epochOffsetNanoseconds: epoch)
         var outputs = BridgeOutputs(notifyGuest: { [unowned self] port in self.interrupt(port) })
         var device = VhostUserDeviceConfiguration(queuePairs: config.virtio.queues)
         if !config.virtio.mergeableRxBuffers { device.features.remove(.netMergeableRxBuffers) }
@@ -109,7 +108,6 @@ public final class BridgeDaemon: VhostUserServerDelegate {
         if let path = config.control { unlink(path) }
         // Every tap on the bridge: the configured captures and any a caller added (the lab's).
         for tap in bridge.removeTaps() { try? tap.close() }
-        configuredCaptures.removeAll()
         reactor.stop()
     }
 
