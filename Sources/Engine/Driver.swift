@@ -66,8 +66,12 @@ extension Bridge {
     /// Step 5: runs the timers due by `now` (ARP retries, DHCP lease expiry, MAC aging, WireGuard
     /// and NAT timers) and returns when to call it next; nil when no timer is pending.
     public func service(now: Instant) -> Instant? {
-        if let due = nextDeadline(), due <= now { poll(now: now) }
-        return deadline
+        var next = nextDeadline()  // read once when nothing is due: this runs after every event
+        if let due = next, due <= now {
+            poll(now: now)
+            next = nextDeadline()
+        }
+        return next == .distantFuture ? nil : next
     }
 
     /// When `service(now:)` has timer work next, without running any; nil when none is pending.
