@@ -113,17 +113,18 @@ public final class ForwardingBench {
             }
         }
         frame = bytes
-        if let far = farBridge, let wanA = bridge.wan, let wanB = far.wan {
-            // A's datagrams are kept for the step to hand to B; B's (handshake responses) go straight to A.
-            wanA.sendDatagram = { [unowned self] bytes, _ in self.keep(bytes) }
-            wanB.sendDatagram = { [unowned self] bytes, _ in
+        if let far = farBridge, bridge.wan != nil, far.wan != nil {
+            // The bench is the driver (docs/driver-contract.md): A's datagrams are kept for the
+            // step to hand to B; B's (handshake responses) go straight to A.
+            bridge.connect(BridgeOutputs(sendWANDatagram: { [unowned self] bytes, _ in self.keep(bytes) }))
+            far.connect(BridgeOutputs(sendWANDatagram: { [unowned self] bytes, _ in
                 let n = bytes.count
                 guard n <= 9216 else { return }
                 let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 9216, alignment: 16)
                 defer { buffer.deallocate() }
                 buffer.copyMemory(from: bytes)
                 self.bridge.receiveWANDatagram(buffer, count: n, from: SocketAddressV4(address: IPv4Address(192, 0, 2, 2), port: 51820), now: self.now)
-            }
+            }))
         }
         if path == .wan {
             // The first packet waits for WireGuard's handshake; deliver the rest of the exchange.

@@ -1,7 +1,9 @@
 // Room: BridgeDaemon — layer 5. The real driver of a Bridge (`sluice bridge`): one epoll reactor
 // thread serving vhost-user sockets (many guests each), TAP ports, the bridge's timers, a control
-// socket for `sluice bridge --stats`, and clean shutdown on SIGINT/SIGTERM. It owns every fd; the
-// Bridge it drives stays sans-IO.
+// socket for `sluice bridge --stats`, and clean shutdown on SIGINT/SIGTERM. It owns every fd and
+// file (the captures bridge.yml asks for, ConfiguredCaptures.swift); the Bridge it drives stays
+// sans-IO and is driven only through the driver contract (Engine's Driver.swift,
+// docs/driver-contract.md): outputs connected once, `afterEvent` after every event.
 import Basics
 import Capture
 import Datapath
@@ -52,9 +54,10 @@ public final class BridgeDaemon {
         // Process): SIGINT/SIGTERM blocked process-wide arrive on the reactor instead of killing us.
         signals = try? SignalFD([SIGINT, SIGTERM])
         let epoch = UInt64(Date().timeIntervalSince1970 * 1e9) &- reactor.clock.now().nanoseconds
-        bridge = try Bridge(config: config, captureDirectory: captureDirectory, captureEpochNanoseconds: epoch,
-                            wanSetup: Self.wanSetup(for: config))
-        bridge.notifyGuest = { [unowned self] port in self.interrupt(port) }
+        bridge = try Bridge(config: config, wanSetup: Self.wanSetup(for: config))
+        // bridge.yml's captures: opened here, closed by `shutdown` (with every other tap).
+        _ = try bridge.openConfiguredCaptures(directory: captureDirectory, epochOffsetNanoseconds: epoch)
+        var outputs = BridgeOutputs(notifyGuest: { [unowned self] port in self.interrupt(port) })
         var device = VhostUserDeviceConfiguration(queuePairs: config.virtio.queues)
         if !config.virtio.mergeableRxBuffers { device.features.remove(.netMergeableRxBuffers) }
         if !config.virtio.eventIndex { device.features.remove(.ringEventIndex) }
@@ -75,9 +78,12 @@ public final class BridgeDaemon {
             log("listening for vhost-user guests on \(socket.path) (segment \(socket.segment), \(config.virtio.queues) queue pair(s))")
         }
         for tap in config.taps { try openTap(tap) }
-        try openWAN()
+        try openWAN(into: &outputs)
+        bridge.connect(outputs)
+        bridge.start(now: reactor.clock.now())
+        wanUplink?.flush()   // the first handshake initiation goes now, not at the end of the first round
         if let path = config.control { try openControl(path) }
-        rearmTimer()
+        afterEvent(now: reactor.clock.now())
         if let signals {
             signalRegistration = try? reactor.register(signals.descriptor, interest: .read) { [unowned self] _ in
                 while let signal = self.signals?.next() {
@@ -109,17 +115,18 @@ public final class BridgeDaemon {
         closeWAN()
         if let r = controlRegistration { reactor.deregister(r) }
         if let path = config.control { unlink(path) }
-        for segment in bridge.segments { for tap in segment.taps { try? tap.writer?.close() } }
+        // Every tap on the bridge: the configured captures and any a caller added (the lab's).
+        for tap in bridge.removeTaps() { try? tap.close() }
         reactor.stop()
     }
 
-    /// After every event: run due bridge timers and re-arm the reactor timer at the next deadline.
-    func afterEvent() {
-        rearmTimer()
+    /// After every event (a batch of them, read at `now`): the contract's `service(now:)` runs
+    /// the bridge's due timers, and the reactor's one timer is re-armed at the deadline it returns.
+    func afterEvent(now: Instant) {
+        rearm(at: bridge.service(now: now))
     }
 
-    func rearmTimer() {
-        let deadline = bridge.nextDeadline()
+    func rearm(at deadline: Instant?) {
         guard deadline != timerDeadline else { return }
         if let timer { reactor.cancel(timer) }
         timer = nil
@@ -128,9 +135,16 @@ public final class BridgeDaemon {
         timer = reactor.schedule(at: deadline) { [unowned self] in
             self.timer = nil
             self.timerDeadline = nil
-            self.bridge.poll(now: self.reactor.clock.now())
-            self.rearmTimer()
+            self.afterEvent(now: self.reactor.clock.now())
         }
+    }
+
+    /// A frame from outside the daemon's own fds (the lab's replays) entering through `port`
+    /// (an `attachExternal` port): an event like any other.
+    public func receive(_ frame: UnsafeRawBufferPointer, from port: PortID) {
+        let now = reactor.clock.now()
+        bridge.receive(frame, from: port, now: now)
+        afterEvent(now: now)
     }
 
     // MARK: vhost-user (called by each server's ServerDelegate, which knows the server's index)
@@ -156,8 +170,7 @@ public final class BridgeDaemon {
         }
         guests[key] = entry
         // Frames may already be waiting.
-        serviceTransmit(key, pair: pair)
-        afterEvent()
+        afterEvent(now: serviceTransmit(key, pair: pair))
     }
 
     func queuePairStopped(_ guest: VhostUserGuestID, pair: Int, server: Int) {
@@ -176,8 +189,8 @@ public final class BridgeDaemon {
 
     func kicked(_ guest: VhostUserGuestID, pair: Int, queue: VirtioNetQueueKind, server: Int) {
         // New receive buffers need no action: frames are delivered when they arrive.
-        if queue == .transmit { serviceTransmit(GuestKey(server: server, guest: guest), pair: pair) }
-        afterEvent()
+        let now = queue == .transmit ? serviceTransmit(GuestKey(server: server, guest: guest), pair: pair) : reactor.clock.now()
+        afterEvent(now: now)
     }
 
     func guestDisconnected(_ guest: VhostUserGuestID, reason: VhostUserError, server: Int) {
@@ -186,10 +199,11 @@ public final class BridgeDaemon {
     }
 
     /// Drains a pair's transmit queue until it is empty (a guest does not kick again for frames
-    /// it already announced).
-    func serviceTransmit(_ key: GuestKey, pair: Int) {
-        guard let entry = guests[key], let port = entry.port, let nic = entry.pairs[pair] else { return }
+    /// it already announced). Returns the time the frames were taken at.
+    @discardableResult
+    func serviceTransmit(_ key: GuestKey, pair: Int) -> Instant {
         let now = reactor.clock.now()
+        guard let entry = guests[key], let port = entry.port, let nic = entry.pairs[pair] else { return now }
         while true {
             let (frames, notify) = bridge.serviceTransmit(of: nic, on: port, now: now, limit: 256)
             if notify { servers[key.server].notify(key.guest, pair: pair, queue: .transmit) }
@@ -200,6 +214,7 @@ public final class BridgeDaemon {
             }
             if frames < 256 { break }
         }
+        return now
     }
 
     /// The bridge asks to interrupt a guest (used receive or transmit buffers it asked about).
@@ -225,7 +240,7 @@ public final class BridgeDaemon {
                 guard let n = try? device.read(into: self.frame), n > 0 else { break }
                 self.bridge.receive(UnsafeRawBufferPointer(rebasing: self.frame[0..<n]), from: port, now: now)
             }
-            self.afterEvent()
+            self.afterEvent(now: now)
         }
         taps.append((device, port, registration))
         log("TAP \(device.name) on segment \(tap.segment)" + (tap.namespace.map { " (in namespace \($0))" } ?? ""))

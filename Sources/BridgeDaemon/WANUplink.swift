@@ -32,6 +32,9 @@ final class WANUplink {
     /// Datagrams received from other than IPv4 sources, or truncated.
     var receiveSkipped: UInt64 = 0
     var description = ""
+    /// Set when the daemon closed the WAN: the bridge may still emit (a timer after shutdown), into
+    /// nothing rather than into a closed socket. The output closures hold the uplink for that check.
+    var closed = false
 
     /// Datagrams per sendmmsg / recvmmsg (wireguard-go and `sluice wg up` use the same).
     static let batchSize = 64
@@ -82,25 +85,24 @@ extension BridgeDaemon {
         return SocketAddressV4(address: IPv4Address(rawValue: UInt32(bigEndian: sin.sin_addr.s_addr)), port: endpoint.port)
     }
 
-    /// Opens the WAN's socket or TAP device and joins it to the bridge.
-    func openWAN() throws {
+    /// Opens the WAN's socket or TAP device; its output closure goes into `outputs` (for
+    /// `Bridge.connect`), its input is handed to the bridge as events.
+    func openWAN(into outputs: inout BridgeOutputs) throws {
         guard let wan = bridge.wan, let config = config.wan else { return }
         let uplink = WANUplink()
         // WireGuard's TAI64N timestamps come from the wall clock (read again here, as the bridge starts).
         wan.setWallClock(.system(at: reactor.clock.now()))
         switch config {
-        case .wireguard(let w): try openDatagramSocket(wan, uplink, listenPort: w.listenPort)
-        case .udp(let u): try openDatagramSocket(wan, uplink, listenPort: u.listenPort)
-        case .tap(let t): try openTapUplink(wan, uplink, t)
+        case .wireguard(let w): try openDatagramSocket(wan, uplink, listenPort: w.listenPort, outputs: &outputs)
+        case .udp(let u): try openDatagramSocket(wan, uplink, listenPort: u.listenPort, outputs: &outputs)
+        case .tap(let t): try openTapUplink(wan, uplink, t, outputs: &outputs)
         }
         wanUplink = uplink
-        wan.start(now: reactor.clock.now())
-        uplink.flush()   // the first handshake initiation goes now, not at the end of the first round
         let mode = self.config.router?.nat == true ? "masquerading behind \(wan.address.address)" : "routed"
         log("WAN \(wan.kind.rawValue): \(uplink.description), \(wan.address), \(mode)")
     }
 
-    func openDatagramSocket(_ wan: WAN, _ uplink: WANUplink, listenPort: Int?) throws {
+    func openDatagramSocket(_ wan: WAN, _ uplink: WANUplink, listenPort: Int?, outputs: inout BridgeOutputs) throws {
         let socket = try UDPSocket(bindingTo: .ipv4(SocketAddressV4(address: .any, port: UInt16(listenPort ?? 0))))
         socket.growBuffers(bytes: 4 << 20)   // bursts (and floods) wait in the kernel, not on the floor
         uplink.socket = socket
@@ -111,7 +113,8 @@ extension BridgeDaemon {
         socket.enableReceiveOffload()
         uplink.sendBatch = sendBatch
         uplink.receiveBatch = receiveBatch
-        wan.sendDatagram = { [unowned uplink, unowned socket, unowned sendBatch] bytes, to in
+        outputs.sendWANDatagram = { [uplink, unowned socket, unowned sendBatch] bytes, to in
+            guard !uplink.closed else { return }
             if bytes.count <= sendBatch.slotSize {
                 sendBatch.append(bytes, to: to)
                 if sendBatch.isFull { sendBatch.send(on: socket) }
@@ -127,11 +130,12 @@ extension BridgeDaemon {
         uplink.roundHandler = reactor.atEndOfEveryRound { [unowned uplink] in uplink.flush() }
         uplink.registration = try reactor.register(socket.descriptor, interest: .read) { [unowned self, unowned uplink, unowned socket, unowned receiveBatch] _ in
             var moved = 0
+            var now = self.reactor.clock.now()
             while moved < WANUplink.fairnessLimit {
                 // ICMP errors (port unreachable from a peer that went away) surface here once; the next round retries.
                 guard let n = try? receiveBatch.receive(on: socket), n > 0 else { break }
                 moved += n
-                let now = self.reactor.clock.now()
+                now = self.reactor.clock.now()
                 for i in 0..<n {
                     // UDP GRO may have joined several datagrams of one size; each goes to the bridge on its own.
                     let whole = receiveBatch.forEachDatagram(inMessage: i) { datagram, source in
@@ -142,13 +146,13 @@ extension BridgeDaemon {
                 }
                 if n < receiveBatch.capacity { break }
             }
-            self.afterEvent()
+            self.afterEvent(now: now)
         }
         let local = (try? socket.localAddress()).map { "\($0)" } ?? "?"
         uplink.description = "UDP \(local) → \(wan.endpoint.map(\.description) ?? "(the peer's first datagram)")"
     }
 
-    func openTapUplink(_ wan: WAN, _ uplink: WANUplink, _ t: TapWANConfig) throws {
+    func openTapUplink(_ wan: WAN, _ uplink: WANUplink, _ t: TapWANConfig, outputs: inout BridgeOutputs) throws {
         let device = try TAPDevice(name: t.device)
         if let ns = t.namespace {
             try runCommand("/usr/sbin/ip", ["link", "set", device.name, "netns", ns])
@@ -156,7 +160,8 @@ extension BridgeDaemon {
             try device.setUp()
         }
         uplink.tap = device
-        wan.transmitFrame = { [unowned uplink, unowned device] frame in
+        outputs.transmitWANFrame = { [uplink, unowned device] frame in
+            guard !uplink.closed else { return }
             do {
                 if try device.write(frame) == nil { uplink.sendBlocked &+= 1 }
             } catch {
@@ -169,7 +174,7 @@ extension BridgeDaemon {
                 guard let n = try? device.read(into: self.frame), n > 0 else { break }
                 self.bridge.receiveWANFrame(self.frame.slice(0..<n), now: now)
             }
-            self.afterEvent()
+            self.afterEvent(now: now)
         }
         uplink.description = "TAP \(device.name)" + (t.namespace.map { " (in namespace \($0))" } ?? "") + " gateway \(t.gateway)"
     }
@@ -177,11 +182,12 @@ extension BridgeDaemon {
     /// Closes the WAN's socket or device.
     func closeWAN() {
         wanUplink?.flush()
-        // The bridge may still emit (a timer after shutdown): into nothing, not into a closed socket.
-        bridge.wan?.sendDatagram = { _, _ in }
-        bridge.wan?.transmitFrame = { _ in }
+        wanUplink?.closed = true
         if let h = wanUplink?.roundHandler { reactor.remove(h) }
         if let r = wanUplink?.registration { reactor.deregister(r) }
+        // The fds close now (the bridge's output closures keep only the closed uplink).
+        wanUplink?.socket = nil
+        wanUplink?.tap = nil
         wanUplink = nil
     }
 

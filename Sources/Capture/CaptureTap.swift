@@ -1,6 +1,38 @@
 // A capture point on a port of the datapath: every frame passing it is offered to `record`,
-// an optional BPF filter decides, and the frame goes to a pcap file and/or an in-memory ring.
+// an optional BPF filter decides, and the frame goes to its sink: a pcap file, an in-memory ring,
+// or both. The driver builds the sink (it owns the file) and hands the tap to the engine, which
+// only records into it; the driver closes it (`close()`) when it shuts down.
 import Basics
+
+/// Where a tap's recorded frames go. The file is opened by whoever builds the sink (a driver,
+/// never the engine); the ring is the in-memory twin of a file, for tests and reports.
+public enum CaptureSink {
+    /// A pcap file.
+    case file(PcapWriter)
+    /// The last `capacity` frames, in memory (`CaptureTap.records`).
+    case memory(capacity: Int)
+    /// Both: the file, and the last `capacity` frames in memory.
+    case fileAndMemory(PcapWriter, capacity: Int)
+
+    /// A pcap file sink at `path` (created or truncated), times moved by `epochOffsetNanoseconds`.
+    public static func file(path: String, epochOffsetNanoseconds: UInt64 = 0) throws(CaptureError) -> CaptureSink {
+        .file(try PcapWriter(path: path, epochOffsetNanoseconds: epochOffsetNanoseconds))
+    }
+
+    var writer: PcapWriter? {
+        switch self {
+        case .file(let w), .fileAndMemory(let w, _): w
+        case .memory: nil
+        }
+    }
+
+    var memoryCapacity: Int {
+        switch self {
+        case .file: 0
+        case .memory(let c), .fileAndMemory(_, let c): c
+        }
+    }
+}
 
 /// Records the frames seen at one point of the datapath. With only a file attached, recording
 /// a frame allocates nothing.
@@ -23,13 +55,19 @@ public final class CaptureTap {
     /// The latest writer error, for the report.
     public private(set) var lastError: CaptureError?
 
-    /// A tap named `name` writing to `writer` and/or keeping the last `memoryCapacity` frames,
-    /// recording only frames `filter` accepts.
-    public init(name: String, filter: BPFFilter? = nil, writer: PcapWriter? = nil, memoryCapacity: Int = 0) {
+    /// A tap named `name` recording the frames `filter` accepts into `sink`.
+    public init(name: String, filter: BPFFilter? = nil, sink: CaptureSink) {
         self.name = name
         self.filter = filter
-        self.writer = writer
-        self.ring = CaptureRing(capacity: memoryCapacity)
+        self.writer = sink.writer
+        self.ring = CaptureRing(capacity: sink.memoryCapacity)
+    }
+
+    /// Flushes and closes the tap's file, if it has one that is still open (its ring stays
+    /// readable). Frames recorded afterwards count as write failures.
+    public func close() throws(CaptureError) {
+        guard let writer, writer.isOpen else { return }
+        try writer.close()
     }
 
     /// Offers a frame seen at `time` that had `originalLength` bytes on the wire (default:

@@ -1,7 +1,8 @@
 // A bridge: the production engine of one Sluice node. Segments (a learning switch each), the
 // router and its DHCP servers, ports (guest NICs, external sinks) and capture taps, composed
-// from a BridgeConfig. Sans-IO: a driver (the real reactor or the simulator) hands it frames and
-// the time, calls poll(now:) at nextDeadline(), and is told which guests to notify.
+// from a BridgeConfig. Sans-IO: a driver (the real reactor, the simulator, the lab backends)
+// drives it through the contract in Driver.swift (docs/driver-contract.md): it connects the
+// outputs once, hands it events with the time, and calls `service(now:)` after each.
 import Basics
 import Capture
 import Datapath
@@ -51,18 +52,15 @@ public final class Bridge {
     var localDeliveries: [(datagram: LocalUDPDatagram, payload: [UInt8])] = []
     let dhcpScratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 1500, alignment: 16)
 
-    /// Called when a guest should be interrupted: its receive or transmit queue has used buffers
-    /// it asked to hear about. The real driver writes the call eventfd; the simulator flags the guest.
-    public var notifyGuest: (PortID) -> Void = { _ in }
+    /// Called when a guest should be interrupted (`BridgeOutputs.notifyGuest`, set by `connect`).
+    var notifyGuest: (PortID) -> Void = { _ in }
+    /// Whether `connect` was called.
+    var connected = false
 
-    /// Builds the bridge's segments, router, DHCP servers and configured captures.
-    /// - Parameters:
-    ///   - captureDirectory: where relative capture file names are created.
-    ///   - captureEpochNanoseconds: added to the engine's time in pcap timestamps (wall-clock
-    ///     time of `Instant.zero` for real runs; 0 for simulations).
-    ///   - wanSetup: the resolved WAN endpoint and (simulations) the seed of the WAN's randomness.
-    public init(config: BridgeConfig, captureDirectory: String = ".", captureEpochNanoseconds: UInt64 = 0,
-                wanSetup: WANSetup = WANSetup()) throws(EngineError) {
+    /// Builds the bridge's segments, router and DHCP servers. It opens nothing: the captures
+    /// `config.captures` asks for are opened by the driver and added with `addTap`.
+    /// - Parameter wanSetup: the resolved WAN endpoint and (simulations) the seed of the WAN's randomness.
+    public init(config: BridgeConfig, wanSetup: WANSetup = WANSetup()) throws(EngineError) {
         self.config = config
         dirty.initialize(repeating: false)
         let switchConfig = LearningSwitch.Configuration(capacity: config.switching.tableSize, agingTime: config.switching.aging)
@@ -89,15 +87,6 @@ public final class Bridge {
             router = nil
             wan = nil
             segmentList = [Segment(name: "lan", learning: LearningSwitch(configuration: switchConfig), router: nil)]
-        }
-        for c in config.captures {
-            let path = c.file.hasPrefix("/") ? c.file : "\(captureDirectory)/\(c.file)"
-            do {
-                let filter = try c.filter.map { f throws(CaptureError) in try BPFFilter(f) }
-                let writer = try PcapWriter(path: path, epochOffsetNanoseconds: captureEpochNanoseconds)
-                addTap(CaptureTap(name: "\(c.segment):\(c.file)", filter: filter, writer: writer, memoryCapacity: 0),
-                       segment: c.segment)
-            } catch { throw EngineError.capture(path: path, "\(error)") }
         }
     }
 
@@ -210,10 +199,27 @@ public final class Bridge {
 
     func isRouterPort(_ index: Int) -> Bool { if case .router = backends[index] { return true }; return false }
 
-    /// Adds a capture tap to a segment: it sees every frame entering that segment's switch.
-    public func addTap(_ tap: CaptureTap, segment: String) {
-        guard let s = segmentIndex(named: segment) else { return }
+    /// Adds a capture tap (built by the driver, sink and all) to a segment: it sees every frame
+    /// entering that segment's switch. The driver closes it when it shuts down (`removeTaps`).
+    public func addTap(_ tap: CaptureTap, segment: String) throws(EngineError) {
+        guard let s = segmentIndex(named: segment) else {
+            throw EngineError.port(name: tap.name, "no segment named '\(segment)' (have: \(segmentList.map(\.name).joined(separator: ", ")))")
+        }
         changeSegments { $0[s].taps.append(tap) }
+    }
+
+    /// Takes every tap off the segments (they record nothing more) and returns them, in segment
+    /// and attachment order, for the driver to close (the last step of docs/driver-contract.md).
+    @discardableResult
+    public func removeTaps() -> [CaptureTap] {
+        changeSegments { list in
+            var taps: [CaptureTap] = []
+            for s in list.indices {
+                taps += list[s].taps
+                list[s].taps = []
+            }
+            return taps
+        }
     }
 
     /// The guest NIC behind `port`, if it is one.
@@ -377,8 +383,9 @@ public final class Bridge {
 
     // MARK: Timers
 
-    /// The earliest time `poll(now:)` has work: ARP retries, DHCP lease expiry, MAC aging, WAN timers.
-    public func nextDeadline() -> Instant? {
+    /// The earliest time `poll(now:)` has work: ARP retries, DHCP lease expiry, MAC aging, WAN
+    /// timers. Drivers read it through `service(now:)` or `deadline` (Driver.swift).
+    func nextDeadline() -> Instant? {
         var deadline = router?.nextDeadline()
         func consider(_ d: Instant?) { if let d, deadline.map({ d < $0 }) ?? true { deadline = d } }
         consider(wan?.nextDeadline())
@@ -387,8 +394,8 @@ public final class Bridge {
         return deadline
     }
 
-    /// Runs every timer that is due at `now`.
-    public func poll(now: Instant) {
+    /// Runs every timer that is due at `now`. Drivers call `service(now:)` (Driver.swift).
+    func poll(now: Instant) {
         wan?.poll(now: now)
         if let router {
             var output = RouterSink(bridge: self, now: now)

@@ -10,8 +10,9 @@ public struct Segment {
     public internal(set) var ports: [PortID] = []
     /// The router's port on this segment, and its interface index.
     public let router: (port: PortID, interface: Int)?
-    /// Taps recording every frame that enters this segment's switch.
-    public internal(set) var taps: [CaptureTap] = []
+    /// Taps recording every frame that enters this segment's switch (the driver's: it adds them
+    /// with `Bridge.addTap` and takes them back with `Bridge.removeTaps`).
+    var taps: [CaptureTap] = []
 
     init(name: String, learning: LearningSwitch, router: (port: PortID, interface: Int)?) {
         self.name = name; self.learning = learning; self.router = router

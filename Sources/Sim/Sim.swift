@@ -9,11 +9,12 @@
 // duplicate, reorder, corrupt, rate and MTU), SimulatedGuest (a HostStack host on an in-memory
 // virtio NIC, joined to it by a Link).
 //
-// Plugging in a bridge (done by the Lab, which sees Engine): `extension Bridge: SimNode {}` — it
-// already has `nextDeadline()` and `poll(now:)` — registered with `Simulation.add(_:name:)`;
+// Plugging in a bridge (done by the Lab, which sees Engine; docs/driver-contract.md): a SimNode
+// whose `nextDeadline()` is the bridge's `deadline` and whose `poll(now:)` is its
+// `service(now:)`, registered with `Simulation.add(_:name:)`;
 // every event that hands the bridge a frame calls `Simulation.touch(_:)` on it (a Link does so
 // itself when given `attachB(touching:)`). Guests: `bridge.attachGuest(name:nic: guest.makeDevice())`,
 // `guest.kick = { now in bridge.serviceGuestTransmit(port, now: now); sim.touch(bridgeNode) }`,
-// and `bridge.notifyGuest = { port in guestOf[port].notify() }`. Two bridges: one Link, each
+// and `BridgeOutputs(notifyGuest: { port in guestOf[port].notify() })` given to `bridge.connect`. Two bridges: one Link, each
 // end an `attachExternal` port whose transmit closure calls `link.aToB.send` / `link.bToA.send`
 // and whose arrivals (`attachB` / `attachA`) call `bridge.receive(frame, from: port, now:)`.

@@ -19,7 +19,7 @@ func offer(_ records: [CaptureRecord], to tap: CaptureTap) -> [Bool] {
     try withTemporaryDirectory { dir in
         let path = dir + "/dhcp.pcap"
         let tap = CaptureTap(name: "br0", filter: try BPFFilter("udp port 67"),
-                             writer: try PcapWriter(path: path), memoryCapacity: 16)
+                             sink: .fileAndMemory(try PcapWriter(path: path), capacity: 16))
         let accepted = offer(traffic, to: tap)
         let dhcp = traffic.filter { $0.bytes == TestFrames.dhcpDiscover || $0.bytes == TestFrames.dhcpOffer }
         #expect(accepted.filter { $0 }.count == 2)
@@ -27,20 +27,34 @@ func offer(_ records: [CaptureRecord], to tap: CaptureTap) -> [Bool] {
         #expect(tap.filteredOut == UInt64(traffic.count - 2))
         #expect(tap.writeFailures == 0 && tap.lastError == nil)
         #expect(tap.records == dhcp)
-        try tap.writer?.close()
+        try tap.close()
+        #expect(tap.writer?.isOpen == false)
+        try tap.close()  // closing a closed tap is a no-op
         #expect(try PcapReader(path: path).readAll() == dhcp)
+        #expect(tap.records == dhcp)  // the ring outlives the file
+    }
+}
+
+@Test func fileSinkFromAPathWritesWhatTheTapRecords() throws {
+    try withTemporaryDirectory { dir in
+        let path = dir + "/all.pcap"
+        let tap = CaptureTap(name: "lan", sink: try .file(path: path))
+        _ = offer(traffic, to: tap)
+        #expect(tap.records.isEmpty)  // a file sink keeps nothing in memory
+        try tap.close()
+        #expect(try PcapReader(path: path).readAll() == traffic)
     }
 }
 
 @Test func tapWithoutFilterRecordsEverything() {
-    let tap = CaptureTap(name: "vm1.tx", memoryCapacity: 100)
+    let tap = CaptureTap(name: "vm1.tx", sink: .memory(capacity: 100))
     #expect(offer(traffic, to: tap).allSatisfy { $0 })
     #expect(tap.recorded == UInt64(traffic.count) && tap.filteredOut == 0)
     #expect(tap.records == traffic)
 }
 
 @Test func memoryCountsFramesMatchingALaterFilter() throws {
-    let tap = CaptureTap(name: "lan", memoryCapacity: 100)
+    let tap = CaptureTap(name: "lan", sink: .memory(capacity: 100))
     _ = offer(traffic + traffic, to: tap)
     // "icmp" is the IP protocol alone, so the later fragment counts too.
     #expect(tap.count(matching: try BPFFilter("icmp")) == 6)
@@ -72,7 +86,7 @@ func offer(_ records: [CaptureRecord], to tap: CaptureTap) -> [Bool] {
     try withTemporaryDirectory { dir in
         let writer = try PcapWriter(path: dir + "/closed.pcap")
         try writer.close()
-        let tap = CaptureTap(name: "p", writer: writer, memoryCapacity: 4)
+        let tap = CaptureTap(name: "p", sink: .fileAndMemory(writer, capacity: 4))
         _ = offer(Array(traffic.prefix(2)), to: tap)
         #expect(tap.writeFailures == 2)
         #expect(tap.lastError == .closed(path: dir + "/closed.pcap"))

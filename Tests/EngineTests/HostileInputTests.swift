@@ -80,9 +80,9 @@ func seedFrames(routerMAC: MACAddress) -> [[UInt8]] {
         }
         frame.withUnsafeBytes { bridge.receive($0, from: fuzz, now: now) }
         now = now + .milliseconds(1)
-        if let d = bridge.nextDeadline(), d <= now { bridge.poll(now: now) }
+        _ = bridge.service(now: now)
     }
-    bridge.poll(now: now + .seconds(10))
+    _ = bridge.service(now: now + .seconds(10))
     let fuzzCounters = try #require(bridge.ports[fuzz]?.counters)
     #expect(fuzzCounters.rxPackets == 10_000)
     // Too-short frames are counted as malformed at the switch.

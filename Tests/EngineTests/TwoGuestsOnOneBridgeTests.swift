@@ -39,7 +39,7 @@ struct Pump {
                 g.host.drainOutgoing { frame in g.driver.transmit(frame) }
                 bridge.serviceGuestTransmit(g.port, now: now)
             }
-            if let d = bridge.nextDeadline(), d <= now { bridge.poll(now: now) }
+            _ = bridge.service(now: now)
             for g in guests {
                 g.driver.receiveFrames { _, frame in g.host.receive(frame, now: now) }
                 g.driver.refillReceiveBuffers()
@@ -47,7 +47,7 @@ struct Pump {
             }
             var next = now + step
             for g in guests { if let d = g.host.nextDeadline(), d > now, d < next { next = d } }
-            if let d = bridge.nextDeadline(), d > now, d < next { next = d }
+            if let d = bridge.deadline, d > now, d < next { next = d }
             if guests.contains(where: { $0.host.hasOutgoing }) { next = now + .microseconds(10) }
             now = min(next, end)
         }
@@ -87,7 +87,11 @@ struct TsharkMissing: Error {}
     captures:
       - { file: lan.pcap }
     """)
-    let bridge = try Bridge(config: config, captureDirectory: dir)
+    let bridge = try Bridge(config: config)
+    bridge.connect(BridgeOutputs())
+    // The engine opens no files: this test is the driver, and opens the configured capture.
+    let capture = try #require(config.captures.first)
+    try bridge.addTap(CaptureTap(name: capture.file, sink: try .file(path: dir + "/" + capture.file)), segment: capture.segment)
     let vm1 = try TestGuest(name: "vm1", mac: MACAddress(0x52, 0x54, 0, 0, 0, 1), seed: 7)
     let vm2 = try TestGuest(name: "vm2", mac: MACAddress(0x52, 0x54, 0, 0, 0, 2), seed: 7)
     vm1.port = try bridge.attachGuest(name: "vm1", nic: try vm1.driver.makeDevice())
@@ -116,7 +120,7 @@ struct TsharkMissing: Error {}
     for g in [vm1, vm2] { #expect(bridge.ports[g.port]?.counters.drops.total == 0) }
 
     // Close the capture, then let an independent reader decode it.
-    for tap in bridge.segments[0].taps { try tap.writer?.close() }
+    for tap in bridge.removeTaps() { try tap.close() }
     let file = dir + "/lan.pcap"
     guard tsharkPath() != nil else {
         print("SKIPPED tshark check: tshark not on PATH (install the 'tshark' Debian package; ci/setup.sh does)")

@@ -48,12 +48,12 @@ import Wire
         defer { slots.deallocate() }
         var pending: [(toB: Bool, count: Int)] = []
         pending.reserveCapacity(8)
-        for (wan, toB) in [(wanA, true), (wanB, false)] {
-            wan.sendDatagram = { bytes, _ in
+        for (bridge, toB) in [(a, true), (b, false)] {
+            bridge.connect(BridgeOutputs(sendWANDatagram: { bytes, _ in
                 guard pending.count < 8, bytes.count <= 2048 else { return }
                 slots.slice((pending.count * 2048)..<(pending.count * 2048 + bytes.count)).copyMemory(from: bytes)
                 pending.append((toB, bytes.count))
-            }
+            }))
         }
         var framesAtB = 0
         var now = Instant.zero

@@ -53,15 +53,15 @@ final class WANPair {
         guestA.host.configureStatic(address: IPv4Network(addressA)!, gateway: gatewayA, now: now)
         guestB.host.configureStatic(address: IPv4Network(addressB)!, gateway: gatewayB, now: now)
         for (bridge, fromA) in [(a, true), (b, false)] {
-            guard let wan = bridge.wan else { continue }
-            wan.sendDatagram = { [unowned self] bytes, to in
-                let expected = fromA ? Self.endpointB : Self.endpointA
-                #expect(to == expected, "datagram to \(to), expected \(expected)")
-                self.put(WANCrossing(at: self.now, fromA: fromA, bytes: Array(bytes), source: fromA ? Self.endpointA : Self.endpointB))
-            }
-            wan.transmitFrame = { [unowned self] frame in
-                self.put(WANCrossing(at: self.now, fromA: fromA, bytes: Array(frame), source: nil))
-            }
+            bridge.connect(BridgeOutputs(
+                sendWANDatagram: { [unowned self] bytes, to in
+                    let expected = fromA ? Self.endpointB : Self.endpointA
+                    #expect(to == expected, "datagram to \(to), expected \(expected)")
+                    self.put(WANCrossing(at: self.now, fromA: fromA, bytes: Array(bytes), source: fromA ? Self.endpointA : Self.endpointB))
+                },
+                transmitWANFrame: { [unowned self] frame in
+                    self.put(WANCrossing(at: self.now, fromA: fromA, bytes: Array(frame), source: nil))
+                }))
         }
     }
 
@@ -81,7 +81,7 @@ final class WANPair {
                 g.host.drainOutgoing { frame in g.driver.transmit(frame) }
                 bridge.serviceGuestTransmit(g.port, now: now)
             }
-            for bridge in [a, b] { if let d = bridge.nextDeadline(), d <= now { bridge.poll(now: now) } }
+            for bridge in [a, b] { _ = bridge.service(now: now) }
             while let i = inFlight.firstIndex(where: { $0.at + delay <= now }) {
                 let c = inFlight.remove(at: i)
                 let to = c.fromA ? b : a
@@ -102,7 +102,7 @@ final class WANPair {
             var next = now + step
             for (g, bridge) in guests {
                 if let d = g.host.nextDeadline(), d > now, d < next { next = d }
-                if let d = bridge.nextDeadline(), d > now, d < next { next = d }
+                if let d = bridge.deadline, d > now, d < next { next = d }
             }
             for c in inFlight where c.at + delay > now && c.at + delay < next { next = c.at + delay }
             if guests.contains(where: { $0.0.host.hasOutgoing }) { next = now + .microseconds(10) }

@@ -189,8 +189,8 @@ func wireGuardPair(natA: Bool, natB: Bool) throws -> WANPair {
     let (a, b) = wireGuardConfigs(natA: true, natB: true, keepalive: "10s")
     let pair = try WANPair(a, b, guestA: "10.1.0.10/24", gatewayA: IPv4Address(10, 1, 0, 1),
                            guestB: "10.2.0.10/24", gatewayB: IPv4Address(10, 2, 0, 1))
-    pair.a.wan?.start(now: pair.now)
-    pair.b.wan?.start(now: pair.now)   // B has no keepalive: it waits
+    pair.a.start(now: pair.now)
+    pair.b.start(now: pair.now)   // B has no keepalive: it waits
     pair.run(for: .seconds(35))
     let fromA = pair.crossed.filter(\.fromA), fromB = pair.crossed.filter { !$0.fromA }
     #expect(fromA.first?.bytes[0] == 1 && fromA.first?.at == .zero)

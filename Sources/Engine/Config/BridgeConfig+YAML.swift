@@ -1,6 +1,6 @@
 // bridge.yml → BridgeConfig, with every error located to file:line:column (docs/architecture.md, Bad input).
+import Crypto
 import Datapath
-import Foundation
 import Wire
 import YAMLSchema
 
@@ -223,8 +223,8 @@ func parseEndpoint(_ v: YAMLValue) throws(ConfigError) -> Endpoint {
 /// A 32-byte key in WireGuard's base64 format.
 func parseKey(_ v: YAMLValue) throws(ConfigError) -> [UInt8] {
     let s = try v.string()
-    guard let data = Data(base64Encoded: s), data.count == 32 else {
+    guard let key = KeyBase64.decode(s) else {
         throw v.error("not a WireGuard key (44 base64 characters encoding 32 bytes)", fix: "generate one with 'sluice wg genkey' or 'wg genkey'")
     }
-    return Array(data)
+    return key
 }

@@ -1,5 +1,4 @@
 // bridge.yml `wan:` → WANConfig, and the checks that tie it to the router (docs/config.md).
-import Foundation
 import Wire
 import YAMLSchema
 

@@ -73,10 +73,12 @@ public final class WAN {
     /// A wireguard WAN with a persistent keepalive handshakes when started, as `wg` does.
     let handshakesAtStart: Bool
 
-    /// Sends one UDP datagram to an endpoint (wireguard, udp). The bytes are valid only during the call.
-    public var sendDatagram: (UnsafeRawBufferPointer, SocketAddressV4) -> Void = { _, _ in }
+    /// Sends one UDP datagram to an endpoint (wireguard, udp). The bytes are valid only during the
+    /// call. Set by `Bridge.connect` (the driver's `BridgeOutputs.sendWANDatagram`).
+    var sendDatagram: (UnsafeRawBufferPointer, SocketAddressV4) -> Void = { _, _ in }
     /// Transmits one Ethernet frame on the uplink (tap). The bytes are valid only during the call.
-    public var transmitFrame: (UnsafeRawBufferPointer) -> Void = { _ in }
+    /// Set by `Bridge.connect` (the driver's `BridgeOutputs.transmitWANFrame`).
+    var transmitFrame: (UnsafeRawBufferPointer) -> Void = { _ in }
 
     /// Outbound copies (a packet without the room to encrypt in place; a TAP frame to masquerade):
     /// a packet at offset 16 (WireGuard's header room) with room for padding and tag.
@@ -162,7 +164,7 @@ public final class WAN {
         tunnel?.setWallClock(clock)
     }
 
-    /// Brings the uplink up once the driver has wired `sendDatagram` / `transmitFrame`. A
+    /// Brings the uplink up once the driver has connected the outputs (`Bridge.start`). A
     /// WireGuard WAN with `keepalive:` handshakes at once (as `wg` does when it comes up), so that
     /// a peer behind NAT hears from us before we have traffic for it.
     public func start(now: Instant) {

@@ -11,7 +11,12 @@
 // with the same seeded random streams (`link:cable:<host>:a>b`, …) as on sim. A Simulation
 // instance serves only as the links' agenda: its clock is moved to the real time before each frame
 // is offered and whenever the reactor wakes, and the run loop wakes at its next event.
+//
+// The bridges are driven by the driver contract (Engine's Driver.swift): outputs connected once
+// (frames go to each port's closure; no guests, no uplink), `service(now:)` after every reactor
+// round, the wake at the earliest deadline it returned; at the end every tap is removed and closed.
 import Basics
+import BridgeDaemon
 import Capture
 import Datapath
 import Engine
@@ -24,6 +29,8 @@ final class NetnsTopology: LinkModelTopology {
     struct BridgeRuntime {
         let name: String
         let bridge: Bridge
+        /// What the bridge's last `service(now:)` returned.
+        var deadline: Instant?
     }
 
     final class HostRuntime {
@@ -86,8 +93,10 @@ final class NetnsTopology: LinkModelTopology {
             for node in scenario.nodes {
                 guard let config = node.bridge else { continue }
                 do {
-                    bridges.append(BridgeRuntime(name: node.name, bridge: try Bridge(config: config, captureDirectory: captureDirectory,
-                                                                                    captureEpochNanoseconds: epochOffset)))
+                    let bridge = try Bridge(config: config)
+                    bridge.connect(BridgeOutputs())
+                    bridges.append(BridgeRuntime(name: node.name, bridge: bridge, deadline: bridge.deadline))
+                    _ = try bridge.openConfiguredCaptures(directory: captureDirectory, epochOffsetNanoseconds: epochOffset)
                 } catch {
                     throw RealBackendError("bridge \(node.name) (\(node.location)): \(error)")
                 }
@@ -209,8 +218,8 @@ final class NetnsTopology: LinkModelTopology {
     private func addCapture(_ spec: ScenarioCapture, directory: String) throws(RealBackendError) {
         do {
             let capture = try CaptureRuntime(spec, directory: directory, epochOffset: epochOffset)
-            bridges[bridgeIndex(spec.at.bridge)].bridge.addTap(capture.tap, segment: spec.at.segment)
             captures.append(capture)
+            try bridges[bridgeIndex(spec.at.bridge)].bridge.addTap(capture.tap, segment: spec.at.segment)
         } catch {
             throw RealBackendError("capture \(spec.name): \(error)")
         }
@@ -223,13 +232,11 @@ final class NetnsTopology: LinkModelTopology {
         try? simulation.run(until: clock.now())
     }
 
-    /// Delivers due frames and runs due bridge timers (after every reactor round).
+    /// Delivers due frames and services every bridge (after every reactor round).
     func service() {
         advance()
         let now = clock.now()
-        for b in bridges {
-            if let d = b.bridge.nextDeadline(), d <= now { b.bridge.poll(now: now) }
-        }
+        for i in bridges.indices { bridges[i].deadline = bridges[i].bridge.service(now: now) }
         advance()
     }
 
@@ -237,7 +244,7 @@ final class NetnsTopology: LinkModelTopology {
     func nextWake() -> Instant? {
         var wake: Instant?
         for b in bridges {
-            if let d = b.bridge.nextDeadline(), d != .distantFuture { wake = min(wake ?? d, d) }
+            if let d = b.deadline { wake = min(wake ?? d, d) }
         }
         // The next frame due off a link.
         if let t = simulation.nextEventTime { wake = min(wake ?? t, t) }
@@ -278,8 +285,8 @@ final class NetnsTopology: LinkModelTopology {
             if let r = h.registration { reactor.deregister(r) }
             h.registration = nil
         }
-        for c in captures { try? c.writer.close() }
-        for b in bridges { for segment in b.bridge.segments { for tap in segment.taps { try? tap.writer?.close() } } }
+        // Every tap is on a bridge: the scenario's captures and the bridges' configured ones.
+        for b in bridges { for tap in b.bridge.removeTaps() { try? tap.close() } }
         for h in hosts { h.namespace.delete() }
         try? FileManager.default.removeItem(atPath: workDirectory)
     }

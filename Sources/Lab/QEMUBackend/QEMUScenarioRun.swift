@@ -96,16 +96,16 @@ final class QEMUScenarioRun {
         for spec in scenario.captures {
             do {
                 let capture = try CaptureRuntime(spec, directory: captureDirectory, epochOffset: epochOffset)
-                bridge.addTap(capture.tap, segment: spec.at.segment)
                 captures.append(capture)
+                try bridge.addTap(capture.tap, segment: spec.at.segment)
             } catch {
                 throw RealBackendError("capture \(spec.name): \(error)")
             }
         }
         var dhcpTaps: [CaptureTap] = []
         for socket in plan.bridgeConfig.vhostUser {
-            let tap = CaptureTap(name: "dhcp:\(socket.segment)", filter: try? BPFFilter("udp src port 67"), writer: nil, memoryCapacity: 1024)
-            bridge.addTap(tap, segment: socket.segment)
+            let tap = CaptureTap(name: "dhcp:\(socket.segment)", filter: try? BPFFilter("udp src port 67"), sink: .memory(capacity: 1024))
+            do { try bridge.addTap(tap, segment: socket.segment) } catch { throw RealBackendError("\(error)") }
             dhcpTaps.append(tap)
         }
 
@@ -113,7 +113,7 @@ final class QEMUScenarioRun {
         note("run started (capture time \(NetnsScenarioRun.wallClock(captureTime(start)))); \(plan.guests.count) guest(s) under TCG")
         var running: [RunningGuest] = []
         defer { for g in running where g.process.exitStatus == nil { g.process.stop(grace: .seconds(3)) } }
-        for entry in scenario.timeline { if case .replay(let r) = entry.action { scheduleReplay(entry, r, on: bridge, reactor: reactor, start: start) } }
+        for entry in scenario.timeline { if case .replay(let r) = entry.action { scheduleReplay(entry, r, on: daemon, start: start) } }
 
         // Boot guests as their targets become ready; serve until every guest is done (lingering
         // or powered off), then stop them.
@@ -133,12 +133,8 @@ final class QEMUScenarioRun {
                 let g = pending.remove(at: next)
                 try boot(g, into: &running, bridgeName: plan.bridgeName)
             }
-            var wake = now + .milliseconds(20)
-            if let d = bridge.nextDeadline(), d != .distantFuture { wake = min(wake, max(d, now)) }
-            do { try reactor.runOnce(timeout: wake - now) } catch { if error != .interrupted { throw RealBackendError("epoll: \(error)") } }
-            // Bridge timers the daemon's own timer may not know of yet (replayed frames).
-            let t = clock.now()
-            if let d = bridge.nextDeadline(), d <= t { bridge.poll(now: t) }
+            // The daemon arms the bridge's timer on the reactor (replayed frames go through it too).
+            do { try reactor.runOnce(timeout: .milliseconds(20)) } catch { if error != .interrupted { throw RealBackendError("epoll: \(error)") } }
         }
         // Replays still due within the scenario's duration.
         while clock.now() < start + scenario.duration, replays.values.contains(where: { $0.progress.played < $0.progress.frames }) {
@@ -189,7 +185,8 @@ final class QEMUScenarioRun {
 
     // MARK: Replay
 
-    private func scheduleReplay(_ entry: TimelineEntry, _ r: ReplayAction, on bridge: Bridge, reactor: Reactor, start: Instant) {
+    private func scheduleReplay(_ entry: TimelineEntry, _ r: ReplayAction, on daemon: BridgeDaemon, start: Instant) {
+        let bridge = daemon.bridge, reactor = daemon.reactor
         guard case .at(let t) = entry.trigger else {
             notRun[entry.index] = "on qemu a replay starts at a time (at:), not after a guest's action"
             return
@@ -207,9 +204,9 @@ final class QEMUScenarioRun {
         replays[i] = (ReplayProgress(frames: schedule.total), begin, schedule.frames.isEmpty ? begin : nil)
         guard !schedule.frames.isEmpty else { return }
         for (offset, record) in schedule.deliveries {
-            reactor.schedule(at: begin + offset) { [unowned self, unowned bridge] in
+            reactor.schedule(at: begin + offset) { [unowned self, unowned daemon] in
                 let now = self.clock.now()
-                record.bytes.withUnsafeBytes { bridge.receive($0, from: port, now: now) }
+                record.bytes.withUnsafeBytes { daemon.receive($0, from: port) }
                 guard var state = self.replays[i] else { return }
                 if state.progress.play(record) { state.finishedAt = now }
                 self.replays[i] = state

@@ -1,6 +1,6 @@
-// The captures of a run, whichever backend taps them: each scenario capture's tap and pcap
-// writer, opened the same way everywhere, and read back at the end for the expectations and the
-// report.
+// The captures of a run, whichever backend taps them: each scenario capture's tap with its pcap
+// file sink, opened the same way everywhere, closed by the backend (through the tap) and read
+// back at the end for the expectations and the report.
 import Basics
 import Capture
 import Foundation
@@ -9,7 +9,6 @@ import Foundation
 struct CaptureRuntime {
     let spec: ScenarioCapture
     let tap: CaptureTap
-    let writer: PcapWriter
     let path: String
 
     /// Opens `<directory>/<name>.pcap` (timestamps moved by `epochOffset` nanoseconds) and a tap
@@ -17,10 +16,8 @@ struct CaptureRuntime {
     init(_ spec: ScenarioCapture, directory: String, epochOffset: UInt64) throws(CaptureError) {
         let path = (directory as NSString).appendingPathComponent("\(spec.name).pcap")
         let filter = try spec.filter.map { f throws(CaptureError) in try BPFFilter(f) }
-        let writer = try PcapWriter(path: path, epochOffsetNanoseconds: epochOffset)
         self.spec = spec
-        self.tap = CaptureTap(name: spec.name, filter: filter, writer: writer, memoryCapacity: 0)
-        self.writer = writer
+        self.tap = CaptureTap(name: spec.name, filter: filter, sink: try .file(path: path, epochOffsetNanoseconds: epochOffset))
         self.path = path
     }
 

@@ -225,7 +225,7 @@ final class SimScenarioRun: ReplayingRun {
     private func finish(at end: Instant) -> RunOutput {
         let timeline = TimelineResults(scenario, result: { result($0.index) },
                                        whyNotRun: { progress.whyNotRun($0.index, otherwise: "no result") })
-        for c in topology.captures { try? c.writer.close() }
+        topology.closeCaptures()
         let captured = CapturedFrames(topology.captures, place: \.placeDescription)
         return RunOutput(observations: RunObservations(start: .zero, captures: captured.records, results: timeline.named, notRun: timeline.notRun),
                          actions: timeline.actions, counters: counters(), captures: captured.files, log: logLines(),

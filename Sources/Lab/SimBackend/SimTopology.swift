@@ -2,8 +2,12 @@
 // as a SimNode), one `SimulatedGuest` per host plugged into its bridge's virtio port, a Sim
 // `Link` per bridge-to-bridge link, and a capture tap (pcap file) per capture. Wiring follows
 // the Sim room's contract (Sources/Sim/Sim.swift): every event that hands a bridge a frame
-// touches its node; a notification is handled as its own event.
+// touches its node; a notification is handled as its own event. The bridges are driven through
+// the driver contract (Engine's Driver.swift, docs/driver-contract.md): outputs connected once,
+// the node's timer armed at `deadline` after every event that touched it and run as an event of
+// its own with `service(now:)`; the taps removed and closed at the end.
 import Basics
+import BridgeDaemon
 import Capture
 import Datapath
 import Engine
@@ -13,12 +17,13 @@ import Sim
 import Virtio
 import Wire
 
-/// A bridge as a simulation node: its timers are the bridge's.
+/// A bridge as a simulation node: its timer is the contract's deadline, and running it is
+/// `service(now:)` (whose next deadline the simulation reads again: the node is touched).
 final class BridgeNode: SimNode {
     let bridge: Bridge
     init(_ bridge: Bridge) { self.bridge = bridge }
-    func nextDeadline() -> Instant? { bridge.nextDeadline() }
-    func poll(now: Instant) { bridge.poll(now: now) }
+    func nextDeadline() -> Instant? { bridge.deadline }
+    func poll(now: Instant) { _ = bridge.service(now: now) }
 }
 
 /// Why a topology could not be built.
@@ -65,15 +70,14 @@ final class SimTopology: LinkModelTopology {
             guard let config = node.bridge else { continue }
             let bridge: Bridge
             let wanSetup = WANSetup(random: simulation.random("bridge:\(node.name):wan"))
-            do { bridge = try Bridge(config: config, captureDirectory: captureDirectory, captureEpochNanoseconds: 0, wanSetup: wanSetup) } catch {
+            do {
+                bridge = try Bridge(config: config, wanSetup: wanSetup)
+                _ = try bridge.openConfiguredCaptures(directory: captureDirectory, epochOffsetNanoseconds: 0)
+            } catch {
                 throw SimSetupError(description: "bridge \(node.name) (\(node.location)): \(error)")
             }
             let id = simulation.add(BridgeNode(bridge), name: "bridge:\(node.name)")
-            let index = bridges.count
             bridges.append(BridgeRuntime(name: node.name, bridge: bridge, node: id))
-            bridge.notifyGuest = { [unowned self] port in
-                self.bridges[index].guests.first { $0.port == port }?.guest.notify()
-            }
         }
         for node in scenario.nodes {
             guard let spec = node.host else { continue }
@@ -81,6 +85,24 @@ final class SimTopology: LinkModelTopology {
         }
         for link in scenario.links { try addLink(link) }
         for capture in scenario.captures { try addCapture(capture, directory: captureDirectory) }
+        // The outputs, once everything they go to exists: guests' notifications, the WAN's link end.
+        for (index, b) in bridges.enumerated() {
+            var outputs = BridgeOutputs(notifyGuest: { [unowned self] port in
+                self.bridges[index].guests.first { $0.port == port }?.guest.notify()
+            })
+            if let end = wanEnds.first(where: { $0.bridge === b.bridge }) {  // kept alive by `wanEnds`
+                outputs.sendWANDatagram = { [unowned end] bytes, to in end.send(bytes, to: to) }
+                outputs.transmitWANFrame = { [unowned end] frame in end.transmit(frame) }
+            }
+            b.bridge.connect(outputs)
+        }
+    }
+
+    /// Takes every tap off the bridges (the scenario's captures and the bridges' configured ones)
+    /// and closes it: the end of the run.
+    func closeCaptures() {
+        for b in bridges { for tap in b.bridge.removeTaps() { try? tap.close() } }
+        for c in captures { try? c.tap.close() }  // those on links
     }
 
     func bridgeIndex(_ name: String) -> Int { bridges.firstIndex { $0.name == name }! }
@@ -153,12 +175,12 @@ final class SimTopology: LinkModelTopology {
     private func addCapture(_ spec: ScenarioCapture, directory: String) throws(SimSetupError) {
         do {
             let capture = try CaptureRuntime(spec, directory: directory, epochOffset: 0)
+            captures.append(capture)
             if let link = spec.link {
                 links[link.index].taps.taps.append(capture.tap)
             } else {
-                bridges[bridgeIndex(spec.at.bridge)].bridge.addTap(capture.tap, segment: spec.at.segment)
+                try bridges[bridgeIndex(spec.at.bridge)].bridge.addTap(capture.tap, segment: spec.at.segment)
             }
-            captures.append(capture)
         } catch {
             throw SimSetupError(description: "capture \(spec.name): \(error)")
         }

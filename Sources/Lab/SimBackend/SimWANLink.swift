@@ -28,20 +28,18 @@ final class SimWANEnd {
          out: LinkDirection, taps: LinkTaps) {
         self.simulation = simulation; self.bridge = bridge; self.local = local
         self.mac = mac; self.peerMAC = peerMAC; self.out = out; self.taps = taps
-        guard let wan = bridge.wan else { return }
-        if wan.kind == .tap {
-            wan.transmitFrame = { [unowned self] frame in
-                self.taps.record(frame, at: self.simulation.now)
-                self.out.send(frame)
-            }
-        } else {
-            wan.sendDatagram = { [unowned self] bytes, to in self.send(bytes, to: to) }
-        }
     }
 
     deinit { buffer.deallocate() }
 
-    /// Frames a datagram from our underlay endpoint to `to` and puts it on the wire.
+    /// Puts a TAP WAN's frame on the wire as it is (the bridge's `transmitWANFrame`).
+    func transmit(_ frame: UnsafeRawBufferPointer) {
+        taps.record(frame, at: simulation.now)
+        out.send(frame)
+    }
+
+    /// Frames a datagram from our underlay endpoint to `to` and puts it on the wire (the
+    /// bridge's `sendWANDatagram`).
     func send(_ payload: UnsafeRawBufferPointer, to: SocketAddressV4) {
         identification &+= 1
         let ip = IPv4Header(source: local.address, destination: to.address, protocol: .udp, payloadLength: 0,
@@ -104,7 +102,7 @@ extension SimTopology {
             guard case .wireguard(let w) = config, w.persistentKeepalive != nil else { continue }
             let bridge = bridges[b].bridge, node = bridges[b].node
             simulation.schedule(at: simulation.now, label: "wan:start:\(bridges[b].name)") { [unowned simulation] in
-                bridge.wan?.start(now: simulation.now)
+                bridge.start(now: simulation.now)
                 simulation.touch(node)
             }
         }
