@@ -26,7 +26,7 @@ final class ContractDriver {
     static let farEnd = SocketAddressV4(address: IPv4Address(192, 0, 2, 2), port: 51820)
 
     init(_ config: BridgeConfig, guests: [TestGuest], tap: CaptureTap) throws {
-        bridge = try Bridge(config: config)
+        bridge = try Bridge(config: config, wanSetup: WANSetup(random: SeededRandom(seed: 7)))
         self.guests = guests
         bridge.connect(BridgeOutputs(
             notifyGuest: { [unowned self] port in self.notifications[port, default: 0] += 1 },
