@@ -1,6 +1,9 @@
 // A non-blocking UDP socket: the WAN uplinks (plain UDP, WireGuard) send and receive datagrams
 // through it. "Would block" is nil, not an error.
 
+// CShims includes <sys/socket.h>; in a whole-module (release) build glibc's MSG_* constants are
+// then seen through CShims, so a file that uses them imports it too.
+import CShims
 import Glibc
 
 /// One received datagram.
