@@ -75,4 +75,25 @@ public enum TCPBulkPattern {
     @inline(__always) public static func byte(at i: UInt64) -> UInt8 {
         UInt8(truncatingIfNeeded: (i ^ (i >> 8) ^ (i >> 16) ^ (i >> 24)) &* 131 &+ (i >> 11))
     }
+
+    /// Writes the pattern for stream offsets `offset...` into `buffer`.
+    public static func fill(_ buffer: UnsafeMutableRawBufferPointer, streamOffset offset: UInt64) {
+        guard let base = buffer.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return }
+        var k = 0
+        while k < buffer.count {
+            base[k] = byte(at: offset &+ UInt64(k))
+            k += 1
+        }
+    }
+
+    /// How many bytes of `buffer` differ from the pattern at stream offsets `offset...`.
+    public static func mismatches(in buffer: UnsafeRawBufferPointer, streamOffset offset: UInt64) -> Int {
+        guard let base = buffer.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return 0 }
+        var k = 0, bad = 0
+        while k < buffer.count {
+            if base[k] != byte(at: offset &+ UInt64(k)) { bad += 1 }
+            k += 1
+        }
+        return bad
+    }
 }

@@ -415,9 +415,7 @@ extension TCPConnection {
         case .buffer:
             _ = receiveBuffer.append(bytes)
         case .sink:
-            for (k, b) in bytes.enumerated() where b != TCPBulkPattern.byte(at: sinkOffset &+ UInt64(k)) {
-                stats.patternMismatches += 1
-            }
+            stats.patternMismatches += UInt64(TCPBulkPattern.mismatches(in: bytes, streamOffset: sinkOffset))
             sinkOffset &+= UInt64(bytes.count)
         }
     }

@@ -22,9 +22,18 @@ extension TCPConnection {
         if retransmitPending {
             retransmitPending = false
             let from = TCPSequenceNumber.max(highRetransmitted, sndUna)
-            let hole: (start: TCPSequenceNumber, length: Int?) = sackEnabled ? scoreboard.nextHole(from: from) : (from, nil)
-            if hole.start < sndMax {
-                let limit = min(hole.length ?? Int.max, sndMax - hole.start)
+            // With SACK, only holes below the highest SACKed byte count as lost (RFC 6675 §4
+            // NextSeg (1.a)); above it the data may simply still be in flight.
+            var hole: (start: TCPSequenceNumber, length: Int?) = (from, nil)
+            var end = sndMax
+            if sackEnabled, let highest = scoreboard.highestSACKed {
+                hole = scoreboard.nextHole(from: from)
+                end = highest
+            } else if from != sndUna {
+                end = from  // without SACK only SND.UNA is known lost (RFC 6582 §3.2)
+            }
+            if hole.start < end {
+                let limit = min(hole.length ?? Int.max, end - hole.start)
                 let sent = sendData(from: hole.start, maximum: limit, now: now, transmit: transmit)
                 highRetransmitted = hole.start + max(sent, 1)
             }

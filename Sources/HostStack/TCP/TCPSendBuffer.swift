@@ -31,8 +31,8 @@ struct TCPSendBuffer: Sendable {
         compactIfWorthwhile()
         let start = storage.count
         storage.append(contentsOf: repeatElement(0, count: n))
-        storage.withUnsafeMutableBufferPointer { all in
-            for k in 0..<n { all[start + k] = TCPBulkPattern.byte(at: offset &+ UInt64(k)) }
+        storage.withUnsafeMutableBytes { all in
+            TCPBulkPattern.fill(all.slice(start..<start + n), streamOffset: offset)
         }
         return n
     }
