@@ -142,6 +142,84 @@ struct TCPTests {
         }
     }
 
+    @Test("Without SACK and timestamps (NewReno partial ACKs, Karn's rule) a lossy transfer still completes")
+    func lossyWithoutOptions() throws {
+        let (link, a, b) = tcpPair(delay: .milliseconds(20), rate: 20e6, queueLimit: 100_000, loss: 0.01, seed: 8) { c in
+            c.tcp.sack = false
+            c.tcp.timestamps = false
+            c.tcp.maximumSegmentLifetime = .seconds(1)
+        }
+        b.tcpListen(port: 5001)
+        let id = try #require(a.tcpConnect(to: ipB, port: 5001, congestionControl: .newReno, now: link.now))
+        a.tcpSendBulk(id, bytes: 1_000_000, now: link.now)
+        link.run(for: .seconds(120), stop: { a.tcpInfo(id)?.state == .closed })
+        let sender = try #require(a.tcpInfo(id))
+        let sink = try #require(b.tcpConnectionIDs.first.flatMap { b.tcpInfo($0) })
+        #expect(!sender.sackEnabled && !sender.timestampsEnabled)
+        #expect(sink.stats.bytesReceived == 1_000_000 && sink.stats.patternMismatches == 0)
+        #expect(sender.state == .closed && sender.closeReason == .normal)
+        // Slow start overfills the 100 kB queue; without SACK, NewReno repairs one hole per RTT
+        // (RFC 6582 partial ACKs), and Karn's rule allows few RTT samples meanwhile.
+        #expect(sender.stats.segmentsRetransmitted > 0 && sender.stats.rttSamples > 0)
+    }
+
+    @Test("Both sides close at once: FIN-WAIT-1 → CLOSING → TIME-WAIT on both, then CLOSED")
+    func simultaneousClose() throws {
+        let (link, a, b) = tcpPair(delay: .milliseconds(5), quick)
+        b.tcpListen(port: 7, receiveMode: .buffer)
+        let ida = try #require(a.tcpConnect(to: ipB, port: 7, now: link.now))
+        link.run(for: .milliseconds(100))
+        let idb = try #require(b.tcpAccept(port: 7))
+        a.tcpClose(ida, now: link.now)
+        b.tcpClose(idb, now: link.now)
+        link.run(for: .milliseconds(7))
+        #expect(a.tcpInfo(ida)?.state == .closing && b.tcpInfo(idb)?.state == .closing)
+        link.run(for: .milliseconds(10))
+        #expect(a.tcpInfo(ida)?.state == .timeWait && b.tcpInfo(idb)?.state == .timeWait)
+        link.run(for: .seconds(3))
+        #expect(a.tcpInfo(ida)?.closeReason == .normal && b.tcpInfo(idb)?.closeReason == .normal)
+    }
+
+    @Test("ABORT sends a RST; the peer's connection closes as reset")
+    func abortResets() throws {
+        let (link, a, b) = tcpPair(delay: .milliseconds(5), quick)
+        b.tcpListen(port: 7, receiveMode: .buffer)
+        let ida = try #require(a.tcpConnect(to: ipB, port: 7, now: link.now))
+        link.run(for: .milliseconds(100))
+        let idb = try #require(b.tcpAccept(port: 7))
+        a.tcpWrite(ida, [1, 2, 3], now: link.now)
+        link.run(for: .milliseconds(100))
+        a.tcpAbort(ida, now: link.now)
+        #expect(a.tcpInfo(ida)?.closeReason == .aborted)
+        link.run(for: .milliseconds(100))
+        #expect(b.tcpInfo(idb)?.state == .closed && b.tcpInfo(idb)?.closeReason == .reset)
+        #expect(b.tcpRead(idb, now: link.now) == [1, 2, 3])
+        #expect(b.tcpLiveConnectionCount == 0)
+    }
+
+    @Test("Delayed ACKs: one small segment is ACKed after the timeout, two full ones at once")
+    func delayedACK() throws {
+        let (link, a, b) = tcpPair(delay: .milliseconds(5), quick)
+        b.tcpListen(port: 7, receiveMode: .buffer)
+        let ida = try #require(a.tcpConnect(to: ipB, port: 7, now: link.now))
+        link.run(for: .milliseconds(100))
+        var acks: [Instant] = []
+        link.ba.dropFilter = { frame, now in
+            if frame.count <= 14 + 20 + 32 + 12 { acks.append(now) }   // header-only segments from B
+            return false
+        }
+        let sent = link.now
+        a.tcpWrite(ida, [1], now: link.now)
+        link.run(for: .milliseconds(200))
+        // Arrives 5 ms after sending; the ACK leaves 40 ms later.
+        #expect(acks == [sent + .milliseconds(45)])
+        acks = []
+        let second = link.now
+        a.tcpWrite(ida, [UInt8](repeating: 7, count: 2 * 1448), now: link.now)
+        link.run(for: .milliseconds(200))
+        #expect(acks.first == second + .milliseconds(5))
+    }
+
     @Test("Same seed, same trace; another seed, another trace")
     func determinism() {
         func trace(_ seed: UInt64) -> UInt64 {

@@ -24,6 +24,9 @@ struct TCPCongestionControl: Sendable {
 
     var inSlowStart: Bool { cwnd < ssthresh }
 
+    /// CUBIC's W_max in segments (for tests and reports).
+    var cubicWMax: Double { cubic.wMax }
+
     /// A cap far above any window the 30-bit scaled TCP window allows, so sums never overflow.
     static let maximumWindow = 1 << 31
 
