@@ -133,17 +133,12 @@ public final class Host {
 
     /// The earliest instant at which `poll` has work; nil when idle.
     public func nextDeadline() -> Instant? {
-        var earliest = arp.nextDeadline()
-        func consider(_ t: Instant?) {
-            guard let t else { return }
-            earliest = earliest.map { min($0, t) } ?? t
-        }
-        consider(conflictDetection?.deadline)
-        consider(dhcp.deadline)
-        for session in pings where !session.result.isFinished { consider(session.nextDeadline()) }
-        for flood in floods { consider(flood.nextDeadline()) }
-        consider(nextTCPDeadline())
-        return earliest
+        // No nested function capturing `earliest`: unoptimized builds would box it on every call.
+        var earliest = Instant.earliest(arp.nextDeadline(), conflictDetection?.deadline)
+        earliest = Instant.earliest(earliest, dhcp.deadline)
+        for session in pings where !session.result.isFinished { earliest = Instant.earliest(earliest, session.nextDeadline()) }
+        for flood in floods { earliest = Instant.earliest(earliest, flood.nextDeadline()) }
+        return Instant.earliest(earliest, nextTCPDeadline())
     }
 
     /// Whether frames are waiting to be taken.

@@ -144,8 +144,10 @@ extension Host {
 
     func nextTCPDeadline() -> Instant? {
         var earliest: Instant?
-        for c in tcp.live {
-            if let d = c.nextDeadline() { earliest = earliest.map { min($0, d) } ?? d }
+        var i = 0
+        while i < tcp.live.count {
+            earliest = Instant.earliest(earliest, tcp.live[i].nextDeadline())
+            i += 1
         }
         return earliest
     }
@@ -294,11 +296,11 @@ extension Host {
         let header: TCPHeader
         if seg.flags.contains(.ack) {
             header = TCPHeader(sourcePort: seg.header.destinationPort, destinationPort: seg.header.sourcePort,
-                               sequenceNumber: seg.header.acknowledgmentNumber, flags: [.rst], window: 0)
+                               sequenceNumber: seg.header.acknowledgmentNumber, flags: .rst, window: 0)
         } else {
             header = TCPHeader(sourcePort: seg.header.destinationPort, destinationPort: seg.header.sourcePort,
                                sequenceNumber: 0, acknowledgmentNumber: (seg.sequence + seg.length).rawValue,
-                               flags: [.rst, .ack], window: 0)
+                               flags: TCPFlags.rst.union(.ack), window: 0)
         }
         tcp.counters.resetsSent += 1
         tcp.counters.segmentsSent += 1

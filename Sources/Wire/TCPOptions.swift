@@ -178,29 +178,38 @@ public struct TCPOptions: Hashable, Sendable {
     /// Writes the options at the start of `out` (at least `encodedLength` bytes); returns the
     /// length written, a multiple of 4.
     @inlinable public func emit(into out: UnsafeMutableRawBufferPointer) -> Int {
+        // Plain stores at a running offset (no nested function capturing it: unoptimized builds
+        // would box the offset on every call).
         var i = 0
-        func put(_ byte: UInt8) { out.setU8(i, byte); i += 1 }
         if let mss = maximumSegmentSize {
-            put(TCPOptionKind.maximumSegmentSize); put(4)
-            out.setU16(i, mss); i += 2
+            out.setU8(i, TCPOptionKind.maximumSegmentSize); out.setU8(i + 1, 4)
+            out.setU16(i + 2, mss); i += 4
         }
         if let shift = windowScale {
-            put(TCPOptionKind.noOperation); put(TCPOptionKind.windowScale); put(3); put(shift)
+            out.setU8(i, TCPOptionKind.noOperation); out.setU8(i + 1, TCPOptionKind.windowScale)
+            out.setU8(i + 2, 3); out.setU8(i + 3, shift); i += 4
         }
         if hasTimestamp {
             // RFC 7323 Appendix A's layout: NOP NOP TS, or SACK-permitted then TS.
-            if sackPermitted { put(TCPOptionKind.sackPermitted); put(2) } else { put(TCPOptionKind.noOperation); put(TCPOptionKind.noOperation) }
-            put(TCPOptionKind.timestamps); put(10)
-            out.setU32(i, timestampValue); out.setU32(i + 4, timestampEchoReply); i += 8
+            if sackPermitted {
+                out.setU8(i, TCPOptionKind.sackPermitted); out.setU8(i + 1, 2)
+            } else {
+                out.setU8(i, TCPOptionKind.noOperation); out.setU8(i + 1, TCPOptionKind.noOperation)
+            }
+            out.setU8(i + 2, TCPOptionKind.timestamps); out.setU8(i + 3, 10)
+            out.setU32(i + 4, timestampValue); out.setU32(i + 8, timestampEchoReply); i += 12
         } else if sackPermitted {
-            put(TCPOptionKind.noOperation); put(TCPOptionKind.noOperation); put(TCPOptionKind.sackPermitted); put(2)
+            out.setU8(i, TCPOptionKind.noOperation); out.setU8(i + 1, TCPOptionKind.noOperation)
+            out.setU8(i + 2, TCPOptionKind.sackPermitted); out.setU8(i + 3, 2); i += 4
         }
         if sackBlockCount > 0 {
-            put(TCPOptionKind.noOperation); put(TCPOptionKind.noOperation)
-            put(TCPOptionKind.sack); put(UInt8(2 + 8 * sackBlockCount))
-            for k in 0..<sackBlockCount {
+            out.setU8(i, TCPOptionKind.noOperation); out.setU8(i + 1, TCPOptionKind.noOperation)
+            out.setU8(i + 2, TCPOptionKind.sack); out.setU8(i + 3, UInt8(2 + 8 * sackBlockCount)); i += 4
+            var k = 0
+            while k < sackBlockCount {
                 let b = sackBlock(k)
                 out.setU32(i, b.left); out.setU32(i + 4, b.right); i += 8
+                k += 1
             }
         }
         return i

@@ -393,7 +393,7 @@ struct TCPTests {
             let start = link.now
             let startBytes = try #require(a.tcpInfo(id)).stats.bytesAcknowledged
             a.tcpSendBulk(id, bytes: 1 << 40, close: false, now: link.now)
-            link.run(for: .seconds(12))
+            link.run(for: .seconds(30))
             let info = try #require(a.tcpInfo(id))
             let seconds = Double((link.now - start).nanosecondsClamped) / 1e9
             let goodput = Double(info.stats.bytesAcknowledged - startBytes) * 8 / seconds

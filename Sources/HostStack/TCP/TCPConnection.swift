@@ -240,7 +240,7 @@ final class TCPConnection {
     /// ABORT (RFC 9293 §3.10.5): a RST, then CLOSED.
     func abort(now: Instant, transmit: TCPTransmit) {
         if state.isSynchronized || state == .synReceived, state != .timeWait {
-            sendControl(sequence: sndNxt, flags: [.rst], now: now, transmit: transmit)
+            sendControl(sequence: sndNxt, flags: .rst, now: now, transmit: transmit)
         }
         enterClosed(.aborted, now: now)
     }

@@ -12,7 +12,7 @@ extension TCPConnection {
     func output(now: Instant, transmit: TCPTransmit) {
         guard state.isSynchronized || state == .synReceived, state != .timeWait || ackNow else { return }
         if state == .timeWait || state == .synReceived {
-            if ackNow, state == .timeWait { sendControl(sequence: sndNxt, flags: [.ack], now: now, transmit: transmit) }
+            if ackNow, state == .timeWait { sendControl(sequence: sndNxt, flags: .ack, now: now, transmit: transmit) }
             return
         }
         refillBulk(now: now)
@@ -68,7 +68,7 @@ extension TCPConnection {
                 // A FIN alone (RFC 9293 §3.10.4): after all data, whatever the window.
                 let seq = sendBufferEnd
                 finSequence = seq
-                sendControl(sequence: seq, flags: [.fin, .ack], now: now, transmit: transmit)
+                sendControl(sequence: seq, flags: TCPFlags.fin.union(.ack), now: now, transmit: transmit)
                 sndNxt = seq + 1
                 if sndMax < sndNxt { sndMax = sndNxt }
                 if retransmitDeadline == nil { retransmitDeadline = now + rtt.rto }
@@ -86,7 +86,7 @@ extension TCPConnection {
             persistDeadline = now + persistInterval()
         }
         if ackNow, !sentSomething {
-            sendControl(sequence: sndNxt, flags: [.ack], now: now, transmit: transmit)
+            sendControl(sequence: sndNxt, flags: .ack, now: now, transmit: transmit)
         }
     }
 
@@ -106,7 +106,7 @@ extension TCPConnection {
         guard offset >= 0, available >= 0 else { return 0 }
         let length = min(maximum, available, max(segmentLimit - optionLength(syn: false), 1))
         let end = seq + length
-        var flags: TCPFlags = [.ack]
+        var flags = TCPFlags.ack
         if finQueued, end == sendBufferEnd, length > 0 || finSequence != nil {
             flags.insert(.fin)
             finSequence = end
@@ -136,7 +136,7 @@ extension TCPConnection {
 
     /// SYN (active open) or SYN-ACK (passive), sent or resent from ISS.
     func sendSYN(now: Instant, transmit: TCPTransmit) {
-        var flags: TCPFlags = [.syn]
+        var flags = TCPFlags.syn
         if state == .synReceived { flags.insert(.ack) }
         let header = makeHeader(sequence: iss, flags: flags, syn: true, now: now)
         if synTransmissions > 0 {
@@ -170,7 +170,7 @@ extension TCPConnection {
     /// A RST in reply to an unacceptable ACK (RFC 9293 §3.10.7.3/4: "<SEQ=SEG.ACK><CTL=RST>").
     func sendReset(sequence: TCPSequenceNumber, now: Instant, transmit: TCPTransmit) {
         let header = TCPHeader(sourcePort: localPort, destinationPort: remotePort, sequenceNumber: sequence.rawValue,
-                               flags: [.rst], window: 0)
+                               flags: .rst, window: 0)
         counterDeltas.resetsSent += 1
         stats.segmentsSent += 1
         counterDeltas.segmentsSent += 1

@@ -5,14 +5,22 @@
 import Basics
 import Wire
 
+extension Instant {
+    /// The earlier of two optional instants (nil: no deadline).
+    @inline(__always) static func earliest(_ a: Instant?, _ b: Instant?) -> Instant? {
+        guard let a else { return b }
+        guard let b else { return a }
+        return min(a, b)
+    }
+}
+
 extension TCPConnection {
     /// When `poll` next has work; nil when idle (or closed).
     func nextDeadline() -> Instant? {
         guard state != .closed else { return nil }
-        var earliest = retransmitDeadline
-        func consider(_ t: Instant?) { if let t { earliest = earliest.map { min($0, t) } ?? t } }
-        consider(delayedACKDeadline); consider(persistDeadline); consider(timeWaitDeadline)
-        return earliest
+        // No closures capturing a variable here: unoptimized builds box it, once per call.
+        return Instant.earliest(Instant.earliest(retransmitDeadline, delayedACKDeadline),
+                                Instant.earliest(persistDeadline, timeWaitDeadline))
     }
 
     /// Runs the timers due at `now`.
@@ -54,7 +62,7 @@ extension TCPConnection {
         consecutiveTimeouts += 1
         guard consecutiveTimeouts <= configuration.maximumRetransmissions else {
             // RFC 1122 §4.2.3.5: "close the connection" after R2.
-            sendControl(sequence: sndNxt, flags: [.rst], now: now, transmit: transmit)
+            sendControl(sequence: sndNxt, flags: .rst, now: now, transmit: transmit)
             enterClosed(.timedOut, now: now)
             return
         }
@@ -84,7 +92,7 @@ extension TCPConnection {
             sndNxt = sndUna + sent
             if finQueued, let fin = finSequence, sndNxt == fin { sndNxt = sndNxt + 1 }
         } else if finQueued {
-            sendControl(sequence: sendBufferEnd, flags: [.fin, .ack], now: now, transmit: transmit)
+            sendControl(sequence: sendBufferEnd, flags: TCPFlags.fin.union(.ack), now: now, transmit: transmit)
             sndNxt = sendBufferEnd + 1
         }
         retransmitDeadline = now + rtt.rto
@@ -102,7 +110,7 @@ extension TCPConnection {
         }
         stats.windowProbes += 1
         let offset = sndNxt - sendDataStart
-        let header = makeHeader(sequence: sndNxt, flags: [.ack], syn: false, now: now)
+        let header = makeHeader(sequence: sndNxt, flags: .ack, syn: false, now: now)
         sendBuffer.withBytes(offset: offset, length: 1) { transmit(header, $0) }
         stats.segmentsSent += 1
         counterDeltas.segmentsSent += 1
