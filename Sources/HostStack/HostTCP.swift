@@ -27,6 +27,8 @@ struct TCPHostState {
     /// Every connection the application holds, live or closed, by id.
     var held: [TCPConnectionID: TCPConnection] = [:]
     var nextID = 0
+    /// Tests only: every new connection's ISS (to run transfers across the 2^32 wrap).
+    var fixedInitialSequenceNumber: UInt32?
 
     init(random: SeededRandom) { self.random = random }
 }
@@ -235,7 +237,8 @@ extension Host {
         tcp.nextID += 1
         let c = TCPConnection(id: id, local: local, remote: remote, configuration: configuration.tcp,
                               congestionControl: congestionControl, receiveMode: receiveMode,
-                              listenerPort: listenerPort, interfaceMTU: configuration.mtu, random: &tcp.random)
+                              listenerPort: listenerPort, interfaceMTU: configuration.mtu, random: &tcp.random,
+                              initialSequenceNumber: tcp.fixedInitialSequenceNumber)
         tcp.live.append(c)
         tcp.byTuple[.init(localAddress: local.0.rawValue, localPort: local.1, remoteAddress: remote.0.rawValue, remotePort: remote.1)] = c
         return c

@@ -43,6 +43,18 @@ struct TCPPartsTests {
         #expect(q.byteCount == 100 && q.sackBlocks(limit: 4).count == 1)
     }
 
+    @Test("Reassembly holds at most pieceLimit pieces (tiny out-of-order segments cannot grow it without bound)")
+    func reassemblyBound() {
+        var q = TCPReassemblyQueue()
+        let byte: [UInt8] = [1]
+        var refused = 0
+        for k in 0..<(TCPReassemblyQueue.pieceLimit + 500) {
+            let held = byte.withUnsafeBytes { q.insert($0, at: TCPSequenceNumber(1000) + 2 * k) }
+            if !held { refused += 1 }
+        }
+        #expect(q.pieces.count == TCPReassemblyQueue.pieceLimit && refused == 500)
+    }
+
     @Test("The scoreboard merges blocks, ignores impossible ones, finds holes, and forgets what is acknowledged")
     func scoreboard() {
         var s = TCPSACKScoreboard()

@@ -220,6 +220,30 @@ struct TCPTests {
         #expect(acks.first == second + .milliseconds(5))
     }
 
+    @Test("Both directions cross the 2^32 sequence wrap under loss, byte-exact")
+    func sequenceWrap() throws {
+        let (link, a, b) = tcpPair(delay: .milliseconds(5), rate: 50e6, queueLimit: 60_000, loss: 0.01, seed: 12, quick)
+        a.tcp.fixedInitialSequenceNumber = UInt32.max - 100_000
+        b.tcp.fixedInitialSequenceNumber = UInt32.max - 3000
+        b.tcpListen(port: 5001, receiveMode: .buffer)
+        let ida = try #require(a.tcpConnect(to: ipB, port: 5001, now: link.now))
+        link.run(for: .milliseconds(100))
+        let idb = try #require(b.tcpAccept(port: 5001))
+        let toB = randomBytes(400_000, seed: 5), toA = randomBytes(300_000, seed: 6)
+        var sentA = 0, sentB = 0
+        var gotA: [UInt8] = [], gotB: [UInt8] = []
+        link.run(for: .seconds(60), stop: {
+            if sentA < toB.count { sentA += a.tcpWrite(ida, Array(toB[sentA...]), now: link.now) }
+            if sentB < toA.count { sentB += b.tcpWrite(idb, Array(toA[sentB...]), now: link.now) }
+            gotB += b.tcpRead(idb, now: link.now)
+            gotA += a.tcpRead(ida, now: link.now)
+            link.collect()
+            return gotA.count == toA.count && gotB.count == toB.count
+        })
+        #expect(gotB == toB && gotA == toA)
+        #expect((a.tcpInfo(ida)?.stats.segmentsRetransmitted ?? 0) > 0)
+    }
+
     @Test("Same seed, same trace; another seed, another trace")
     func determinism() {
         func trace(_ seed: UInt64) -> UInt64 {

@@ -126,7 +126,8 @@ final class TCPConnection {
     /// A connection in SYN-SENT (active open) or SYN-RECEIVED (passive, from `syn`).
     init(id: TCPConnectionID, local: (IPv4Address, UInt16), remote: (IPv4Address, UInt16),
          configuration: TCPConfiguration, congestionControl: TCPCongestionControlAlgorithm,
-         receiveMode: TCPReceiveMode, listenerPort: UInt16?, interfaceMTU: Int, random: inout SeededRandom) {
+         receiveMode: TCPReceiveMode, listenerPort: UInt16?, interfaceMTU: Int, random: inout SeededRandom,
+         initialSequenceNumber: UInt32? = nil) {
         self.id = id
         (localAddress, localPort) = local
         (remoteAddress, remotePort) = remote
@@ -136,7 +137,10 @@ final class TCPConnection {
         owned = listenerPort == nil
         self.interfaceMTU = interfaceMTU
         state = listenerPort == nil ? .synSent : .synReceived
-        iss = TCPSequenceNumber(UInt32(truncatingIfNeeded: random.next()))
+        // RFC 9293 §3.4.1 wants ISNs unpredictable; a draw from the seeded generator is (to anyone
+        // without the seed) and keeps runs reproducible.
+        let drawn = UInt32(truncatingIfNeeded: random.next())
+        iss = TCPSequenceNumber(initialSequenceNumber ?? drawn)
         tsOffset = UInt32(truncatingIfNeeded: random.next())
         sndUna = iss; sndNxt = iss; sndMax = iss
         sendDataStart = iss + 1

@@ -403,7 +403,7 @@ extension TCPConnection {
             // Out of order: hold it and ACK at once (RFC 5681 §4.2: "A TCP receiver SHOULD send an
             // immediate duplicate ACK when an out-of-order segment arrives"), with SACK blocks.
             stats.outOfOrderSegments += 1
-            reassembly.insert(data, at: seq)
+            if !reassembly.insert(data, at: seq) { stats.outOfOrderDiscarded += 1 }
             ackNow = true
         }
     }

@@ -94,6 +94,9 @@ public struct TCPConnectionStats: Equatable, Sendable {
     public var duplicateBytesReceived: UInt64 = 0
     /// Segments that arrived above RCV.NXT and were held.
     public var outOfOrderSegments = 0
+    /// Out-of-order segments not held because `TCPReassemblyQueue.pieceLimit` pieces were (the
+    /// sender retransmits them).
+    public var outOfOrderDiscarded = 0
     /// Sink mode: bytes that differed from `TCPBulkPattern`.
     public var patternMismatches: UInt64 = 0
     /// RTT samples taken (RFC 6298), and their extremes, nanoseconds.

@@ -20,8 +20,15 @@ struct TCPReassemblyQueue: Sendable {
 
     var isEmpty: Bool { pieces.isEmpty }
 
+    /// Pieces held at most: the window bounds the bytes, this bounds the bookkeeping a peer
+    /// sending many tiny out-of-order segments could make us keep.
+    static let pieceLimit = 2048
+
     /// Holds `bytes` at `start` (above `rcvNxt`), keeping only what no held piece covers already.
-    mutating func insert(_ bytes: UnsafeRawBufferPointer, at start: TCPSequenceNumber) {
+    /// Returns false (holding nothing) when `pieceLimit` pieces are held.
+    @discardableResult
+    mutating func insert(_ bytes: UnsafeRawBufferPointer, at start: TCPSequenceNumber) -> Bool {
+        guard pieces.count < Self.pieceLimit else { return false }
         arrivals += 1
         var start = start
         var data = bytes
@@ -33,7 +40,7 @@ struct TCPReassemblyQueue: Sendable {
             while i < pieces.count, !(start < pieces[i].end) { i += 1 }
             if i == pieces.count || !(pieces[i].start < end) {
                 insertPiece(Piece(start: start, bytes: Array(data), arrival: arrivals), at: i)
-                return
+                return true
             }
             if start < pieces[i].start {
                 // The part before piece i.
@@ -49,6 +56,7 @@ struct TCPReassemblyQueue: Sendable {
             data = UnsafeRawBufferPointer(rebasing: data[covered...])
             start = start + covered
         }
+        return true
     }
 
     private mutating func insertPiece(_ piece: Piece, at index: Int) {
