@@ -230,6 +230,24 @@ extension Host {
         settle(c, now: now)
     }
 
+    /// An ICMP error quoting one of our TCP segments (`inner`: the quoted TCP header's first
+    /// bytes). Fragmentation needed lowers the connection's segment size (RFC 1191 §6.1, PMTUD);
+    /// the quoted sequence number must lie in SND.UNA..<SND.MAX (RFC 5927 §4.1), so a blind
+    /// attacker cannot shrink it. Returns whether a connection took it.
+    @discardableResult
+    func receiveTCPICMPError(_ icmp: ICMPv4Message, quoted: IPv4Header, inner: UnsafeRawBufferPointer, now: Instant) -> Bool {
+        guard inner.count >= 8, icmp.type == .destinationUnreachable,
+              icmp.code == ICMPv4UnreachableCode.fragmentationNeeded else { return false }
+        let tuple = TCPHostState.FourTuple(localAddress: quoted.source.rawValue, localPort: inner.u16(0),
+                                           remoteAddress: quoted.destination.rawValue, remotePort: inner.u16(2))
+        guard let c = tcp.byTuple[tuple] else { return false }
+        let taken = c.pathMTUReduced(to: Int(icmp.nextHopMTU), quotedSequence: TCPSequenceNumber(inner.u32(4)), now: now) {
+            self.transmitTCP(c, $0, $1, now: now)
+        }
+        settle(c, now: now)
+        return taken
+    }
+
     private func makeConnection(local: (IPv4Address, UInt16), remote: (IPv4Address, UInt16),
                                 congestionControl: TCPCongestionControlAlgorithm, receiveMode: TCPReceiveMode,
                                 listenerPort: UInt16?) -> TCPConnection {
@@ -315,7 +333,9 @@ extension Host {
                                 to destination: IPv4Address, now: Instant) {
         let segmentLength = header.headerLength + payload.count
         let datagramLength = IPv4Constants.minimumHeaderLength + segmentLength
-        let ip = ipHeader(to: destination, from: source, protocol: .tcp, payloadLength: segmentLength)
+        var ip = ipHeader(to: destination, from: source, protocol: .tcp, payloadLength: segmentLength)
+        // RFC 1191 §3: path MTU discovery sends every datagram with DF set.
+        ip.dontFragment = true
         sendIPv4(to: destination, datagramLength: datagramLength, now: now) { frame, ethernet throws(WireError) in
             let offset = ethernet.headerLength + ip.headerLength + header.headerLength
             try frame.requireSpace(offset + payload.count)

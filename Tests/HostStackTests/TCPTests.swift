@@ -244,6 +244,70 @@ struct TCPTests {
         #expect((a.tcpInfo(ida)?.stats.segmentsRetransmitted ?? 0) > 0)
     }
 
+    @Test("PMTUD: a link that drops big frames and says so with ICMP fragmentation needed; segments shrink, the transfer completes")
+    func pathMTUDiscovery() throws {
+        let (link, a, b) = tcpPair(delay: .milliseconds(5), quick)
+        b.tcpListen(port: 5001)
+        let id = try #require(a.tcpConnect(to: ipB, port: 5001, now: link.now))
+        link.run(for: .milliseconds(100))
+        // A "router" on the path with MTU 1000: frames with more than 1000 IP bytes are dropped
+        // and answered with fragmentation needed, quoting the IP header and 8 bytes.
+        var errors: [[UInt8]] = []
+        var biggestDelivered = 0
+        link.ab.dropFilter = { frame, _ in
+            guard frame.count - 14 > 1000 else { biggestDelivered = max(biggestDelivered, frame.count - 14); return false }
+            let quote = Array(frame[14..<(14 + 20 + 8)])
+            let ip = IPv4Header(source: IPv4Address(10, 0, 0, 254), destination: ipA, protocol: .icmp,
+                                payloadLength: 8 + quote.count, timeToLive: 64, identification: 9)
+            var out = [UInt8](repeating: 0, count: 14 + 20 + 8 + quote.count)
+            let n = out.withUnsafeMutableBytes { buf in
+                quote.withUnsafeBytes { q in
+                    try! IPv4Frame.emitICMP(into: buf, ethernet: EthernetHeader(destination: macA, source: macB, etherType: .ipv4),
+                                            ip: ip, icmp: .destinationUnreachable(code: ICMPv4UnreachableCode.fragmentationNeeded, nextHopMTU: 1000),
+                                            data: q)
+                }
+            }
+            errors.append(Array(out[0..<n]))
+            return true
+        }
+        a.tcpSendBulk(id, bytes: 300_000, now: link.now)
+        link.run(for: .seconds(20), stop: {
+            for e in errors { a.receive(e, now: link.now) }
+            errors = []
+            link.collect()
+            return a.tcpInfo(id)?.state == .closed
+        })
+        let info = try #require(a.tcpInfo(id))
+        #expect(info.stats.pathMTUReductions == 1 && info.sendMSS == 1000 - 40 - 12)
+        #expect(biggestDelivered == 1000)
+        #expect(info.state == .closed && info.closeReason == .normal && info.stats.timeouts == 0)
+        #expect(b.tcpConnectionIDs.first.flatMap { b.tcpInfo($0) }?.stats.bytesReceived == 300_000)
+        // An error quoting a sequence number outside the window is not believed (RFC 5927 §4.1).
+        let (link2, c, d) = tcpPair(delay: .milliseconds(5), quick)
+        d.tcpListen(port: 5001)
+        let id2 = try #require(c.tcpConnect(to: ipB, port: 5001, now: link2.now))
+        link2.run(for: .milliseconds(100))
+        let info2 = try #require(c.tcpInfo(id2))
+        var bogus = [UInt8](repeating: 0, count: 28)
+        bogus[0] = 0x45; bogus[2] = 0x05; bogus[3] = 0xDC; bogus[8] = 64; bogus[9] = 6
+        bogus[12] = 10; bogus[15] = 1; bogus[16] = 10; bogus[19] = 2
+        // The quoted TCP header: our port, port 5001, sequence number 0 (not in flight).
+        bogus[20] = UInt8(info2.localPort >> 8); bogus[21] = UInt8(info2.localPort & 0xFF)
+        bogus[22] = 0x13; bogus[23] = 0x89
+        let ip = IPv4Header(source: IPv4Address(10, 0, 0, 254), destination: ipA, protocol: .icmp, payloadLength: 36, timeToLive: 64, identification: 1)
+        var out = [UInt8](repeating: 0, count: 14 + 20 + 36)
+        _ = out.withUnsafeMutableBytes { buf in
+            bogus.withUnsafeBytes { q in
+                try! IPv4Frame.emitICMP(into: buf, ethernet: EthernetHeader(destination: macA, source: macB, etherType: .ipv4),
+                                        ip: ip, icmp: .destinationUnreachable(code: ICMPv4UnreachableCode.fragmentationNeeded, nextHopMTU: 600),
+                                        data: q)
+            }
+        }
+        c.tcpSendBulk(id2, bytes: 100_000, now: link2.now)   // data in flight, but not at sequence 0
+        c.receive(out, now: link2.now)
+        #expect(c.tcpInfo(id2)?.stats.pathMTUReductions == 0 && c.tcpInfo(id2)?.sendMSS == 1448)
+    }
+
     @Test("Same seed, same trace; another seed, another trace")
     func determinism() {
         func trace(_ seed: UInt64) -> UInt64 {

@@ -119,4 +119,24 @@ extension TCPConnection {
         persistBackoff += 1
         persistDeadline = now + persistInterval()
     }
+
+    /// Path MTU discovery (RFC 1191 §6.1): an ICMP "fragmentation needed" for a segment in flight
+    /// lowers the segment size to the next-hop MTU − 40 and resends what is in flight at the new
+    /// size. Not a congestion signal: cwnd stays. A next-hop MTU of 0 (RFC 792 routers) is taken
+    /// as 576 (RFC 1191 §5's plateau for IPv4 hosts); below 296 is not believed (RFC 1191 §3:
+    /// 68 is the minimum, Linux's floor is 552; 296 is the RFC 1191 plateau table's second step).
+    func pathMTUReduced(to nextHopMTU: Int, quotedSequence: TCPSequenceNumber, now: Instant, transmit: TCPTransmit) -> Bool {
+        guard state.isSynchronized, !(quotedSequence < sndUna), quotedSequence < sndMax else { return false }
+        let mtu = nextHopMTU == 0 ? 576 : max(nextHopMTU, 296)
+        let limit = mtu - 40
+        guard limit < segmentLimit else { return true }
+        segmentLimit = limit
+        stats.pathMTUReductions += 1
+        // Everything in flight was too big: send it again, smaller (RFC 1191 §6.5).
+        sndNxt = sndUna
+        highRetransmitted = sndUna
+        timedSegment = nil
+        output(now: now, transmit: transmit)
+        return true
+    }
 }

@@ -88,6 +88,8 @@ public struct TCPConnectionStats: Equatable, Sendable {
     public var timeouts = 0
     /// Zero-window probes sent (RFC 9293 §3.8.6.1).
     public var windowProbes = 0
+    /// Segment size lowered by ICMP fragmentation needed (RFC 1191 PMTUD).
+    public var pathMTUReductions = 0
     /// In-order payload bytes delivered to the application or sink (the receiver's goodput).
     public var bytesReceived: UInt64 = 0
     /// Payload bytes that arrived again (already received).
