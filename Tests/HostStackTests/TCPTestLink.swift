@@ -35,6 +35,8 @@ final class TCPTestLink {
     /// FNV-1a over (time, direction, bytes) of every frame sent.
     private(set) var trace: UInt64 = 0xCBF2_9CE4_8422_2325
     private(set) var framesSent = 0
+    /// Sees every frame put on the wire (before loss), with its time.
+    var tap: ((Instant, [UInt8]) -> Void)?
 
     init(_ a: Host, _ b: Host, delay: Duration, rate: Double? = nil, queueLimit: Int = 1 << 30,
          loss: Double = 0, seed: UInt64 = 1) {
@@ -52,6 +54,7 @@ final class TCPTestLink {
 
     private func offer(_ frame: [UInt8], fromA: Bool) {
         framesSent += 1
+        tap?(now, frame)
         mix(now.nanoseconds); mix(fromA ? 1 : 2)
         frame.withUnsafeBytes { bytes in
             // Eight bytes at a time (the test runs unoptimized; per-byte loops dominate otherwise).

@@ -295,9 +295,9 @@ extension TCPConnection {
                 duplicateACKs = 0
             } else {
                 // (4) partial acknowledgment: retransmit the first unacknowledged segment, deflate
-                // cwnd by the amount acknowledged, add back one SMSS.
+                // cwnd by the amount acknowledged, add back one SMSS. Not again if it was already
+                // resent as a SACK hole (HighRxt is past it): that would be spurious.
                 retransmitPending = true
-                highRetransmitted = sndUna
                 congestion.cwnd = max(congestion.cwnd - ackedSequence + (ackedSequence >= mss ? mss : 0), mss)
                 // "reset the retransmit timer" on the first partial ACK (RFC 6582 §3.2 (5)).
                 retransmitDeadline = now + rtt.rto
