@@ -159,17 +159,17 @@ extension Host {
         tcp.counters.segmentsReceived += 1
         let header: TCPHeader
         do { header = try TCPHeader(parsing: segment, source: ip.source, destination: ip.destination) } catch {
-            tcp.counters.droppedMalformed += 1
+            tcp.counters.drops.count(.malformed)
             return
         }
         // RFC 1122 §4.2.3.10: segments to broadcast or multicast addresses are not for TCP.
         guard unicast, !ip.source.isMulticast, !ip.source.isLimitedBroadcast, ip.source != .any else {
-            tcp.counters.droppedNotForUs += 1
+            tcp.counters.drops.count(.notForUs)
             return
         }
         let options: TCPOptions
         do { options = try TCPOptions(parsing: header.options) } catch {
-            tcp.counters.droppedBadOptions += 1
+            tcp.counters.drops.count(.badOptions)
             return
         }
         let payload = segment.slice(from: header.headerLength)
@@ -187,7 +187,7 @@ extension Host {
             return
         }
         // RFC 9293 §3.10.7.1, CLOSED: "An incoming segment not containing a RST causes a RST to be sent".
-        tcp.counters.droppedNoConnection += 1
+        tcp.counters.drops.count(.noConnection)
         sendResetReply(to: incoming, ip: ip, now: now)
     }
 
@@ -195,23 +195,23 @@ extension Host {
     private func receiveInListen(_ seg: TCPIncomingSegment, ip: IPv4Header, tuple: TCPHostState.FourTuple, now: Instant) {
         let flags = seg.flags
         // "First, check for a RST: An incoming RST segment could not be valid ... ignored."
-        if flags.contains(.rst) { tcp.counters.droppedUnexpected += 1; return }
+        if flags.contains(.rst) { tcp.counters.drops.count(.unexpected); return }
         // "Second, check for an ACK: Any acknowledgment is bad if it arrives on a connection still
         // in the LISTEN state. An acceptable reset segment should be formed".
         if flags.contains(.ack) {
-            tcp.counters.droppedBadACK += 1
+            tcp.counters.drops.count(.badACK)
             sendResetReply(to: seg, ip: ip, now: now)
             return
         }
-        guard flags.contains(.syn) else { tcp.counters.droppedUnexpected += 1; return }
+        guard flags.contains(.syn) else { tcp.counters.drops.count(.unexpected); return }
         let port = seg.header.destinationPort
         let listener = tcp.listeners[port]!
         guard listener.halfOpen < max(configuration.tcp.synBacklog, 0) else {
-            tcp.counters.droppedSYNBacklogFull += 1
+            tcp.counters.drops.count(.synBacklogFull)
             return
         }
         guard listener.acceptQueue.count < max(configuration.tcp.acceptQueueLimit, 0) else {
-            tcp.counters.droppedAcceptQueueFull += 1
+            tcp.counters.drops.count(.acceptQueueFull)
             return
         }
         let c = makeConnection(local: (ip.destination, port), remote: (ip.source, seg.header.sourcePort),
@@ -262,14 +262,8 @@ extension Host {
         return c
     }
 
-    private func count(_ drop: TCPDrop?) {
-        switch drop {
-        case nil: tcp.counters.segmentsProcessed += 1
-        case .outOfWindow?: tcp.counters.droppedOutOfWindow += 1
-        case .badACK?: tcp.counters.droppedBadACK += 1
-        case .staleTimestamp?: tcp.counters.droppedStaleTimestamp += 1
-        case .unexpected?: tcp.counters.droppedUnexpected += 1
-        }
+    private func count(_ drop: TCPDropReason?) {
+        if let drop { tcp.counters.drops.count(drop) } else { tcp.counters.segmentsProcessed += 1 }
     }
 
     /// After any call into `c`: folds its counters into the host's, moves a passive connection

@@ -8,6 +8,11 @@ import Wire
 
 @Suite("TCP parts")
 struct TCPPartsTests {
+    @Test("Every TCP drop reason has a counter")
+    func dropReasonsFit() {
+        #expect(ReasonCounts<TCPDropReason>.fits)
+    }
+
     @Test("Sequence numbers compare and subtract across the 2^32 wrap")
     func sequenceWrap() {
         let high = TCPSequenceNumber(0xFFFF_FFF0), low = TCPSequenceNumber(0x10)

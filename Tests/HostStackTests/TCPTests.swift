@@ -112,7 +112,7 @@ struct TCPTests {
         let id = try #require(a.tcpConnect(to: ipB, port: 81, now: link.now))
         link.run(for: .seconds(1))
         #expect(a.tcpInfo(id)?.state == .closed && a.tcpInfo(id)?.closeReason == .refused)
-        #expect(b.tcpCounters.droppedNoConnection == 1 && b.tcpCounters.resetsSent == 1)
+        #expect(b.tcpCounters.drops[.noConnection] == 1 && b.tcpCounters.resetsSent == 1)
     }
 
     @Test("Under 1 % loss, 20 ms delay and a 20 Mbit/s bottleneck, NewReno and CUBIC both deliver every byte")
@@ -398,7 +398,7 @@ struct TCPTests {
             b.receive(frame, now: link.now)
         }
         #expect(b.tcpLiveConnectionCount <= 16 + 1)
-        #expect(b.tcpCounters.droppedSYNBacklogFull >= 10_000 - 16)
+        #expect(b.tcpCounters.drops[.synBacklogFull] >= 10_000 - 16)
         _ = b.takeOutgoing()
         a.tcpSendBulk(id, bytes: 100_000, now: link.now)
         link.run(for: .seconds(5))
@@ -465,7 +465,7 @@ struct TCPTests {
         #expect(b.counters.framesReceived - framesBefore == 10_000)
         #expect(c.segmentsReceived - before.segmentsReceived == toTCP)
         #expect(c.segmentsReceived == c.segmentsProcessed + c.dropped)
-        #expect(c.droppedMalformed > before.droppedMalformed && c.droppedNoConnection > 0 && c.droppedOutOfWindow > 0)
+        #expect(c.drops[.malformed] > before.drops[.malformed] && c.drops[.noConnection] > 0 && c.drops[.outOfWindow] > 0)
         print("TCP fuzz counters:", c.fields.filter { $0.value > 0 }.map { "\($0.name)=\($0.value)" }.joined(separator: " "))
         _ = sinkID
     }

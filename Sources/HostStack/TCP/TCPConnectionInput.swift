@@ -8,9 +8,9 @@ import Wire
 
 extension TCPConnection {
     /// Processes one segment; returns the reason if it was dropped. Sends what it must via `transmit`.
-    func receive(_ segment: TCPIncomingSegment, now: Instant, transmit: TCPTransmit) -> TCPDrop? {
+    func receive(_ segment: TCPIncomingSegment, now: Instant, transmit: TCPTransmit) -> TCPDropReason? {
         stats.segmentsReceived += 1
-        let drop: TCPDrop?
+        let drop: TCPDropReason?
         switch state {
         case .closed: return .unexpected
         case .synSent: drop = receiveInSYNSent(segment, now: now, transmit: transmit)
@@ -22,7 +22,7 @@ extension TCPConnection {
 
     // MARK: SYN-SENT (RFC 9293 §3.10.7.3)
 
-    private func receiveInSYNSent(_ seg: TCPIncomingSegment, now: Instant, transmit: TCPTransmit) -> TCPDrop? {
+    private func receiveInSYNSent(_ seg: TCPIncomingSegment, now: Instant, transmit: TCPTransmit) -> TCPDropReason? {
         let flags = seg.flags
         var ackAcceptable = false
         if flags.contains(.ack) {
@@ -65,7 +65,7 @@ extension TCPConnection {
 
     // MARK: Other states (RFC 9293 §3.10.7.4)
 
-    private func receiveSynchronized(_ seg: TCPIncomingSegment, now: Instant, transmit: TCPTransmit) -> TCPDrop? {
+    private func receiveSynchronized(_ seg: TCPIncomingSegment, now: Instant, transmit: TCPTransmit) -> TCPDropReason? {
         let flags = seg.flags
         // RFC 7323 §5.3 PAWS: "If ... SEG.TSval < TS.Recent ..., then the segment is not acceptable:
         // send an acknowledgment in reply ... and drop the segment" (not for RSTs).

@@ -1,6 +1,6 @@
 // What a host's TCP counted, and what one connection measured: segments in and out, drops by
 // reason (every received segment that reaches TCP ends in `segmentsProcessed` or exactly one
-// drop reason), retransmissions, and samples over time for reports and charts.
+// drop reason of `TCPDropReason`), retransmissions, and samples over time for reports and charts.
 
 import Basics
 import Wire
@@ -21,37 +21,15 @@ public struct TCPCounters: Equatable, Sendable {
     /// Connections that reached CLOSED, by any reason.
     public var connectionsClosed = 0
 
-    // Receive drops, one reason per segment.
-    /// Truncated, bad data offset, bad checksum (RFC 9293 §3.10.7 "checksum test").
-    public var droppedMalformed = 0
-    /// An option with a bad length (RFC 9293 §3.1).
-    public var droppedBadOptions = 0
-    /// Not to this host's unicast address (TCP never answers broadcasts, RFC 1122 §4.2.3.10).
-    public var droppedNotForUs = 0
-    /// No connection and no listener: answered with a RST unless it was one (RFC 9293 §3.10.7.1).
-    public var droppedNoConnection = 0
-    /// Outside the receive window (RFC 9293 §3.10.7.4 "first, check sequence number"); re-ACKed.
-    public var droppedOutOfWindow = 0
-    /// An ACK of something not yet sent, or a bad ACK in SYN-SENT/SYN-RECEIVED/LISTEN.
-    public var droppedBadACK = 0
-    /// A timestamp older than TS.Recent (PAWS, RFC 7323 §5.3).
-    public var droppedStaleTimestamp = 0
-    /// A segment without ACK in a synchronized state, or otherwise meaningless in its state.
-    public var droppedUnexpected = 0
-    /// A SYN to a listener whose SYN backlog was full (RFC 4987 §3.1: bounded half-open state).
-    public var droppedSYNBacklogFull = 0
-    /// A SYN to a listener whose accept queue was full.
-    public var droppedAcceptQueueFull = 0
+    /// Received segments dropped, by reason (one reason per segment).
+    public var drops = ReasonCounts<TCPDropReason>()
     /// RFC 5961 challenge ACKs sent for in-window RSTs and SYNs.
     public var challengeACKsSent = 0
 
     public init() {}
 
     /// Every drop reason summed.
-    public var dropped: Int {
-        droppedMalformed + droppedBadOptions + droppedNotForUs + droppedNoConnection + droppedOutOfWindow
-            + droppedBadACK + droppedStaleTimestamp + droppedUnexpected + droppedSYNBacklogFull + droppedAcceptQueueFull
-    }
+    public var dropped: Int { Int(truncatingIfNeeded: drops.total) }
 
     /// Every counter by name, in declaration order (for reports).
     public var fields: [(name: String, value: Int)] {
@@ -59,18 +37,9 @@ public struct TCPCounters: Equatable, Sendable {
          ("segmentsSent", segmentsSent), ("segmentsRetransmitted", segmentsRetransmitted), ("resetsSent", resetsSent),
          ("connectionsOpened", connectionsOpened), ("connectionsAccepted", connectionsAccepted),
          ("connectionsEstablished", connectionsEstablished), ("connectionsClosed", connectionsClosed),
-         ("droppedMalformed", droppedMalformed), ("droppedBadOptions", droppedBadOptions),
-         ("droppedNotForUs", droppedNotForUs), ("droppedNoConnection", droppedNoConnection),
-         ("droppedOutOfWindow", droppedOutOfWindow), ("droppedBadACK", droppedBadACK),
-         ("droppedStaleTimestamp", droppedStaleTimestamp), ("droppedUnexpected", droppedUnexpected),
-         ("droppedSYNBacklogFull", droppedSYNBacklogFull), ("droppedAcceptQueueFull", droppedAcceptQueueFull),
          ("challengeACKsSent", challengeACKsSent)]
+            + TCPDropReason.allCases.map { ("dropped-\($0)", Int(truncatingIfNeeded: drops[$0])) }
     }
-}
-
-/// Why a connection dropped a segment (mapped onto `TCPCounters`).
-enum TCPDrop: Sendable {
-    case outOfWindow, badACK, staleTimestamp, unexpected
 }
 
 /// What one connection measured.
