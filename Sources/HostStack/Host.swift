@@ -60,6 +60,8 @@ public final class Host {
     var echoPorts: Set<UInt16> = []
     var inboxes: [UInt16: [UDPDatagram]] = [:]
     var outgoing = OutgoingFrames()
+    /// TCP connections and listeners (HostTCP).
+    var tcp: TCPHostState
     /// For ping identifiers, flood stream ids, IP identification and ephemeral ports.
     var random: SeededRandom
     var nextIdentification: UInt16
@@ -82,6 +84,7 @@ public final class Host {
                           checksAddresses: configuration.addressConflictDetection?.probes ?? false,
                           random: dhcpRandom)
         var own = r.split("host")
+        tcp = TCPHostState(random: r.split("tcp"))
         nextIdentification = UInt16(truncatingIfNeeded: own.next())
         // Linux's ephemeral range, 32768–60999.
         nextEphemeralPort = 32768 + UInt16(own.next() % 28232)
@@ -112,7 +115,7 @@ public final class Host {
         frame.withUnsafeBytes { receive($0, now: now) }
     }
 
-    /// Runs every timer due at `now`: ARP retries, RFC 5227 probes, DHCP, ping and flood sends.
+    /// Runs every timer due at `now`: ARP retries, RFC 5227 probes, DHCP, ping and flood sends, TCP.
     public func poll(now: Instant) {
         let (retry, failed) = arp.poll(now: now)
         for address in retry { sendARPRequest(for: address, now: now) }
@@ -125,20 +128,17 @@ public final class Host {
         perform(dhcp.poll(now: now), now: now)
         pollPings(now: now)
         pollFloods(now: now)
+        pollTCP(now: now)
     }
 
     /// The earliest instant at which `poll` has work; nil when idle.
     public func nextDeadline() -> Instant? {
-        var earliest = arp.nextDeadline()
-        func consider(_ t: Instant?) {
-            guard let t else { return }
-            earliest = earliest.map { min($0, t) } ?? t
-        }
-        consider(conflictDetection?.deadline)
-        consider(dhcp.deadline)
-        for session in pings where !session.result.isFinished { consider(session.nextDeadline()) }
-        for flood in floods { consider(flood.nextDeadline()) }
-        return earliest
+        // No nested function capturing `earliest`: unoptimized builds would box it on every call.
+        var earliest = Instant.earliest(arp.nextDeadline(), conflictDetection?.deadline)
+        earliest = Instant.earliest(earliest, dhcp.deadline)
+        for session in pings where !session.result.isFinished { earliest = Instant.earliest(earliest, session.nextDeadline()) }
+        for flood in floods { earliest = Instant.earliest(earliest, flood.nextDeadline()) }
+        return Instant.earliest(earliest, nextTCPDeadline())
     }
 
     /// Whether frames are waiting to be taken.

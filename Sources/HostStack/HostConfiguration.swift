@@ -26,6 +26,8 @@ public struct HostConfiguration: Sendable {
     public var sendsPortUnreachable = true
     /// Datagrams kept per open UDP port until taken; older ones are dropped first.
     public var udpInboxLimit = 1024
+    /// TCP buffers, timers, options and congestion control.
+    public var tcp = TCPConfiguration()
     /// Events kept in `Host.events`; later ones are counted in `counters.eventsDropped`.
     public var eventLimit = 10_000
 

@@ -131,6 +131,7 @@ extension Host {
                     && $0.stats.sourcePort == ports.source
             }
         }
+        if quoted.header.protocol == .tcp { receiveTCPICMPError(icmp, quoted: quoted.header, inner: inner, now: now) }
         if let i = pingIndex, let sequence = report.echo?.sequence { pings[i].error(report, sequence: sequence) }
         if let i = floodIndex { floods[i].stats.icmpErrors += 1 }
         log(.icmpError(report), now)

@@ -31,6 +31,9 @@ extension Host {
             receiveICMP(payload, ip: ip, unicast: unicast, now: now)
         case .udp:
             receiveUDP(payload, ip: ip, unicast: unicast, broadcast: broadcast, frame: frame, parsed: parsed, now: now)
+        case .tcp:
+            guard unicast || broadcast else { counters.notForUs += 1; return }
+            receiveTCP(payload, ip: ip, unicast: unicast, now: now)
         default:
             guard unicast else { counters.notForUs += 1; return }
             counters.unsupported += 1

@@ -58,6 +58,20 @@ public enum IPv4Frame {
         return offset + ipLength + written
     }
 
+    /// Writes Ethernet + IPv4 + TCP in front of `payloadLength` bytes of data the caller already
+    /// put after where the headers end, checksums computed. Returns the frame length.
+    @inlinable public static func emitTCP(
+        into frame: UnsafeMutableRawBufferPointer, ethernet: EthernetHeader, ip: IPv4Header,
+        tcp: TCPHeader, payloadLength: Int
+    ) throws(WireError) -> Int {
+        var ip = ip
+        ip.protocol = .tcp
+        let (offset, ipLength) = try emitHeaders(into: frame, ethernet: ethernet, ip: &ip, payloadLength: tcp.headerLength + payloadLength)
+        let written = try tcp.emit(into: frame.slice(from: offset + ipLength), payloadLength: payloadLength,
+                                   source: ip.source, destination: ip.destination)
+        return offset + ipLength + written
+    }
+
     @inlinable static func emitHeaders(
         into frame: UnsafeMutableRawBufferPointer, ethernet: EthernetHeader?, ip: inout IPv4Header, payloadLength: Int
     ) throws(WireError) -> (ipOffset: Int, ipHeaderLength: Int) {

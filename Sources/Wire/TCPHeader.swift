@@ -9,6 +9,9 @@ public enum TCPConstants {
     public static let minimumHeaderLength = 20
     /// Data offset is 4 bits: at most 15 words.
     public static let maximumHeaderLength = 60
+    /// RFC 9293 §3.7.1: "If an MSS Option is not received at connection setup, TCP implementations
+    /// MUST assume a default send MSS of 536 (576 - 60) for IPv4".
+    public static let defaultMaximumSegmentSize = 536
 }
 
 /// The control bits (RFC 9293 §3.1; CWR/ECE from RFC 3168).
