@@ -25,4 +25,7 @@ LD_PRELOAD=$PWD/ci/out/libmalloc_counter.so swift test --skip-build --no-paralle
 if grep -q "skipped" ci/out/allocation-tests.log || ! grep -q "✔ Test run" ci/out/allocation-tests.log; then
   echo "test: FAILED: allocation-budget tests did not run or did not pass (ci/out/allocation-tests.log)" >&2; exit 1
 fi
+# The README's main command, as a user runs it: the release build (a whole-module build can fail
+# where the debug build passed) and the scenario suite on the simulator with a report.
+bash ci/main.sh
 echo "test: all passed"
