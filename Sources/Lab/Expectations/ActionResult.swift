@@ -9,6 +9,7 @@ public enum ActionResult: Sendable {
     case dhcp(DHCPActionResult)
     case ping(PingActionResult)
     case udp(UDPFlowResult)
+    case tcp(TCPFlowResult)
     case replay(ReplayResult)
     /// An action without a result of its own (link-down/up, impair, release), done at `at`.
     case done(at: Instant)
@@ -19,6 +20,7 @@ public enum ActionResult: Sendable {
         case .dhcp(let r): r.startedAt
         case .ping(let r): r.startedAt
         case .udp(let r): r.sender.startedAt
+        case .tcp(let r): r.startedAt
         case .replay(let r): r.startedAt
         case .done(let at): at
         }
@@ -48,6 +50,15 @@ public enum ActionResult: Sendable {
             var s = "\(r.received)/\(r.sender.sent) received (\(Format.percent(r.loss)) loss)"
             if let t = r.receiver?.throughputBitsPerSecond { s += ", \(Format.bitRate(t))" }
             if let l = r.receiver?.averageLatency { s += ", latency avg \(Format.duration(l))" }
+            return s
+        case .tcp(let r):
+            var s = "\(r.bytesReceived) bytes in \(r.streams.count) stream(s)"
+            if let t = r.throughputBitsPerSecond { s += ", \(Format.bitRate(t))" }
+            s += ", \(r.retransmissions) retransmissions"
+            if let min = r.rttMinimum, let avg = r.rttAverage, let max = r.rttMaximum {
+                s += ", rtt min/avg/max \(Format.duration(min))/\(Format.duration(avg))/\(Format.duration(max))"
+            }
+            if !r.completed { s += ", not completed" }
             return s
         case .replay(let r):
             return "\(r.frames) frames (\(r.bytes) bytes) replayed"
@@ -109,6 +120,61 @@ public struct UDPFlowResult: Sendable {
     public var lost: Int { max(0, sender.sent - received) }
     /// Lost fraction of the datagrams sent.
     public var loss: Double { sender.sent == 0 ? 0 : Double(lost) / Double(sender.sent) }
+}
+
+/// `do: tcp`: what the flow's connections measured (the sending side's view of retransmissions
+/// and RTT, the receiving side's of bytes delivered), like iperf3's TCP report.
+public struct TCPFlowResult: Sendable {
+    /// One connection of the flow.
+    public struct Stream: Sendable {
+        /// In-order payload bytes the receiving application got.
+        public var bytesReceived: UInt64
+        public var retransmissions: Int
+        /// When the sender had everything acknowledged (byte-count flows) or stopped (timed ones).
+        public var finishedAt: Instant?
+        public var minimumRTT: Duration?
+        public var maximumRTT: Duration?
+        public init(bytesReceived: UInt64, retransmissions: Int, finishedAt: Instant?, minimumRTT: Duration?, maximumRTT: Duration?) {
+            self.bytesReceived = bytesReceived; self.retransmissions = retransmissions; self.finishedAt = finishedAt
+            self.minimumRTT = minimumRTT; self.maximumRTT = maximumRTT
+        }
+    }
+
+    public var startedAt: Instant
+    /// When the last stream finished; nil if one did not by the end of the run.
+    public var finishedAt: Instant?
+    /// The end of the measuring interval: `finishedAt`, or the end of the run.
+    public var endedAt: Instant
+    public var streams: [Stream]
+    /// The senders' latest RTT every sample interval, all streams together (rtt.avg).
+    public var rttSamples: [Duration]
+    /// All streams' received payload bits per second in consecutive intervals (the chart).
+    public var throughput: [ThroughputSample]
+    /// The first stream's sending congestion window over time (the chart).
+    public var congestionWindow: [(time: Instant, bytes: Int)]
+
+    public init(startedAt: Instant, finishedAt: Instant?, endedAt: Instant, streams: [Stream], rttSamples: [Duration],
+                throughput: [ThroughputSample], congestionWindow: [(time: Instant, bytes: Int)]) {
+        self.startedAt = startedAt; self.finishedAt = finishedAt; self.endedAt = endedAt; self.streams = streams
+        self.rttSamples = rttSamples; self.throughput = throughput; self.congestionWindow = congestionWindow
+    }
+
+    /// Whether every stream delivered everything (byte flows) or ran its time (timed flows).
+    public var completed: Bool { finishedAt != nil }
+    public var bytesReceived: UInt64 { streams.reduce(0) { $0 &+ $1.bytesReceived } }
+    public var retransmissions: Int { streams.reduce(0) { $0 &+ $1.retransmissions } }
+    /// Goodput: bytes delivered over the time from the start to the end of the flow.
+    public var throughputBitsPerSecond: Double? {
+        let seconds = Double((endedAt - startedAt).nanosecondsClamped) / 1e9
+        return seconds > 0 ? Double(bytesReceived) * 8 / seconds : nil
+    }
+    public var rttMinimum: Duration? { streams.compactMap(\.minimumRTT).min() }
+    public var rttMaximum: Duration? { streams.compactMap(\.maximumRTT).max() }
+    public var rttAverage: Duration? {
+        guard !rttSamples.isEmpty else { return nil }
+        let total = rttSamples.reduce(0.0) { $0 + Double($1.nanosecondsClamped) }
+        return .nanoseconds(Int64(total / Double(rttSamples.count)))
+    }
 }
 
 /// Throughput over one interval ending at `time`.

@@ -187,6 +187,18 @@ public final class ExpectationEvaluator {
             case .latencyMax: return duration(r.receiver?.maximumLatency, none)
             default: break
             }
+        case .tcp(let r):
+            let none = "no RTT sample (the connection never carried data)"
+            switch metric {
+            case .throughput: return r.throughputBitsPerSecond.map { .number($0) } ?? .missing("the flow ran for no time")
+            case .retransmissions: return .number(Double(r.retransmissions))
+            case .rttMin: return duration(r.rttMinimum, none)
+            case .rttAvg: return duration(r.rttAverage, none)
+            case .rttMax: return duration(r.rttMaximum, none)
+            case .completed: return .number(r.completed ? 1 : 0)
+            case .time: return duration(r.finishedAt.map { $0 - r.startedAt }, "not completed by the end of the run")
+            default: break
+            }
         case .replay(let r):
             if metric == .frames { return .number(Double(r.frames)) }
         case .done:

@@ -243,6 +243,9 @@ final class NetnsScenarioRun: ReplayingRun {
             } catch {
                 notStarted(i, "\(error)")
             }
+        case .tcp:
+            // Refused at load for netns (LabBackend): no entry reaches here.
+            notStarted(i, "tcp flows run on the sim backend only so far")
         case .linkDown, .linkUp, .impair:
             topology.change(entry.action, entry: name, note: note)
             complete(i)

@@ -94,7 +94,7 @@ public enum HTMLReport {
         return h + "</section>\n"
     }
 
-    /// RTT per sequence for a ping, throughput over time for a UDP flow.
+    /// RTT per sequence for a ping, throughput over time for a UDP flow, goodput and cwnd over time for a TCP flow.
     static func chart(_ a: ActionReport) -> String? {
         switch a.result {
         case .ping(let p)?:
@@ -111,6 +111,17 @@ public enum HTMLReport {
             let points = u.throughput.map { (x: Double($0.time.nanoseconds) / 1e9, y: $0.bitsPerSecond / 1e6) }
             return SVGChart(title: "\(a.name): received throughput", xLabel: "time (s)", yLabel: "Mbit/s",
                             series: [.init(name: "received", points: points, color: SVGChart.palette[1], style: .line)]).render()
+        case .tcp(let t)?:
+            guard !t.throughput.isEmpty else { return nil }
+            let points = t.throughput.map { (x: Double($0.time.nanoseconds) / 1e9, y: $0.bitsPerSecond / 1e6) }
+            var charts = SVGChart(title: "\(a.name): TCP goodput", xLabel: "time (s)", yLabel: "Mbit/s",
+                                  series: [.init(name: "goodput", points: points, color: SVGChart.palette[1], style: .line)]).render()
+            if !t.congestionWindow.isEmpty {
+                let cwnd = t.congestionWindow.map { (x: Double($0.time.nanoseconds) / 1e9, y: Double($0.bytes) / 1024) }
+                charts += SVGChart(title: "\(a.name): congestion window (first stream's sender)", xLabel: "time (s)", yLabel: "KiB",
+                                   series: [.init(name: "cwnd", points: cwnd, color: SVGChart.palette[3], style: .line)]).render()
+            }
+            return charts
         default:
             return nil
         }

@@ -36,6 +36,7 @@ public enum ScenarioFeature: String, Sendable, CaseIterable {
     case hostMTU = "host mtu"
     case pingTTL = "ping ttl"
     case udpFlow = "udp flows"
+    case tcpFlow = "tcp flows"
     case linkUpDown = "link-down / link-up"
     case impairChange = "impair"
     case replayIntoBridge = "replay into a bridge"
@@ -86,6 +87,7 @@ public struct BackendCapabilities: Sendable {
                 (.udpLatency, "flows are iperf3's, which measures jitter, not one-way delay; check throughput, loss and reordering"),
                 (.wanLink, "WAN links are wired by the sim backend only so far"),
                 (.linkCapture, "captures on a link's wire are recorded by the sim backend only so far; capture at a bridge segment"),
+                (.tcpFlow, "tcp flows run on the sim backend only so far (iperf3 -c over TCP is not wired yet)"),
             ]
             return BackendCapabilities(backend: .netns, unsupported: reasons.map(\.0), reasons: reasons)
         case .qemu:
@@ -106,6 +108,7 @@ public struct BackendCapabilities: Sendable {
                 (.hostMTU, "the guest image sets its own MTU"),
                 (.udpFlow, "the test guest has no traffic generator (busybox only)"),
                 (.udpLatency, "the test guest has no traffic generator (busybox only)"),
+                (.tcpFlow, "the test guest has no traffic generator (busybox only)"),
                 (.pingErrors, "busybox ping ignores ICMP errors; check them in a capture (icmp[icmptype] = icmp-timxceed)"),
                 (.release, boot + "; its DHCP client runs from boot to power-off"),
                 (.dhcpAfterStart, boot + "; it takes its lease while booting (write at: 0s)"),

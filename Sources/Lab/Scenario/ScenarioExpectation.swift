@@ -120,6 +120,8 @@ public enum ActionMetric: String, Sendable, CaseIterable {
     // udp
     case lost, reordered, throughput
     case latencyMin = "latency.min", latencyAvg = "latency.avg", latencyMax = "latency.max"
+    // tcp
+    case retransmissions, completed
     // replay
     case frames
 
@@ -129,6 +131,7 @@ public enum ActionMetric: String, Sendable, CaseIterable {
         case .ping: [.sent, .received, .loss, .duplicates, .errors, .late, .rttMin, .rttAvg, .rttMax, .rttMdev]
         case .dhcp: [.bound, .lease, .leaseTime, .router, .dns, .time]
         case .udp: [.sent, .received, .lost, .loss, .duplicates, .reordered, .throughput, .latencyMin, .latencyAvg, .latencyMax]
+        case .tcp: [.throughput, .retransmissions, .rttMin, .rttAvg, .rttMax, .completed, .time]
         case .replay: [.frames]
         case .release, .linkDown, .linkUp, .impair: []
         }
@@ -136,11 +139,11 @@ public enum ActionMetric: String, Sendable, CaseIterable {
 
     public var unit: ValueUnit {
         switch self {
-        case .sent, .received, .duplicates, .errors, .late, .lost, .reordered, .frames: .count
+        case .sent, .received, .duplicates, .errors, .late, .lost, .reordered, .frames, .retransmissions: .count
         case .loss: .fraction
         case .rttMin, .rttAvg, .rttMax, .rttMdev, .leaseTime, .time, .latencyMin, .latencyAvg, .latencyMax: .duration
         case .throughput: .bitRate
-        case .bound: .bool
+        case .bound, .completed: .bool
         case .lease, .router: .address
         case .dns: .addressList
         }

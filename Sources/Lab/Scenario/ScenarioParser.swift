@@ -475,6 +475,7 @@ struct ScenarioParser {
         case .dhcp, .release: ["node"]
         case .ping: ["node", "to", "count", "interval", "size", "ttl", "timeout"]
         case .udp: ["node", "to", "port", "rate", "size", "duration"]
+        case .tcp: ["node", "to", "port", "bytes", "duration", "streams", "reverse", "congestion"]
         case .linkDown, .linkUp: ["link"]
         case .impair: ["link", "direction"] + impairmentKeys
         case .replay: ["pcap", "into", "speed", "topspeed", "loop"]
@@ -589,6 +590,8 @@ struct ScenarioParser {
             if let v = m["duration"] { u.duration = try v.duration() }
             use(.udpFlow, at: item)
             return .udp(u)
+        case .tcp:
+            return .tcp(try tcpFlow(m, at: item))
         case .linkDown, .linkUp:
             let link = try linkReference(m.required("link", example: "0"))
             use(.linkUpDown, at: item)
@@ -655,6 +658,45 @@ struct ScenarioParser {
         let hint = didYouMeanName(n, in: hosts.map(\.name))
         throw v.error("no host named '\(n)'", fix: "\(hint)hosts here: \(hosts.isEmpty ? "(none)" : hosts.map(\.name).joined(separator: ", "))")
     }
+
+    /// `do: tcp`: both ends are hosts of the scenario (the target runs the listener).
+    mutating func tcpFlow(_ m: YAMLMapping, at item: YAMLValue) throws(ConfigError) -> TCPFlowAction {
+        let node = try hostReference(m.required("node", example: "vm1"), for: .tcp)
+        let toValue = try m.required("to", example: "vm2")
+        let to = try hostReference(toValue, for: .tcp)
+        guard to != node else { throw toValue.error("a TCP flow from \(node) to itself", fix: "name another host") }
+        var t = TCPFlowAction(node: node, to: .node(to, segment: nil), port: 5201 + scenario.timeline.count)
+        if t.port > 65535 { t.port = 65535 }
+        if let v = m["port"] { t.port = try v.int(in: 1...65535) }
+        switch (m["bytes"], m["duration"]) {
+        case (let b?, nil): t.amount = .bytes(try ScenarioValues.byteCount(b, in: 1...Self.maximumTCPFlowBytes))
+        case (nil, let d?):
+            let duration = try d.duration()
+            guard duration > .zero, duration <= scenario.duration else {
+                throw d.error("duration \(Format.duration(duration)) is not within the run (duration \(Format.duration(scenario.duration)))",
+                              fix: "give a positive duration up to the scenario's, e.g. duration: 2s")
+            }
+            t.amount = .duration(duration)
+        case (.some, .some):
+            throw try m.required("duration").error("both bytes: and duration: given", fix: "keep one: bytes: 10MB, or duration: 10s")
+        case (nil, nil):
+            throw item.error("a tcp flow needs bytes: or duration:", fix: "add bytes: 10MB (as iperf3 -n) or duration: 10s (as iperf3 -t)")
+        }
+        if let v = m["streams"] { t.streams = try v.int(in: 1...16) }
+        if let v = m["reverse"] { t.reverse = try v.bool() }
+        if let v = m["congestion"] {
+            let text = try v.string()
+            guard let c = TCPFlowCongestion(rawValue: text == "reno" ? "newreno" : text) else {
+                throw v.error("unknown congestion control '\(text)'", fix: "use cubic or newreno")
+            }
+            t.congestion = c
+        }
+        use(.tcpFlow, at: item)
+        return t
+    }
+
+    /// The most a `do: tcp` may move (10 GB): more would take minutes of wall time on sim.
+    static let maximumTCPFlowBytes: UInt64 = 10_000_000_000
 
     /// A node ("vm2", "br0", "br0.lan2") or an IPv4 address.
     func target(_ v: YAMLValue) throws(ConfigError) -> TrafficTarget {

@@ -94,6 +94,30 @@ enum ScenarioValues {
         }
     }
 
+    // MARK: Byte counts
+
+    /// "10MB", "1.5GB", "64KiB", "1000" (bytes; KB/MB/GB decimal, KiB/MiB/GiB binary, K/M/G binary
+    /// as iperf3 -n reads them) within `range`.
+    static func byteCount(_ v: YAMLValue, in range: ClosedRange<UInt64>) throws(ConfigError) -> UInt64 {
+        let s = try v.scalar().trimmingCharacters(in: .whitespaces)
+        let units: [(String, Double)] = [("KiB", 1024), ("MiB", 1_048_576), ("GiB", 1_073_741_824), ("KB", 1e3), ("kB", 1e3), ("MB", 1e6), ("GB", 1e9),
+                                         ("K", 1024), ("M", 1_048_576), ("G", 1_073_741_824), ("B", 1)]
+        var number = s, scale = 1.0
+        for (suffix, factor) in units where s.hasSuffix(suffix) {
+            number = String(s.dropLast(suffix.count)).trimmingCharacters(in: .whitespaces)
+            scale = factor
+            break
+        }
+        guard let x = Double(number), x.isFinite, x > 0 else {
+            throw v.error("'\(s)' is not a byte count", fix: "write e.g. 10MB, 512KB, 1GiB or a number of bytes")
+        }
+        let bytes = (x * scale).rounded()
+        guard bytes >= Double(range.lowerBound), bytes <= Double(range.upperBound) else {
+            throw v.error("\(s) is out of range", fix: "give \(range.lowerBound) to \(range.upperBound) bytes (at most \(Format.number(Double(range.upperBound) / 1e9))GB)")
+        }
+        return UInt64(bytes)
+    }
+
     // MARK: Address sets
 
     /// "10.0.0.100-10.0.0.120", "10.0.0.0/24", "10.0.0.7", or a list of those.

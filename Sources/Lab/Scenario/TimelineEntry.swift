@@ -28,6 +28,7 @@ public struct TimelineEntry: Sendable {
         case .release(let n): return "\(when): release on \(n)"
         case .ping(let p): return "\(when): ping \(p.node) → \(p.to), \(p.count) × \(Format.duration(p.interval)), \(p.size) bytes"
         case .udp(let u): return "\(when): udp \(u.node) → \(u.to):\(u.port), \(u.rate), \(u.size) bytes, \(Format.duration(u.duration))"
+        case .tcp(let t): return "\(when): tcp \(t.node) → \(t.to):\(t.port), \(t.amount), \(t.streams) stream(s)\(t.reverse ? ", reverse" : ""), \(t.congestion.rawValue)"
         case .linkDown(let l): return "\(when): link-down \(links[l].displayName)"
         case .linkUp(let l): return "\(when): link-up \(links[l].displayName)"
         case .impair(let a): return "\(when): impair \(links[a.link].displayName) (\(a.direction.rawValue))"
@@ -58,6 +59,7 @@ public enum ActionKind: String, Sendable, CaseIterable {
     case release
     case ping
     case udp
+    case tcp
     case linkDown = "link-down"
     case linkUp = "link-up"
     case impair
@@ -72,6 +74,7 @@ public enum TimelineAction: Sendable {
     case release(node: String)
     case ping(PingAction)
     case udp(UDPFlowAction)
+    case tcp(TCPFlowAction)
     case linkDown(link: Int)
     case linkUp(link: Int)
     case impair(ImpairAction)
@@ -83,6 +86,7 @@ public enum TimelineAction: Sendable {
         case .release: .release
         case .ping: .ping
         case .udp: .udp
+        case .tcp: .tcp
         case .linkDown: .linkDown
         case .linkUp: .linkUp
         case .impair: .impair
@@ -96,6 +100,7 @@ public enum TimelineAction: Sendable {
         case .dhcp(let n), .release(let n): n
         case .ping(let p): p.node
         case .udp(let u): u.node
+        case .tcp(let t): t.node
         case .replay, .linkDown, .linkUp, .impair: nil
         }
     }
@@ -158,6 +163,42 @@ public struct UDPFlowAction: Equatable, Sendable {
     public var duration: Duration = .seconds(10)
 
     public init(node: String, to: TrafficTarget) { self.node = node; self.to = to }
+}
+
+/// How much a TCP flow moves: a byte count (iperf3 -n) or for a time (iperf3 -t).
+public enum TCPFlowAmount: Equatable, Sendable, CustomStringConvertible {
+    case bytes(UInt64)
+    case duration(Duration)
+
+    public var description: String {
+        switch self {
+        case .bytes(let b): "\(b) bytes"
+        case .duration(let d): "for \(Format.duration(d))"
+        }
+    }
+}
+
+/// The congestion control a TCP flow asks for (iperf3 -C cubic | reno).
+public enum TCPFlowCongestion: String, Equatable, Sendable, CaseIterable {
+    case cubic
+    case newreno
+}
+
+/// `do: tcp` — a bulk TCP transfer (like iperf3) between two hosts of the scenario: `streams`
+/// parallel connections from `node` to a listener the target host runs on `port` (or the other
+/// way round with `reverse`).
+public struct TCPFlowAction: Equatable, Sendable {
+    public var node: String
+    public var to: TrafficTarget
+    /// The listening port on the target; unless written, 5201 plus the entry's index, so flows never share one.
+    public var port: Int
+    public var amount: TCPFlowAmount = .duration(.seconds(10))
+    public var streams = 1
+    /// The target sends to `node` (iperf3 -R): the connections are still opened by `node`.
+    public var reverse = false
+    public var congestion: TCPFlowCongestion = .cubic
+
+    public init(node: String, to: TrafficTarget, port: Int) { self.node = node; self.to = to; self.port = port }
 }
 
 /// `do: impair` — change a link's impairments from now on.

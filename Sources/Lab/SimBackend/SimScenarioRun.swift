@@ -17,6 +17,33 @@ final class SimScenarioRun: ReplayingRun {
         case dhcp(host: String)
         case ping(host: String, PingID, interval: Duration)
         case udp(host: String, UDPFloodID, receiver: String?, port: UInt16)
+        case tcp(TCPFlowRun)
+    }
+
+    /// A running `do: tcp`: its connections on the node (which opened them) and, for `reverse`,
+    /// the ones the target accepted and sends on.
+    final class TCPFlowRun {
+        let flow: TCPFlowAction
+        let target: String
+        let startedAt: Instant
+        /// Bytes each stream carries (byte-count flows).
+        let shares: [UInt64]
+        /// The node's connections, one per stream.
+        var opened: [TCPConnectionID]
+        /// Reverse: the target's accepted connections, in accept order.
+        var accepted: [TCPConnectionID] = []
+        /// Set when the flow is done (every byte acknowledged, or its time is up): the streams then.
+        var final: [TCPFlowResult.Stream]?
+        var finishedAt: Instant?
+        var throughput: [ThroughputSample] = []
+        var cwnd: [(time: Instant, bytes: Int)] = []
+
+        init(flow: TCPFlowAction, target: String, startedAt: Instant, shares: [UInt64], opened: [TCPConnectionID]) {
+            self.flow = flow; self.target = target; self.startedAt = startedAt; self.shares = shares; self.opened = opened
+        }
+
+        /// The sending host and its connections.
+        var senders: (host: String, ids: [TCPConnectionID]) { flow.reverse ? (target, accepted) : (flow.node, opened) }
     }
 
     let scenario: Scenario
@@ -87,6 +114,21 @@ final class SimScenarioRun: ReplayingRun {
             guard case .udp(let u) = entry.action, let receiver = receiverHost(of: u) else { continue }
             receiver.guest.withHost { host, _ in host.startUDPFloodReceiver(port: UInt16(u.port)) }
         }
+        // A TCP flow's target listens on the flow's port from the start: a sink, or (reverse) a
+        // sender the run hands each accepted connection to.
+        for entry in scenario.timeline {
+            guard case .tcp(let t) = entry.action, case .node(let n, _) = t.to, let target = topology.host(named: n) else { continue }
+            target.guest.withHost { host, _ in
+                host.tcpListen(port: UInt16(t.port), receiveMode: t.reverse ? .buffer : .sink, congestionControl: Self.algorithm(t.congestion))
+            }
+        }
+    }
+
+    static func algorithm(_ c: TCPFlowCongestion) -> TCPCongestionControlAlgorithm {
+        switch c {
+        case .cubic: .cubic
+        case .newreno: .newReno
+        }
     }
 
     /// The scenario host that counts a flow's datagrams, if the target is one.
@@ -136,11 +178,122 @@ final class SimScenarioRun: ReplayingRun {
             let receiver = receiverHost(of: u)?.name
             handles[i] = .udp(host: u.node, id, receiver: receiver, port: UInt16(u.port))
             if receiver != nil { sample(i, every: .nanoseconds(max(10_000_000, u.duration.nanosecondsClamped / 100)), bytes: 0, until: now + u.duration + .seconds(1)) }
+        case .tcp(let t):
+            startTCP(i, t)
         case .linkDown, .linkUp, .impair:
             topology.change(entry.action, entry: name, note: note)
             complete(i)
         case .replay(let r):
             startReplay(i, r)
+        }
+    }
+
+    private func startTCP(_ i: Int, _ t: TCPFlowAction) {
+        let now = simulation.now
+        let (address, what) = topology.resolve(t.to, from: t.node)
+        guard let address, case .node(let target, _) = t.to else { return notStarted(i, "\(what) at \(Format.time(now))") }
+        note("\(scenario.timeline[i].displayName): \(t.node) opens \(t.streams) TCP stream(s) to \(what):\(t.port), \(t.amount)\(t.reverse ? ", \(target) sending" : ""), \(t.congestion.rawValue)")
+        var shares: [UInt64] = []
+        if case .bytes(let total) = t.amount {
+            let n = UInt64(t.streams)
+            shares = (0..<n).map { total / n + ($0 < total % n ? 1 : 0) }
+        }
+        let algorithm = Self.algorithm(t.congestion)
+        var ids: [TCPConnectionID] = []
+        for s in 0..<t.streams {
+            let id = guest(t.node).withHost { host, now -> TCPConnectionID? in
+                guard let id = host.tcpConnect(to: address, port: UInt16(t.port), congestionControl: algorithm,
+                                               receiveMode: t.reverse ? .sink : .buffer, now: now) else { return nil }
+                if !t.reverse { host.tcpSendBulk(id, bytes: shares.isEmpty ? UInt64.max / 2 : shares[s], close: !shares.isEmpty, now: now) }
+                return id
+            }
+            guard let id else { return notStarted(i, "\(t.node) has no address at \(Format.time(now))") }
+            ids.append(id)
+        }
+        let run = TCPFlowRun(flow: t, target: target, startedAt: now, shares: shares, opened: ids)
+        handles[i] = .tcp(run)
+        let interval: Duration
+        if case .duration(let d) = t.amount {
+            interval = .nanoseconds(max(10_000_000, d.nanosecondsClamped / 100))
+            simulation.schedule(after: d, label: "tcp-stop:\(scenario.timeline[i].displayName)") { [unowned self] in self.stopTCP(i) }
+        } else {
+            interval = .milliseconds(100)
+        }
+        sampleTCP(i, every: interval, bytes: 0)
+    }
+
+    /// Bytes stream `s` delivered: what the receiving connection got in order (reverse: the
+    /// node's sink), or what the peer acknowledged to the sender.
+    private func tcpStreams(_ run: TCPFlowRun) -> [TCPFlowResult.Stream] {
+        let senders = run.senders
+        let senderHost = guest(senders.host).host
+        let nodeHost = guest(run.flow.node).host
+        var streams: [TCPFlowResult.Stream] = []
+        for s in 0..<run.flow.streams {
+            let sender = s < senders.ids.count ? senderHost.tcpInfo(senders.ids[s]) : nil
+            let delivered: UInt64
+            if run.flow.reverse {
+                delivered = nodeHost.tcpInfo(run.opened[s])?.stats.bytesReceived ?? 0
+            } else {
+                delivered = sender?.stats.bytesAcknowledged ?? 0
+            }
+            let stats = sender?.stats
+            streams.append(TCPFlowResult.Stream(bytesReceived: delivered, retransmissions: stats?.segmentsRetransmitted ?? 0,
+                                                finishedAt: nil, minimumRTT: stats?.minimumRTT.map { .nanoseconds($0) },
+                                                maximumRTT: stats?.maximumRTT.map { .nanoseconds($0) }))
+        }
+        return streams
+    }
+
+    /// Reverse flows: hands newly accepted connections the bulk to send.
+    private func acceptTCP(_ run: TCPFlowRun) {
+        guard run.flow.reverse, run.final == nil else { return }
+        guest(run.target).withHost { host, now in
+            while run.accepted.count < run.flow.streams, let id = host.tcpAccept(port: UInt16(run.flow.port)) {
+                let s = run.accepted.count
+                run.accepted.append(id)
+                host.tcpSendBulk(id, bytes: run.shares.isEmpty ? UInt64.max / 2 : run.shares[s], close: !run.shares.isEmpty, now: now)
+            }
+        }
+    }
+
+    /// A byte-count flow is done when every stream's share is delivered.
+    private func checkTCP(_ i: Int, _ run: TCPFlowRun) {
+        acceptTCP(run)
+        guard run.final == nil, !run.shares.isEmpty else { return }
+        let streams = tcpStreams(run)
+        guard zip(streams, run.shares).allSatisfy({ $0.bytesReceived >= $1 }) else { return }
+        run.final = streams
+        run.finishedAt = simulation.now
+        note("\(scenario.timeline[i].displayName): TCP flow done, \(streams.reduce(0) { $0 &+ $1.bytesReceived }) bytes")
+        complete(i)
+    }
+
+    /// A timed flow's time is up: what was delivered counts; the senders close (their buffered
+    /// data still drains, as iperf3's does).
+    private func stopTCP(_ i: Int) {
+        guard case .tcp(let run) = handles[i], run.final == nil else { return }
+        run.final = tcpStreams(run)
+        run.finishedAt = simulation.now
+        let senders = run.senders
+        guest(senders.host).withHost { host, now in for id in senders.ids { host.tcpClose(id, now: now) } }
+        note("\(scenario.timeline[i].displayName): TCP flow's time is up, \(run.final!.reduce(0) { $0 &+ $1.bytesReceived }) bytes")
+        complete(i)
+    }
+
+    /// Samples a TCP flow's delivered bytes and first sender's cwnd every `interval` until it is done.
+    private func sampleTCP(_ i: Int, every interval: Duration, bytes last: UInt64) {
+        simulation.schedule(after: interval, label: "sample:\(scenario.timeline[i].displayName)") { [unowned self] in
+            guard case .tcp(let run) = self.handles[i] else { return }
+            let streams = self.tcpStreams(run)
+            let bytes = streams.reduce(0) { $0 &+ $1.bytesReceived }
+            let seconds = Double(interval.nanosecondsClamped) / 1e9
+            run.throughput.append(ThroughputSample(time: self.simulation.now, bitsPerSecond: Double(bytes &- last) * 8 / seconds))
+            let senders = run.senders
+            if let first = senders.ids.first, let info = self.guest(senders.host).host.tcpInfo(first) {
+                run.cwnd.append((self.simulation.now, info.cwnd))
+            }
+            if run.final == nil { self.sampleTCP(i, every: interval, bytes: bytes) }
         }
     }
 
@@ -173,6 +326,8 @@ final class SimScenarioRun: ReplayingRun {
                 if guest(node).host.pingResult(id).isFinished { complete(i) }
             case .udp(let node, let id, _, _):
                 if guest(node).host.floodStats(id).isFinished { complete(i) }
+            case .tcp(let run):
+                checkTCP(i, run)
             case .none:
                 break
             }
@@ -252,6 +407,18 @@ final class SimScenarioRun: ReplayingRun {
             let stats = guest(node).host.floodStats(id)
             let stream = receiver.flatMap { guest($0).host.floodReceiverStats(port: port)?.streams.first { $0.stream == stats.stream && $0.sourcePort == stats.sourcePort } }
             return .udp(UDPFlowResult(sender: stats, receiver: stream, throughput: throughput[i]))
+        case .tcp(let run):
+            let streams = run.final ?? tcpStreams(run)
+            let senders = run.senders
+            var rtts: [Duration] = []
+            for id in senders.ids {
+                guard let info = guest(senders.host).host.tcpInfo(id) else { continue }
+                for sample in info.samples where run.finishedAt.map({ sample.time <= $0 }) ?? true {
+                    if let r = sample.latestRTT { rtts.append(.nanoseconds(r)) }
+                }
+            }
+            return .tcp(TCPFlowResult(startedAt: startedAt, finishedAt: run.finishedAt, endedAt: run.finishedAt ?? simulation.now,
+                                      streams: streams, rttSamples: rtts, throughput: run.throughput, congestionWindow: run.cwnd))
         case .none:
             if let replay = replays[i] { return .replay(replay.result(startedAt: startedAt, finishedAt: progress.finishedAt(i))) }
             return .done(at: startedAt)
