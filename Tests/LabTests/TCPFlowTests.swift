@@ -48,6 +48,10 @@ private func tcpEntry(_ fields: String) -> String {
         #expect(BackendCapabilities.of(backend).reason(.tcpFlow) != nil)
     }
     #expect(BackendCapabilities.of(.sim).supports(.tcpFlow))
+    // A file that lists netns is refused at the entry, with the reason.
+    let text = "backends: [sim, netns]\n" + tcpEntry("bytes: 1MB")
+    expectError(text, line: 8, at: "{ at: 1s", message: "the netns backend cannot honour tcp flows")
+    #expect(parseError(text)?.description.contains("sim backend only") == true, "\(String(describing: parseError(text)))")
 }
 
 let tcpScenario = """
