@@ -109,6 +109,19 @@ extension RealBackendRuns { @Suite struct NetnsBackendRuns {
         print("netns flow: \(u.received)/\(u.sender.sent) received, \(Format.bitRate(u.receiver?.throughputBitsPerSecond ?? 0)); downlink queue drops \(drops)")
     }
 
+    @Test func tcpLossPassesOnSimAndNetns() {
+        runScenarios(["tcp-loss.yml"], backend: "sim", tag: "tcp")
+        if let why = netnsSkipReason(needsIPerf3: true) { print("SKIPPED netns tcp-loss: \(why)"); return }
+        let summary = runScenarios(["tcp-loss.yml"], backend: "netns", tag: "tcp")
+        // Linux's TCP through iperf3: the kernel's retransmissions, RTTs and cwnd became the result.
+        guard case .tcp(let reno)? = summary.runs.first?.actions.first(where: { $0.name == "reno" })?.result else {
+            Issue.record("no tcp result for 'reno'"); return
+        }
+        #expect(reno.retransmissions > 0 && reno.rttMinimum ?? .zero >= .milliseconds(40))
+        #expect(!reno.throughput.isEmpty && !reno.congestionWindow.isEmpty)
+        print("netns tcp-loss: reno \(ActionResult.tcp(reno).summary)")
+    }
+
     /// Every scenario that lists netns (about six minutes of real time): on request only.
     @Test func theWholeSuiteOnNetns() {
         guard ProcessInfo.processInfo.environment["SLUICE_NETNS_SUITE"] == "1" else {

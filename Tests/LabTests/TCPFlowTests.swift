@@ -1,6 +1,7 @@
 import Basics
 import Foundation
 import Testing
+import Wire
 @testable import Lab
 
 // `do: tcp`: the parser's range checks, and flows run by the sim backend.
@@ -42,16 +43,19 @@ private func tcpEntry(_ fields: String) -> String {
                 message: "'br0' is a bridge")
 }
 
-@Test func tcpFlowIsRefusedOnNetnsAndQEMU() {
-    for backend in [LabBackend.netns, .qemu] {
-        #expect(!BackendCapabilities.of(backend).supports(.tcpFlow))
-        #expect(BackendCapabilities.of(backend).reason(.tcpFlow) != nil)
-    }
-    #expect(BackendCapabilities.of(.sim).supports(.tcpFlow))
-    // A file that lists netns is refused at the entry, with the reason.
-    let text = "backends: [sim, netns]\n" + tcpEntry("bytes: 1MB")
-    expectError(text, line: 8, at: "{ at: 1s", message: "the netns backend cannot honour tcp flows")
-    #expect(parseError(text)?.description.contains("sim backend only") == true, "\(String(describing: parseError(text)))")
+@Test func tcpFlowIsRefusedOnQEMUOnly() {
+    #expect(!BackendCapabilities.of(.qemu).supports(.tcpFlow))
+    #expect(BackendCapabilities.of(.sim).supports(.tcpFlow) && BackendCapabilities.of(.netns).supports(.tcpFlow))
+    // A file that lists qemu is refused at the entry, with the reason.
+    let text = "backends: [sim, qemu]\n" + tcpEntry("bytes: 1MB")
+    expectError(text, line: 8, at: "{ at: 1s", message: "the qemu backend cannot honour tcp flows")
+    #expect(parseError(text)?.description.contains("no traffic generator") == true, "\(String(describing: parseError(text)))")
+    #expect(IPerf3.client(TCPFlowAction(node: "a", to: .node("b", segment: nil), port: 5202), target: IPv4Address(10, 0, 0, 2))
+            == ["iperf3", "--client", "10.0.0.2", "--port", "5202", "--parallel", "1", "--congestion", "cubic", "--json", "--interval", "0.1", "--time", "10"])
+    var t = TCPFlowAction(node: "a", to: .node("b", segment: nil), port: 7000)
+    t.amount = .duration(.milliseconds(1500)); t.reverse = true; t.congestion = .newreno; t.streams = 3
+    #expect(IPerf3.client(t, target: IPv4Address(10, 0, 0, 2)).joined(separator: " ")
+            == "iperf3 --client 10.0.0.2 --port 7000 --parallel 3 --congestion reno --json --interval 0.1 --time 2 --reverse")
 }
 
 let tcpScenario = """

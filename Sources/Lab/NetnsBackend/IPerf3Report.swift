@@ -34,6 +34,20 @@ enum IPerf3 {
          "--blockcount", "\(blocks(flow))", "--json", "--get-server-output"]
     }
 
+    /// The client for a `do: tcp` flow: -n bytes or -t whole seconds (iperf3 reads -t as an
+    /// integer, so a fractional duration is rounded up), -P streams, -R, -C cubic|reno (both are
+    /// built into every Linux kernel); intervals every 0.1 s for the chart.
+    static func client(_ flow: TCPFlowAction, target: IPv4Address) -> [String] {
+        var args = ["iperf3", "--client", target.description, "--port", "\(flow.port)", "--parallel", "\(flow.streams)",
+                    "--congestion", flow.congestion == .cubic ? "cubic" : "reno", "--json", "--interval", "0.1"]
+        switch flow.amount {
+        case .bytes(let b): args += ["--bytes", "\(b)"]
+        case .duration(let d): args += ["--time", "\(max(1, (d.nanosecondsClamped + 999_999_999) / 1_000_000_000))"]
+        }
+        if flow.reverse { args.append("--reverse") }
+        return args
+    }
+
     /// Payload bits per second (iperf3's -b counts UDP payload, as `rate:` does).
     static func bitsPerSecond(_ flow: UDPFlowAction) -> Double {
         switch flow.rate {
@@ -112,5 +126,54 @@ struct IPerf3Report {
         if let i = v as? Int { return Double(i) }
         if let n = v as? NSNumber { return n.doubleValue }
         return 0
+    }
+}
+
+/// A finished TCP iperf3 client's JSON, read into the sim's result (iperf3 3.12):
+///   end.streams[].sender.{bytes, retransmits, min_rtt, max_rtt, mean_rtt (µs), end}
+///   end.streams[].receiver.{bytes, end}      bytes delivered per stream
+///   intervals[].sum.{end, bits_per_second}   the chart; intervals[].streams[0].snd_cwnd, rtt
+/// With --reverse the client receives: the sender's RTTs and cwnd are the server's and absent.
+struct IPerf3TCPReport {
+    var result: TCPFlowResult
+    var error: String?
+
+    init(json: String, flow: TCPFlowAction, startedAt: Instant, exitedCleanly: Bool) throws(RealBackendError) {
+        guard let start = json.firstIndex(of: "{"),
+              let object = try? JSONSerialization.jsonObject(with: Data(json[start...].utf8)) as? [String: Any] else {
+            throw RealBackendError("iperf3 printed no JSON: \(json.prefix(300))")
+        }
+        error = object["error"] as? String
+        let end = object["end"] as? [String: Any] ?? [:]
+        func micro(_ v: Any?) -> Duration? {
+            let us = IPerf3Report.double(v)
+            return us > 0 ? .nanoseconds(Int64(us * 1000)) : nil
+        }
+        var streams: [TCPFlowResult.Stream] = []
+        var seconds = 0.0
+        for s in end["streams"] as? [[String: Any]] ?? [] {
+            let sender = s["sender"] as? [String: Any] ?? [:]
+            let receiver = s["receiver"] as? [String: Any] ?? [:]
+            seconds = max(seconds, IPerf3Report.double(receiver["end"]), IPerf3Report.double(sender["end"]))
+            streams.append(TCPFlowResult.Stream(bytesReceived: UInt64(max(0, IPerf3Report.int(receiver["bytes"]))),
+                                                retransmissions: IPerf3Report.int(sender["retransmits"]), finishedAt: nil,
+                                                minimumRTT: micro(sender["min_rtt"]), maximumRTT: micro(sender["max_rtt"])))
+        }
+        var throughput: [ThroughputSample] = []
+        var cwnd: [(time: Instant, bytes: Int)] = []
+        var rtts: [Duration] = []
+        for interval in object["intervals"] as? [[String: Any]] ?? [] {
+            guard let sum = interval["sum"] as? [String: Any] else { continue }
+            let time = startedAt + .nanoseconds(Int64(IPerf3Report.double(sum["end"]) * 1e9))
+            throughput.append(ThroughputSample(time: time, bitsPerSecond: IPerf3Report.double(sum["bits_per_second"])))
+            for (k, st) in (interval["streams"] as? [[String: Any]] ?? []).enumerated() {
+                if let r = micro(st["rtt"]) { rtts.append(r) }
+                if k == 0, st["snd_cwnd"] != nil { cwnd.append((time, IPerf3Report.int(st["snd_cwnd"]))) }
+            }
+        }
+        let done = exitedCleanly && error == nil && !streams.isEmpty
+        let endedAt = startedAt + .nanoseconds(Int64(seconds * 1e9))
+        result = TCPFlowResult(startedAt: startedAt, finishedAt: done ? endedAt : nil, endedAt: endedAt, streams: streams,
+                               rttSamples: rtts, throughput: throughput, congestionWindow: cwnd)
     }
 }

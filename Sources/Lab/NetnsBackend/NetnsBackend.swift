@@ -32,7 +32,9 @@ public enum NetnsBackend {
         let clock = ContinuousClock()
         let began = clock.now
         var run = LabRun(scenario, seed: seed, backend: .netns)
-        let usesUDP = scenario.timeline.contains { if case .udp = $0.action { return true }; return false }
+        let usesUDP = scenario.timeline.contains {
+            switch $0.action { case .udp, .tcp: return true; default: return false }
+        }
         if let why = unavailableReason(needsIPerf3: usesUDP) {
             run.status = .error(why)
             return run

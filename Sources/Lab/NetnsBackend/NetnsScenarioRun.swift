@@ -17,6 +17,7 @@ final class NetnsScenarioRun: ReplayingRun {
         case dhcp(host: String)
         case ping(Subprocess, PingAction, target: IPv4Address)
         case udp(Subprocess, UDPFlowAction, target: IPv4Address)
+        case tcp(Subprocess, TCPFlowAction)
     }
 
     let scenario: Scenario
@@ -115,6 +116,10 @@ final class NetnsScenarioRun: ReplayingRun {
         for entry in scenario.timeline {
             guard case .udp(let u) = entry.action, let receiver = receiverHost(of: u) else { continue }
             if !ports.contains(where: { $0.0 === receiver && $0.1 == u.port }) { ports.append((receiver, u.port)) }
+        }
+        for entry in scenario.timeline {
+            guard case .tcp(let t) = entry.action, case .node(let n, _) = t.to, let receiver = topology.host(named: n) else { continue }
+            if !ports.contains(where: { $0.0 === receiver && $0.1 == t.port }) { ports.append((receiver, t.port)) }
         }
         for (host, port) in ports {
             let server = try Subprocess(host.namespace.command(IPerf3.server(port: port)))
@@ -243,9 +248,18 @@ final class NetnsScenarioRun: ReplayingRun {
             } catch {
                 notStarted(i, "\(error)")
             }
-        case .tcp:
-            // Refused at load for netns (LabBackend): no entry reaches here.
-            notStarted(i, "tcp flows run on the sim backend only so far")
+        case .tcp(let t):
+            let (address, what) = topology.resolve(t.to, from: t.node)
+            guard let address else { return notStarted(i, "\(what) at \(Format.time(Instant(nanoseconds: 0) + (now - start)))") }
+            guard case .node(let n, _) = t.to, servers["\(n):\(t.port)"] != nil else {
+                return notStarted(i, "no iperf3 server at \(what):\(t.port)")
+            }
+            note("\(name): \(t.node) opens \(t.streams) TCP stream(s) to \(what):\(t.port), \(t.amount), \(t.congestion.rawValue) (iperf3)")
+            do {
+                handles[i] = .tcp(try Subprocess(topology.host(named: t.node)!.namespace.command(IPerf3.client(t, target: address))), t)
+            } catch {
+                notStarted(i, "\(error)")
+            }
         case .linkDown, .linkUp, .impair:
             topology.change(entry.action, entry: name, note: note)
             complete(i)
@@ -282,7 +296,7 @@ final class NetnsScenarioRun: ReplayingRun {
                 }) {
                     complete(i)
                 }
-            case .ping(let process, _, _), .udp(let process, _, _):
+            case .ping(let process, _, _), .udp(let process, _, _), .tcp(let process, _):
                 if process.poll() { complete(i) }
             case .none:
                 break
@@ -322,7 +336,7 @@ final class NetnsScenarioRun: ReplayingRun {
         for i in progress.indices {
             guard progress.runningSince(i) != nil else { continue }
             switch handles[i] {
-            case .ping(let p, _, _), .udp(let p, _, _):
+            case .ping(let p, _, _), .udp(let p, _, _), .tcp(let p, _):
                 p.stop(SIGINT, grace: .seconds(2))
             default:
                 break
@@ -337,7 +351,7 @@ final class NetnsScenarioRun: ReplayingRun {
         for key in servers.keys.sorted() { servers[key]!.stop(SIGTERM, grace: .seconds(1)) }
         for i in handles.indices {
             switch handles[i] {
-            case .ping(let p, _, _), .udp(let p, _, _): p.stop(SIGKILL)
+            case .ping(let p, _, _), .udp(let p, _, _), .tcp(let p, _): p.stop(SIGKILL)
             default: break
             }
         }
@@ -385,6 +399,17 @@ final class NetnsScenarioRun: ReplayingRun {
                 let report = try IPerf3Report(json: process.output, flow: flow, target: target, startedAt: startedAtCapture)
                 if let e = report.error { note("\(scenario.timeline[i].displayName): iperf3: \(e)") }
                 return .udp(report.result)
+            } catch {
+                note("\(scenario.timeline[i].displayName): \(error)")
+                return nil
+            }
+        case .tcp(let process, let flow):
+            process.poll()
+            do {
+                let report = try IPerf3TCPReport(json: process.output, flow: flow, startedAt: startedAtCapture,
+                                                 exitedCleanly: process.exitCode == 0)
+                if let e = report.error { note("\(scenario.timeline[i].displayName): iperf3: \(e)") }
+                return .tcp(report.result)
             } catch {
                 note("\(scenario.timeline[i].displayName): \(error)")
                 return nil

@@ -87,7 +87,6 @@ public struct BackendCapabilities: Sendable {
                 (.udpLatency, "flows are iperf3's, which measures jitter, not one-way delay; check throughput, loss and reordering"),
                 (.wanLink, "WAN links are wired by the sim backend only so far"),
                 (.linkCapture, "captures on a link's wire are recorded by the sim backend only so far; capture at a bridge segment"),
-                (.tcpFlow, "tcp flows run on the sim backend only so far (iperf3 -c over TCP is not wired yet)"),
             ]
             return BackendCapabilities(backend: .netns, unsupported: reasons.map(\.0), reasons: reasons)
         case .qemu:
