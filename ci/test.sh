@@ -20,7 +20,10 @@ if ((status != 0)); then echo "test: FAILED (exit $status; full log: ci/out/swif
 # Allocation budgets: tests that count mallocs need the CMallocCounter interposer preloaded and
 # must run alone and one at a time (the counter is process-wide: it counts every running test).
 gcc -shared -fPIC -O2 -ISources/CMallocCounter/include Sources/CMallocCounter/malloc_counter.c -o ci/out/libmalloc_counter.so
-LD_PRELOAD=$PWD/ci/out/libmalloc_counter.so swift test --skip-build --no-parallel --filter AllocationBudget 2>&1 \
+# The no-growth and no-leak checks that measure the whole process (heap, descriptors) run here too,
+# alone (SLUICE_ALONE=1): beside the parallel tests their figures carry the others' noise.
+SLUICE_ALONE=1 LD_PRELOAD=$PWD/ci/out/libmalloc_counter.so swift test --skip-build --no-parallel \
+  --filter "AllocationBudget|DoesNotGrowTheHeap|LeaksNothing" 2>&1 \
   | grep -v " started\.$" | tee ci/out/allocation-tests.log
 if grep -q "skipped" ci/out/allocation-tests.log || ! grep -q "✔ Test run" ci/out/allocation-tests.log; then
   echo "test: FAILED: allocation-budget tests did not run or did not pass (ci/out/allocation-tests.log)" >&2; exit 1

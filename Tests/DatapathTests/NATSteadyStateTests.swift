@@ -60,7 +60,7 @@ private final class NATWorkload {
     }
 }
 
-@Test
+@Test(.enabled(if: runsAlone, runsAloneWhy))
 func natTranslationDoesNotGrowTheHeap() throws {
     let warmUp = 20_000, span = 200_000, allowance = 64 * 1024
     var growth: [Int] = []
