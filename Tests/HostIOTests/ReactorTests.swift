@@ -93,16 +93,22 @@ import Testing
         let reactor = try Reactor()
         let event = try EventFD()
         var log: [String] = []
+        // Each step is caused by the one before (no race between two wall-clock timers when the
+        // machine is busy): the timer signals the event, the event's handler schedules the stop.
         _ = try reactor.register(event.descriptor, interest: .read) { _ in
             _ = try? event.drain()
             log.append("event")
+            reactor.schedule(after: .milliseconds(1)) {
+                log.append("stop")
+                reactor.stop()
+            }
         }
         reactor.schedule(after: .milliseconds(15)) {
             log.append("timer")
             _ = try? event.signal()
         }
-        reactor.schedule(after: .milliseconds(40)) {
-            log.append("stop")
+        reactor.schedule(after: .seconds(10)) {   // a safety net: the test fails instead of hanging
+            log.append("timed out")
             reactor.stop()
         }
         try reactor.run()
