@@ -95,3 +95,13 @@ func badConfigsAreLocated(text: String, line: Int, message: String) {
     #expect(error.file == "/nonexistent/bridge.yml" && error.fix != nil)
     #expect(error.description.hasPrefix("/nonexistent/bridge.yml:0:0: error: cannot read"))
 }
+
+/// An aging time of 1e10s overflowed the duration parser (exit 132); now a located error.
+@Test func hugeAgingIsALocatedError() {
+    do {
+        _ = try BridgeConfig.parse("name: lab0\nswitch: { aging: 1e10s }\n", file: "bridge.yml")
+        Issue.record("parsed")
+    } catch {
+        #expect(error.line == 2 && error.message.contains("out of range"), "\(error)")
+    }
+}

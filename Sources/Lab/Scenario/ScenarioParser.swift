@@ -552,6 +552,9 @@ struct ScenarioParser {
             throw v.error("'\(s)' is not an entry name with an optional delay", fix: "write after: p1 or after: p1 + 2s")
         }
         guard parts.count == 2 else { return (name, .zero) }
+        if let seconds = parseDurationSeconds(parts[1]), parseDuration(parts[1]) == nil {
+            throw YAMLValue.durationOutOfRange(parts[1], seconds: seconds, at: v)
+        }
         guard let d = parseDuration(parts[1]) else {
             throw v.error("'\(parts[1])' is not a duration", fix: "write after: \(name) + 2s (units: ns, us, ms, s, m, h)")
         }
@@ -632,6 +635,9 @@ struct ScenarioParser {
                 let text = try s.scalar()
                 guard let x = Double(text.hasSuffix("x") ? String(text.dropLast()) : text), x > 0, x.isFinite else {
                     throw s.error("'\(text)' is not a speed", fix: "write a factor: 1 (as captured), 2 (twice as fast), 0.5; or topspeed: true")
+                }
+                guard ReplayAction.speedRange.contains(x) else {
+                    throw s.error("speed \(text) is out of range", fix: "use a factor in \(ReplayAction.speedRangeText), or topspeed: true")
                 }
                 r.speed = .multiplier(x)
             case (nil, let t?):
