@@ -74,3 +74,19 @@ func writeBackwardsPcap(_ path: String) throws {
     #expect(ReplayTiming.passLength(span: .seconds(4_000_000_000), speed: 0.001) == ReplayTiming.longestPass)
     #expect(ReplayTiming.passLength(span: .seconds(1), speed: 1e-300) == ReplayTiming.longestPass)
 }
+
+@Test func hugeRatesAreLocatedErrors() {
+    expectError(base + "links:\n  - { between: [vm1, br0], rate: 1e300tbit }\n", line: 6, at: "1e300tbit", message: "out of range", fix: "100tbit")
+    expectError(base + "timeline:\n  - { at: 1s, do: udp, node: vm1, to: vm2, rate: 1e300pps }\n", line: 6, at: "1e300pps", message: "out of range")
+    expectError(base + "timeline:\n  - { at: 1s, do: udp, node: vm1, to: vm2, rate: 1e20mbit }\n", line: 6, at: "1e20mbit", message: "out of range")
+}
+
+/// Numbers from tools' output (iperf3 JSON, ping lines) and bounds saturate instead of trapping.
+@Test func outsideNumbersSaturate() {
+    #expect(Saturating.int(.nan) == 0 && Saturating.int(1e300) == .max && Saturating.int(-1e300) == .min && Saturating.int(41.9) == 41)
+    #expect(Saturating.uint64(.infinity) == .max && Saturating.uint64(-5) == 0 && Saturating.uint64(2.6) == 3)
+    #expect(Saturating.duration(seconds: 1e300) == .nanoseconds(Int64.max) && Saturating.duration(seconds: -1) == .zero)
+    #expect(Saturating.duration(seconds: 1.5) == .milliseconds(1500))
+    #expect(Format.number(1e20) == "1e+20" && Format.number(1.5) == "1.5")
+    #expect(IPerf3Report.int(1e300 as Double) == .max)
+}
