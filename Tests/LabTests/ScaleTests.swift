@@ -19,3 +19,7 @@ import Testing
     for f in flows { guard case .udp(let r)? = f.result else { Issue.record("\(f.name) has no result"); continue }
         #expect(r.sender.sent == 200, "\(f.name): \(r.sender)") }
 }
+@Test func scaleFixtureIsTheGeneratedThousandHostScenario() throws {
+    let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../fixtures/scale/scale-1000.yml").path
+    #expect(try String(contentsOfFile: path, encoding: .utf8) == ScaleScenario.text(hosts: 1000))
+}

@@ -51,7 +51,9 @@ final class SimScenarioRun: ReplayingRun {
 
     // MARK: Running
 
-    func run() throws(SimulationError) -> RunOutput {
+    /// Runs the timeline to the end; `ran` is called when the last event has run (before the
+    /// results are gathered: `sluice bench sim` times the two apart).
+    func run(ran: () -> Void = {}) throws(SimulationError) -> RunOutput {
         let end = Instant.zero + scenario.duration
         prepareHosts()
         for entry in scenario.timeline {
@@ -70,6 +72,7 @@ final class SimScenarioRun: ReplayingRun {
             }
             if !touched.isEmpty { checkRunning(touched) }
         }
+        ran()
         return finish(at: end)
     }
 
