@@ -125,7 +125,12 @@ final class SimTopology: LinkModelTopology {
         let guest: SimulatedGuest
         let port: PortID
         do {
-            guest = try SimulatedGuest(simulation, name: name, mac: spec.mac, host: configuration)
+            // Transmit slots sized for the host's largest frame (its MTU, an Ethernet header and a
+            // VLAN tag), not the driver's 64 KiB default: a thousand guests then hold ~1 MB each,
+            // not 17 MB of address space that calloc may have to zero.
+            var driver = InMemoryGuestDriver.Configuration()
+            driver.maximumTransmitFrame = configuration.mtu + 18
+            guest = try SimulatedGuest(simulation, name: name, mac: spec.mac, host: configuration, driver: driver)
             port = try bridges[b].bridge.attachGuest(name: name, nic: try guest.makeDevice(), segment: spec.attachment.segment)
         } catch {
             throw SimSetupError(description: "host \(name): \(error)")
