@@ -31,4 +31,7 @@ fi
 # The README's main command, as a user runs it: the release build (a whole-module build can fail
 # where the debug build passed) and the scenario suite on the simulator with a report.
 bash ci/main.sh
+# The 1,000-host scale scenario (fixtures/scale/, kept out of the default suite for time), once, on
+# the release build main.sh made: every host's lease, pings and flow, under `sluice bench sim`'s load.
+.build/release/sluice lab run fixtures/scale --backend sim --report ci/out/scale-report
 echo "test: all passed"

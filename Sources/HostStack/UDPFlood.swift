@@ -127,6 +127,13 @@ public struct UDPFloodStreamStats: Equatable, Sendable, CustomStringConvertible 
     public var duplicates = 0
     /// Datagrams that arrived after one with a higher sequence number.
     public var outOfOrder = 0
+    /// Datagrams whose sequence number is past `maximumSequence` (not sent by a flood: a replayed
+    /// or forged one), counted and not tracked.
+    public var beyondWindow = 0
+    /// The highest sequence number a stream tracks, one bit each: a flood sends at most
+    /// Int32.max datagrams (`UDPFloodSender.scheduledCount`). A packet's 64-bit sequence number
+    /// used to size the bitmap (2^40 asked for 128 GiB) and to convert to Int (trapped past 2^63).
+    public static let maximumSequence = UInt64(Int32.max)
     /// The highest sequence number seen.
     public var highestSequence: UInt64?
     public var firstArrival: Instant?
@@ -140,7 +147,7 @@ public struct UDPFloodStreamStats: Equatable, Sendable, CustomStringConvertible 
     var seen: [UInt64] = []
 
     /// Datagrams the sequence numbers say were sent: highest + 1 (trailing losses cannot show).
-    public var expected: Int { highestSequence.map { Int($0) + 1 } ?? 0 }
+    public var expected: Int { highestSequence.map { Int(clamping: min($0, UInt64(Int.max - 1))) + 1 } ?? 0 }
     /// Missing sequence numbers below the highest seen.
     public var lost: Int { expected - packets }
     public var averageLatency: Duration? { packets == 0 ? nil : latencySum / packets }
@@ -151,6 +158,7 @@ public struct UDPFloodStreamStats: Equatable, Sendable, CustomStringConvertible 
     }
 
     mutating func record(sequence: UInt64, bytes count: Int, sentAt: Instant, now: Instant) {
+        guard sequence <= Self.maximumSequence else { beyondWindow += 1; return }
         let word = Int(sequence >> 6), bit = UInt64(1) << (sequence & 63)
         if word >= seen.count { seen.append(contentsOf: repeatElement(0, count: word + 1 - seen.count)) }
         if seen[word] & bit != 0 { duplicates += 1; return }

@@ -11,7 +11,7 @@ public enum Format {
         var scale = 1.0
         for _ in 0..<digits { scale *= 10 }
         let scaled = (abs(value) * scale).rounded()
-        guard scaled < 9e18 else { return String(Int64(value)) }
+        guard scaled < 9e18 else { return "\(value)" }  // Int64(value) would trap past 9.2e18
         let whole = UInt64(scaled) / UInt64(scale)
         var fraction = String(UInt64(scaled) % UInt64(scale))
         fraction = String(repeating: "0", count: max(0, digits - fraction.count)) + fraction

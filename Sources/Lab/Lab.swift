@@ -13,7 +13,8 @@
 //                  TimelineResults and RunOutput (results, report lines, LabRun.record),
 //                  TrafficEndpoints (ping/flow targets), ReplaySchedule and ReplayingRun (a
 //                  replay entry's steps), CaptureRuntime and CapturedFrames, LinkRuntime (Sim's
-//                  link model under link-down/up and impair), BridgeCounters
+//                  link model under link-down/up and impair), BridgeCounters, Saturating
+//                  (outside numbers converted without trapping)
 //   SimBackend/    the `sim` backend: SimTopology (Engine bridges, SimulatedGuests, Sim links,
 //                  capture taps), SimScenarioRun (the timeline), SimBackend (run + evaluate)
 //   NetnsBackend/  the `netns` backend: NetworkNamespace, Subprocess (posix_spawn, clean signal
@@ -23,7 +24,8 @@
 //   QEMUBackend/   the `qemu` backend: QEMUGuestPlan (the timeline as kernel-command-line commands),
 //                  QEMUScenarioRun (BridgeDaemon + QEMU test guests), QEMUBackend
 //   Bench/         TunnelBenchmark: `sluice bench tunnel` (iperf3 through sluice wg up and wireguard-go
-//                  between two namespaces, by MTU)
+//                  between two namespaces, by MTU); ScaleScenario (N hosts on N/100 bridges) and
+//                  SimBenchmark: `sluice bench sim`
 //   LabRunner      `sluice lab run`: load every file, run the selected ones, write the report
 // On sim, time inside a run is the simulation's; the wall clock is read only to report how long a
 // run took. The real backends run on the monotonic clock and stamp captures with wall-clock time.

@@ -108,6 +108,8 @@ public final class Simulation {
     private var nodes: [NodeRecord] = []
     /// Nodes touched since the last re-arm, in touch order.
     private var dirtyNodes: [Int] = []
+    /// Nodes the last event touched, in touch order (see `touchedByLastEvent`).
+    private var lastTouched: [Int] = []
     private var eventsAtThisInstant = 0
     private var recentLabels: [String] = []
     private static let recentLabelCount = 8
@@ -194,6 +196,11 @@ public final class Simulation {
     /// The deadline of `node`'s live timer, if any.
     public func armedDeadline(of node: SimNodeID) -> Instant? { nodes[node.rawValue].armed }
 
+    /// The nodes the last event run by `step()`/`run` touched, in touch order: a driver that
+    /// watches some nodes' state checks only these after each event, so its cost per event does
+    /// not grow with the number of nodes.
+    public var touchedByLastEvent: some Collection<SimNodeID> { lastTouched.lazy.map { SimNodeID(rawValue: $0) } }
+
     private func rearmTouchedNodes() {
         guard !dirtyNodes.isEmpty else { return }
         for i in dirtyNodes {
@@ -239,6 +246,8 @@ public final class Simulation {
             case .delivery(let direction, let frame, let epoch):
                 direction.deliver(frame, epoch: epoch, now: now)
             }
+            lastTouched.removeAll(keepingCapacity: true)
+            lastTouched.append(contentsOf: dirtyNodes)
             rearmTouchedNodes()
             return true
         }

@@ -124,10 +124,22 @@ public struct YAMLValue {
     /// A duration such as "250ms", "5s", "1m", "2h", "100us", "10ns"; a bare number means seconds.
     public func duration() throws(ConfigError) -> Duration {
         let s = try scalar()
-        guard let d = parseDuration(s) else {
+        guard let seconds = parseDurationSeconds(s) else {
             throw error("'\(s)' is not a duration", fix: "write a number with a unit: ns, us, ms, s, m, h (e.g. 250ms, 5s, 1h)")
         }
+        guard let d = parseDuration(s) else { throw Self.durationOutOfRange(s, seconds: seconds, at: self) }
         return d
+    }
+
+    /// The longest duration any file may give: 1e9 s, about 31.7 years. Anything longer (1e10s
+    /// overflowed Int64 nanoseconds and trapped) is refused with a located error, and every sum of
+    /// a few of these (a time plus a delay plus jitter) still fits an Int64 of nanoseconds.
+    public static let maximumDuration = Duration.seconds(maximumDurationSeconds)
+    static let maximumDurationSeconds: Int64 = 1_000_000_000
+
+    /// The error for a duration longer than `maximumDuration`, located at `value`.
+    public static func durationOutOfRange(_ text: String, seconds: Double, at value: YAMLValue) -> ConfigError {
+        value.error("'\(text)' is out of range (\(seconds) s)", fix: "use at most \(maximumDurationSeconds)s (about 31 years)")
     }
 
     /// A percentage "2%" or a fraction "0.02", returned as a fraction in 0...1.
@@ -195,16 +207,23 @@ extension ConfigError {
     }
 }
 
-/// Parses "250ms", "1.5s", "2m", "1h", "10us", "5ns"; a bare number is seconds.
+/// Parses "250ms", "1.5s", "2m", "1h", "10us", "5ns"; a bare number is seconds. Nil when it is not a
+/// duration or is longer than `YAMLValue.maximumDuration` (so the conversion never traps).
 public func parseDuration(_ text: String) -> Duration? {
+    guard let seconds = parseDurationSeconds(text), seconds <= Double(YAMLValue.maximumDurationSeconds) else { return nil }
+    return .nanoseconds(Int64((seconds * 1e9).rounded()))
+}
+
+/// The seconds a duration text says (finite, not negative, any size), or nil when it is not one.
+public func parseDurationSeconds(_ text: String) -> Double? {
     let s = text.trimmingCharacters(in: .whitespaces)
     let units: [(String, Double)] = [("ns", 1e-9), ("us", 1e-6), ("µs", 1e-6), ("ms", 1e-3), ("s", 1), ("m", 60), ("h", 3600), ("d", 86400)]
     for (suffix, scale) in units where s.hasSuffix(suffix) {
-        guard let v = Double(s.dropLast(suffix.count)), v >= 0, v.isFinite else { return nil }
-        return .nanoseconds(Int64((v * scale * 1e9).rounded()))
+        guard let v = Double(s.dropLast(suffix.count)), v >= 0, v.isFinite, (v * scale).isFinite else { return nil }
+        return v * scale
     }
     guard let v = Double(s), v >= 0, v.isFinite else { return nil }
-    return .nanoseconds(Int64((v * 1e9).rounded()))
+    return v
 }
 
 /// The candidate nearest to `word` by edit distance (Levenshtein, case-insensitive), if it is close enough to

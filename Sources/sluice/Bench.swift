@@ -11,7 +11,7 @@ import Tunnel
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Benchmarks, each beside a reference measured in the same run.",
-        subcommands: [BenchForward.self, BenchWireGuard.self, BenchTunnel.self],
+        subcommands: [BenchForward.self, BenchWireGuard.self, BenchTunnel.self, BenchSim.self],
         defaultSubcommand: BenchForward.self)
 }
 
@@ -240,5 +240,73 @@ extension CommandLine {
     /// This program's own path (for running `sluice wg up` as a child).
     static var selfExecutable: String {
         (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? arguments[0]
+    }
+}
+
+/// `sluice bench sim`: the simulator at 10, 100 and 1,000 hosts (the generated scale scenario:
+/// N hosts on N/100 router bridges, each taking a DHCP lease, pinging its router, then sending a
+/// UDP flow to a neighbour), with the growth exponent of wall time against hosts.
+struct BenchSim: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sim",
+        abstract: "Measure the simulator as topologies grow: events/s, simulated s per wall s, memory per node.",
+        discussion: """
+        Each size parses the generated scenario, builds it, runs it and evaluates its expectations
+        (one per host: its 5 pings answered). 'wall s' covers all of that, 'events/s' the event
+        loop alone. The growth exponent is the log-log slope of wall time against hosts (1 is
+        linear). Memory per node is the growth of the peak resident set over the size, per host
+        (sizes run in increasing order). --write FILE writes the scenario for the largest size.
+        """)
+
+    @Option(name: .long, help: "Host counts, comma-separated (1...25000).")
+    var hosts: String = "10,100,1000"
+
+    @Option(name: .long, help: "Simulated seconds per run.")
+    var duration: Int = 10
+
+    func fmt(_ v: Double, _ digits: Int) -> String { String(format: "%.\(digits)f", v) }
+
+    @Option(name: .long, help: "Write the largest size's scenario to this file instead of running.")
+    var write: String?
+
+    @Option(name: .long, help: "Also write the table as Markdown to this file.")
+    var markdown: String?
+
+    func run() throws {
+        let sizes = try commaSeparatedIntegers(hosts, in: 1...25_000, naming: "host count").sorted()
+        guard (1...3600).contains(duration) else { throw ValidationError("--duration must be 1...3600 (seconds)") }
+        if let write {
+            try ScaleScenario.text(hosts: sizes.last ?? 1000, duration: duration).write(toFile: write, atomically: true, encoding: .utf8)
+            print("wrote \(write)")
+            return
+        }
+        #if DEBUG
+        print("note: this is a debug build; build with -c release for meaningful numbers")
+        #endif
+        let directory = NSTemporaryDirectory() + "sluice-bench-sim-\(getpid())"
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let header = ["hosts", "bridges", "events", "sim s", "wall s", "events/s", "sim s/wall s", "max RSS +MB", "kB/host", "parse/build/finish s", "passed"]
+        print(header.joined(separator: " | "))
+        var results: [SimBenchmarkResult] = []
+        var rows: [[String]] = []
+        for n in sizes {
+            let r = try SimBenchmark.run(hosts: n, duration: duration, directory: directory)
+            results.append(r)
+            let row = ["\(n)", "\((n + 99) / 100)", "\(r.events)", fmt(r.simulatedSeconds, 1), fmt(r.wallSeconds, 3),
+                       fmt(r.eventsPerSecond, 0), fmt(r.simulatedPerWallSecond, 2), fmt(Double(r.maxRSSGrowthKB) / 1024, 1),
+                       fmt(Double(r.maxRSSGrowthKB) / Double(n), 1),
+                       "\(fmt(r.parseSeconds, 2))/\(fmt(r.buildSeconds, 2))/\(fmt(r.finishSeconds, 2))", "\(r.passed)/\(r.expectations)"]
+            rows.append(row)
+            print(row.joined(separator: " | "))
+        }
+        let exponent = SimBenchmark.growthExponent(results)
+        let line = exponent.map { "growth exponent (log-log slope of wall time vs hosts): \(fmt($0, 2))" } ?? "growth exponent: needs two sizes"
+        print(line)
+        if let markdown {
+            var md = "| " + header.joined(separator: " | ") + " |\n|" + String(repeating: "---|", count: header.count) + "\n"
+            for r in rows { md += "| " + r.joined(separator: " | ") + " |\n" }
+            md += "\n" + line + "\n"
+            try md.write(toFile: markdown, atomically: true, encoding: .utf8)
+        }
     }
 }

@@ -25,7 +25,7 @@ struct Replay: ParsableCommand {
 
     func validate() throws {
         if speed != nil && topspeed { throw ValidationError("give --speed or --topspeed, not both") }
-        if let speed, !(speed > 0 && speed.isFinite) { throw ValidationError("--speed must be a positive factor") }
+        if let speed, !ReplayAction.speedRange.contains(speed) { throw ValidationError("--speed must be a factor in \(ReplayAction.speedRangeText)") }
         guard (1...1_000_000).contains(loop) else { throw ValidationError("--loop must be 1...1000000") }
     }
 
@@ -60,9 +60,11 @@ struct Replay: ParsableCommand {
         action.loop = loop
         if topspeed { action.speed = .topSpeed } else if let speed { action.speed = .multiplier(speed) }
         // Long enough for every pass at the chosen pace, plus a second for answers to arrive.
-        let span = records.count < 2 ? Duration.zero : Duration.nanoseconds(Int64(records.last!.time.nanoseconds - records.first!.time.nanoseconds))
-        let pass = topspeed ? Duration.milliseconds(1) : span / (speed ?? 1)
-        s.duration = max(s.duration, pass * loop + .seconds(1))
+        // Stamps that go back are clamped (played at the previous frame's time) and counted.
+        let timing = ReplayTiming(records)
+        if let clamped = timing.outOfOrderNote { print("note: \(capture): \(clamped)") }
+        let pass = topspeed ? Duration.milliseconds(1) : ReplayTiming.passLength(span: timing.span, speed: speed ?? 1)
+        s.duration = max(s.duration, min(pass * loop + .seconds(1), ReplayTiming.longestPass))
         s.expectations = []
         s.timeline.append(TimelineEntry(index: s.timeline.count, name: "replay", trigger: .at(.zero), action: .replay(action),
                                         location: ScenarioLocation(file: "(command line)", line: 0, column: 0)))

@@ -95,3 +95,32 @@ func badConfigsAreLocated(text: String, line: Int, message: String) {
     #expect(error.file == "/nonexistent/bridge.yml" && error.fix != nil)
     #expect(error.description.hasPrefix("/nonexistent/bridge.yml:0:0: error: cannot read"))
 }
+
+/// An aging time of 1e10s overflowed the duration parser (exit 132); now a located error.
+@Test func hugeAgingIsALocatedError() {
+    do {
+        _ = try BridgeConfig.parse("name: lab0\nswitch: { aging: 1e10s }\n", file: "bridge.yml")
+        Issue.record("parsed")
+    } catch {
+        #expect(error.line == 2 && error.message.contains("out of range"), "\(error)")
+    }
+}
+
+/// 20,000 reservations load (the duplicate check is a set lookup, not a scan of the earlier ones),
+/// and a repeated MAC or address is still refused at its line.
+@Test func manyReservationsLoadAndRepeatsAreRefused() throws {
+    func mac(_ i: Int) -> String { String(format: "52:54:00:%02x:%02x:%02x", (i >> 16) & 0xFF, (i >> 8) & 0xFF, i & 0xFF) }
+    func ip(_ i: Int) -> String { "10.\(1 + i / 65536).\((i / 256) % 256).\(i % 256 == 0 ? 1 : i % 256)" }
+    var text = "name: lab0\nrouter:\n  ipv4: 10.0.0.1/8\n  dhcp:\n    start: 10.200.0.10\n    end: 10.200.0.200\n    reservations:\n"
+    let n = 20_000
+    for i in 1...n where i % 256 != 0 { text += "      - { mac: \(mac(i)), ipv4: \(ip(i)) }\n" }
+    let config = try BridgeConfig.parse(text, file: "bridge.yml")
+    #expect(config.router?.interfaces[0].dhcp?.reservations.count == n - n / 256)
+    let repeated = text + "      - { mac: \(mac(1)), ipv4: 10.250.0.1 }\n"
+    do {
+        _ = try BridgeConfig.parse(repeated, file: "bridge.yml")
+        Issue.record("a repeated MAC was accepted")
+    } catch {
+        #expect(error.line == repeated.split(separator: "\n").count && error.message.contains("repeats an earlier one"), "\(error)")
+    }
+}

@@ -66,3 +66,21 @@ import Testing
     #expect(didYouMean("expct", in: keys) == "did you mean 'expect'? ")
     #expect(didYouMean("zzzzzz", in: keys) == "")
 }
+
+/// Durations past `YAMLValue.maximumDuration` (about 31 years) are located errors, not traps
+/// (1e10s overflowed Int64 nanoseconds before).
+@Test func hugeDurationsAreOutOfRange() throws {
+    let root = try YAMLValue.parse("a: 1e10s\nb: 1e300h\nc: 1000000000s\nd: 1e12\n", file: "t.yml")
+    let m = try root.mapping(allowed: ["a", "b", "c", "d"])
+    for key in ["a", "b", "d"] {
+        do {
+            _ = try m.required(key).duration()
+            Issue.record("\(key) parsed")
+        } catch {
+            #expect(error.message.contains("out of range") && error.fix?.contains("at most") == true, "\(error)")
+            #expect(error.line >= 1 && error.column == 4)
+        }
+    }
+    #expect(try m.required("c").duration() == .seconds(1_000_000_000))
+    #expect(parseDuration("1e10s") == nil && parseDuration("1e400s") == nil)
+}

@@ -4,7 +4,8 @@
 // Invariants (checked by `violations()`):
 //   - at most one record per address;
 //   - `byClient[c] == a` exactly when `records[a]` belongs to `c` and is not declined — so a
-//     client has at most one live record, and a declined address belongs to no one.
+//     client has at most one live record, and a declined address belongs to no one;
+//   - `nextDeadline` is the earliest end of the records that hold their address.
 
 import Basics
 import Wire
@@ -32,16 +33,22 @@ struct DHCPLeaseTable: Sendable {
         }
         records[lease.address] = lease
         byClient[lease.client] = lease.state == .declined ? nil : lease.address
+        nextDeadline = earliestDeadline()
     }
 
     /// Removes the record for `address`.
     mutating func remove(_ address: IPv4Address) {
         guard let lease = records.removeValue(forKey: address) else { return }
         if byClient[lease.client] == address { byClient[lease.client] = nil }
+        nextDeadline = earliestDeadline()
     }
 
-    /// The earliest end of an offered, bound or declined record.
-    var nextDeadline: Instant? {
+    /// The earliest end of an offered, bound or declined record. Kept up to date by `store` and
+    /// `remove` (the only changes to the records): the bridge reads it after every event that
+    /// touches it, which must not cost a scan of every lease.
+    private(set) var nextDeadline: Instant?
+
+    private func earliestDeadline() -> Instant? {
         records.values.lazy.filter(\.holdsAddress).map(\.expiry).min()
     }
 
@@ -65,6 +72,7 @@ struct DHCPLeaseTable: Sendable {
         for (client, address) in byClient where records[address]?.client != client {
             problems.append("index \(client) → \(address) points at another record")
         }
+        if nextDeadline != earliestDeadline() { problems.append("next deadline \(String(describing: nextDeadline)) is stale") }
         return problems
     }
 }

@@ -273,7 +273,7 @@ public final class ExpectationEvaluator {
             }
             // Too many: the frames past the largest count allowed broke it. Too few: show what there was.
             let ceiling = bounds.compactMap { b -> Int? in
-                switch b.op { case .le, .eq: Int(b.value); case .lt: Int(b.value) - 1; default: nil }
+                switch b.op { case .le, .eq: Saturating.int(b.value); case .lt: Saturating.int(b.value) &- 1; default: nil }
             }.min()
             if let ceiling, selected.count > ceiling {
                 let extra = Array(refs.dropFirst(max(ceiling, 0)))

@@ -96,18 +96,18 @@ struct IPerf3Report {
             let serverEnd = (object["server_output_json"] as? [String: Any])?["end"] as? [String: Any]
             let stream = ((serverEnd?["streams"] as? [[String: Any]])?.first?["udp"]) as? [String: Any]
                 ?? ((end["streams"] as? [[String: Any]])?.first?["udp"]) as? [String: Any]
-            let from = startedAt + .nanoseconds(Int64(Self.double(received["start"]) * 1e9))
-            let to = startedAt + .nanoseconds(Int64(Self.double(received["end"]) * 1e9))
+            let from = startedAt + Saturating.duration(seconds: Self.double(received["start"]))
+            let to = startedAt + Saturating.duration(seconds: Self.double(received["end"]))
             receiver = UDPFloodStreamStats.measured(source: IPv4Address(rawValue: 0), sourcePort: sourcePort, stream: 0,
-                                           packets: max(0, highest - lost), bytes: Self.int(received["bytes"]),
+                                           packets: max(0, highest &- lost), bytes: Self.int(received["bytes"]),
                                            duplicates: 0, outOfOrder: Self.int(stream?["out_of_order"]),
-                                           highestSequence: UInt64(highest - 1), firstArrival: from, lastArrival: to)
+                                           highestSequence: UInt64(max(highest, 1) - 1), firstArrival: from, lastArrival: to)
         }
         throughput = []
         let server = object["server_output_json"] as? [String: Any]
         for interval in server?["intervals"] as? [[String: Any]] ?? [] {
             guard let sum = interval["sum"] as? [String: Any] else { continue }
-            throughput.append(ThroughputSample(time: startedAt + .nanoseconds(Int64(Self.double(sum["end"]) * 1e9)),
+            throughput.append(ThroughputSample(time: startedAt + Saturating.duration(seconds: Self.double(sum["end"])),
                                                bitsPerSecond: Self.double(sum["bits_per_second"])))
         }
     }
@@ -116,7 +116,7 @@ struct IPerf3Report {
 
     static func int(_ v: Any?) -> Int {
         if let i = v as? Int { return i }
-        if let d = v as? Double { return Int(d) }
+        if let d = v as? Double { return Saturating.int(d) }
         if let n = v as? NSNumber { return n.intValue }
         return 0
     }

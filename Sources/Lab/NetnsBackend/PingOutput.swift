@@ -136,7 +136,7 @@ struct PingOutput {
                 guard let v = Double(w.dropFirst(5)) else { continue }
                 let unit = n + 1 < words.count ? words[n + 1] : "ms"
                 let scale: Double = unit.hasPrefix("s") ? 1e9 : (unit.hasPrefix("us") || unit.hasPrefix("µs") ? 1e3 : 1e6)
-                rtt = .nanoseconds(Int64((v * scale).rounded()))
+                rtt = Saturating.duration(nanoseconds: v * scale)
             }
         }
         guard let sequence, let rtt else { return nil }

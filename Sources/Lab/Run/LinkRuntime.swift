@@ -112,7 +112,7 @@ extension LinkImpairments {
         s.reorder = reorder
         s.corrupt = corrupt
         if let rate {
-            s.rate = RateLimit(bitsPerSecond: UInt64(max(rate, 1).rounded()), queueLimit: .packets(queue ?? 1000))
+            s.rate = RateLimit(bitsPerSecond: Saturating.uint64(max(rate, 1)), queueLimit: .packets(queue ?? 1000))
         }
         s.mtu = mtu
         return s

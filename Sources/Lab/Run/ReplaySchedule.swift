@@ -7,41 +7,90 @@ import Basics
 import Capture
 import Datapath
 import Engine
+import YAMLSchema
 
 /// The frames of a replay, in the order they are played, with when each is due.
 struct ReplaySchedule {
     let action: ReplayAction
     /// The pcap's frames, once.
     let frames: [CaptureRecord]
+    /// When each frame plays, from the first (stamps that go back are clamped).
+    let timing: ReplayTiming
 
     /// Reads `action`'s pcap.
     init(_ action: ReplayAction) throws(CaptureError) {
         self.action = action
         frames = try PcapReader(path: action.path).readAll()
+        timing = ReplayTiming(frames)
     }
 
     /// Frames played in all (the file once per loop).
     var total: Int { frames.count * action.loop }
 
+    /// Frames stamped earlier than the frame before them (played at that frame's time).
+    var outOfOrder: Int { timing.outOfOrder }
+
     /// Every frame to play, loop after loop, with its offset from the replay's start.
     var deliveries: [(offset: Duration, record: CaptureRecord)] {
-        guard let first = frames.first else { return [] }
-        let span = frames.last!.time - first.time
+        guard !frames.isEmpty else { return [] }
+        let span = timing.span
         var out: [(offset: Duration, record: CaptureRecord)] = []
         out.reserveCapacity(total)
         for loop in 0..<action.loop {
-            for record in frames {
+            for (k, record) in frames.enumerated() {
                 let offset: Duration
                 switch action.speed {
                 case .topSpeed: offset = .zero
-                case .multiplier(let x):
-                    let ns = Double(((record.time - first.time) + span * loop).nanosecondsClamped) / x
-                    offset = .nanoseconds(Int64(ns.rounded()))
+                case .multiplier(let x): offset = ReplayTiming.passLength(span: timing.offsets[k] + span * loop, speed: x)
                 }
                 out.append((offset, record))
             }
         }
         return out
+    }
+}
+
+/// A capture's frames on a clock that never goes back: real captures have stamps that do (clock
+/// steps, multi-queue NICs), and those frames play at the time of the frame before them, counted.
+public struct ReplayTiming: Sendable {
+    /// Each frame's time from the first, clamped to never go back.
+    public let offsets: [Duration]
+    /// Frames stamped earlier than the frame before them.
+    public let outOfOrder: Int
+
+    public init(_ records: [CaptureRecord]) {
+        var offsets: [Duration] = []
+        offsets.reserveCapacity(records.count)
+        var outOfOrder = 0
+        if let first = records.first?.time {
+            var latest = first
+            for r in records {
+                if r.time < latest { outOfOrder += 1 } else { latest = r.time }
+                offsets.append(latest - first)
+            }
+        }
+        self.offsets = offsets
+        self.outOfOrder = outOfOrder
+    }
+
+    /// From the first frame to the last.
+    public var span: Duration { offsets.last ?? .zero }
+
+    /// The longest a replay pass is stretched to: a run's longest duration.
+    public static let longestPass = YAMLValue.maximumDuration
+
+    /// `span` played at `speed` (the recorded pacing divided by it), saturating at `longestPass`
+    /// rather than overflowing (`Duration / Double` traps on a huge quotient).
+    public static func passLength(span: Duration, speed: Double) -> Duration {
+        let ns = Double(span.nanosecondsClamped) / speed
+        guard ns.isFinite, ns < Double(longestPass.nanosecondsClamped) else { return longestPass }
+        return .nanoseconds(Int64(max(0, ns).rounded()))
+    }
+
+    /// "1 frame stamped earlier than the one before (played at that one's time)", or nil if none.
+    public var outOfOrderNote: String? {
+        guard outOfOrder > 0 else { return nil }
+        return "\(outOfOrder) frame\(outOfOrder == 1 ? "" : "s") stamped earlier than the one before (played at that one's time)"
     }
 }
 
@@ -117,6 +166,7 @@ extension ReplayingRun {
             return notStarted(i, error.why)
         }
         note("\(name): replaying \(r.pcap) (\(plan.frames.count) frames × \(r.loop)) into \(r.into)")
+        if let clamped = plan.timing.outOfOrderNote { note("\(name): \(r.pcap): \(clamped)") }
         replays[i] = ReplayProgress(frames: plan.total)
         let start = now
         for (offset, record) in plan.deliveries {

@@ -15,10 +15,16 @@ struct TimelineProgress {
 
     let timeline: [TimelineEntry]
     private(set) var states: [State]
+    /// The entries waiting on each name (`after: name`), in timeline order: resolved once, so a
+    /// finish costs what waits on it, not the length of the timeline.
+    private let waiters: [String: [Int]]
 
     init(_ timeline: [TimelineEntry]) {
         self.timeline = timeline
         states = Array(repeating: .waiting, count: timeline.count)
+        var waiters: [String: [Int]] = [:]
+        for entry in timeline { if case .after(let name, _) = entry.trigger { waiters[name, default: []].append(entry.index) } }
+        self.waiters = waiters
     }
 
     var indices: Range<Int> { states.indices }
@@ -34,13 +40,11 @@ struct TimelineProgress {
     mutating func finish(_ i: Int, at now: Instant) -> [(entry: TimelineEntry, at: Instant)] {
         guard case .running(let startedAt) = states[i] else { return [] }
         states[i] = .finished(startedAt: startedAt, at: now)
-        guard let name = timeline[i].name else { return [] }
-        var due: [(entry: TimelineEntry, at: Instant)] = []
-        for entry in timeline {
-            guard case .after(name, let delay) = entry.trigger else { continue }
-            due.append((entry, now + delay))
+        guard let name = timeline[i].name, let waiting = waiters[name] else { return [] }
+        return waiting.compactMap { j in
+            guard case .after(_, let delay) = timeline[j].trigger else { return nil }
+            return (timeline[j], now + delay)
         }
-        return due
     }
 
     /// When entry `i` started, if it is running now.

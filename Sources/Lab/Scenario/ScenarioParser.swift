@@ -69,6 +69,13 @@ struct ScenarioParser {
     /// Nodes in file order: bridges resolved, hosts pending.
     var bridges: [(name: String, config: BridgeConfig, value: YAMLValue)] = []
     private var hosts: [PendingHost] = []
+    /// Indices into `bridges`, `hosts`, the timeline and the expectations by name: every lookup by
+    /// name while parsing is a dictionary lookup, so a file with thousands of nodes or tens of
+    /// thousands of entries loads in linear time.
+    private var bridgeIndex: [String: Int] = [:]
+    private var hostIndex: [String: Int] = [:]
+    private var entryIndex: [String: Int] = [:]
+    private var expectationIndex: [String: Int] = [:]
     private var nodeOrder: [String] = []
 
     static let topLevelKeys = ["name", "description", "seed", "duration", "backends", "nodes", "links", "captures", "timeline", "expect"]
@@ -209,6 +216,7 @@ struct ScenarioParser {
         }
         config.name = name
         if !bridges.isEmpty { use(.multipleBridges, at: v) }
+        bridgeIndex[name] = bridges.count
         bridges.append((name, config, v))
     }
 
@@ -243,6 +251,7 @@ struct ScenarioParser {
         }
         var mtu: Int?
         if let mv = m["mtu"] { mtu = try mv.int(in: 576...65535); use(.hostMTU, at: mv) }
+        hostIndex[name] = hosts.count
         hosts.append(PendingHost(name: name, value: v, attach: attach.map { (segment: $0.0, value: $0.1) },
                                  mac: mac, macIsExplicit: explicit, address: address, mtu: mtu))
     }
@@ -252,8 +261,8 @@ struct ScenarioParser {
         let s = try v.string()
         let parts = s.split(separator: ".", maxSplits: 1).map(String.init)
         let bridgeName = parts.first ?? ""
-        guard let bridge = bridges.first(where: { $0.name == bridgeName }) else {
-            if nodeOrder.contains(bridgeName) || hosts.contains(where: { $0.name == bridgeName }) {
+        guard let bridge = bridgeIndex[bridgeName].map({ bridges[$0] }) else {
+            if nodeOrder.contains(bridgeName) || (hostIndex[bridgeName] != nil) {
                 throw v.error("\(role): '\(bridgeName)' is a host, not a bridge", fix: "name a bridge node: \(bridgeList())")
             }
             let hint = didYouMeanName(bridgeName, in: bridges.map(\.name))
@@ -335,13 +344,13 @@ struct ScenarioParser {
     func endpoint(_ v: YAMLValue) throws(ConfigError) -> LinkEndpoint {
         let s = try v.string()
         let nodeName = String(s.split(separator: ".", maxSplits: 1).first ?? "")
-        if hosts.contains(where: { $0.name == nodeName }) {
+        if (hostIndex[nodeName] != nil) {
             guard !s.contains(".") else {
                 throw v.error("'\(s)': a host has one NIC and no segments", fix: "write just '\(nodeName)'")
             }
             return .host(nodeName)
         }
-        guard bridges.contains(where: { $0.name == nodeName }) else {
+        guard (bridgeIndex[nodeName] != nil) else {
             let all = nodeOrder
             let hint = didYouMeanName(nodeName, in: all)
             throw v.error("no node named '\(nodeName)'", fix: "\(hint)nodes here: \(all.joined(separator: ", "))")
@@ -408,23 +417,23 @@ struct ScenarioParser {
                                           address: host.address, mtu: host.mtu)
         }
         // MACs must be unique: hosts among themselves and against the routers' interfaces.
-        var seen: [(MACAddress, String)] = []
+        var seen: [MACAddress: String] = [:]  // the first owner of each
         for bridge in bridges {
-            for i in bridge.config.router?.interfaces ?? [] { seen.append((i.mac, "\(bridge.name).\(i.name)'s router")) }
+            for i in bridge.config.router?.interfaces ?? [] where seen[i.mac] == nil { seen[i.mac] = "\(bridge.name).\(i.name)'s router" }
         }
         for host in hosts {
             let mac = settled[host.name]!.mac
-            if let clash = seen.first(where: { $0.0 == mac }) {
+            if let clash = seen[mac].map({ (mac, $0) }) {
                 let at = ScenarioValues.peek(host.value, "mac") ?? host.value
                 throw at.error("MAC \(mac) of '\(host.name)' is also \(clash.1)'s",
                                fix: host.macIsExplicit ? "give '\(host.name)' another mac:" : "set mac: explicitly on one of them")
             }
-            seen.append((mac, host.name))
+            seen[mac] = host.name
         }
         for name in nodeOrder {
-            if let b = bridges.first(where: { $0.name == name }) {
+            if let b = bridgeIndex[name].map({ bridges[$0] }) {
                 scenario.nodes.append(ScenarioNode(name: name, kind: .bridge(b.config), location: ScenarioLocation(b.value)))
-            } else if let h = hosts.first(where: { $0.name == name }) {
+            } else if let h = hostIndex[name].map({ hosts[$0] }) {
                 scenario.nodes.append(ScenarioNode(name: name, kind: .host(settled[name]!), location: ScenarioLocation(h.value)))
             }
         }
@@ -498,7 +507,7 @@ struct ScenarioParser {
             var name: String?
             if let a = m["as"] {
                 let n = try ScenarioValues.identifier(a, what: "action")
-                if let other = scenario.timeline.first(where: { $0.name == n }) {
+                if let other = entryIndex[n].map({ scenario.timeline[$0] }) {
                     throw a.error("the name '\(n)' is used twice (first at \(other.location))", fix: "give each action its own as: name")
                 }
                 name = n
@@ -523,11 +532,12 @@ struct ScenarioParser {
             }
             let action = try parseAction(kind, m, at: item)
             if case .dhcp = action, trigger != .at(.zero) { use(.dhcpAfterStart, at: item) }
+            if let name { entryIndex[name] = index }
             scenario.timeline.append(TimelineEntry(index: index, name: name, trigger: trigger, action: action, location: ScenarioLocation(item)))
         }
         // `after:` names an entry that exists, is not itself, and no chain of `after:` loops.
         for ref in afterReferences {
-            guard let target = scenario.timeline.first(where: { $0.name == ref.name }) else {
+            guard let target = entryIndex[ref.name].map({ scenario.timeline[$0] }) else {
                 let names = scenario.timeline.compactMap(\.name)
                 throw ref.value.error("after: no timeline entry is named '\(ref.name)'",
                                       fix: names.isEmpty ? "name the entry to wait for with as: <name>" : "use one of: \(names.joined(separator: ", "))")
@@ -540,7 +550,7 @@ struct ScenarioParser {
                     throw ref.value.error("after: waits on itself (\(chain.joined(separator: " → ")))", fix: "start one of these entries with at: instead")
                 }
                 guard case .after(let next, _) = c.trigger else { break }
-                current = scenario.timeline.first { $0.name == next }
+                current = entryIndex[next].map { scenario.timeline[$0] }
             }
         }
     }
@@ -553,6 +563,9 @@ struct ScenarioParser {
             throw v.error("'\(s)' is not an entry name with an optional delay", fix: "write after: p1 or after: p1 + 2s")
         }
         guard parts.count == 2 else { return (name, .zero) }
+        if let seconds = parseDurationSeconds(parts[1]), parseDuration(parts[1]) == nil {
+            throw YAMLValue.durationOutOfRange(parts[1], seconds: seconds, at: v)
+        }
         guard let d = parseDuration(parts[1]) else {
             throw v.error("'\(parts[1])' is not a duration", fix: "write after: \(name) + 2s (units: ns, us, ms, s, m, h)")
         }
@@ -581,7 +594,7 @@ struct ScenarioParser {
             let node = try hostReference(m.required("node", example: "vm1"), for: kind)
             let toValue = try m.required("to", example: "vm2")
             var u = UDPFlowAction(node: node, to: try target(toValue))
-            if case .node(let n, _) = u.to, scenario.node(named: n)?.bridge != nil || bridges.contains(where: { $0.name == n }) {
+            if case .node(let n, _) = u.to, scenario.node(named: n)?.bridge != nil || (bridgeIndex[n] != nil) {
                 throw toValue.error("a UDP flow to bridge '\(n)' has no receiver", fix: "send it to a host, which counts what arrives")
             }
             if let v = m["port"] { u.port = try v.int(in: 1...65535) }
@@ -622,7 +635,7 @@ struct ScenarioParser {
             let intoValue = try m.required("into", example: "br0")
             let intoName = String((try intoValue.string()).split(separator: ".", maxSplits: 1).first ?? "")
             let into: ReplayTarget
-            if hosts.contains(where: { $0.name == intoName }) {
+            if (hostIndex[intoName] != nil) {
                 into = .host(try hostReference(intoValue, for: kind))
                 use(.replayIntoHost, at: intoValue)
             } else {
@@ -635,6 +648,9 @@ struct ScenarioParser {
                 let text = try s.scalar()
                 guard let x = Double(text.hasSuffix("x") ? String(text.dropLast()) : text), x > 0, x.isFinite else {
                     throw s.error("'\(text)' is not a speed", fix: "write a factor: 1 (as captured), 2 (twice as fast), 0.5; or topspeed: true")
+                }
+                guard ReplayAction.speedRange.contains(x) else {
+                    throw s.error("speed \(text) is out of range", fix: "use a factor in \(ReplayAction.speedRangeText), or topspeed: true")
                 }
                 r.speed = .multiplier(x)
             case (nil, let t?):
@@ -651,8 +667,8 @@ struct ScenarioParser {
     /// A node name that must be a host.
     func hostReference(_ v: YAMLValue, for kind: ActionKind) throws(ConfigError) -> String {
         let n = try v.string()
-        if hosts.contains(where: { $0.name == n }) { return n }
-        if bridges.contains(where: { $0.name == n }) {
+        if (hostIndex[n] != nil) { return n }
+        if (bridgeIndex[n] != nil) {
             throw v.error("'\(n)' is a bridge; \(kind.rawValue) runs on a host", fix: "name a host: \(hosts.map(\.name).joined(separator: ", "))")
         }
         let hint = didYouMeanName(n, in: hosts.map(\.name))
@@ -704,12 +720,12 @@ struct ScenarioParser {
         if let a = IPv4Address(s) { return .address(a) }
         let parts = s.split(separator: ".", maxSplits: 1).map(String.init)
         let n = parts.first ?? ""
-        if hosts.contains(where: { $0.name == n }) {
+        if (hostIndex[n] != nil) {
             guard parts.count == 1 else { throw v.error("'\(s)': a host has no segments", fix: "write just '\(n)'") }
             return .node(n, segment: nil)
         }
-        if bridges.contains(where: { $0.name == n }) {
-            guard let bridge = bridges.first(where: { $0.name == n }), bridge.config.router != nil else {
+        if (bridgeIndex[n] != nil) {
+            guard let bridge = bridgeIndex[n].map({ bridges[$0] }), bridge.config.router != nil else {
                 throw v.error("bridge '\(n)' has no router, so no address to send to", fix: "give it config: { router: { ipv4: ... } }, or send to a host")
             }
             let segment = try segmentReference(v, role: "to")
@@ -755,10 +771,11 @@ struct ScenarioParser {
             default:
                 throw item.error("an expectation checks one thing: give only one of action:, capture:, dhcp:", fix: "split it into separate items")
             }
-            if let other = scenario.expectations.first(where: { $0.name == expectation.name }) {
+            if let other = expectationIndex[expectation.name].map({ scenario.expectations[$0] }) {
                 let at = ScenarioValues.peek(item, "name") ?? item
                 throw at.error("expectation name '\(expectation.name)' is used twice (first at \(other.location))", fix: "give it its own name:")
             }
+            expectationIndex[expectation.name] = scenario.expectations.count
             scenario.expectations.append(expectation)
         }
     }
@@ -908,7 +925,7 @@ struct ScenarioParser {
         var client: String?, clientMAC: MACAddress?
         if let c = m["client"] {
             client = try hostReference(c, for: .dhcp)
-            clientMAC = hosts.first { $0.name == client }?.mac
+            clientMAC = client.flatMap { hostIndex[$0] }.map { hosts[$0].mac }
         }
         let filter = try m["filter"].map { x throws(ConfigError) in try compiledFilter(x) }
         var parts: [String] = []

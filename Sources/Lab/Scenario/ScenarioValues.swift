@@ -71,9 +71,18 @@ enum ScenarioValues {
         return nil
     }
 
+    /// The fastest rate a link or flow may be given: 100 tbit/s (a rate of 1e300tbit overflowed
+    /// the link model's integer rate and trapped).
+    static let maximumBitRate = 1e14
+    /// The fastest packet rate a flow may be given.
+    static let maximumPacketRate = 1e9
+
     static func bitRate(_ v: YAMLValue) throws(ConfigError) -> Double {
         let s = try v.scalar()
-        if let r = parseBitRate(s) { return r }
+        if let r = parseBitRate(s) {
+            guard r <= maximumBitRate else { throw v.error("'\(s)' is out of range", fix: "use at most 100tbit") }
+            return r
+        }
         if s.lowercased().hasSuffix("bps") {
             throw v.error("'\(s)' is ambiguous", fix: "write the rate in bits: 100mbit, 1gbit, 512kbit (tc reads 'mbps' as megabytes per second)")
         }
@@ -87,8 +96,10 @@ enum ScenarioValues {
             guard let p = Double(s.dropLast(3).trimmingCharacters(in: .whitespaces)), p > 0, p.isFinite else {
                 throw v.error("'\(s)' is not a packet rate", fix: "write e.g. 1000pps")
             }
+            guard p <= maximumPacketRate else { throw v.error("'\(s)' is out of range", fix: "use at most 1000000000pps") }
             return .packetsPerSecond(p)
         }
+        if let r = parseBitRate(s), r > maximumBitRate { throw v.error("'\(s)' is out of range", fix: "use at most 100tbit") }
         do { return .bitsPerSecond(try bitRate(v)) } catch {
             throw v.error("'\(s)' is not a rate", fix: "write bits per second (10mbit, 512kbit) or packets per second (1000pps)")
         }

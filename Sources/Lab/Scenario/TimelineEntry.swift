@@ -247,4 +247,9 @@ public struct ReplayAction: Equatable, Sendable {
     public var loop = 1
 
     public init(pcap: String, path: String, into: ReplayTarget) { self.pcap = pcap; self.path = path; self.into = into }
+
+    /// Speed factors a replay accepts (`speed:`, `--speed`): a thousandth to a million times the
+    /// captured pace (1e-12 made a capture's span overflow the clock).
+    public static let speedRange: ClosedRange<Double> = 0.001...1_000_000
+    public static let speedRangeText = "0.001...1000000"
 }

@@ -57,6 +57,9 @@ final class SimScenarioRun: ReplayingRun {
     private var boundLease: [DHCPClientLease?]
     private var throughput: [[ThroughputSample]]
     private var log: [(time: Instant, text: String)] = []
+    /// Running entries that finish on their host's state (DHCP, ping, flow), by the host's index
+    /// in `topology.hosts`: after an event only the hosts it touched are looked at.
+    private var watching: [[Int]]
     private var ended = false
 
     init(_ scenario: Scenario, topology: SimTopology) {
@@ -68,13 +71,16 @@ final class SimScenarioRun: ReplayingRun {
         boundAt = Array(repeating: nil, count: n)
         boundLease = Array(repeating: nil, count: n)
         throughput = Array(repeating: [], count: n)
+        watching = Array(repeating: [], count: topology.hosts.count)
     }
 
     func note(_ text: String) { log.append((simulation.now, text)) }
 
     // MARK: Running
 
-    func run() throws(SimulationError) -> RunOutput {
+    /// Runs the timeline to the end; `ran` is called when the last event has run (before the
+    /// results are gathered: `sluice bench sim` times the two apart).
+    func run(ran: () -> Void = {}) throws(SimulationError) -> RunOutput {
         let end = Instant.zero + scenario.duration
         prepareHosts()
         for entry in scenario.timeline {
@@ -84,10 +90,16 @@ final class SimScenarioRun: ReplayingRun {
             }
         }
         simulation.schedule(at: end, label: "end of run") { [unowned self] in self.ended = true }
+        var touched: [Int] = []
         while !ended {
             guard try simulation.step() else { break }
-            checkRunning()
+            touched.removeAll(keepingCapacity: true)
+            for node in simulation.touchedByLastEvent {
+                if let h = topology.hostIndex(ofNode: node) { touched += watching[h] }
+            }
+            if !touched.isEmpty { checkRunning(touched) }
         }
+        ran()
         return finish(at: end)
     }
 
@@ -149,6 +161,7 @@ final class SimScenarioRun: ReplayingRun {
         case .dhcp(let node):
             note("\(name): \(node) starts DHCP")
             handles[i] = .dhcp(host: node)
+            watch(i, on: node)
             guest(node).withHost { host, now in host.startDHCP(now: now) }
         case .release(let node):
             note("\(name): \(node) releases its lease")
@@ -163,6 +176,7 @@ final class SimScenarioRun: ReplayingRun {
                           timeToLive: p.ttl.map { UInt8($0) }, now: now)
             }
             handles[i] = .ping(host: p.node, id, interval: p.interval)
+            watch(i, on: p.node)
         case .udp(let u):
             let (address, what) = topology.resolve(u.to, from: u.node)
             guard let address else { return notStarted(i, "\(what) at \(Format.time(now))") }
@@ -177,6 +191,7 @@ final class SimScenarioRun: ReplayingRun {
             }
             let receiver = receiverHost(of: u)?.name
             handles[i] = .udp(host: u.node, id, receiver: receiver, port: UInt16(u.port))
+            watch(i, on: u.node)
             if receiver != nil { sample(i, every: .nanoseconds(max(10_000_000, u.duration.nanosecondsClamped / 100)), bytes: 0, until: now + u.duration + .seconds(1)) }
         case .tcp(let t):
             startTCP(i, t)
@@ -310,10 +325,21 @@ final class SimScenarioRun: ReplayingRun {
         }
     }
 
-    /// After each event: has a running action finished?
-    private func checkRunning() {
-        for i in progress.indices {
-            guard progress.runningSince(i) != nil else { continue }
+    /// Entry `i` finishes on `host`'s state: look at it after each event that touches the host
+    /// (and once after this one, which touched it by starting the action).
+    private func watch(_ i: Int, on host: String) {
+        guard let h = topology.host(named: host).flatMap({ topology.hostIndex(ofNode: $0.guest.node) }) else { return }
+        watching[h].append(i)
+    }
+
+    /// After an event: have the running entries watched on the hosts it touched (`candidates`, in
+    /// any order, maybe repeated) finished? Checked in timeline order, as a scan of every entry would.
+    private func checkRunning(_ candidates: [Int]) {
+        for i in candidates.count == 1 ? candidates : Set(candidates).sorted() {
+            guard progress.runningSince(i) != nil else {
+                unwatch(i)
+                continue
+            }
             switch handles[i] {
             case .dhcp(let node):
                 if let lease = guest(node).host.lease {
@@ -331,7 +357,18 @@ final class SimScenarioRun: ReplayingRun {
             case .none:
                 break
             }
+            if progress.runningSince(i) == nil { unwatch(i) }
         }
+    }
+
+    private func unwatch(_ i: Int) {
+        let host: String
+        switch handles[i] {
+        case .dhcp(let h), .ping(let h, _, _), .udp(let h, _, _, _): host = h
+        case .none: return
+        }
+        guard let h = topology.host(named: host).flatMap({ topology.hostIndex(ofNode: $0.guest.node) }) else { return }
+        watching[h].removeAll { $0 == i }
     }
 
     /// Samples a flow's received payload every `interval` for the throughput chart.

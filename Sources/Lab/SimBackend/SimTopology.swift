@@ -36,8 +36,8 @@ final class SimTopology: LinkModelTopology {
         let name: String
         let bridge: Bridge
         let node: SimNodeID
-        /// Guests by port, in attachment order (looked up linearly: a handful per bridge).
-        var guests: [(port: PortID, guest: SimulatedGuest)] = []
+        /// Guests by port (looked up on every notification).
+        var guests: [PortID: SimulatedGuest] = [:]
     }
 
     struct HostRuntime {
@@ -54,6 +54,11 @@ final class SimTopology: LinkModelTopology {
     private(set) var hosts: [HostRuntime] = []
     private(set) var links: [LinkRuntime] = []
     private(set) var captures: [CaptureRuntime] = []
+    /// Indices into `bridges` and `hosts` by name, and into `hosts` by the guest's node: every
+    /// lookup by name is resolved here, never by a scan.
+    private var bridgeByName: [String: Int] = [:]
+    private var hostByName: [String: Int] = [:]
+    private var hostByNode: [SimNodeID: Int] = [:]
     /// The bridges' ends of WAN links (they frame and unframe the WANs' datagrams).
     var wanEnds: [SimWANEnd] = []
 
@@ -77,6 +82,7 @@ final class SimTopology: LinkModelTopology {
                 throw SimSetupError(description: "bridge \(node.name) (\(node.location)): \(error)")
             }
             let id = simulation.add(BridgeNode(bridge), name: "bridge:\(node.name)")
+            bridgeByName[node.name] = bridges.count
             bridges.append(BridgeRuntime(name: node.name, bridge: bridge, node: id))
         }
         for node in scenario.nodes {
@@ -88,7 +94,7 @@ final class SimTopology: LinkModelTopology {
         // The outputs, once everything they go to exists: guests' notifications, the WAN's link end.
         for (index, b) in bridges.enumerated() {
             var outputs = BridgeOutputs(notifyGuest: { [unowned self] port in
-                self.bridges[index].guests.first { $0.port == port }?.guest.notify()
+                self.bridges[index].guests[port]?.notify()
             })
             if let end = wanEnds.first(where: { $0.bridge === b.bridge }) {  // kept alive by `wanEnds`
                 outputs.sendWANDatagram = { [unowned end] bytes, to in end.send(bytes, to: to) }
@@ -105,9 +111,12 @@ final class SimTopology: LinkModelTopology {
         for c in captures { try? c.tap.close() }  // those on links
     }
 
-    func bridgeIndex(_ name: String) -> Int { bridges.firstIndex { $0.name == name }! }
+    func bridgeIndex(_ name: String) -> Int { bridgeByName[name]! }
 
-    func host(named name: String) -> HostRuntime? { hosts.first { $0.name == name } }
+    func host(named name: String) -> HostRuntime? { hostByName[name].map { hosts[$0] } }
+
+    /// The index in `hosts` of the host whose guest is `node`, if it is one.
+    func hostIndex(ofNode node: SimNodeID) -> Int? { hostByNode[node] }
 
     private func addHost(_ name: String, _ spec: HostNode) throws(SimSetupError) {
         var configuration = HostConfiguration()
@@ -116,7 +125,12 @@ final class SimTopology: LinkModelTopology {
         let guest: SimulatedGuest
         let port: PortID
         do {
-            guest = try SimulatedGuest(simulation, name: name, mac: spec.mac, host: configuration)
+            // Transmit slots sized for the host's largest frame (its MTU, an Ethernet header and a
+            // VLAN tag), not the driver's 64 KiB default: a thousand guests then hold ~1 MB each,
+            // not 17 MB of address space that calloc may have to zero.
+            var driver = InMemoryGuestDriver.Configuration()
+            driver.maximumTransmitFrame = configuration.mtu + 18
+            guest = try SimulatedGuest(simulation, name: name, mac: spec.mac, host: configuration, driver: driver)
             port = try bridges[b].bridge.attachGuest(name: name, nic: try guest.makeDevice(), segment: spec.attachment.segment)
         } catch {
             throw SimSetupError(description: "host \(name): \(error)")
@@ -126,7 +140,9 @@ final class SimTopology: LinkModelTopology {
             bridge.serviceGuestTransmit(port, now: now)
             simulation.touch(bridgeNode)
         }
-        bridges[b].guests.append((port, guest))
+        bridges[b].guests[port] = guest
+        hostByName[name] = hosts.count
+        hostByNode[guest.node] = hosts.count
         hosts.append(HostRuntime(name: name, spec: spec, guest: guest, bridge: b, port: port))
     }
 
