@@ -235,6 +235,9 @@ final class SimScenarioRun: ReplayingRun {
             interval = .milliseconds(100)
         }
         sampleTCP(i, every: interval, bytes: 0)
+        // Done is decided on both ends (bytes delivered at the receiver, acknowledged at the sender).
+        watch(i, on: t.node)
+        watch(i, on: target)
     }
 
     /// Bytes stream `s` delivered: what the receiving connection got in order (reverse: the
@@ -362,13 +365,16 @@ final class SimScenarioRun: ReplayingRun {
     }
 
     private func unwatch(_ i: Int) {
-        let host: String
+        let hosts: [String]
         switch handles[i] {
-        case .dhcp(let h), .ping(let h, _, _), .udp(let h, _, _, _): host = h
+        case .dhcp(let h), .ping(let h, _, _), .udp(let h, _, _, _): hosts = [h]
+        case .tcp(let run): hosts = [run.flow.node, run.target]
         case .none: return
         }
-        guard let h = topology.host(named: host).flatMap({ topology.hostIndex(ofNode: $0.guest.node) }) else { return }
-        watching[h].removeAll { $0 == i }
+        for host in hosts {
+            guard let h = topology.host(named: host).flatMap({ topology.hostIndex(ofNode: $0.guest.node) }) else { continue }
+            watching[h].removeAll { $0 == i }
+        }
     }
 
     /// Samples a flow's received payload every `interval` for the throughput chart.
