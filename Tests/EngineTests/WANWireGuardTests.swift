@@ -56,6 +56,23 @@ func wireGuardPair(natA: Bool, natB: Bool) throws -> WANPair {
     #expect(routerA.counters.arp.requestsSent == 0, "\(routerA.counters.arp)")
 }
 
+/// wg-quick's usual `Address = …/32` (and a /31) on a point-to-point WAN: accepted, and the
+/// masqueraded pings come back through the NAT (on a /32 the subnet's "broadcast address" is the
+/// WAN's own address, which must not bypass the NAT).
+@Test(arguments: [32, 31])
+func aPointToPointWANTakesASlash32OrSlash31(prefix: Int) throws {
+    let (a, b) = wireGuardConfigs(natA: true, natB: true)
+    let configA = a.replacingOccurrences(of: "ipv4: 10.200.0.1/24", with: "ipv4: 10.200.0.0/\(prefix)")
+    let configB = b.replacingOccurrences(of: "ipv4: 10.200.0.2/24", with: "ipv4: 10.200.0.1/\(prefix)")
+    let pair = try WANPair(configA, configB, guestA: "10.1.0.10/24", gatewayA: IPv4Address(10, 1, 0, 1),
+                           guestB: "10.2.0.10/24", gatewayB: IPv4Address(10, 2, 0, 1))
+    let ping = pair.guestA.host.ping(IPv4Address(10, 200, 0, 1), count: 5, interval: .milliseconds(200), now: pair.now)
+    pair.run(for: .seconds(3))
+    #expect(pair.guestA.host.pingResult(ping).received == 5, "\(pair.guestA.host.pingResult(ping))")
+    let nat = try #require(pair.a.wan?.nat)
+    #expect(nat.counters.outboundTranslated == 5 && nat.counters.inboundTranslated == 5, "\(nat.counters)")
+}
+
 /// Copies on the WAN's path, measured: a guest's packet is copied once, into the router's input
 /// buffer, and WireGuard encrypts it there (in the room the router leaves around it); nothing
 /// goes through the WAN's own `outbound` copy.

@@ -20,7 +20,7 @@ extension WANConfig {
                 privateKey: try parseKey(m.required("key", example: "<base64 private key from 'sluice wg genkey'>")),
                 peerPublicKey: try parseKey(m.required("peer", example: "<base64 public key of the peer>")),
                 endpoint: try m["endpoint"].map { v throws(ConfigError) in try parseEndpoint(v) },
-                ipv4: try parseWANAddress(m.required("ipv4", example: "10.200.0.2/24"), bareLength: 24))
+                ipv4: try parseWANAddress(m.required("ipv4", example: "10.200.0.2/24"), bareLength: 24, pointToPoint: true))
             if w.privateKey == w.peerPublicKey {
                 throw try m.required("peer").error("the peer's key is our own private key", fix: "put the peer's public key here ('sluice wg pubkey' on its private key)")
             }
@@ -49,7 +49,7 @@ extension WANConfig {
             let m = try value.mapping(allowed: udpKeys)
             var u = UDPWANConfig(endpoint: try parseEndpoint(m.required("endpoint", example: "203.0.113.7:9000")),
                                  listenPort: try m["listen-port"]?.int(in: 1...65535))
-            if let v = m["ipv4"] { u.ipv4 = try parseWANAddress(v, bareLength: 24) }
+            if let v = m["ipv4"] { u.ipv4 = try parseWANAddress(v, bareLength: 24, pointToPoint: true) }
             if let v = m["mtu"] { u.mtu = try v.int(in: 576...65507) }
             return .udp(u)
         case "tap":
@@ -60,7 +60,7 @@ extension WANConfig {
                 throw deviceValue.error("'\(device)' is not a valid interface name", fix: "use 1–15 characters without '/' or spaces")
             }
             let ipv4Value = try m.required("ipv4", example: "192.0.2.2/24")
-            let ipv4 = try parseWANAddress(ipv4Value, bareLength: nil)
+            let ipv4 = try parseWANAddress(ipv4Value, bareLength: nil, pointToPoint: false)
             let gatewayValue = try m.required("gateway", example: "\(IPv4Address(rawValue: ipv4.networkAddress.rawValue + 1))")
             let gateway = try parseAddress(gatewayValue)
             guard ipv4.contains(gateway), gateway != ipv4.address, gateway != ipv4.networkAddress, gateway != ipv4.broadcastAddress else {
@@ -85,15 +85,19 @@ extension WANConfig {
 }
 
 /// "10.200.0.2/24", or a bare address taken as /`bareLength` (refused when nil): a host address
-/// of a /30 or larger subnet, as for router interfaces.
-func parseWANAddress(_ v: YAMLValue, bareLength: Int?) throws(ConfigError) -> IPv4Network {
+/// of a /30 or larger subnet, as for router interfaces; a point-to-point WAN (wireguard, udp) may
+/// also take a /31 (RFC 3021) or a /32, as wg-quick's `Address = 10.0.0.2/32` does.
+func parseWANAddress(_ v: YAMLValue, bareLength: Int?, pointToPoint: Bool) throws(ConfigError) -> IPv4Network {
     let text = try v.string()
     let withPrefix = text.contains("/") ? text : bareLength.map { "\(text)/\($0)" } ?? text
     guard let net = IPv4Network(withPrefix), withPrefix.contains("/") else {
         throw v.error("'\(text)' is not an address with a prefix", fix: "write the address and prefix length, e.g. 192.0.2.2/24")
     }
-    guard (1...30).contains(net.prefixLength), net.address != net.networkAddress, net.address != net.broadcastAddress else {
-        throw v.error("\(net) cannot be an interface address", fix: "use a host address in a /30 or larger subnet, e.g. 10.200.0.2/24")
+    let hostAddress = net.prefixLength >= 31 || (net.address != net.networkAddress && net.address != net.broadcastAddress)
+    guard (1...(pointToPoint ? 32 : 30)).contains(net.prefixLength), hostAddress else {
+        throw v.error("\(net) cannot be an interface address",
+                      fix: pointToPoint ? "use a host address in a /30 or larger subnet, or a /31 or /32, e.g. 10.200.0.2/24"
+                                        : "use a host address in a /30 or larger subnet, e.g. 10.200.0.2/24")
     }
     return net
 }

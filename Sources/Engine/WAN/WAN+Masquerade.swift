@@ -22,8 +22,12 @@ extension WAN {
         guard let nat else { return true }
         let raw = UnsafeRawBufferPointer(packet)
         let destination = raw.u32(16)
-        // Broadcasts on the uplink's subnet (tap) are the router's to take or leave.
-        if destination == IPv4Address.broadcast.rawValue || destination == address.broadcastAddress.rawValue { return true }
+        // Broadcasts on a TAP uplink's subnet are the router's to take or leave. (A point-to-point
+        // WAN has no broadcast: on a /32 the "broadcast address" is our own address, which the NAT
+        // must translate.)
+        if kind == .tap, destination == IPv4Address.broadcast.rawValue || destination == address.broadcastAddress.rawValue {
+            return true
+        }
         // Pings of the WAN address are the router's to answer.
         if destination == address.address.rawValue, Self.isEchoRequest(raw) { return true }
         switch nat.translateInbound(packet, now: now) {
