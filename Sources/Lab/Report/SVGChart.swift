@@ -1,6 +1,8 @@
-// Charts as hand-written inline SVG (no scripts, no libraries): axes with round ticks, one or
-// more series as lines or dots, and misses (lost probes) as crosses on the x axis. Used for RTT
-// per ping sequence and throughput over time in index.html.
+// Report room (layer 6, Lab). Charts as hand-written inline SVG (no scripts, no libraries): axes
+// with round ticks (whole numbers only on an axis of whole numbers), one or more series as lines
+// or dots, misses (lost probes) as crosses on the x axis, and the expectations' bounds as dashed
+// horizontal lines (green when met, red when not). Used for RTT per ping sequence and throughput
+// over time in index.html.
 import Foundation
 
 /// A small x/y chart rendered to an SVG element.
@@ -21,6 +23,12 @@ struct SVGChart {
     /// x positions with no value (lost probes), drawn as red crosses on the x axis.
     var misses: [Double] = []
     var missLabel = "lost"
+    /// Horizontal lines at y values: an expectation's bound, labelled, and whether it held.
+    var bounds: [(y: Double, label: String, passed: Bool)] = []
+    /// The x values are whole numbers (a sequence number): ticks at whole numbers only.
+    var integerX = false
+    /// The y values are whole numbers (counts).
+    var integerY = false
     var width = 640.0
     var height = 260.0
 
@@ -34,10 +42,10 @@ struct SVGChart {
         let ys = series.flatMap { $0.points.map(\.y) }
         var xLo = xs.min() ?? 0, xHi = xs.max() ?? 1
         if xHi - xLo < 1e-12 { xLo -= 1; xHi += 1 }
-        let yHi0 = max(ys.max() ?? 1, 1e-12)
-        let yTicks = Self.ticks(0, yHi0 * 1.05)
+        let yHi0 = max((ys + bounds.map(\.y).filter(\.isFinite)).max() ?? 1, integerY ? 1 : 1e-12)
+        let yTicks = Self.ticks(0, yHi0 * 1.05, integer: integerY)
         let yHi = max(yTicks.last ?? yHi0, yHi0)
-        let xTicks = Self.ticks(xLo, xHi)
+        let xTicks = Self.ticks(xLo, xHi, integer: integerX)
         func px(_ x: Double) -> Double { left + (x - xLo) / (xHi - xLo) * plotW }
         func py(_ y: Double) -> Double { top + plotH - y / yHi * plotH }
         func n(_ v: Double) -> String { Format.number(v, digits: 1) }
@@ -74,6 +82,16 @@ struct SVGChart {
                 }
             }
         }
+        for b in bounds where b.y.isFinite && b.y >= 0 {
+            let y = py(b.y), color = b.passed ? "#15803d" : "#dc2626"
+            s += "<g class=\"bound\"><title>\(Markup.xml(b.label)) (\(b.passed ? "met" : "not met"))</title>"
+            s += "<line x1=\"\(n(left))\" y1=\"\(n(y))\" x2=\"\(n(left + plotW))\" y2=\"\(n(y))\" stroke=\"\(color)\" stroke-width=\"1.5\" stroke-dasharray=\"6 3\"/>"
+            // The label on a white patch (a series crossing it does not hide it), at the left end:
+            // the legend takes the top right.
+            let w = Double(b.label.count) * 6 + 6, ly = y < top + 14 ? y + 13 : y - 4
+            s += "<rect x=\"\(n(left + 4))\" y=\"\(n(ly - 10))\" width=\"\(n(w))\" height=\"13\" fill=\"#ffffff\" fill-opacity=\"0.85\"/>"
+            s += "<text x=\"\(n(left + 7))\" y=\"\(n(ly))\" font-size=\"10\" fill=\"\(color)\">\(Markup.xml(b.label))</text></g>\n"
+        }
         for m in misses {
             let x = px(m), y = top + plotH
             s += "<path d=\"M\(n(x - 4)) \(n(y - 4)) L\(n(x + 4)) \(n(y + 4)) M\(n(x - 4)) \(n(y + 4)) L\(n(x + 4)) \(n(y - 4))\" stroke=\"#dc2626\" stroke-width=\"1.5\"><title>\(Markup.xml(missLabel)) \(Format.number(m))</title></path>\n"
@@ -91,13 +109,15 @@ struct SVGChart {
         return s
     }
 
-    /// Round tick values covering lo…hi: steps of 1, 2 or 5 × 10^k, about five of them.
-    static func ticks(_ lo: Double, _ hi: Double, count: Int = 5) -> [Double] {
-        guard hi > lo, lo.isFinite, hi.isFinite else { return [lo] }
+    /// Round tick values covering lo…hi: steps of 1, 2 or 5 × 10^k, about five of them; with
+    /// `integer`, steps of at least 1 and ticks on whole numbers only.
+    static func ticks(_ lo: Double, _ hi: Double, count: Int = 5, integer: Bool = false) -> [Double] {
+        guard hi > lo, lo.isFinite, hi.isFinite else { return [integer ? lo.rounded() : lo] }
         let raw = (hi - lo) / Double(count)
         let magnitude = pow(10, (log10(raw)).rounded(.down))
         let f = raw / magnitude
-        let step = (f < 1.5 ? 1 : f < 3 ? 2 : f < 7 ? 5 : 10) * magnitude
+        var step = (f < 1.5 ? 1 : f < 3 ? 2 : f < 7 ? 5 : 10) * magnitude
+        if integer { step = max(step.rounded(), 1) }
         var t = (lo / step).rounded(.up) * step
         var out: [Double] = []
         while t <= hi + step * 0.999 && out.count < 50 {
