@@ -48,6 +48,18 @@ let strictScenario = pingScenario
     let goodHTML = HTMLReport.render([good], title: "t")
     #expect(goodHTML.contains("<g class=\"bound\"><title>rtt.max ≤ 30ms (met)</title>"))
     #expect(!goodHTML.contains("id=\"failures\""))
+
+    // Every inline SVG of the page (topology, charts, ladders) parses as XML.
+    #if canImport(FoundationXML)
+    var rest = Substring(html)
+    var classes: [String] = []
+    while let start = rest.range(of: "<svg "), let end = rest.range(of: "</svg>", range: start.upperBound..<rest.endIndex) {
+        let doc = try XMLDocument(xmlString: String(rest[start.lowerBound..<end.upperBound]), options: [])
+        classes.append(try #require(doc.rootElement().flatMap { attribute($0, "class") }))
+        rest = rest[end.upperBound...]
+    }
+    #expect(classes.first == "topology" && classes.contains("chart") && classes.last == "ladder", "\(classes)")
+    #endif
 }
 
 @Test func brokenRunsAreInTheFailureSummary() {
@@ -266,4 +278,31 @@ func tsharkDHCPTypes(_ path: String) throws -> [String]? {
                 message: "show")
     expectError(base + "captures:\n  lan: { at: br0, ladder: { show: [dhcp], count: 5 } }\n", line: line, at: "count",
                 message: "unknown key 'count'")
+}
+
+@Test func ladderDecodingSurvivesTruncatedAndCorruptFrames() throws {
+    let (run, _) = try runScenario(pingScenario)
+    let capture = try #require(run.captures.first { $0.name == "lan" })
+    let records = try PcapReader(path: capture.path).readAll()
+    let topology = try #require(run.topology)
+    let every = LadderRequest(protocols: LadderProtocol.allCases, messages: LadderRequest.messageRange.upperBound)
+    let whole = LadderDiagram.ladders(capture: "lan", records: records, start: .zero, request: every, topology: topology)
+    #expect(Set(whole.map(\.protocolName)) == ["DHCP", "ARP", "ICMP"])
+    // Every truncation of every frame: whatever decodes still decodes to something, nothing traps,
+    // and a frame cut short of its message gives no arrow.
+    var cut: [CaptureRecord] = []
+    for r in records { for n in 0..<r.bytes.count { cut.append(CaptureRecord(time: r.time, originalLength: r.originalLength, bytes: Array(r.bytes.prefix(n)))) } }
+    let fromCut = LadderDiagram.ladders(capture: "lan", records: cut, start: .zero, request: every, topology: topology)
+    #expect(!fromCut.contains { $0.protocolName == "DHCP" || $0.protocolName == "ICMP" }, "\(fromCut.map { ($0.protocolName, $0.messages.prefix(2)) })")
+    // Corrupt bytes: each frame with one byte flipped in turn.
+    var flipped: [CaptureRecord] = []
+    for r in records.prefix(12) {
+        for i in r.bytes.indices { var b = r.bytes; b[i] ^= 0xFF; flipped.append(CaptureRecord(time: r.time, originalLength: r.originalLength, bytes: b)) }
+    }
+    _ = LadderDiagram.ladders(capture: "lan", records: flipped, start: .zero, request: every, topology: topology)
+    // A diagram read back with lanes it does not have draws what it can.
+    var broken = try #require(whole.first)
+    broken.messages[0].from = 99
+    broken.messages[0].nanoseconds = -5
+    #expect(broken.svg().hasSuffix("</svg>"))
 }

@@ -16,7 +16,7 @@ extension LadderDiagram {
         let width = max(Self.gutter + Double(lanes.count) * Self.laneGap + 10, TopologyDiagram.textWidth(title, size: 13) + 32)
         let top = 30.0
         let firstRow = top + Self.headH + 26
-        let height = firstRow + Double(messages.count) * Self.rowH + 16
+        let height = firstRow + Double(messages.count) * Self.rowH + 16  // ≥ the rows drawn
 
         var s = "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"ladder\" viewBox=\"0 0 \(n(width)) \(n(height))\" width=\"\(n(width))\" height=\"\(n(height))\" role=\"img\" aria-label=\"\(e(title))\" font-family=\"system-ui, sans-serif\">\n"
         s += "<title>\(e(title))</title>\n<rect x=\"0\" y=\"0\" width=\"\(n(width))\" height=\"\(n(height))\" fill=\"#ffffff\"/>\n"
@@ -31,7 +31,9 @@ extension LadderDiagram {
             s += "<line x1=\"\(n(x))\" y1=\"\(n(top + Self.headH - 8))\" x2=\"\(n(x))\" y2=\"\(n(height - 8))\" stroke=\"#9ca3af\" stroke-dasharray=\"4 4\"/></g>\n"
         }
         let marker = "url(#arrow-\(e(Markup.slug(capture + "-" + protocolName))))"
-        for (k, m) in messages.enumerated() {
+        // A diagram read back from a saved run may be inconsistent: draw only arrows between lanes it has.
+        let drawn = messages.filter { laneX.indices.contains($0.from) && laneX.indices.contains($0.to) }
+        for (k, m) in drawn.enumerated() {
             let y = firstRow + Double(k) * Self.rowH
             let time = Format.time(Instant(nanoseconds: UInt64(clamping: max(m.nanoseconds, 0))))
             s += "<g class=\"message\"><title>frame \(m.frame) at \(time): \(e(m.label))\(m.detail.isEmpty ? "" : " — \(e(m.detail))")</title>"

@@ -67,7 +67,7 @@ struct TopologyDiagram {
         // Where a link end meets a bridge box's top edge.
         func anchor(_ end: String) -> Double? {
             let parts = end.split(separator: ".", maxSplits: 1).map(String.init)
-            guard let box = boxes.first(where: { $0.bridge.name == parts[0] }) else { return nil }
+            guard let first = parts.first, let box = boxes.first(where: { $0.bridge.name == first }) else { return nil }
             if parts.count == 2, parts[1] == "wan", let w = box.wanX { return w }
             let seg = parts.count == 2 ? box.segments.first { $0.name == parts[1] } : box.segments.first
             return seg.map { $0.x + $0.width / 2 } ?? box.x + box.width / 2
