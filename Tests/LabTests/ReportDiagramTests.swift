@@ -306,3 +306,18 @@ func tsharkDHCPTypes(_ path: String) throws -> [String]? {
     broken.messages[0].nanoseconds = -5
     #expect(broken.svg().hasSuffix("</svg>"))
 }
+
+@Test func aCrowdedSegmentDrawsFortyBoxesAndLongCableLabelsWrap() {
+    var t = ReportTopology(bridges: [.init(name: "br0", segments: ["lan"], segmentAddresses: ["10.0.0.1/24"], wan: nil)])
+    for i in 1...45 { t.hosts.append(.init(name: "vm\(i)", bridge: "br0", segment: "lan", address: "dhcp")) }
+    t.links = [.init(name: "links[0]", a: "vm1", b: "br0.lan", forward: "delay 20ms jitter 5ms loss 0.5% rate 10mbit limit 32",
+                     reverse: "delay 20ms", initiallyUp: true)]
+    let svg = TopologyDiagram(topology: t, title: "crowd").render()
+    #expect(svg.contains("id=\"node-vm39\"") && !svg.contains("id=\"node-vm40\""))
+    #expect(svg.contains(">+6 more</text>"))
+    // vm1's cable: both directions, broken between words, nothing cut.
+    #expect(svg.contains(">↑ delay 20ms jitter 5ms<title>") && svg.contains(">loss 0.5% rate 10mbit<title>")
+            && svg.contains(">limit 32<title>") && svg.contains(">↓ delay 20ms<title>"))
+    #expect(TopologyDiagram.wrap("a b c", to: 600) == ["a b c"])
+    #expect(TopologyDiagram.wrap(String(repeating: "x", count: 80), to: 60).allSatisfy { $0.count <= 10 })
+}

@@ -13,8 +13,12 @@ struct TopologyDiagram {
     // Layout (pixels).
     static let hostW = 150.0, hostH = 40.0, hostGap = 14.0, hostsPerRow = 5
     static let headerH = 30.0, pillH = 24.0, tagH = 16.0, margin = 16.0, bridgeGap = 40.0
-    static let linkLevelH = 52.0, hostRowH = 96.0
+    static let linkLevelH = 52.0, hostRowH = 112.0
     static let captureColor = "#c2410c", downColor = "#b91c1c"
+    /// Hosts drawn per segment; past it, one box says how many more there are.
+    static let hostsShown = 40
+    /// Lines of a host's cable label under its box.
+    static let cableLines = 4
 
     /// Width of `text` at `size` px (an estimate for a sans-serif face: no font metrics here).
     static func textWidth(_ text: String, size: Double = 11) -> Double { Double(text.count) * size * 0.6 }
@@ -34,7 +38,12 @@ struct TopologyDiagram {
             var segs: [SegmentBox] = []
             var sx = x + 10
             for (i, s) in b.segments.enumerated() {
-                let hosts = t.hosts.filter { $0.bridge == b.name && $0.segment == s }
+                var hosts = t.hosts.filter { $0.bridge == b.name && $0.segment == s }
+                if hosts.count > Self.hostsShown {
+                    let more = hosts.count - (Self.hostsShown - 1)
+                    hosts = Array(hosts.prefix(Self.hostsShown - 1))
+                    hosts.append(ReportTopology.Host(name: "+\(more) more", bridge: b.name, segment: s, address: "hosts"))
+                }
                 let columns = Double(min(max(hosts.count, 1), Self.hostsPerRow))
                 let label = s + (b.segmentAddresses.indices.contains(i) && !b.segmentAddresses[i].isEmpty ? " \(b.segmentAddresses[i])" : "")
                 let captures = t.captures.filter { !$0.onLink && $0.at == "\(b.name).\(s)" }.map { "◉ \($0.name)" }
@@ -55,7 +64,7 @@ struct TopologyDiagram {
         let hostsTop = top + bridgeH + 48
         let width = max(x - Self.bridgeGap + Self.margin, Self.textWidth(title, size: 13) + 2 * Self.margin)
         let cabled = t.hosts.contains { h in t.links.contains { $0.a == h.name || $0.b == h.name } }
-        let lastRow = hostsTop + Double(max(maxRows - 1, 0)) * Self.hostRowH + Self.hostH + (cabled ? 40 : 0)
+        let lastRow = hostsTop + Double(max(maxRows - 1, 0)) * Self.hostRowH + Self.hostH + (cabled ? Double(Self.cableLines) * 12 + 4 : 0)
         let height = (maxRows == 0 ? top + bridgeH : lastRow) + Self.margin
         func n(_ v: Double) -> String { Format.number(v, digits: 1) }
         func e(_ s: String) -> String { Markup.xml(s) }
@@ -142,8 +151,14 @@ struct TopologyDiagram {
                     if let cable {
                         var lines = directionLines(cable, fromLeft: cable.a, toRight: cable.b, short: true)
                         if !cable.initiallyUp { lines.insert("starts down", at: 0) }
-                        for (j, line) in lines.prefix(3).enumerated() {
-                            s += "<text x=\"\(n(hx + Self.hostW / 2))\" y=\"\(n(hy + Self.hostH + 13 + Double(j) * 12))\" font-size=\"10\" text-anchor=\"middle\" fill=\"\(up ? "#4b5563" : Self.downColor)\">\(e(Self.clip(line, to: Self.hostW + Self.hostGap)))<title>\(e(cable.name)): \(e(line))</title></text>\n"
+                        let whole = lines.joined(separator: "; ")
+                        var wrapped = lines.flatMap { Self.wrap($0, to: Self.hostW + Self.hostGap - 4) }
+                        if wrapped.count > Self.cableLines {
+                            wrapped = Array(wrapped.prefix(Self.cableLines))
+                            wrapped[Self.cableLines - 1] = Self.clip(wrapped[Self.cableLines - 1] + " …", to: Self.hostW + Self.hostGap - 4)
+                        }
+                        for (j, line) in wrapped.enumerated() {
+                            s += "<text x=\"\(n(hx + Self.hostW / 2))\" y=\"\(n(hy + Self.hostH + 13 + Double(j) * 12))\" font-size=\"10\" text-anchor=\"middle\" fill=\"\(up ? "#4b5563" : Self.downColor)\">\(e(line))<title>\(e(cable.name)): \(e(whole))</title></text>\n"
                         }
                     }
                     s += "</g>\n"
@@ -181,6 +196,22 @@ struct TopologyDiagram {
         let label = "◉ \(c.name)"
         let tip = "capture \(c.name) at \(c.onLink ? "link " : "")\(c.at)" + (c.filter.map { ", filter \($0)" } ?? "")
         return "<text class=\"capture\" x=\"\(Format.number(x, digits: 1))\" y=\"\(Format.number(y + 11, digits: 1))\" font-size=\"11\" text-anchor=\"\(anchor)\" fill=\"\(Self.captureColor)\">\(Markup.xml(label))<title>\(Markup.xml(tip))</title></text>\n"
+    }
+
+    /// `text` in lines that fit `width` pixels at 10px, broken between words (a word too long
+    /// for a line is clipped).
+    static func wrap(_ text: String, to width: Double) -> [String] {
+        let fits = max(Int(width / 6.0), 4)
+        var lines: [String] = []
+        var line = ""
+        for word in text.split(separator: " ") {
+            if line.isEmpty { line = String(word) } else if line.count + 1 + word.count <= fits { line += " " + word } else {
+                lines.append(line)
+                line = String(word)
+            }
+        }
+        if !line.isEmpty { lines.append(line) }
+        return lines.map { clip($0, to: width) }
     }
 
     /// `text` cut to fit `width` pixels at 10px, with an ellipsis.
