@@ -42,6 +42,12 @@ let strictScenario = pingScenario
     #expect(html.contains("<tr id=\"too-strict-e1\" class=\"fail\">") && html.contains("<tr id=\"too-strict-e3\" class=\"fail\">"))
     #expect(table.contains("s.yml:") && table.contains("<a href=\"#too-strict\">too-strict</a>"))
 
+    // summary.md has the same rows, before the table of runs.
+    let md = MarkdownSummary.render([run], title: "t")
+    let row = "| [too-strict](#too-strict) | p1: received = 5, rtt.max ≤ 1ms (line \(run.outcomes[1].location.line)) | rtt.max **\(rtt.measured)** | ≤ 1ms |"
+    #expect(md.contains(row), "\(md.prefix(600))")
+    #expect(md.range(of: "**Failures**")!.lowerBound < md.range(of: "| scenario | backend |")!.lowerBound)
+
     // The bound is drawn on p1's RTT chart, red (not met); the passing run draws it green.
     #expect(html.contains("<g class=\"bound\"><title>rtt.max ≤ 1ms (not met)</title>"))
     let (good, _) = try runScenario(pingScenario)
