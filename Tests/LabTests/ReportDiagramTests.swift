@@ -327,3 +327,24 @@ func tsharkDHCPTypes(_ path: String) throws -> [String]? {
     #expect(TopologyDiagram.wrap("a b c", to: 600) == ["a b c"])
     #expect(TopologyDiagram.wrap(String(repeating: "x", count: 80), to: 60).allSatisfy { $0.count <= 10 })
 }
+
+@Test func chartOfZerosOrTinyValuesHasDistinctTicks() {
+    func yLabels(_ ys: [Double]) -> [String] {
+        let svg = SVGChart(title: "rtt", xLabel: "seq", yLabel: "ms",
+                           series: [.init(name: "rtt", points: ys.enumerated().map { (x: Double($0.offset + 1), y: $0.element) }, color: "#000", style: .line)],
+                           integerX: true).render()
+        var labels: [String] = []
+        var rest = Substring(svg)
+        while let r = rest.range(of: "font-size=\"11\" text-anchor=\"end\" fill=\"#374151\">") {
+            let tail = rest[r.upperBound...]
+            labels.append(String(tail.prefix { $0 != "<" }))
+            rest = tail
+        }
+        return labels
+    }
+    for ys in [[0.0, 0, 0], [0.0001, 0.0002, 0.00015], [40, 80, 41]] {
+        let labels = yLabels(ys)
+        #expect(labels.count >= 3 && Set(labels).count == labels.count, "\(ys): \(labels)")
+    }
+    #expect(yLabels([0, 0, 0]).contains("1"))  // a 0…1 axis (and a little headroom)
+}

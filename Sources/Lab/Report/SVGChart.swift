@@ -42,7 +42,9 @@ struct SVGChart {
         let ys = series.flatMap { $0.points.map(\.y) }
         var xLo = xs.min() ?? 0, xHi = xs.max() ?? 1
         if xHi - xLo < 1e-12 { xLo -= 1; xHi += 1 }
-        let yHi0 = max((ys + bounds.map(\.y).filter(\.isFinite)).max() ?? 1, integerY ? 1 : 1e-12)
+        // All zero (RTTs on an ideal simulated wire): a 0…1 axis rather than a degenerate one.
+        let yMax = (ys + bounds.map(\.y)).filter(\.isFinite).max() ?? 0
+        let yHi0 = yMax > 1e-9 ? yMax : 1
         let yTicks = Self.ticks(0, yHi0 * 1.05, integer: integerY)
         let yHi = max(yTicks.last ?? yHi0, yHi0)
         let xTicks = Self.ticks(xLo, xHi, integer: integerX)
@@ -58,12 +60,12 @@ struct SVGChart {
         for t in yTicks where t <= yHi + 1e-9 {
             let y = py(t)
             s += "<line x1=\"\(n(left))\" y1=\"\(n(y))\" x2=\"\(n(left + plotW))\" y2=\"\(n(y))\" stroke=\"#e5e7eb\" stroke-width=\"1\"/>\n"
-            s += "<text x=\"\(n(left - 6))\" y=\"\(n(y + 4))\" font-size=\"11\" text-anchor=\"end\" fill=\"#374151\">\(Format.number(t))</text>\n"
+            s += "<text x=\"\(n(left - 6))\" y=\"\(n(y + 4))\" font-size=\"11\" text-anchor=\"end\" fill=\"#374151\">\(Format.number(t, digits: Self.digits(yTicks)))</text>\n"
         }
         for t in xTicks where t >= xLo - 1e-9 && t <= xHi + 1e-9 {
             let x = px(t)
             s += "<line x1=\"\(n(x))\" y1=\"\(n(top + plotH))\" x2=\"\(n(x))\" y2=\"\(n(top + plotH + 4))\" stroke=\"#6b7280\" stroke-width=\"1\"/>\n"
-            s += "<text x=\"\(n(x))\" y=\"\(n(top + plotH + 16))\" font-size=\"11\" text-anchor=\"middle\" fill=\"#374151\">\(Format.number(t))</text>\n"
+            s += "<text x=\"\(n(x))\" y=\"\(n(top + plotH + 16))\" font-size=\"11\" text-anchor=\"middle\" fill=\"#374151\">\(Format.number(t, digits: Self.digits(xTicks)))</text>\n"
         }
         // Axes and their labels.
         s += "<line x1=\"\(n(left))\" y1=\"\(n(top))\" x2=\"\(n(left))\" y2=\"\(n(top + plotH))\" stroke=\"#6b7280\" stroke-width=\"1\"/>\n"
@@ -107,6 +109,14 @@ struct SVGChart {
         }
         s += "</svg>"
         return s
+    }
+
+    /// Decimal places that tell `ticks` apart (their step's, at least 3 as before, at most 9).
+    static func digits(_ ticks: [Double]) -> Int {
+        guard ticks.count >= 2 else { return 3 }
+        let step = abs(ticks[1] - ticks[0])
+        guard step > 0, step.isFinite else { return 3 }
+        return min(max(3, Int((-log10(step)).rounded(.up)) + 1), 9)
     }
 
     /// Round tick values covering lo…hi: steps of 1, 2 or 5 × 10^k, about five of them; with
