@@ -11,7 +11,7 @@ struct Replay: ParsableCommand {
         abstract: "Play a pcap's frames into a scenario's topology (simulator backend).",
         discussion: """
         The scenario's topology and timeline run as written, its expectations are left out, and a
-        replay of the capture starts at time 0 into NODE: a bridge (its first segment),
+        replay of the capture starts at --at (0s) into NODE: a bridge (its first segment),
         bridge.segment, a host, or bridge.wan (each frame's UDP payload into the WAN's WireGuard/UDP
         receive path, from the WAN's peer). A two-sided capture can be split (--split auto,
         cidr:NET,… or mac:MAC,…) with each side played into its own node (--into client=NODE
@@ -37,6 +37,7 @@ struct Replay: ParsableCommand {
     @Option(help: "Play the capture this many times.") var loop = 1
     @Option(help: "Play idle gaps longer than this as this long (default 1s).") var maxGap: String?
     @Flag(help: "Keep every idle gap as captured.") var keepGaps = false
+    @Option(help: "Start the replay this long into the run (default 0s), e.g. once tunnels are up and leases bound.") var at: String?
     @Option(help: "Seed (default: the scenario's).") var seed: UInt64?
     @Option(help: "Report directory (default: reports/replay-<UTC time>).") var report: String?
 
@@ -55,7 +56,7 @@ struct Replay: ParsableCommand {
         var request = ReplayRequest(pcap: capture, into: into)
         request.split = split; request.rewriteMAC = rewriteMAC; request.maps = map
         request.speed = speed; request.topspeed = topspeed; request.loop = loop
-        request.maxGap = maxGap; request.keepGaps = keepGaps
+        request.maxGap = maxGap; request.keepGaps = keepGaps; request.at = at
         let actions: [(name: String, action: ReplayAction)]
         let s: Scenario
         do {

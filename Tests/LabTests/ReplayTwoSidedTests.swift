@@ -155,7 +155,9 @@ func checksumsVerify(_ frame: [UInt8]) -> Bool {
     #expect(error(r)?.contains("is not a duration") == true)
     r.maxGap = "2s"; r.keepGaps = true
     #expect(error(r)?.contains("both given") == true)
-    r.keepGaps = false; r.loop = 0
+    r.keepGaps = false; r.maxGap = "2s"; r.at = "soon"
+    #expect(error(r)?.contains("--at soon is not a duration") == true)
+    r.at = nil; r.loop = 0
     #expect(error(r)?.contains("--loop 0 is out of range") == true)
     r.loop = 1; r.speed = 1e-9
     #expect(error(r)?.contains("out of range") == true)
@@ -168,44 +170,10 @@ func checksumsVerify(_ frame: [UInt8]) -> Bool {
     #expect(try wan.actions(for: s)[0].action.into == .wan("brB"))
 }
 
-/// Bridge A masquerades (NAT) behind its WireGuard tunnel address 10.200.0.1; B routes to its
-/// server at 10.2.0.5. Hosts at the replayed addresses answer ARP so the routers can deliver.
-let natScenario = """
-name: replay-nat
-seed: 5
-duration: 3s
-nodes:
-  brA:
-    kind: bridge
-    config:
-      router: { ipv4: 10.1.0.1/24, nat: true }
-      wan:
-        type: wireguard
-        key: yNL8g98mk84LtmNtrd52aHkJhmMC0VnEi6f7hwDWsW0=
-        peer: XoYx+wkc0qhuO9ZXV8oX75Q7ygLxWeU8DBDhcupn7gU=
-        endpoint: 192.0.2.2:51820
-        listen-port: 51820
-        ipv4: 10.200.0.1/24
-  brB:
-    kind: bridge
-    config:
-      router: { ipv4: 10.2.0.1/24, nat: false }
-      wan:
-        type: wireguard
-        key: UNkx5+g/3o6kJD1dJskQA+rT5VfZ+WRjHDUYK3Tu7EY=
-        peer: p9jnZ7h+0RxFfMLF5y0uKNOft9iuJfsmBAsTeIiRmCM=
-        endpoint: 192.0.2.1:51820
-        listen-port: 51820
-        ipv4: 10.200.0.2/24
-  vmA: { kind: host, attach: brA, address: 10.1.0.10/24, gateway: 10.1.0.1 }
-  srvB: { kind: host, attach: brB, address: 10.2.0.5/24, gateway: 10.2.0.1 }
-links:
-  - { between: [brA.wan, brB.wan], name: internet, delay: 5ms }
-captures:
-  internet: { at: internet }
-  lanA: { at: brA }
-  lanB: { at: brB }
-"""
+/// fixtures/replay/nat-wireguard.yml: bridge A masquerades (NAT) behind its WireGuard tunnel
+/// address 10.200.0.1; B routes to its server at 10.2.0.5. Hosts at the replayed addresses
+/// answer ARP so the routers can deliver.
+var natScenario: String { try! String(contentsOfFile: repositoryRoot + "/fixtures/replay/nat-wireguard.yml", encoding: .utf8) }
 
 @Test func splitCaptureIsRoutedNATedAndEncrypted() throws {
     let dir = temporaryDirectory()

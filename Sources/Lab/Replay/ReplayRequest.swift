@@ -20,6 +20,8 @@ public struct ReplayRequest: Sendable {
     public var loop = 1
     public var maxGap: String?
     public var keepGaps = false
+    /// When the replay starts in the run (`--at`, default 0s): after the topology has settled.
+    public var at: String?
 
     public init(pcap: String, into: [String]) { self.pcap = pcap; self.into = into }
 
@@ -42,6 +44,9 @@ public struct ReplayRequest: Sendable {
                 throw ReplayOptionError("--max-gap \(text) is not a duration up to \(YAMLValue.maximumDuration)", fix: "write e.g. 1s, 250ms or 2m")
             }
             gap = d
+        }
+        if let text = at, parseDuration(text) == nil {
+            throw ReplayOptionError("--at \(text) is not a duration up to \(YAMLValue.maximumDuration)", fix: "write e.g. 1s or 500ms")
         }
         let split = try self.split.map { text throws(ReplayOptionError) in try ReplaySplit(parsing: text) }
         var maps: [ReplayAddressMap] = []
@@ -131,11 +136,12 @@ public struct ReplayRequest: Sendable {
         }
     }
 
-    /// `scenario` with the replay entries at 0s in its timeline, its expectations left out, and a
+    /// `scenario` with the replay entries at `--at` (0s) in its timeline, its expectations left out, and a
     /// duration long enough for every pass at the chosen pace plus a second for answers (at most
     /// the longest run). Notes about the capture are returned for printing.
     public func scenario(_ s: Scenario, actions: [(name: String, action: ReplayAction)]) throws(CaptureError) -> (scenario: Scenario, notes: [String]) {
         var s = s
+        let start = at.flatMap(parseDuration) ?? .zero  // checked by `actions(for:)`
         var notes: [String] = []
         var longest = Duration.zero
         for (name, action) in actions {
@@ -149,10 +155,10 @@ public struct ReplayRequest: Sendable {
             }
             longest = max(longest, pass)
         }
-        s.duration = max(s.duration, min(longest * loop + .seconds(1), ReplayTiming.longestPass))
+        s.duration = max(s.duration, min(start + longest * loop + .seconds(1), ReplayTiming.longestPass))
         s.expectations = []
         for (name, action) in actions {
-            s.timeline.append(TimelineEntry(index: s.timeline.count, name: name, trigger: .at(.zero), action: .replay(action),
+            s.timeline.append(TimelineEntry(index: s.timeline.count, name: name, trigger: .at(start), action: .replay(action),
                                             location: ScenarioLocation(file: "(command line)", line: 0, column: 0)))
         }
         return (s, notes)
