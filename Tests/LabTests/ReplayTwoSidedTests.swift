@@ -206,3 +206,46 @@ var natScenario: String { try! String(contentsOfFile: repositoryRoot + "/fixture
     let log = run.log.joined(separator: "\n")
     #expect(log.contains("replay-client: split auto: 7 client frames kept, 6 of the other side left out"), "\(log)")
 }
+
+@Test func cutAndCorruptedFramesAreSplitAndRewrittenWithoutTrapping() throws {
+    // Every frame of the two-sided capture (and a VLAN-tagged and an ARP one) cut at every
+    // length, and with random bytes changed: split three ways, rewritten, played into a WAN.
+    var originals = TwoSided.frames().map(\.bytes) + [Frames.arp(target: IPv4Address(192, 168, 1, 20))]
+    var tagged = originals[3]
+    tagged.insert(contentsOf: [0x81, 0x00, 0x00, 0x07], at: 12)
+    originals.append(tagged)
+    var random = SeededRandom(seed: 77)
+    var hostile: [CaptureRecord] = []
+    for bytes in originals {
+        for n in 0...bytes.count { hostile.append(CaptureRecord(time: .zero, originalLength: bytes.count, bytes: Array(bytes[..<n]))) }
+        for _ in 0..<50 {
+            var b = bytes
+            for _ in 0..<3 { b[Int(random.next() % UInt64(b.count))] = UInt8(truncatingIfNeeded: random.next()) }
+            hostile.append(CaptureRecord(time: .zero, originalLength: b.count, bytes: b))
+        }
+    }
+    var rewrite = ReplayRewrite()
+    rewrite.maps = [try ReplayAddressMap(parsing: "192.0.0.0/8=10.0.0.0/8"), try ReplayAddressMap(parsing: "server:203.0.0.0/8=11.0.0.0/8")]
+    rewrite.destinationMAC = MACAddress(2, 0, 0, 0, 0, 1)
+    for split in [ReplaySplit.auto, .cidr([IPv4Network("192.168.1.0/24")!]), .mac([TwoSided.clientMAC])] {
+        rewrite.split = split
+        for side in ReplaySide.allCases {
+            rewrite.side = side
+            let (frames, kept, tally) = rewrite.apply(to: hostile)
+            #expect(tally.kept + tally.otherSide == hostile.count && tally.mapped > 0)
+            // Rewriting changes bytes in place, never a frame's length.
+            #expect(frames.indices.allSatisfy { frames[$0].bytes.count == hostile[kept[$0]].bytes.count })
+        }
+    }
+    let dir = temporaryDirectory()
+    try TwoSided.write(dir + "/hostile.pcap", hostile)
+    let base = try Scenario.parse(natScenario, file: dir + "/s.yml")
+    var request = ReplayRequest(pcap: dir + "/hostile.pcap", into: ["brB.wan"])
+    request.topspeed = true
+    let (s, _) = try request.scenario(base, actions: try request.actions(for: base))
+    let run = SimBackend.run(s, seed: 2, captureDirectory: dir + "/captures")
+    #expect(run.status == .completed, "\(run.status)")
+    let outcomes = try #require(run.counters.first { $0.title == "replay outcomes" })
+    #expect(outcomes.rows.first?.value == hostile.count)
+    #expect((outcomes.rows.first { $0.name.hasPrefix("replay drop not-a-udp-datagram") }?.value ?? 0) > 0)
+}
