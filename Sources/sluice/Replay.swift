@@ -41,6 +41,19 @@ struct Replay: ParsableCommand {
     @Option(help: "Seed (default: the scenario's).") var seed: UInt64?
     @Option(help: "Report directory (default: reports/replay-<UTC time>).") var report: String?
 
+    /// The options alone, before any file is read (errors show this command's usage).
+    func validate() throws {
+        do { _ = try request.checkedOptions() } catch { throw ValidationError(error.description) }
+    }
+
+    var request: ReplayRequest {
+        var r = ReplayRequest(pcap: capture, into: into)
+        r.split = split; r.rewriteMAC = rewriteMAC; r.maps = map
+        r.speed = speed; r.topspeed = topspeed; r.loop = loop
+        r.maxGap = maxGap; r.keepGaps = keepGaps; r.at = at
+        return r
+    }
+
     func run() throws {
         // The capture first: a wrong link type or a missing file is the likeliest mistake.
         let records: [CaptureRecord]
@@ -53,10 +66,7 @@ struct Replay: ParsableCommand {
             FileHandle.standardError.write(Data("\(error)\n".utf8))
             throw ExitCode(2)
         }
-        var request = ReplayRequest(pcap: capture, into: into)
-        request.split = split; request.rewriteMAC = rewriteMAC; request.maps = map
-        request.speed = speed; request.topspeed = topspeed; request.loop = loop
-        request.maxGap = maxGap; request.keepGaps = keepGaps; request.at = at
+        let request = self.request
         let actions: [(name: String, action: ReplayAction)]
         let s: Scenario
         do {

@@ -28,8 +28,8 @@ public struct ReplayRequest: Sendable {
     /// The timeline's name of the entry playing `side` (nil: the whole capture).
     public static func entryName(_ side: ReplaySide?) -> String { side.map { "replay-\($0)" } ?? "replay" }
 
-    /// The replay entries for `scenario`, by name, in order (client first).
-    public func actions(for scenario: Scenario) throws(ReplayOptionError) -> [(name: String, action: ReplayAction)] {
+    /// What the options say without a scenario (each checked): the longest gap, the split, the maps.
+    public func checkedOptions() throws(ReplayOptionError) -> (maxGap: Duration?, split: ReplaySplit?, maps: [ReplayAddressMap]) {
         if speed != nil && topspeed { throw ReplayOptionError("--speed and --topspeed both given", fix: "keep one") }
         if let speed, !ReplayAction.speedRange.contains(speed) {
             throw ReplayOptionError("--speed \(speed) is out of range", fix: "give a factor in \(ReplayAction.speedRangeText)")
@@ -51,6 +51,12 @@ public struct ReplayRequest: Sendable {
         let split = try self.split.map { text throws(ReplayOptionError) in try ReplaySplit(parsing: text) }
         var maps: [ReplayAddressMap] = []
         for m in self.maps { maps.append(try ReplayAddressMap(parsing: m)) }
+        return (gap, split, maps)
+    }
+
+    /// The replay entries for `scenario`, by name, in order (client first).
+    public func actions(for scenario: Scenario) throws(ReplayOptionError) -> [(name: String, action: ReplayAction)] {
+        let (gap, split, maps) = try checkedOptions()
 
         // Where each side goes.
         var targets: [(side: ReplaySide?, text: String)] = []
