@@ -44,6 +44,7 @@ enum ReplayOutcome {
         var rows: [CounterTable.Row] = [.init("frames played", played)]
         func add(_ name: String, _ value: UInt64) { if value != 0 { rows.append(.init(name, Int(clamping: value))) } }
         for (name, bridge) in bridges {
+            add("\(name) delivered to guests", bridge.ports.filter { $0.kind == .virtioGuest }.reduce(0) { $0 &+ $1.counters.txPackets })
             for port in bridge.ports {
                 for (reason, count) in port.counters.drops.nonzero { add("\(name) port \(port.name) drop \(reason)", count) }
             }
