@@ -117,3 +117,55 @@ func recordWireGuardTraffic(_ dir: String) throws -> String {
     keep.keepGaps = true
     #expect(try keep.scenario(base, actions: try keep.actions(for: base)).scenario.duration == .seconds(90 * 86_400 + 1))
 }
+
+/// A run whose receivers never have a buffer: the replay's steps on a clock of its own.
+final class StuckReceiverRun: ReplayingRun {
+    let scenario: Scenario
+    var now = Instant.zero
+    var replays: [Int: ReplayProgress] = [:]
+    var notes: [String] = []
+    var delivered: [Instant] = []
+    var completed: Instant?
+    var agenda: [(time: Instant, order: Int, body: () -> Void)] = []
+    var order = 0
+
+    init(_ scenario: Scenario) { self.scenario = scenario }
+    func note(_ text: String) { notes.append(text) }
+    func notStarted(_ i: Int, _ why: String) { Issue.record("not started: \(why)") }
+    func complete(_ i: Int) { completed = now }
+    func replayInput(_ target: ReplayTarget, entry name: String) throws(ReplayRefusal) -> (CaptureRecord) -> Void {
+        { [unowned self] _ in self.delivered.append(self.now) }
+    }
+    func scheduleReplayFrame(of name: String, at time: Instant, _ body: @escaping () -> Void) {
+        order += 1
+        agenda.append((time, order, body))
+    }
+    func replayReceiversReady(_ target: ReplayTarget) -> Bool { false }
+
+    func runAll() {
+        while let next = agenda.indices.min(by: { (agenda[$0].time, agenda[$0].order) < (agenda[$1].time, agenda[$1].order) }) {
+            let event = agenda.remove(at: next)
+            now = event.time
+            event.body()
+        }
+    }
+}
+
+@Test func topSpeedStopsWaitingForAReceiverThatNeverFreesABuffer() throws {
+    let dir = temporaryDirectory()
+    try writeReplayPcap(dir + "/arp.pcap")  // 3 frames
+    var s = try Scenario.parse("name: stuck\nnodes:\n  br0: { kind: bridge, config: {} }\n", file: dir + "/s.yml")
+    var action = ReplayAction(pcap: "arp.pcap", path: dir + "/arp.pcap", into: .bridge(BridgeSegment(bridge: "br0", segment: "lan")))
+    action.speed = .topSpeed
+    action.loop = 2
+    s.timeline = [TimelineEntry(index: 0, name: "rep", trigger: .at(.zero), action: .replay(action),
+                                location: ScenarioLocation(file: "t", line: 1, column: 1))]
+    let run = StuckReceiverRun(s)
+    run.startReplay(0, action)
+    run.runAll()
+    // The first frame waits out the patience; the other five follow at once.
+    #expect(run.delivered == Array(repeating: Instant.zero + ReplayPacing.patience, count: 6))
+    #expect(run.completed == Instant.zero + ReplayPacing.patience)
+    #expect(run.replays[0]?.gaveUpWaiting == true && run.replays[0]?.played == 6)
+    #expect(run.notes.contains { $0.contains("no free receive buffer for 10ms; playing the rest without waiting") }, "\(run.notes)")
+}

@@ -143,8 +143,9 @@ struct ReplayProgress {
     var frames: Int
     var bytes = 0
     var played = 0
-    /// Top speed: frames played after waiting `ReplayPacing.patience` for a receive buffer.
-    var gaveUpWaiting = 0
+    /// Top speed: set when a receiver had no buffer for `ReplayPacing.patience`; the rest of the
+    /// frames then play without waiting (a stuck guest must not stretch the run frame by frame).
+    var gaveUpWaiting = false
 
     init(frames: Int) { self.frames = frames }
 
@@ -196,7 +197,7 @@ protocol ReplayingRun: AnyObject {
 }
 
 /// How a top-speed replay waits for receive buffers: it looks again every `step`, and after
-/// `patience` for one frame plays it anyway (its drops are counted, as no-rx-buffer).
+/// `patience` plays on without waiting any more (the drops are counted, as no-rx-buffer).
 enum ReplayPacing {
     static let step: Duration = .microseconds(10)
     static let patience: Duration = .milliseconds(10)
@@ -243,21 +244,20 @@ extension ReplayingRun {
         }
     }
 
-    /// Top speed: frame `k` now if the receivers have room (or waited `ReplayPacing.patience`
-    /// for it, counted), then frame `k + 1` as the next event at the same instant, so that the
-    /// guests' reaping of their rings (events of this instant too) comes first.
+    /// Top speed: frame `k` now if the receivers have room (or, once, waited
+    /// `ReplayPacing.patience` for it: from then on without waiting), then frame `k + 1` as the
+    /// next event at the same instant, so that the guests' reaping of their rings (events of
+    /// this instant too) comes first.
     func playBackToBack(_ i: Int, _ name: String, _ frames: [CaptureRecord], from k: Int, into target: ReplayTarget,
                         _ deliver: @escaping (CaptureRecord) -> Void, waitedSince: Instant?) {
         scheduleReplayFrame(of: name, at: waitedSince == nil ? now : now + ReplayPacing.step) { [unowned self] in
             let since = waitedSince ?? self.now
-            if !self.replayReceiversReady(target) {
+            if self.replays[i]?.gaveUpWaiting == false, !self.replayReceiversReady(target) {
                 if self.now - since < ReplayPacing.patience {
                     return self.playBackToBack(i, name, frames, from: k, into: target, deliver, waitedSince: since)
                 }
-                self.replays[i]?.gaveUpWaiting += 1
-                if self.replays[i]?.gaveUpWaiting == 1 {
-                    self.note("\(name): a receiver had no free receive buffer for \(Format.duration(ReplayPacing.patience)); playing on (its drops count as no-rx-buffer)")
-                }
+                self.replays[i]?.gaveUpWaiting = true
+                self.note("\(name): a receiver had no free receive buffer for \(Format.duration(ReplayPacing.patience)); playing the rest without waiting (its drops count as no-rx-buffer)")
             }
             deliver(frames[k])
             if self.replays[i]?.play(frames[k]) == true { return self.complete(i) }
