@@ -48,7 +48,7 @@ enum TwoSided {
     /// server's), then five UDP queries from port 40000 to port 7, each answered 10 ms later,
     /// 100 ms apart. (The server's first frame comes after the client's has had time to bring a
     /// WireGuard tunnel up: when both ends initiate at once, each drops the other's response
-    /// and nothing flows until the rekey timeout, 5 s later, as with wireguard-go.)
+    /// and nothing flows until the rekey timeout retries the handshake, 5 s later.)
     static func frames(withSYN: Bool = true) -> [CaptureRecord] {
         var out: [CaptureRecord] = withSYN ? [Frames.record(tcp(fromClient: true, flags: [.syn], sequence: 100), ms: 0)] : []
         out += [
