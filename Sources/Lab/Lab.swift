@@ -15,6 +15,9 @@
 //                  replay entry's steps), CaptureRuntime and CapturedFrames, LinkRuntime (Sim's
 //                  link model under link-down/up and impair), BridgeCounters, Saturating
 //                  (outside numbers converted without trapping)
+//   Replay/        `sluice replay` beyond one port (docs/replay.md): ReplayRequest (options →
+//                  entries), ReplaySplit (client/server sides), ReplayRewrite (MACs, address
+//                  maps), ReplayFrameView, ReplayOutcome (summary by reason, WAN input)
 //   SimBackend/    the `sim` backend: SimTopology (Engine bridges, SimulatedGuests, Sim links,
 //                  capture taps), SimScenarioRun (the timeline), SimBackend (run + evaluate)
 //   NetnsBackend/  the `netns` backend: NetworkNamespace, Subprocess (posix_spawn, clean signal

@@ -4,29 +4,54 @@ import Capture
 import Foundation
 import Lab
 
-/// `sluice replay capture.pcap --scenario S --into NODE [--speed X | --topspeed] [--loop N]`.
+/// `sluice replay capture.pcap --scenario S --into NODE [--split … --into client=… --into server=…]
+/// [--rewrite-mac] [--map FROM=TO] [--speed X | --topspeed] [--loop N] [--max-gap D | --keep-gaps]`.
 struct Replay: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Play a pcap's frames into a node of a scenario's topology (simulator backend).",
+        abstract: "Play a pcap's frames into a scenario's topology (simulator backend).",
         discussion: """
         The scenario's topology and timeline run as written, its expectations are left out, and a
-        replay of the capture starts at time 0 into NODE (a bridge, bridge.segment, or host). The
-        output captures and counters go to the report directory.
+        replay of the capture starts at --at (0s) into NODE: a bridge (its first segment),
+        bridge.segment, a host, or bridge.wan (each frame's UDP payload into the WAN's WireGuard/UDP
+        receive path, from the WAN's peer). A two-sided capture can be split (--split auto,
+        cidr:NET,… or mac:MAC,…) with each side played into its own node (--into client=NODE
+        --into server=NODE); --rewrite-mac points each side's unicast frames at the router of the
+        segment (or the host) they enter, and --map moves addresses between networks (checksums
+        patched), so the frames are routed, NATed and encrypted. Idle gaps longer than --max-gap
+        (1s) are cut to it unless --keep-gaps. At the end: what became of the frames, by reason.
+        The output captures and counters go to the report directory.
         """)
 
     @Argument(help: "An Ethernet pcap file.") var capture: String
     @Option(help: "The scenario whose topology receives the frames.") var scenario: String
-    @Option(help: "Where the frames enter: a bridge (its first segment), bridge.segment, or a host.") var into: String
+    @Option(help: "Where the frames enter: a bridge (its first segment), bridge.segment, bridge.wan or a host; with --split, client=NODE and server=NODE.")
+    var into: [String]
+    @Option(help: "Split the capture into client and server sides: auto, cidr:10.0.0.0/8[,…] (client networks) or mac:02:00:00:00:00:01[,…] (client MACs).")
+    var split: String?
+    @Flag(help: "Rewrite unicast frames' destination MAC to their receiver: the router of the segment they enter, or the host.")
+    var rewriteMAC = false
+    @Option(help: "Map addresses FROM=TO (equal prefixes), e.g. 192.168.1.0/24=10.1.0.0/24; prefix client: or server: for one side only. Repeatable.")
+    var map: [String] = []
     @Option(help: "Play at the recorded pacing divided by this factor (2 = twice as fast).") var speed: Double?
-    @Flag(help: "Play back to back, as fast as the target takes them.") var topspeed = false
+    @Flag(help: "Play back to back, as fast as the receivers' free buffers allow.") var topspeed = false
     @Option(help: "Play the capture this many times.") var loop = 1
+    @Option(help: "Play idle gaps longer than this as this long (default 1s).") var maxGap: String?
+    @Flag(help: "Keep every idle gap as captured.") var keepGaps = false
+    @Option(help: "Start the replay this long into the run (default 0s), e.g. once tunnels are up and leases bound.") var at: String?
     @Option(help: "Seed (default: the scenario's).") var seed: UInt64?
     @Option(help: "Report directory (default: reports/replay-<UTC time>).") var report: String?
 
+    /// The options alone, before any file is read (errors show this command's usage).
     func validate() throws {
-        if speed != nil && topspeed { throw ValidationError("give --speed or --topspeed, not both") }
-        if let speed, !ReplayAction.speedRange.contains(speed) { throw ValidationError("--speed must be a factor in \(ReplayAction.speedRangeText)") }
-        guard (1...1_000_000).contains(loop) else { throw ValidationError("--loop must be 1...1000000") }
+        do { _ = try request.checkedOptions() } catch { throw ValidationError(error.description) }
+    }
+
+    var request: ReplayRequest {
+        var r = ReplayRequest(pcap: capture, into: into)
+        r.split = split; r.rewriteMAC = rewriteMAC; r.maps = map
+        r.speed = speed; r.topspeed = topspeed; r.loop = loop
+        r.maxGap = maxGap; r.keepGaps = keepGaps; r.at = at
+        return r
     }
 
     func run() throws {
@@ -36,59 +61,51 @@ struct Replay: ParsableCommand {
             FileHandle.standardError.write(Data("error: \(error)\n".utf8))
             throw ExitCode(2)
         }
-        var s: Scenario
-        do { s = try Scenario.load(path: scenario) } catch {
+        let base: Scenario
+        do { base = try Scenario.load(path: scenario) } catch {
             FileHandle.standardError.write(Data("\(error)\n".utf8))
             throw ExitCode(2)
         }
-        let target: ReplayTarget
-        let parts = into.split(separator: ".", maxSplits: 1).map(String.init)
-        switch s.node(named: parts[0]) {
-        case let node? where node.host != nil && parts.count == 1:
-            target = .host(node.name)
-        case let node? where node.bridge != nil:
-            let segments = node.bridge!.segmentNames
-            let segment = parts.count == 2 ? parts[1] : segments[0]
-            guard segments.contains(segment) else {
-                throw ValidationError("\(node.name) has no segment '\(segment)'; it has: \(segments.joined(separator: ", "))")
-            }
-            target = .bridge(BridgeSegment(bridge: node.name, segment: segment))
-        default:
-            throw ValidationError("no node '\(into)' in \(scenario); nodes: \(s.nodes.map(\.name).joined(separator: ", "))")
+        let request = self.request
+        let actions: [(name: String, action: ReplayAction)]
+        let s: Scenario
+        do {
+            actions = try request.actions(for: base)
+            let prepared = try request.scenario(base, actions: actions)
+            s = prepared.scenario
+            for note in prepared.notes { print("note: \(capture): \(note)") }
+        } catch let error as ReplayOptionError {
+            throw ValidationError(error.description)
         }
-        var action = ReplayAction(pcap: capture, path: capture, into: target)
-        action.loop = loop
-        if topspeed { action.speed = .topSpeed } else if let speed { action.speed = .multiplier(speed) }
-        // Long enough for every pass at the chosen pace, plus a second for answers to arrive.
-        // Stamps that go back are clamped (played at the previous frame's time) and counted.
-        let timing = ReplayTiming(records)
-        if let clamped = timing.outOfOrderNote { print("note: \(capture): \(clamped)") }
-        let pass = topspeed ? Duration.milliseconds(1) : ReplayTiming.passLength(span: timing.span, speed: speed ?? 1)
-        s.duration = max(s.duration, min(pass * loop + .seconds(1), ReplayTiming.longestPass))
-        s.expectations = []
-        s.timeline.append(TimelineEntry(index: s.timeline.count, name: "replay", trigger: .at(.zero), action: .replay(action),
-                                        location: ScenarioLocation(file: "(command line)", line: 0, column: 0)))
 
         let formatter = DateFormatter()
         formatter.dateFormat = "yyyyMMdd'T'HHmmss'Z'"
         formatter.timeZone = TimeZone(identifier: "UTC")
         let directory = report ?? "reports/replay-\(formatter.string(from: Date()))"
-        print("replaying \(records.count) frames × \(loop) from \(capture) into \(target) of \(s.name)")
+        let places = actions.map { "\($0.action.into)\($0.action.rewrite.split == nil ? "" : " (\($0.action.rewrite.side))")" }
+        print("replaying \(records.count) frames × \(loop) from \(capture) into \(places.joined(separator: ", ")) of \(s.name)")
         let run = SimBackend.run(s, seed: seed ?? s.seed, captureDirectory: "\(directory)/captures/replay")
         if case .error(let why) = run.status {
             FileHandle.standardError.write(Data("error: \(why)\n".utf8))
             throw ExitCode(2)
         }
-        for a in run.actions where a.name == "replay" {
+        for a in run.actions where actions.contains(where: { $0.name == a.name }) {
             guard case .replay(let r)? = a.result else { continue }
             let end = r.finishedAt.map { " until \($0)" } ?? " (still playing when the run ended)"
-            print("  played \(r.frames) frames, \(r.bytes) bytes, from \(r.startedAt)\(end)")
+            print("  \(a.name): played \(r.frames) frames, \(r.bytes) bytes, from \(r.startedAt)\(end)")
         }
+        for line in run.log where actions.contains(where: { line.contains(" \($0.name): ") }) { print("  \(line)") }
         for c in run.captures { print("  capture \(c.name) (\(c.at)): \(c.frames) frames → \(c.path)") }
+        var outcomes: CounterTable?
         for table in run.counters {
+            if table.title == "replay outcomes" { outcomes = table; continue }
             let nonzero = table.rows.filter { $0.value != 0 }
             guard !nonzero.isEmpty else { continue }
             print("  \(table.title): " + nonzero.map { "\($0.name) \($0.value)" }.joined(separator: ", "))
+        }
+        if let outcomes {
+            print("outcomes:")
+            for row in outcomes.rows { print("  \(row.name): \(row.value)") }
         }
         let files = try ReportWriter.write([run], to: directory, title: "Sluice replay of \((capture as NSString).lastPathComponent)")
         print("report: \(files.html)")

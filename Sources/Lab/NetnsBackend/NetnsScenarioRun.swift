@@ -321,6 +321,8 @@ final class NetnsScenarioRun: ReplayingRun {
         case .host(let h):
             let host = topology.host(named: h)!
             return { [unowned topology] record in record.bytes.withUnsafeBytes { topology.inject($0, into: host) } }
+        case .wan(let b):
+            throw ReplayRefusal(why: "replay into \(b).wan runs on the sim backend only")
         }
     }
 

@@ -191,7 +191,10 @@ final class QEMUScenarioRun {
             notRun[entry.index] = "on qemu a replay starts at a time (at:), not after a guest's action"
             return
         }
-        guard case .bridge(let segment) = r.into else { notRun[entry.index] = "replay into a guest"; return }
+        guard case .bridge(let segment) = r.into else {
+            notRun[entry.index] = if case .wan = r.into { "replay into a WAN (sim only)" } else { "replay into a guest" }
+            return
+        }
         let schedule: ReplaySchedule
         do { schedule = try ReplaySchedule(r) } catch { notRun[entry.index] = "\(error)"; return }
         let port: PortID

@@ -1,8 +1,11 @@
 // A `do: replay` entry's frames and when each is due, and how far the replay got. The pcap is
-// read the same way on every backend and its frames keep the file's spacing (divided by the
-// speed multiplier; loops follow one another, or everything at once at top speed); where the
-// frames enter and on which clock they are scheduled is the backend's. Runs that drive their own
-// timeline (sim, netns) start a replay entry with the same steps (`ReplayingRun.startReplay`).
+// read the same way on every backend, rewritten as the entry says (one side of a split capture,
+// MACs, mapped networks: ReplayRewrite), and its frames keep the file's spacing (idle gaps
+// longer than `maxGap` cut to it; divided by the speed multiplier; loops follow one another).
+// Where the frames enter and on which clock they are scheduled is the backend's. Runs that drive
+// their own timeline (sim, netns) start a replay entry with the same steps
+// (`ReplayingRun.startReplay`); at top speed those play the frames one after another at one
+// instant, each once the receiving guests have a free receive buffer (`replayReceiversReady`).
 import Basics
 import Capture
 import Datapath
@@ -12,16 +15,22 @@ import YAMLSchema
 /// The frames of a replay, in the order they are played, with when each is due.
 struct ReplaySchedule {
     let action: ReplayAction
-    /// The pcap's frames, once.
+    /// The pcap's frames this entry plays (its side, rewritten), once.
     let frames: [CaptureRecord]
-    /// When each frame plays, from the first (stamps that go back are clamped).
+    /// What the rewrite did.
+    let tally: ReplayRewrite.Tally
+    /// When each frame plays, from the first (stamps that go back are clamped, long gaps cut).
     let timing: ReplayTiming
 
-    /// Reads `action`'s pcap.
+    /// Reads `action`'s pcap and rewrites its frames.
     init(_ action: ReplayAction) throws(CaptureError) {
         self.action = action
-        frames = try PcapReader(path: action.path).readAll()
-        timing = ReplayTiming(frames)
+        let all = try PcapReader(path: action.path).readAll()
+        let kept: [Int]
+        (frames, kept, tally) = action.rewrite.apply(to: all)
+        // One side of a split capture keeps the capture's clock, so the sides play in step.
+        let full = ReplayTiming(all, maxGap: action.maxGap)
+        timing = action.rewrite.split == nil ? full : full.picking(kept)
     }
 
     /// Frames played in all (the file once per loop).
@@ -57,24 +66,53 @@ public struct ReplayTiming: Sendable {
     public let offsets: [Duration]
     /// Frames stamped earlier than the frame before them.
     public let outOfOrder: Int
+    /// Idle gaps longer than `maxGap`, each played as `maxGap`, and the time they left out.
+    public let gapsCut: Int
+    public let timeCut: Duration
 
-    public init(_ records: [CaptureRecord]) {
+    /// With `maxGap`, a gap between two frames longer than it plays as `maxGap` (nil: as captured).
+    public init(_ records: [CaptureRecord], maxGap: Duration? = nil) {
         var offsets: [Duration] = []
         offsets.reserveCapacity(records.count)
-        var outOfOrder = 0
+        var outOfOrder = 0, gapsCut = 0
+        var timeCut = Duration.zero
         if let first = records.first?.time {
             var latest = first
+            var offset = Duration.zero
             for r in records {
-                if r.time < latest { outOfOrder += 1 } else { latest = r.time }
-                offsets.append(latest - first)
+                if r.time < latest {
+                    outOfOrder += 1
+                } else {
+                    var gap = r.time - latest
+                    if let maxGap, gap > maxGap {
+                        gapsCut += 1
+                        timeCut += gap - maxGap
+                        gap = maxGap
+                    }
+                    offset += gap
+                    latest = r.time
+                }
+                offsets.append(offset)
             }
         }
+        self.span = offsets.last ?? .zero
         self.offsets = offsets
         self.outOfOrder = outOfOrder
+        self.gapsCut = gapsCut
+        self.timeCut = timeCut
     }
 
-    /// From the first frame to the last.
-    public var span: Duration { offsets.last ?? .zero }
+    /// From the first frame to the last (of the whole capture, for one side of a split one).
+    public let span: Duration
+
+    /// The times of the frames at `indices` only, on the same clock (and span).
+    func picking(_ indices: [Int]) -> ReplayTiming {
+        ReplayTiming(offsets: indices.map { offsets[$0] }, outOfOrder: outOfOrder, gapsCut: gapsCut, timeCut: timeCut, span: span)
+    }
+
+    private init(offsets: [Duration], outOfOrder: Int, gapsCut: Int, timeCut: Duration, span: Duration) {
+        self.offsets = offsets; self.outOfOrder = outOfOrder; self.gapsCut = gapsCut; self.timeCut = timeCut; self.span = span
+    }
 
     /// The longest a replay pass is stretched to: a run's longest duration.
     public static let longestPass = YAMLValue.maximumDuration
@@ -92,6 +130,12 @@ public struct ReplayTiming: Sendable {
         guard outOfOrder > 0 else { return nil }
         return "\(outOfOrder) frame\(outOfOrder == 1 ? "" : "s") stamped earlier than the one before (played at that one's time)"
     }
+
+    /// "3 idle gaps longer than 1s cut to it (2d 4h left out)", or nil if none.
+    public func gapNote(maxGap: Duration?) -> String? {
+        guard gapsCut > 0, let maxGap else { return nil }
+        return "\(gapsCut) idle gap\(gapsCut == 1 ? "" : "s") longer than \(Format.duration(maxGap)) cut to it (\(Format.duration(timeCut)) left out)"
+    }
 }
 
 /// How far a replay got: frames to play, and frames and bytes played so far.
@@ -99,6 +143,9 @@ struct ReplayProgress {
     var frames: Int
     var bytes = 0
     var played = 0
+    /// Top speed: set when a receiver had no buffer for `ReplayPacing.patience`; the rest of the
+    /// frames then play without waiting (a stuck guest must not stretch the run frame by frame).
+    var gaveUpWaiting = false
 
     init(frames: Int) { self.frames = frames }
 
@@ -144,6 +191,16 @@ protocol ReplayingRun: AnyObject {
     func replayInput(_ target: ReplayTarget, entry name: String) throws(ReplayRefusal) -> (CaptureRecord) -> Void
     /// Runs `body` at `time` on the run's clock.
     func scheduleReplayFrame(of name: String, at time: Instant, _ body: @escaping () -> Void)
+    /// True when every guest that frames entering at `target` can reach has a free receive
+    /// buffer (top speed waits for it).
+    func replayReceiversReady(_ target: ReplayTarget) -> Bool
+}
+
+/// How a top-speed replay waits for receive buffers: it looks again every `step`, and after
+/// `patience` plays on without waiting any more (the drops are counted, as no-rx-buffer).
+enum ReplayPacing {
+    static let step: Duration = .microseconds(10)
+    static let patience: Duration = .milliseconds(10)
 }
 
 extension ReplayingRun {
@@ -166,8 +223,18 @@ extension ReplayingRun {
             return notStarted(i, error.why)
         }
         note("\(name): replaying \(r.pcap) (\(plan.frames.count) frames × \(r.loop)) into \(r.into)")
+        if let split = r.rewrite.split {
+            note("\(name): split \(split): \(plan.tally.kept) \(r.rewrite.side) frames kept, \(plan.tally.otherSide) of the other side left out")
+        }
+        if plan.tally.macRewritten + plan.tally.mapped > 0 {
+            note("\(name): \(plan.tally.macRewritten) destination MACs rewritten, \(plan.tally.mapped) frames' addresses mapped")
+        }
         if let clamped = plan.timing.outOfOrderNote { note("\(name): \(r.pcap): \(clamped)") }
+        if let cut = plan.timing.gapNote(maxGap: r.maxGap) { note("\(name): \(r.pcap): \(cut)") }
         replays[i] = ReplayProgress(frames: plan.total)
+        if case .topSpeed = r.speed {
+            return playBackToBack(i, name, plan.deliveries.map(\.record), from: 0, into: r.into, deliver, waitedSince: nil)
+        }
         let start = now
         for (offset, record) in plan.deliveries {
             scheduleReplayFrame(of: name, at: start + offset) { [unowned self] in
@@ -176,4 +243,30 @@ extension ReplayingRun {
             }
         }
     }
+
+    /// Top speed: frame `k` now if the receivers have room (or, once, waited
+    /// `ReplayPacing.patience` for it: from then on without waiting), then frame `k + 1` as the
+    /// next event at the same instant, so that the guests' reaping of their rings (events of
+    /// this instant too) comes first.
+    func playBackToBack(_ i: Int, _ name: String, _ frames: [CaptureRecord], from k: Int, into target: ReplayTarget,
+                        _ deliver: @escaping (CaptureRecord) -> Void, waitedSince: Instant?) {
+        scheduleReplayFrame(of: name, at: waitedSince == nil ? now : now + ReplayPacing.step) { [unowned self] in
+            let since = waitedSince ?? self.now
+            if self.replays[i]?.gaveUpWaiting == false, !self.replayReceiversReady(target) {
+                if self.now - since < ReplayPacing.patience {
+                    return self.playBackToBack(i, name, frames, from: k, into: target, deliver, waitedSince: since)
+                }
+                self.replays[i]?.gaveUpWaiting = true
+                self.note("\(name): a receiver had no free receive buffer for \(Format.duration(ReplayPacing.patience)); playing the rest without waiting (its drops count as no-rx-buffer)")
+            }
+            deliver(frames[k])
+            if self.replays[i]?.play(frames[k]) == true { return self.complete(i) }
+            self.playBackToBack(i, name, frames, from: k + 1, into: target, deliver, waitedSince: nil)
+        }
+    }
+}
+
+extension ReplayingRun {
+    /// Backends that cannot see guests' receive rings do not wait.
+    func replayReceiversReady(_ target: ReplayTarget) -> Bool { true }
 }

@@ -218,11 +218,15 @@ public enum ReplayTarget: Equatable, Sendable, CustomStringConvertible {
     case bridge(BridgeSegment)
     /// Straight into a host's NIC.
     case host(String)
+    /// Into a bridge's WAN receive path (`brB.wan`): each frame's UDP payload as a datagram from
+    /// the WAN's peer (WireGuard/UDP WANs), or the frame itself from the uplink (TAP WANs).
+    case wan(String)
 
     public var description: String {
         switch self {
         case .bridge(let s): s.description
         case .host(let h): h
+        case .wan(let b): "\(b).wan"
         }
     }
 }
@@ -245,6 +249,12 @@ public struct ReplayAction: Equatable, Sendable {
     public var speed: ReplaySpeed = .multiplier(1)
     /// How many times the capture is played.
     public var loop = 1
+    /// Idle gaps longer than this play as this long (nil: every gap as captured, a scenario's
+    /// default); `sluice replay` defaults to `defaultMaxGap`, so a capture spanning months plays
+    /// in bounded time.
+    public var maxGap: Duration?
+    /// Which side of a split capture this entry plays, and how its frames are rewritten.
+    public var rewrite = ReplayRewrite()
 
     public init(pcap: String, path: String, into: ReplayTarget) { self.pcap = pcap; self.path = path; self.into = into }
 
@@ -252,4 +262,6 @@ public struct ReplayAction: Equatable, Sendable {
     /// captured pace (1e-12 made a capture's span overflow the clock).
     public static let speedRange: ClosedRange<Double> = 0.001...1_000_000
     public static let speedRangeText = "0.001...1000000"
+    /// `sluice replay`'s default longest idle gap (`--max-gap`).
+    public static let defaultMaxGap: Duration = .seconds(1)
 }

@@ -53,6 +53,8 @@ final class SimScenarioRun: ReplayingRun {
     private var handles: [Handle]
     /// Replay entries started, by index (ReplayingRun plays them).
     var replays: [Int: ReplayProgress] = [:]
+    /// Replays into WANs (for the frames they could not hand over).
+    private var wanInputs: [ReplayWANInput] = []
     private var boundAt: [Instant?]
     private var boundLease: [DHCPClientLease?]
     private var throughput: [[ThroughputSample]]
@@ -411,7 +413,38 @@ final class SimScenarioRun: ReplayingRun {
         case .host(let h):
             let g = guest(h)
             return { [unowned g] record in g.withHost { host, now in host.receive(record.bytes, now: now) } }
+        case .wan(let b):
+            let index = topology.bridgeIndex(b)
+            let bridge = topology.bridges[index].bridge, node = topology.bridges[index].node
+            guard bridge.wan != nil else { throw ReplayRefusal(why: "\(b) has no WAN") }
+            // From the WAN's peer: the other end of its WAN link, if it has one (a link's two ends
+            // are added to `wanEnds` side by side).
+            let peer = topology.wanEnds.firstIndex { $0.bridge === bridge }.map { topology.wanEnds[$0 ^ 1].local }
+            let input = ReplayWANInput(bridge: bridge, peer: peer)
+            wanInputs.append(input)
+            return { [unowned input, unowned simulation] record in
+                record.bytes.withUnsafeBytes { input.receive($0, now: simulation.now) }
+                simulation.touch(node)
+            }
         }
+    }
+
+    /// Every guest on the bridge that frames entering at `target` reach first (all its segments:
+    /// the router forwards between them) has a receive buffer posted. A host target takes frames
+    /// straight into its stack.
+    func replayReceiversReady(_ target: ReplayTarget) -> Bool {
+        let b: Int
+        switch target {
+        case .bridge(let segment): b = topology.bridgeIndex(segment.bridge)
+        case .wan(let name): b = topology.bridgeIndex(name)
+        case .host: return true
+        }
+        let bridge = topology.bridges[b].bridge
+        for port in topology.bridges[b].guests.keys {
+            guard var queue = bridge.nic(of: port)?.receiveQueue else { continue }
+            if !queue.isBroken && !queue.hasAvailable() { return false }
+        }
+        return true
     }
 
     func scheduleReplayFrame(of name: String, at time: Instant, _ body: @escaping () -> Void) {
@@ -496,6 +529,11 @@ final class SimScenarioRun: ReplayingRun {
         for b in topology.bridges { if let table = wanCounterTable(b.name, b.bridge) { tables.append(table) } }
         for l in topology.links { tables += l.counterTables }
         for c in topology.captures { tables.append(c.counterTable) }
+        if !replays.isEmpty {
+            tables.append(ReplayOutcome.table(played: replays.values.reduce(0) { $0 + $1.played },
+                                              bridges: topology.bridges.map { ($0.name, $0.bridge) },
+                                              notDatagrams: wanInputs.reduce(0) { $0 &+ $1.notDatagrams }))
+        }
         return tables
     }
 }
