@@ -47,7 +47,7 @@ public struct LabRunFile: Codable, Sendable {
             }
         }
         let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         let path = root + "/" + Self.fileName
         do { try encoder.encode(copy).write(to: URL(fileURLWithPath: path), options: .atomic) } catch {
             throw ReportError(path: path, message: error.localizedDescription)
