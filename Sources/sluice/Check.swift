@@ -20,20 +20,19 @@ struct Check: ParsableCommand {
     @Argument(help: "The bridge configuration file.") var file: String
 
     func run() throws {
-        let config: BridgeConfig
-        let root: YAMLValue
-        do {
-            config = try BridgeConfig.read(path: file)
-            // Parsed again for positions: BridgeConfig keeps values, not where they were written.
-            let text = String(decoding: FileManager.default.contents(atPath: file) ?? Data(), as: UTF8.self)
-            root = try YAMLValue.parse(text, file: file)
-        } catch {
-            FileHandle.standardError.write(Data("\(error)\n".utf8))
+        guard let data = FileManager.default.contents(atPath: file), let text = String(data: data, encoding: .utf8) else {
+            FileHandle.standardError.write(Data("\(ConfigError.unreadableFile(file))\n".utf8))
             throw ExitCode(2)
         }
-        let errors = BridgeCheck.filterErrors(root)
-        if !errors.isEmpty {
-            for e in errors { FileHandle.standardError.write(Data("\(e)\n".utf8)) }
+        // The capture filters are checked even when the Engine refuses the file, so one pass shows both.
+        // BridgeConfig keeps values, not where they were written: the YAML is read again for positions.
+        let root = try? YAMLValue.parse(text, file: file)
+        var errors = root.map(BridgeCheck.filterErrors) ?? []
+        var config: BridgeConfig?
+        do { config = try BridgeConfig.parse(text, file: file) } catch { errors.append(error) }
+        guard let config, let root, errors.isEmpty else {
+            let inFileOrder = errors.enumerated().sorted { ($0.element.line, $0.element.column, $0.offset) < ($1.element.line, $1.element.column, $1.offset) }
+            for e in inFileOrder { FileHandle.standardError.write(Data("\(e.element)\n".utf8)) }
             throw ExitCode(2)
         }
         print("\(file): ok — bridge '\(config.name)'")

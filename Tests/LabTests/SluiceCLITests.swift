@@ -95,6 +95,12 @@ captures:
     #expect(lines.count == 2, "\(r.err)")
     #expect(lines.first?.hasPrefix("\(bad):11:29: error: captures[1].filter: filter \"tcp port http-ish\" does not compile") == true, "\(r.err)")
     #expect(lines.last?.hasPrefix("\(bad):12:29: error: captures[2].filter: filter \"udp and\" does not compile") == true, "\(r.err)")
+    // A filter error and an error the Engine finds are reported together, in file order.
+    let both = try bridgeFile(servedBridge.replacingOccurrences(of: "10.0.0.200", with: "10.0.0.300")
+                              + "  - { file: y.pcap, filter: \"udp and\" }\n", name: "filterAndEngine")
+    guard let b = try sluice(["check", both]) else { return }
+    let bothLines = b.err.components(separatedBy: "\n").filter { $0.contains(": error: ") }
+    #expect(b.status == 2 && bothLines.count == 2 && bothLines[0].hasPrefix("\(both):4:") && bothLines[1].hasPrefix("\(both):11:29:"), "\(b.err)")
 }
 
 @Test func checkWarnsAboutABridgeThatServesNoOne() throws {
