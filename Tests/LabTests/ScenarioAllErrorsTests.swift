@@ -92,3 +92,19 @@ func allErrors(_ text: String) -> [ConfigError] {
     let errors = allErrors(text)
     #expect(errors.map(\.line) == [1, 6] && errors.allSatisfy { $0.message.hasPrefix("unknown key") })
 }
+
+@Test func aSectionBrokenAsAWholeHidesOnlyItsOwnReferences() {
+    // links: and timeline: are not lists: two errors, and nothing about link 0 or p1 afterwards.
+    let text = base + """
+    links: { between: [vm1, br0] }
+    captures:
+      lan: { at: br0 }
+    timeline: ping
+    expect:
+      - { action: p1, received: 1 }
+      - { capture: lan, count: { ge: 1 }, filter: "nonsense here" }
+
+    """
+    let errors = allErrors(text)
+    #expect(errors.map(\.line) == [5, 8, 11], "\(errors.map(\.description).joined(separator: "\n"))")
+}

@@ -130,6 +130,9 @@ struct ScenarioParser {
     var brokenEntries: Set<String> = []
     /// Nodes named by a link that failed to parse (so "not linked" would follow from it).
     var nodesOfBrokenLinks: Set<String> = []
+    /// Sections (links, captures, timeline) that are broken as a whole (not a list or mapping):
+    /// every reference into one follows from that error.
+    var brokenSections: Set<String> = []
     /// How many links the file lists, parsed or not (links are referred to by position).
     var linksWritten = 0
 
@@ -176,11 +179,11 @@ struct ScenarioParser {
             let nodesValue = try top.required("nodes", example: "{ br0: { kind: bridge, config: { router: { ipv4: 10.0.0.1/24 } } } }")
             try parseNodes(nodesValue)
         } catch { record(error); return scenario }
-        do { if let v = top["links"] { try parseLinks(v) } } catch { record(error) }
+        do { if let v = top["links"] { try parseLinks(v) } } catch { record(error); brokenSections.insert("links") }
         checkWANsLinked()
         settleHosts()
-        do { if let v = top["captures"] { try parseCaptures(v) } } catch { record(error) }
-        do { if let v = top["timeline"] { try parseTimeline(v) } } catch { record(error) }
+        do { if let v = top["captures"] { try parseCaptures(v) } } catch { record(error); brokenSections.insert("captures") }
+        do { if let v = top["timeline"] { try parseTimeline(v) } } catch { record(error); brokenSections.insert("timeline") }
         do { if let v = top["expect"] { try parseExpectations(v) } } catch { record(error) }
         checkBackends()
         return scenario
@@ -896,7 +899,7 @@ struct ScenarioParser {
     /// A link by index in links: or by name.
     func linkReference(_ v: YAMLValue) throws(ConfigError) -> Int {
         let s = try v.string()
-        if brokenLinks.contains(s) { throw .followsFromEarlier }
+        if brokenLinks.contains(s) || brokenSections.contains("links") { throw .followsFromEarlier }
         let names = scenario.links.compactMap(\.name)
         if let i = Int(s) {
             guard (0..<linksWritten).contains(i) else {
@@ -947,7 +950,7 @@ struct ScenarioParser {
         let actionValue = ScenarioValues.peek(item, "action")!
         let actionName = try actionValue.string()
         guard let entry = entryIndex[actionName].map({ scenario.timeline[$0] }) else {
-            if brokenEntries.contains(actionName) { throw .followsFromEarlier }
+            if brokenEntries.contains(actionName) || brokenSections.contains("timeline") { throw .followsFromEarlier }
             let names = scenario.timeline.compactMap(\.name)
             throw actionValue.error("no timeline entry is named '\(actionName)'",
                                     fix: names.isEmpty ? "name the timeline entry with as: \(actionName)" : "use one of: \(names.joined(separator: ", "))")
@@ -990,7 +993,7 @@ struct ScenarioParser {
     func captureReference(_ v: YAMLValue) throws(ConfigError) -> String {
         let n = try v.string()
         guard captureIndex[n] != nil else {
-            if brokenCaptures.contains(n) { throw .followsFromEarlier }
+            if brokenCaptures.contains(n) || brokenSections.contains("captures") { throw .followsFromEarlier }
             let names = scenario.captures.map(\.name)
             throw v.error("no capture named '\(n)'", fix: names.isEmpty ? "declare it under captures:, e.g. \(n): { at: br0 }" : "use one of: \(names.joined(separator: ", "))")
         }

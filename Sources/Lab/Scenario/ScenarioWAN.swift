@@ -101,7 +101,7 @@ extension ScenarioParser {
     mutating func capturedLink(_ v: YAMLValue) throws(ConfigError) -> (index: Int, name: String, at: BridgeSegment)? {
         let s = try v.string()
         guard let link = linkIndex[s].map({ scenario.links[$0] }) else {
-            if brokenLinks.contains(s) && bridgeIndex[s] == nil { throw .followsFromEarlier }
+            if (brokenLinks.contains(s) || brokenSections.contains("links")) && bridgeIndex[s] == nil { throw .followsFromEarlier }
             return nil
         }
         if bridgeIndex[s] != nil {
