@@ -72,12 +72,38 @@ public struct LabRunFile: Codable, Sendable {
         if file.shardIndex != nil || file.shardCount != nil, file.shard == nil {
             throw LabMergeError("\(path): shard \(file.shardIndex.map(String.init) ?? "?")/\(file.shardCount.map(String.init) ?? "?") is not a valid shard")
         }
+        if let problem = file.outOfRange() { throw LabMergeError("\(path): \(problem); the file was not written by `sluice lab run`") }
         for r in file.runs.indices {
             for c in file.runs[r].captures.indices where !file.runs[r].captures[c].path.hasPrefix("/") {
                 file.runs[r].captures[c].path = root + "/" + file.runs[r].captures[c].path
             }
         }
         return file
+    }
+
+    /// The first number a run could not have written, or nil. Reports do arithmetic on these (a frame's
+    /// number is its index + 1; times are rounded to microseconds), so a hand-edited file must not
+    /// carry values that would overflow there.
+    func outOfRange() -> String? {
+        let maxTime = UInt64(Int64.max)  // 292 years of virtual time
+        let maxCount = Int(Int32.max)
+        for (i, r) in runs.enumerated() {
+            let at = "runs[\(i)] (\(r.scenarioName))"
+            if r.simulatedDuration < .zero || r.wallTime < .zero { return "\(at): a negative duration" }
+            for o in r.outcomes {
+                if !(0...maxCount).contains(o.index) || !(0...maxCount).contains(o.location.line) || !(0...maxCount).contains(o.location.column) {
+                    return "\(at): expectation '\(o.name)' has an index or position out of range"
+                }
+                for f in o.frames where !(0...maxCount).contains(f.index) || f.time.nanoseconds > maxTime {
+                    return "\(at): expectation '\(o.name)' names a frame out of range"
+                }
+            }
+            for a in r.actions where (a.result?.startedAt.nanoseconds ?? 0) > maxTime {
+                return "\(at): action '\(a.name)' starts out of range"
+            }
+            for c in r.captures where !(0...maxCount).contains(c.frames) { return "\(at): capture '\(c.name)' has \(c.frames) frames" }
+        }
+        return nil
     }
 
     static func describe(_ error: any Error) -> String {

@@ -95,4 +95,11 @@ func fingerprint(_ r: LabRun) -> String {
     try current.replacingOccurrences(of: "\"title\"", with: "\"shardIndex\" : 5, \"shardCount\" : 2, \"title\"")
         .write(toFile: dir + "/badshard/run.json", atomically: true, encoding: .utf8)
     #expect(refusal(["badshard"])?.contains("is not a valid shard") == true)
+    // Numbers the reports do arithmetic on are range-checked (Format.time adds 500 ns before rounding).
+    for (name, from, to) in [("hugetime", "\"startedAtNanoseconds\" : ", "\"startedAtNanoseconds\" : 18446744073709551615, \"x\" : "),
+                             ("negative", "\"wallNanoseconds\" : ", "\"wallNanoseconds\" : -5, \"x\" : ")] {
+        try FileManager.default.createDirectory(atPath: dir + "/" + name, withIntermediateDirectories: true)
+        try current.replacingOccurrences(of: from, with: to).write(toFile: dir + "/\(name)/run.json", atomically: true, encoding: .utf8)
+        #expect(refusal([name])?.contains("was not written by `sluice lab run`") == true, "\(name): \(refusal([name]) ?? "accepted")")
+    }
 }
