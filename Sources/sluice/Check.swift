@@ -5,19 +5,23 @@ import ArgumentParser
 import Capture
 import Engine
 import Foundation
+import Lab
 import YAMLSchema
 
-/// `sluice check bridge.yml`: validate a bridge configuration and summarise it.
+/// `sluice check bridge.yml` (or a scenario file): validate it and summarise it.
 struct Check: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Validate a bridge.yml and print what it describes.",
+        abstract: "Validate a bridge.yml (or a scenario file) and print what it describes.",
         discussion: """
         Errors (exit status 2): anything the bridge would refuse at start, and a capture filter \
         that libpcap does not compile. Warnings (exit status 0): a bridge with no port at all (no \
         vhost-user socket and no tap), and a router segment that no port is on.
+
+        A file with a top-level 'nodes:' is a scenario: it is loaded as 'sluice lab run' loads it, \
+        every error printed, and nothing run.
         """)
 
-    @Argument(help: "The bridge configuration file.") var file: String
+    @Argument(help: "The bridge configuration (or scenario) file.") var file: String
 
     func run() throws {
         guard let data = FileManager.default.contents(atPath: file), let text = String(data: data, encoding: .utf8) else {
@@ -27,6 +31,7 @@ struct Check: ParsableCommand {
         // The capture filters are checked even when the Engine refuses the file, so one pass shows both.
         // BridgeConfig keeps values, not where they were written: the YAML is read again for positions.
         let root = try? YAMLValue.parse(text, file: file)
+        if let root, BridgeCheck.value(root, "nodes") != nil { return try checkScenario() }
         var errors = root.map(BridgeCheck.filterErrors) ?? []
         var config: BridgeConfig?
         do { config = try BridgeConfig.parse(text, file: file) } catch { errors.append(error) }
@@ -38,6 +43,18 @@ struct Check: ParsableCommand {
         print("\(file): ok — bridge '\(config.name)'")
         for line in config.summary { print("  \(line)") }
         for w in BridgeCheck.warnings(config, root) { print(w) }
+    }
+
+    func checkScenario() throws {
+        switch Scenario.loadAll(path: file) {
+        case .success(let s):
+            print("\(file): ok — scenario '\(s.name)': \(s.nodes.count) nodes, \(s.links.count) links, "
+                  + "\(s.timeline.count) timeline entries, \(s.expectations.count) expectations; backends \(s.backends.map(\.rawValue).joined(separator: ", "))")
+        case .failure(let f):
+            for e in f.errors { FileHandle.standardError.write(Data("\(e)\n".utf8)) }
+            FileHandle.standardError.write(Data("\(f.errors.count) error(s)\n".utf8))
+            throw ExitCode(2)
+        }
     }
 }
 

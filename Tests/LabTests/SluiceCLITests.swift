@@ -139,3 +139,14 @@ captures:
     guard let into = try sluice(["lab", "merge", "p1", "p1", "p2"], in: dir) else { return }
     #expect(into.status == 2, "\(into)")
 }
+
+@Test func checkReportsEveryErrorOfAScenarioFile() throws {
+    let dir = temporaryDirectory()
+    try (base + "links:\n  - { between: [vm1, br9] }\ntimline: []\n").write(toFile: dir + "/bad.yml", atomically: true, encoding: .utf8)
+    guard let r = try sluice(["check", dir + "/bad.yml"]) else { return }
+    let lines = r.err.components(separatedBy: "\n").filter { $0.contains(": error: ") }
+    #expect(r.status == 2 && lines.count == 2 && lines[0].hasPrefix("\(dir)/bad.yml:6:") && lines[1].hasPrefix("\(dir)/bad.yml:7:1:"), "\(r)")
+    try pingScenario.write(toFile: dir + "/good.yml", atomically: true, encoding: .utf8)
+    guard let g = try sluice(["check", dir + "/good.yml"]) else { return }
+    #expect(g.status == 0 && g.out.contains("ok — scenario 'dhcp-and-ping': 3 nodes, 1 links, 4 timeline entries, 7 expectations"), "\(g)")
+}
