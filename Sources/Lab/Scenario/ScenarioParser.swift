@@ -243,22 +243,22 @@ struct ScenarioParser {
 
     /// A node's name checked and its kind read.
     mutating func nodeKind(_ name: String, _ nodeValue: YAMLValue) throws(ConfigError) -> (name: String, kind: String, value: YAMLValue) {
-            guard ScenarioValues.isIdentifier(name) else {
-                throw nodeValue.error("'\(name)' is not a valid node name", fix: "use letters, digits, '-' and '_' only (e.g. vm1, br0)")
+        guard ScenarioValues.isIdentifier(name) else {
+            throw nodeValue.error("'\(name)' is not a valid node name", fix: "use letters, digits, '-' and '_' only (e.g. vm1, br0)")
+        }
+        guard let kindValue = ScenarioValues.peek(nodeValue, "kind") else {
+            if case .mapping = nodeValue.node {} else {
+                throw nodeValue.error("expected a mapping describing the node, found \(Self.kindName(nodeValue))",
+                                      fix: "write e.g. \(name): { kind: host, attach: br0, address: dhcp }")
             }
-            guard let kindValue = ScenarioValues.peek(nodeValue, "kind") else {
-                if case .mapping = nodeValue.node {} else {
-                    throw nodeValue.error("expected a mapping describing the node, found \(Self.kindName(nodeValue))",
-                                          fix: "write e.g. \(name): { kind: host, attach: br0, address: dhcp }")
-                }
-                throw nodeValue.error("missing required key 'kind' in \(nodeValue.path)", fix: "add kind: bridge or kind: host")
-            }
-            nodeOrder.append(name)
-            let kind = try kindValue.string()
-            guard kind == "bridge" || kind == "host" else {
-                throw kindValue.error("unknown node kind '\(kind)'", fix: "use kind: bridge (a Sluice engine) or kind: host")
-            }
-            return (name, kind, nodeValue)
+            throw nodeValue.error("missing required key 'kind' in \(nodeValue.path)", fix: "add kind: bridge or kind: host")
+        }
+        nodeOrder.append(name)
+        let kind = try kindValue.string()
+        guard kind == "bridge" || kind == "host" else {
+            throw kindValue.error("unknown node kind '\(kind)'", fix: "use kind: bridge (a Sluice engine) or kind: host")
+        }
+        return (name, kind, nodeValue)
     }
 
     /// Every key of the nodes mapping is allowed (they are names); duplicates are still caught.
@@ -389,56 +389,56 @@ struct ScenarioParser {
     var linkIndex: [String: Int] = [:]
 
     mutating func parseLink(_ index: Int, _ item: YAMLValue) throws(ConfigError) {
-            let m = try item.mapping(allowed: ["between", "name", "up", "forward", "reverse"] + Self.impairmentKeys)
-            let between = try m.required("between", example: "[vm1, br0]")
-            let ends = try between.list()
-            guard ends.count == 2 else {
-                throw between.error("a link has two ends, found \(ends.count)", fix: "write between: [vm1, br0] or between: [br0.lan, br1.lan]")
+        let m = try item.mapping(allowed: ["between", "name", "up", "forward", "reverse"] + Self.impairmentKeys)
+        let between = try m.required("between", example: "[vm1, br0]")
+        let ends = try between.list()
+        guard ends.count == 2 else {
+            throw between.error("a link has two ends, found \(ends.count)", fix: "write between: [vm1, br0] or between: [br0.lan, br1.lan]")
+        }
+        let a = try endpoint(ends[0]), b = try endpoint(ends[1])
+        switch (a, b) {
+        case (.host, .host):
+            throw between.error("a link between two hosts", fix: "connect each host to a bridge; hosts reach each other through it")
+        case (.bridge(let x), .bridge(let y)):
+            guard x.bridge != y.bridge else {
+                throw between.error("a link from bridge '\(x.bridge)' to itself", fix: "its router already joins its segments; link two different bridges")
             }
-            let a = try endpoint(ends[0]), b = try endpoint(ends[1])
-            switch (a, b) {
-            case (.host, .host):
-                throw between.error("a link between two hosts", fix: "connect each host to a bridge; hosts reach each other through it")
-            case (.bridge(let x), .bridge(let y)):
-                guard x.bridge != y.bridge else {
-                    throw between.error("a link from bridge '\(x.bridge)' to itself", fix: "its router already joins its segments; link two different bridges")
-                }
-                use(.bridgeToBridgeLink, at: between)
-            case (.wan, _), (_, .wan):
-                try checkWANLink(a, b, at: between)
-                use(.wanLink, at: between)
-            default: break
+            use(.bridgeToBridgeLink, at: between)
+        case (.wan, _), (_, .wan):
+            try checkWANLink(a, b, at: between)
+            use(.wanLink, at: between)
+        default: break
+        }
+        var name: String?
+        if let nv = m["name"] {
+            let n = try ScenarioValues.identifier(nv, what: "link")
+            if let other = linkIndex[n].map({ scenario.links[$0] }) {
+                throw nv.error("link name '\(n)' is used twice (first at \(other.location))", fix: "give each link its own name")
             }
-            var name: String?
-            if let nv = m["name"] {
-                let n = try ScenarioValues.identifier(nv, what: "link")
-                if let other = linkIndex[n].map({ scenario.links[$0] }) {
-                    throw nv.error("link name '\(n)' is used twice (first at \(other.location))", fix: "give each link its own name")
-                }
-                name = n
-            }
-            let symmetric = try impairmentPatch(m, at: item)
-            var forward = symmetric.applied(to: .none), reverse = forward
-            if let f = m["forward"] {
-                use(.asymmetricLink, at: f)
-                forward = try impairmentPatch(f.mapping(allowed: Self.impairmentKeys), at: f).applied(to: forward)
-            }
-            if let r = m["reverse"] {
-                use(.asymmetricLink, at: r)
-                reverse = try impairmentPatch(r.mapping(allowed: Self.impairmentKeys), at: r).applied(to: reverse)
-            }
-            for (direction, impairments) in [("forward", forward), ("reverse", reverse)] where impairments.queue != nil && impairments.rate == nil {
-                let at = m["queue"] ?? m[direction] ?? item
-                throw at.error("queue has no effect without a rate (\(direction) direction)",
-                               fix: "add a rate (the queue holds frames waiting for it), e.g. rate: 10mbit")
-            }
-            var link = ScenarioLink(index: index, name: name, a: a, b: b, forward: forward, reverse: reverse, location: ScenarioLocation(item))
-            if let u = m["up"] {
-                link.initiallyUp = try u.bool()
-                if !link.initiallyUp { use(.linkInitiallyDown, at: u) }
-            }
-            if let name { linkIndex[name] = scenario.links.count }
-            scenario.links.append(link)
+            name = n
+        }
+        let symmetric = try impairmentPatch(m, at: item)
+        var forward = symmetric.applied(to: .none), reverse = forward
+        if let f = m["forward"] {
+            use(.asymmetricLink, at: f)
+            forward = try impairmentPatch(f.mapping(allowed: Self.impairmentKeys), at: f).applied(to: forward)
+        }
+        if let r = m["reverse"] {
+            use(.asymmetricLink, at: r)
+            reverse = try impairmentPatch(r.mapping(allowed: Self.impairmentKeys), at: r).applied(to: reverse)
+        }
+        for (direction, impairments) in [("forward", forward), ("reverse", reverse)] where impairments.queue != nil && impairments.rate == nil {
+            let at = m["queue"] ?? m[direction] ?? item
+            throw at.error("queue has no effect without a rate (\(direction) direction)",
+                           fix: "add a rate (the queue holds frames waiting for it), e.g. rate: 10mbit")
+        }
+        var link = ScenarioLink(index: index, name: name, a: a, b: b, forward: forward, reverse: reverse, location: ScenarioLocation(item))
+        if let u = m["up"] {
+            link.initiallyUp = try u.bool()
+            if !link.initiallyUp { use(.linkInitiallyDown, at: u) }
+        }
+        if let name { linkIndex[name] = scenario.links.count }
+        scenario.links.append(link)
     }
 
     func endpoint(_ v: YAMLValue) throws(ConfigError) -> LinkEndpoint {
@@ -532,28 +532,28 @@ struct ScenarioParser {
 
     /// Where `host` is plugged in, from its `attach:` and `links` (those that name it).
     private func settle(_ host: PendingHost, links: [ScenarioLink]) throws(ConfigError) -> HostNode {
-            if links.count > 1 {
-                throw links[1].location.error("links[\(links[1].index)]: host '\(host.name)' already has a link (\(links[0].displayName) at \(links[0].location)); a host has one NIC",
-                                              fix: "remove one of the links, or add another host")
+        if links.count > 1 {
+            throw links[1].location.error("links[\(links[1].index)]: host '\(host.name)' already has a link (\(links[0].displayName) at \(links[0].location)); a host has one NIC",
+                                          fix: "remove one of the links, or add another host")
+        }
+        var attachment = host.attach?.segment
+        if let link = links.first {
+            guard case .bridge(let far) = (link.a == .host(host.name) ? link.b : link.a) else {
+                throw link.location.error("links[\(link.index)]: '\(host.name)' is not linked to a bridge", fix: "link the host to a bridge segment")
             }
-            var attachment = host.attach?.segment
-            if let link = links.first {
-                guard case .bridge(let far) = (link.a == .host(host.name) ? link.b : link.a) else {
-                    throw link.location.error("links[\(link.index)]: '\(host.name)' is not linked to a bridge", fix: "link the host to a bridge segment")
-                }
-                if let given = host.attach, given.segment != far {
-                    throw link.location.error("links[\(link.index)]: plugs '\(host.name)' into \(far), but its attach: says \(given.segment) (\(given.value.file):\(given.value.line))",
-                                              fix: "make them agree, or drop attach: and let the link decide")
-                }
-                attachment = far
+            if let given = host.attach, given.segment != far {
+                throw link.location.error("links[\(link.index)]: plugs '\(host.name)' into \(far), but its attach: says \(given.segment) (\(given.value.file):\(given.value.line))",
+                                          fix: "make them agree, or drop attach: and let the link decide")
             }
-            guard let attachment else {
-                if nodesOfBrokenLinks.contains(host.name) { throw .followsFromEarlier }
-                throw host.value.error("host '\(host.name)' is not plugged into anything",
-                                       fix: "add attach: <bridge> (or <bridge>.<segment>), or a link between it and a bridge")
-            }
-            return HostNode(attachment: attachment, mac: host.mac, macIsExplicit: host.macIsExplicit,
-                            address: host.address, mtu: host.mtu)
+            attachment = far
+        }
+        guard let attachment else {
+            if nodesOfBrokenLinks.contains(host.name) { throw .followsFromEarlier }
+            throw host.value.error("host '\(host.name)' is not plugged into anything",
+                                   fix: "add attach: <bridge> (or <bridge>.<segment>), or a link between it and a bridge")
+        }
+        return HostNode(attachment: attachment, mac: host.mac, macIsExplicit: host.macIsExplicit,
+                        address: host.address, mtu: host.mtu)
     }
 
     func resolve(_ path: String) -> String {
@@ -573,20 +573,20 @@ struct ScenarioParser {
     var captureIndex: [String: Int] = [:]
 
     mutating func parseCapture(_ name: String, _ value: YAMLValue) throws(ConfigError) {
-            guard ScenarioValues.isIdentifier(name) else {
-                throw value.error("'\(name)' is not a valid capture name", fix: "use letters, digits, '-' and '_' only (it names the pcap file)")
-            }
-            let cm = try value.mapping(allowed: ["at", "filter"])
-            let atValue = try cm.required("at", example: "br0")
-            let link = try capturedLink(atValue)
-            let at: BridgeSegment
-            if let link { at = link.at } else { at = try segmentReference(atValue, role: "at") }
-            var filter: String?
-            if let f = cm["filter"] { filter = try compiledFilter(f) }
-            var capture = ScenarioCapture(name: name, at: at, filter: filter, location: ScenarioLocation(value))
-            capture.link = link.map { (index: $0.index, name: $0.name) }
-            captureIndex[name] = scenario.captures.count
-            scenario.captures.append(capture)
+        guard ScenarioValues.isIdentifier(name) else {
+            throw value.error("'\(name)' is not a valid capture name", fix: "use letters, digits, '-' and '_' only (it names the pcap file)")
+        }
+        let cm = try value.mapping(allowed: ["at", "filter"])
+        let atValue = try cm.required("at", example: "br0")
+        let link = try capturedLink(atValue)
+        let at: BridgeSegment
+        if let link { at = link.at } else { at = try segmentReference(atValue, role: "at") }
+        var filter: String?
+        if let f = cm["filter"] { filter = try compiledFilter(f) }
+        var capture = ScenarioCapture(name: name, at: at, filter: filter, location: ScenarioLocation(value))
+        capture.link = link.map { (index: $0.index, name: $0.name) }
+        captureIndex[name] = scenario.captures.count
+        scenario.captures.append(capture)
     }
 
     /// The filter text, after checking that libpcap compiles it.
@@ -632,48 +632,48 @@ struct ScenarioParser {
 
     /// Parses one timeline entry and appends it; returns its `after:` reference, if any.
     mutating func parseEntry(_ index: Int, _ item: YAMLValue) throws(ConfigError) -> (name: String, value: YAMLValue)? {
-            guard let doValue = ScenarioValues.peek(item, "do") else {
-                _ = try item.mapping(allowed: Self.commonEntryKeys + ActionKind.allCases.flatMap(Self.entryKeys))
-                throw item.error("missing required key 'do' in \(item.path)",
-                                 fix: "say what happens: do: \(ActionKind.allCases.map(\.rawValue).joined(separator: " | "))")
+        guard let doValue = ScenarioValues.peek(item, "do") else {
+            _ = try item.mapping(allowed: Self.commonEntryKeys + ActionKind.allCases.flatMap(Self.entryKeys))
+            throw item.error("missing required key 'do' in \(item.path)",
+                             fix: "say what happens: do: \(ActionKind.allCases.map(\.rawValue).joined(separator: " | "))")
+        }
+        let doText = try doValue.string()
+        guard let kind = ActionKind(rawValue: doText) else {
+            throw doValue.error("unknown action '\(doText)'", fix: "use one of: \(ActionKind.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        let m = try item.mapping(allowed: Self.commonEntryKeys + Self.entryKeys(kind))
+        var name: String?
+        if let a = m["as"] {
+            let n = try ScenarioValues.identifier(a, what: "action")
+            if let other = entryIndex[n].map({ scenario.timeline[$0] }) {
+                throw a.error("the name '\(n)' is used twice (first at \(other.location))", fix: "give each action its own as: name")
             }
-            let doText = try doValue.string()
-            guard let kind = ActionKind(rawValue: doText) else {
-                throw doValue.error("unknown action '\(doText)'", fix: "use one of: \(ActionKind.allCases.map(\.rawValue).joined(separator: ", "))")
+            name = n
+        }
+        let trigger: Trigger
+        var waitsFor: (name: String, value: YAMLValue)?
+        switch (m["at"], m["after"]) {
+        case (let at?, nil):
+            let t = try at.duration()
+            guard t < scenario.duration else {
+                throw at.error("at \(Format.duration(t)) is not before the end of the run (duration \(Format.duration(scenario.duration)))",
+                               fix: "move it earlier or lengthen duration:")
             }
-            let m = try item.mapping(allowed: Self.commonEntryKeys + Self.entryKeys(kind))
-            var name: String?
-            if let a = m["as"] {
-                let n = try ScenarioValues.identifier(a, what: "action")
-                if let other = entryIndex[n].map({ scenario.timeline[$0] }) {
-                    throw a.error("the name '\(n)' is used twice (first at \(other.location))", fix: "give each action its own as: name")
-                }
-                name = n
-            }
-            let trigger: Trigger
-            var waitsFor: (name: String, value: YAMLValue)?
-            switch (m["at"], m["after"]) {
-            case (let at?, nil):
-                let t = try at.duration()
-                guard t < scenario.duration else {
-                    throw at.error("at \(Format.duration(t)) is not before the end of the run (duration \(Format.duration(scenario.duration)))",
-                                   fix: "move it earlier or lengthen duration:")
-                }
-                trigger = .at(t)
-            case (nil, let after?):
-                let (entryName, delay) = try afterReference(after)
-                waitsFor = (entryName, after)
-                trigger = .after(entry: entryName, delay: delay)
-            case (.some, .some):
-                throw try m.required("after").error("both at: and after: given", fix: "keep one: at: 5s, or after: p1 + 2s")
-            case (nil, nil):
-                throw item.error("missing 'at' or 'after' in \(item.path)", fix: "add at: 5s, or after: <as-name> (+ delay)")
-            }
-            let action = try parseAction(kind, m, at: item)
-            if case .dhcp = action, trigger != .at(.zero) { use(.dhcpAfterStart, at: item) }
-            if let name { entryIndex[name] = scenario.timeline.count }
-            scenario.timeline.append(TimelineEntry(index: index, name: name, trigger: trigger, action: action, location: ScenarioLocation(item)))
-            return waitsFor
+            trigger = .at(t)
+        case (nil, let after?):
+            let (entryName, delay) = try afterReference(after)
+            waitsFor = (entryName, after)
+            trigger = .after(entry: entryName, delay: delay)
+        case (.some, .some):
+            throw try m.required("after").error("both at: and after: given", fix: "keep one: at: 5s, or after: p1 + 2s")
+        case (nil, nil):
+            throw item.error("missing 'at' or 'after' in \(item.path)", fix: "add at: 5s, or after: <as-name> (+ delay)")
+        }
+        let action = try parseAction(kind, m, at: item)
+        if case .dhcp = action, trigger != .at(.zero) { use(.dhcpAfterStart, at: item) }
+        if let name { entryIndex[name] = scenario.timeline.count }
+        scenario.timeline.append(TimelineEntry(index: index, name: name, trigger: trigger, action: action, location: ScenarioLocation(item)))
+        return waitsFor
     }
 
     /// Each `after:` names an entry that exists, and no chain of `after:` loops. Each chain is
@@ -923,27 +923,27 @@ struct ScenarioParser {
     }
 
     mutating func parseExpectation(_ index: Int, _ item: YAMLValue) throws(ConfigError) {
-            let hasAction = ScenarioValues.peek(item, "action") != nil
-            let hasDHCP = ScenarioValues.peek(item, "dhcp") != nil
-            let hasCapture = ScenarioValues.peek(item, "capture") != nil
-            let expectation: ScenarioExpectation
-            switch (hasAction, hasDHCP, hasCapture) {
-            case (true, false, _) where !hasCapture: expectation = try actionExpectation(index, item)
-            case (false, true, false): expectation = try dhcpExpectation(index, item)
-            case (false, false, true): expectation = try captureExpectation(index, item)
-            case (false, false, false):
-                if case .mapping = item.node {} else { _ = try item.mapping(allowed: ["action", "capture", "dhcp"]) }
-                throw item.error("an expectation needs action:, capture: or dhcp:",
-                                 fix: "e.g. { action: p1, received: { ge: 3 } } or { capture: lan, filter: \"arp\", count: { ge: 1 } }")
-            default:
-                throw item.error("an expectation checks one thing: give only one of action:, capture:, dhcp:", fix: "split it into separate items")
-            }
-            if let other = expectationIndex[expectation.name].map({ scenario.expectations[$0] }) {
-                let at = ScenarioValues.peek(item, "name") ?? item
-                throw at.error("expectation name '\(expectation.name)' is used twice (first at \(other.location))", fix: "give it its own name:")
-            }
-            expectationIndex[expectation.name] = scenario.expectations.count
-            scenario.expectations.append(expectation)
+        let hasAction = ScenarioValues.peek(item, "action") != nil
+        let hasDHCP = ScenarioValues.peek(item, "dhcp") != nil
+        let hasCapture = ScenarioValues.peek(item, "capture") != nil
+        let expectation: ScenarioExpectation
+        switch (hasAction, hasDHCP, hasCapture) {
+        case (true, false, _) where !hasCapture: expectation = try actionExpectation(index, item)
+        case (false, true, false): expectation = try dhcpExpectation(index, item)
+        case (false, false, true): expectation = try captureExpectation(index, item)
+        case (false, false, false):
+            if case .mapping = item.node {} else { _ = try item.mapping(allowed: ["action", "capture", "dhcp"]) }
+            throw item.error("an expectation needs action:, capture: or dhcp:",
+                             fix: "e.g. { action: p1, received: { ge: 3 } } or { capture: lan, filter: \"arp\", count: { ge: 1 } }")
+        default:
+            throw item.error("an expectation checks one thing: give only one of action:, capture:, dhcp:", fix: "split it into separate items")
+        }
+        if let other = expectationIndex[expectation.name].map({ scenario.expectations[$0] }) {
+            let at = ScenarioValues.peek(item, "name") ?? item
+            throw at.error("expectation name '\(expectation.name)' is used twice (first at \(other.location))", fix: "give it its own name:")
+        }
+        expectationIndex[expectation.name] = scenario.expectations.count
+        scenario.expectations.append(expectation)
     }
 
     mutating func actionExpectation(_ index: Int, _ item: YAMLValue) throws(ConfigError) -> ScenarioExpectation {
