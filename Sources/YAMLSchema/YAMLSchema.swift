@@ -67,24 +67,39 @@ public struct YAMLValue {
 
     // MARK: Shapes
 
-    /// This value as a mapping whose keys must all be in `allowed`.
+    /// This value as a mapping whose keys must all be in `allowed`; the first unknown or repeated key throws.
     public func mapping(allowed: [String]) throws(ConfigError) -> YAMLMapping {
+        var errors: [ConfigError] = []
+        let m = try mapping(allowed: allowed, recording: &errors)
+        if let first = errors.first { throw first }
+        return m
+    }
+
+    /// This value as a mapping whose keys must all be in `allowed`: an unknown or repeated key is
+    /// appended to `errors` and left out (so a reader can go on and report what else is wrong); a
+    /// value that is not a mapping, or a key that is not a plain name, throws. Linear in the number
+    /// of keys, however many are allowed (the nodes of a scenario allow every name written).
+    public func mapping(allowed: [String], recording errors: inout [ConfigError]) throws(ConfigError) -> YAMLMapping {
         guard case .mapping(let m) = node else {
             throw error("expected a mapping with keys \(allowed.joined(separator: ", ")), found \(kindName)")
         }
+        let allowedSet: Set<String>? = allowed.count > 16 ? Set(allowed) : nil
+        var seen: Set<String> = []
         var entries: [(key: String, keyValue: YAMLValue, value: YAMLValue)] = []
+        entries.reserveCapacity(m.count)
         for (k, v) in m {
             guard case .scalar(let ks) = k else {
                 throw YAMLValue(node: k, path: path, file: file).error("keys must be plain names")
             }
             let keyValue = YAMLValue(node: k, path: path, file: file)
-            guard allowed.contains(ks.string) else {
+            guard allowedSet?.contains(ks.string) ?? allowed.contains(ks.string) else {
                 let hint = didYouMean(ks.string, in: allowed)
-                throw keyValue.error("unknown key '\(ks.string)'",
-                                     fix: "\(hint)allowed here: \(allowed.joined(separator: ", "))")
+                errors.append(keyValue.error("unknown key '\(ks.string)'", fix: "\(hint)allowed here: \(allowed.joined(separator: ", "))"))
+                continue
             }
-            if entries.contains(where: { $0.key == ks.string }) {
-                throw keyValue.error("key '\(ks.string)' appears twice", fix: "keep one of them")
+            guard seen.insert(ks.string).inserted else {
+                errors.append(keyValue.error("key '\(ks.string)' appears twice", fix: "keep one of them"))
+                continue
             }
             let childPath = path.isEmpty ? ks.string : "\(path).\(ks.string)"
             entries.append((ks.string, keyValue, YAMLValue(node: v, path: childPath, file: file)))

@@ -11,7 +11,7 @@ import Tunnel
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Benchmarks, each beside a reference measured in the same run.",
-        subcommands: [BenchForward.self, BenchWireGuard.self, BenchTunnel.self, BenchSim.self],
+        subcommands: [BenchForward.self, BenchWireGuard.self, BenchTunnel.self, BenchSim.self, BenchLoad.self],
         defaultSubcommand: BenchForward.self)
 }
 
@@ -22,9 +22,9 @@ struct BenchForward: ParsableCommand {
         commandName: "forward",
         abstract: "Measure in-process forwarding (virtio → switch/router → virtio) against memcpy.",
         discussion: """
-        Two in-memory virtio guests on one bridge. Each round, guest A submits a batch of frames,
-        the bridge forwards them and guest B takes them. 'engine' columns time and count only the
-        bridge's own work; 'loop' columns include the simulated guests' work too. The memcpy
+        Two in-memory virtio guests on one bridge. Each round, guest A submits a batch of frames, \
+        the bridge forwards them and guest B takes them. 'engine' columns time and count only the \
+        bridge's own work; 'loop' columns include the simulated guests' work too. The memcpy \
         reference copies the same number of bytes per frame through a ring of buffers.
         """)
 
@@ -148,9 +148,9 @@ struct BenchWireGuard: ParsableCommand {
         commandName: "wireguard",
         abstract: "Measure WireGuard transport encrypt+decrypt in process against bare libsodium ChaCha20-Poly1305.",
         discussion: """
-        Two WireGuard devices with a session: one encrypts a packet in place (allowed-IPs lookup,
-        padding, header, counter, timers, ChaCha20-Poly1305), the other decrypts it in place (index,
-        replay window, tag, allowed-IPs source check). The reference is libsodium's
+        Two WireGuard devices with a session: one encrypts a packet in place (allowed-IPs lookup, \
+        padding, header, counter, timers, ChaCha20-Poly1305), the other decrypts it in place (index, \
+        replay window, tag, allowed-IPs source check). The reference is libsodium's \
         crypto_aead_chacha20poly1305_ietf_encrypt + _decrypt of the same sizes.
         """)
 
@@ -180,8 +180,8 @@ struct BenchTunnel: ParsableCommand {
         commandName: "tunnel",
         abstract: "Measure iperf3 TCP through sluice wg up ⇄ sluice wg up against wireguard-go ⇄ wireguard-go, by MTU.",
         discussion: """
-        Two network namespaces joined by a veth; for each MTU, a tunnel of each implementation is
-        built across it and iperf3 runs from side a to side b (and once over the bare veth).
+        Two network namespaces joined by a veth; for each MTU, a tunnel of each implementation is \
+        built across it and iperf3 runs from side a to side b (and once over the bare veth). \
         Needs root, iperf3, wireguard-go and wireguard-tools.
         """)
 
@@ -251,10 +251,10 @@ struct BenchSim: ParsableCommand {
         commandName: "sim",
         abstract: "Measure the simulator as topologies grow: events/s, simulated s per wall s, memory per node.",
         discussion: """
-        Each size parses the generated scenario, builds it, runs it and evaluates its expectations
-        (one per host: its 5 pings answered). 'wall s' covers all of that, 'events/s' the event
-        loop alone. The growth exponent is the log-log slope of wall time against hosts (1 is
-        linear). Memory per node is the growth of the peak resident set over the size, per host
+        Each size parses the generated scenario, builds it, runs it and evaluates its expectations \
+        (one per host: its 5 pings answered). 'wall s' covers all of that, 'events/s' the event \
+        loop alone. The growth exponent is the log-log slope of wall time against hosts (1 is \
+        linear). Memory per node is the growth of the peak resident set over the size, per host \
         (sizes run in increasing order). --write FILE writes the scenario for the largest size.
         """)
 

@@ -8,5 +8,6 @@ struct Sluice: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sluice",
         abstract: "A userspace network datapath for virtual machines, and a lab that runs it.",
+        version: SluiceVersion.current,
         subcommands: [BridgeCommand.self, VM.self, LabCommand.self, Replay.self, WG.self, Bench.self, Check.self])
 }

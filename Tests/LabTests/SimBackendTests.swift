@@ -199,7 +199,7 @@ expect:
     #expect(summary.loadErrors.first?.line == 3)
     #expect(summary.runs.count == 1)  // only the broken file, as an error; a.yml did not run
     #expect(lines.contains { $0.hasPrefix("\(dir)/s/b.yml:3:") })
-    #expect(lines.contains("1 scenario file(s) have errors; nothing was run"))
+    #expect(lines.contains("1 error(s) in 1 scenario file(s); nothing was run"))
     #expect(FileManager.default.fileExists(atPath: dir + "/r/junit.xml"))
 }
 

@@ -13,6 +13,8 @@ public enum ActionResult: Sendable {
     case replay(ReplayResult)
     /// An action without a result of its own (link-down/up, impair, release), done at `at`.
     case done(at: Instant)
+    /// Read back from a report's run.json (`sluice lab merge`): the start and summary only.
+    case recorded(RecordedActionResult)
 
     /// When the action started.
     public var startedAt: Instant {
@@ -23,6 +25,7 @@ public enum ActionResult: Sendable {
         case .tcp(let r): r.startedAt
         case .replay(let r): r.startedAt
         case .done(let at): at
+        case .recorded(let r): r.startedAt
         }
     }
 
@@ -64,6 +67,8 @@ public enum ActionResult: Sendable {
             return "\(r.frames) frames (\(r.bytes) bytes) replayed"
         case .done:
             return "done"
+        case .recorded(let r):
+            return r.summary
         }
     }
 }

@@ -211,7 +211,7 @@ public final class ExpectationEvaluator {
             }
         case .replay(let r):
             if metric == .frames { return .number(Double(r.frames)) }
-        case .done:
+        case .done, .recorded:
             break
         }
         return .missing("\(metric.rawValue) is not measured for this action")

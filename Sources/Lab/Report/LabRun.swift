@@ -108,3 +108,104 @@ public struct LabRun: Sendable {
     /// A name safe for file paths ("routed-ping-under-loss").
     public var slug: String { Markup.slug(scenarioName) }
 }
+
+// MARK: The run file
+
+/// What a report's run.json keeps of an action's result: its start and its one-line summary (the
+/// charts are not redrawn from it). `ActionResult.recorded` carries it when a run is read back.
+public struct RecordedActionResult: Sendable, Equatable, Codable {
+    public var startedAtNanoseconds: UInt64
+    public var summary: String
+    public var startedAt: Instant { Instant(nanoseconds: startedAtNanoseconds) }
+    public init(startedAt: Instant, summary: String) { startedAtNanoseconds = startedAt.nanoseconds; self.summary = summary }
+}
+
+/// LabRun in run.json: every field the reports print, in plain JSON (durations and instants as
+/// nanoseconds). Action results are kept as `RecordedActionResult`; capture paths are written as
+/// given and resolved by whoever reads the file (`LabRunFile.read`).
+extension LabRun: Codable {
+    private enum Keys: String, CodingKey {
+        case scenarioName, scenarioFile, description, seed, backend, status, statusReason
+        case simulatedNanoseconds, wallNanoseconds, outcomes, actions, counters, captures, log
+    }
+    private struct Location: Codable { var file: String; var line: Int; var column: Int }
+    private struct Frame: Codable { var capture: String; var index: Int; var timeNanoseconds: UInt64 }
+    private struct Outcome: Codable {
+        var name: String; var index: Int; var location: Location; var passed: Bool; var message: String; var frames: [Frame]
+    }
+    private struct Action: Codable {
+        var name: String; var kind: String; var node: String?; var description: String; var result: RecordedActionResult?
+    }
+    private struct Row: Codable { var name: String; var value: Int }
+    private struct Table: Codable { var title: String; var rows: [Row] }
+    private struct Capture: Codable { var name: String; var at: String; var filter: String?; var path: String; var frames: Int }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: Keys.self)
+        try c.encode(scenarioName, forKey: .scenarioName)
+        try c.encode(scenarioFile, forKey: .scenarioFile)
+        try c.encodeIfPresent(description, forKey: .description)
+        try c.encode(seed, forKey: .seed)
+        try c.encode(backend, forKey: .backend)
+        switch status {
+        case .completed: try c.encode("completed", forKey: .status)
+        case .skipped(let why): try c.encode("skipped", forKey: .status); try c.encode(why, forKey: .statusReason)
+        case .error(let why): try c.encode("error", forKey: .status); try c.encode(why, forKey: .statusReason)
+        }
+        try c.encode(simulatedDuration.nanosecondsClamped, forKey: .simulatedNanoseconds)
+        try c.encode(wallTime.nanosecondsClamped, forKey: .wallNanoseconds)
+        try c.encode(outcomes.map { o in
+            Outcome(name: o.name, index: o.index, location: Location(file: o.location.file, line: o.location.line, column: o.location.column),
+                    passed: o.passed, message: o.message,
+                    frames: o.frames.map { Frame(capture: $0.capture, index: $0.index, timeNanoseconds: $0.time.nanoseconds) })
+        }, forKey: .outcomes)
+        try c.encode(actions.map { a in
+            Action(name: a.name, kind: a.kind.rawValue, node: a.node, description: a.description,
+                   result: a.result.map { RecordedActionResult(startedAt: $0.startedAt, summary: $0.summary) })
+        }, forKey: .actions)
+        try c.encode(counters.map { Table(title: $0.title, rows: $0.rows.map { Row(name: $0.name, value: $0.value) }) }, forKey: .counters)
+        try c.encode(captures.map { Capture(name: $0.name, at: $0.at, filter: $0.filter, path: $0.path, frames: $0.frames) }, forKey: .captures)
+        try c.encode(log, forKey: .log)
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: Keys.self)
+        let status: RunStatus
+        switch try c.decode(String.self, forKey: .status) {
+        case "completed": status = .completed
+        case "skipped": status = .skipped(try c.decode(String.self, forKey: .statusReason))
+        case "error": status = .error(try c.decode(String.self, forKey: .statusReason))
+        case let other:
+            throw DecodingError.dataCorruptedError(forKey: .status, in: c, debugDescription: "unknown status '\(other)'")
+        }
+        var actions: [ActionReport] = []
+        for a in try c.decode([Action].self, forKey: .actions) {
+            guard let kind = ActionKind(rawValue: a.kind) else {
+                throw DecodingError.dataCorruptedError(forKey: .actions, in: c, debugDescription: "unknown action kind '\(a.kind)'")
+            }
+            actions.append(ActionReport(name: a.name, kind: kind, node: a.node, description: a.description,
+                                        result: a.result.map { ActionResult.recorded($0) }))
+        }
+        self.init(
+            scenarioName: try c.decode(String.self, forKey: .scenarioName),
+            scenarioFile: try c.decode(String.self, forKey: .scenarioFile),
+            description: try c.decodeIfPresent(String.self, forKey: .description),
+            seed: try c.decode(UInt64.self, forKey: .seed),
+            backend: try c.decode(String.self, forKey: .backend),
+            status: status,
+            simulatedDuration: .nanoseconds(try c.decode(Int64.self, forKey: .simulatedNanoseconds)),
+            wallTime: .nanoseconds(try c.decode(Int64.self, forKey: .wallNanoseconds)),
+            outcomes: try c.decode([Outcome].self, forKey: .outcomes).map { o in
+                ExpectationOutcome(name: o.name, index: o.index,
+                                   location: ScenarioLocation(file: o.location.file, line: o.location.line, column: o.location.column),
+                                   passed: o.passed, message: o.message,
+                                   frames: o.frames.map { FrameReference(capture: $0.capture, index: $0.index, time: Instant(nanoseconds: $0.timeNanoseconds)) })
+            },
+            actions: actions,
+            counters: try c.decode([Table].self, forKey: .counters).map { CounterTable(title: $0.title, rows: $0.rows.map { .init($0.name, $0.value) }) },
+            captures: try c.decode([Capture].self, forKey: .captures).map {
+                CaptureFile(name: $0.name, at: $0.at, filter: $0.filter, path: $0.path, frames: $0.frames)
+            },
+            log: try c.decode([String].self, forKey: .log))
+    }
+}

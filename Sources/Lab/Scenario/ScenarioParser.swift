@@ -5,28 +5,71 @@
 // may attach hosts), captures, the timeline (names, references, `after:` cycles), expectations
 // (references to actions and captures, metrics by action kind, filters compiled), and last the
 // capability check of every backend the file lists.
+//
+// Every error is reported, not just the first: each top-level field and each item (a node, link,
+// capture, timeline entry, expectation) is parsed on its own, and one that fails is recorded and
+// left out while the parser goes on (the first error of an item stops that item). The name of an
+// item left out is remembered as broken, and a later reference to it is not reported again: it
+// follows from the error already given (`ConfigError.followsFromEarlier`).
 import Capture
 import Engine
 import Foundation
 import Wire
 import YAMLSchema
 
+/// Every error found in one scenario file, in file order (line, then column; the first is the one
+/// `Scenario.load` and `Scenario.parse` throw).
+public struct ScenarioFileErrors: Error, Sendable, CustomStringConvertible {
+    /// Never empty.
+    public var errors: [ConfigError]
+    public var description: String { errors.map(\.description).joined(separator: "\n") }
+}
+
+extension ConfigError {
+    /// Stands for an error that follows from one already reported (a reference to a node, link,
+    /// capture or timeline entry that failed to parse); the parser drops it instead of reporting it.
+    static let followsFromEarlier = ConfigError(file: "", line: 0, column: 0, message: "(follows from an earlier error)")
+}
+
 extension Scenario {
-    /// Reads, parses and validates a scenario file.
+    /// Reads, parses and validates a scenario file; throws the first error (`loadAll` gives them all).
     public static func load(path: String) throws(ConfigError) -> Scenario {
-        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
-            throw ConfigError.unreadableFile(path)
+        switch loadAll(path: path) {
+        case .success(let s): return s
+        case .failure(let f): throw f.errors[0]
         }
-        return try parse(text, file: path)
     }
 
-    /// Parses and validates scenario text. `file` names it in errors; relative paths in it (bridge
-    /// configs, pcaps to replay) are resolved against `directory` (default: `file`'s directory).
+    /// Reads, parses and validates a scenario file, with every error it has.
+    public static func loadAll(path: String) -> Result<Scenario, ScenarioFileErrors> {
+        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
+            return .failure(ScenarioFileErrors(errors: [ConfigError.unreadableFile(path)]))
+        }
+        return parseAll(text, file: path)
+    }
+
+    /// Parses and validates scenario text; throws the first error (`parseAll` gives them all). `file`
+    /// names it in errors; relative paths in it (bridge configs, pcaps to replay) are resolved
+    /// against `directory` (default: `file`'s directory).
     public static func parse(_ text: String, file: String, directory: String? = nil) throws(ConfigError) -> Scenario {
-        let root = try YAMLValue.parse(text, file: file)
+        switch parseAll(text, file: file, directory: directory) {
+        case .success(let s): return s
+        case .failure(let f): throw f.errors[0]
+        }
+    }
+
+    /// Parses and validates scenario text, with every error it has (see the top of this file).
+    public static func parseAll(_ text: String, file: String, directory: String? = nil) -> Result<Scenario, ScenarioFileErrors> {
+        let root: YAMLValue
+        do { root = try YAMLValue.parse(text, file: file) } catch { return .failure(ScenarioFileErrors(errors: [error])) }
         let dir = directory ?? (file as NSString).deletingLastPathComponent
         var parser = ScenarioParser(file: file, directory: dir.isEmpty ? "." : dir, root: root)
-        return try parser.parse()
+        let scenario = parser.parse()
+        guard !parser.errors.isEmpty else { return .success(scenario) }
+        let inFileOrder = parser.errors.enumerated().sorted { a, b in
+            (a.element.line, a.element.column, a.offset) < (b.element.line, b.element.column, b.offset)
+        }.map(\.element)
+        return .failure(ScenarioFileErrors(errors: inFileOrder))
     }
 
     /// The scenario files under `paths`: files as given, directories searched (recursively) for
@@ -72,11 +115,26 @@ struct ScenarioParser {
     /// Indices into `bridges`, `hosts`, the timeline and the expectations by name: every lookup by
     /// name while parsing is a dictionary lookup, so a file with thousands of nodes or tens of
     /// thousands of entries loads in linear time.
-    private var bridgeIndex: [String: Int] = [:]
-    private var hostIndex: [String: Int] = [:]
+    var bridgeIndex: [String: Int] = [:]
+    var hostIndex: [String: Int] = [:]
     private var entryIndex: [String: Int] = [:]
     private var expectationIndex: [String: Int] = [:]
     private var nodeOrder: [String] = []
+    /// Every error found so far, in order (see the top of this file).
+    var errors: [ConfigError] = []
+    /// Names of items that failed to parse: nodes, links, captures, timeline entries. A reference
+    /// to one of them follows from the error already reported.
+    var brokenNodes: Set<String> = []
+    var brokenLinks: Set<String> = []
+    var brokenCaptures: Set<String> = []
+    var brokenEntries: Set<String> = []
+    /// Nodes named by a link that failed to parse (so "not linked" would follow from it).
+    var nodesOfBrokenLinks: Set<String> = []
+    /// Sections (links, captures, timeline) that are broken as a whole (not a list or mapping):
+    /// every reference into one follows from that error.
+    var brokenSections: Set<String> = []
+    /// How many links the file lists, parsed or not (links are referred to by position).
+    var linksWritten = 0
 
     static let topLevelKeys = ["name", "description", "seed", "duration", "backends", "nodes", "links", "captures", "timeline", "expect"]
     static let impairmentKeys = ["delay", "jitter", "loss", "duplicate", "reorder", "corrupt", "rate", "queue", "mtu"]
@@ -87,32 +145,47 @@ struct ScenarioParser {
         scenario = Scenario(file: file, name: stem, location: ScenarioLocation(root))
     }
 
-    mutating func parse() throws(ConfigError) -> Scenario {
-        let top = try root.mapping(allowed: Self.topLevelKeys)
-        if let v = top["name"] { scenario.name = try v.string() }
-        if let v = top["description"] { scenario.description = try v.string() }
-        if let v = top["seed"] {
-            let s = try v.scalar()
-            guard let seed = UInt64(s.replacingOccurrences(of: "_", with: "")) else {
-                throw v.error("'\(s)' is not a seed", fix: "write a whole number from 0 to 2^64-1, e.g. seed: 7")
-            }
-            scenario.seed = seed
-        }
-        if let v = top["duration"] {
-            scenario.duration = try v.duration()
-            guard scenario.duration > .zero else { throw v.error("the duration must be longer than zero", fix: "write e.g. duration: 30s") }
-        }
-        if let v = top["backends"] { scenario.backends = try parseBackends(v) }
+    /// Records `error` unless it follows from one already recorded.
+    mutating func record(_ error: ConfigError) {
+        if error != .followsFromEarlier { errors.append(error) }
+    }
 
-        let nodesValue = try top.required("nodes", example: "{ br0: { kind: bridge, config: { router: { ipv4: 10.0.0.1/24 } } } }")
-        try parseNodes(nodesValue)
-        if let v = top["links"] { try parseLinks(v) }
-        try checkWANsLinked()
-        try settleHosts()
-        if let v = top["captures"] { try parseCaptures(v) }
-        if let v = top["timeline"] { try parseTimeline(v) }
-        if let v = top["expect"] { try parseExpectations(v) }
-        try checkBackends()
+    /// Parses the file; `errors` holds what was wrong (the scenario is only valid when it is empty).
+    mutating func parse() -> Scenario {
+        let top: YAMLMapping
+        do { top = try root.mapping(allowed: Self.topLevelKeys, recording: &errors) } catch { record(error); return scenario }
+        do { if let v = top["name"] { scenario.name = try v.string() } } catch { record(error) }
+        do { if let v = top["description"] { scenario.description = try v.string() } } catch { record(error) }
+        do throws(ConfigError) {
+            if let v = top["seed"] {
+                let s = try v.scalar()
+                guard let seed = UInt64(s.replacingOccurrences(of: "_", with: "")) else {
+                    throw v.error("'\(s)' is not a seed", fix: "write a whole number from 0 to 2^64-1, e.g. seed: 7")
+                }
+                scenario.seed = seed
+            }
+        } catch { record(error) }
+        do throws(ConfigError) {
+            if let v = top["duration"] {
+                let d = try v.duration()
+                guard d > .zero else { throw v.error("the duration must be longer than zero", fix: "write e.g. duration: 30s") }
+                scenario.duration = d
+            }
+        } catch { record(error) }
+        do { if let v = top["backends"] { scenario.backends = try parseBackends(v) } } catch { record(error) }
+
+        // Without the nodes, every later section would only report references to nodes that are missing.
+        do {
+            let nodesValue = try top.required("nodes", example: "{ br0: { kind: bridge, config: { router: { ipv4: 10.0.0.1/24 } } } }")
+            try parseNodes(nodesValue)
+        } catch { record(error); return scenario }
+        do { if let v = top["links"] { try parseLinks(v) } } catch { record(error); brokenSections.insert("links") }
+        checkWANsLinked()
+        settleHosts()
+        do { if let v = top["captures"] { try parseCaptures(v) } } catch { record(error); brokenSections.insert("captures") }
+        do { if let v = top["timeline"] { try parseTimeline(v) } } catch { record(error); brokenSections.insert("timeline") }
+        do { if let v = top["expect"] { try parseExpectations(v) } } catch { record(error) }
+        checkBackends()
         return scenario
     }
 
@@ -135,13 +208,13 @@ struct ScenarioParser {
     }
 
     /// Every feature used must be honoured by every backend listed.
-    func checkBackends() throws(ConfigError) {
+    mutating func checkBackends() {
         for backend in scenario.backends {
             let capabilities = BackendCapabilities.of(backend)
             for use in scenario.features where !capabilities.supports(use.feature) {
                 let why = capabilities.reason(use.feature).map { " (\($0))" } ?? ""
-                throw use.location.error("\(use.field): the \(backend) backend cannot honour \(use.feature.rawValue)\(why)",
-                                         fix: "remove it, or take '\(backend)' out of backends:")
+                record(use.location.error("\(use.field): the \(backend) backend cannot honour \(use.feature.rawValue)\(why)",
+                                         fix: "remove it, or take '\(backend)' out of backends:"))
             }
         }
     }
@@ -153,30 +226,39 @@ struct ScenarioParser {
     // MARK: Nodes
 
     mutating func parseNodes(_ v: YAMLValue) throws(ConfigError) {
-        let m = try v.mapping(allowed: Self.nodeNames(of: v))
+        let m = try v.mapping(allowed: Self.nodeNames(of: v), recording: &errors)
         guard !m.keys.isEmpty else { throw v.error("no nodes", fix: "add at least a bridge and a host") }
         var kinds: [(name: String, kind: String, value: YAMLValue)] = []
         for (name, nodeValue) in m.values {
-            guard ScenarioValues.isIdentifier(name) else {
-                throw nodeValue.error("'\(name)' is not a valid node name", fix: "use letters, digits, '-' and '_' only (e.g. vm1, br0)")
-            }
-            guard let kindValue = ScenarioValues.peek(nodeValue, "kind") else {
-                if case .mapping = nodeValue.node {} else {
-                    throw nodeValue.error("expected a mapping describing the node, found \(Self.kindName(nodeValue))",
-                                          fix: "write e.g. \(name): { kind: host, attach: br0, address: dhcp }")
-                }
-                throw nodeValue.error("missing required key 'kind' in \(nodeValue.path)", fix: "add kind: bridge or kind: host")
-            }
-            nodeOrder.append(name)
-            let kind = try kindValue.string()
-            guard kind == "bridge" || kind == "host" else {
-                throw kindValue.error("unknown node kind '\(kind)'", fix: "use kind: bridge (a Sluice engine) or kind: host")
-            }
-            kinds.append((name, kind, nodeValue))
+            do { kinds.append(try nodeKind(name, nodeValue)) } catch { record(error); brokenNodes.insert(name) }
         }
         // Bridges first: a host may attach to a bridge written after it.
-        for (name, kind, value) in kinds where kind == "bridge" { try parseBridge(name: name, value) }
-        for (name, kind, value) in kinds where kind == "host" { try parseHost(name: name, value) }
+        for (name, kind, value) in kinds where kind == "bridge" {
+            do { try parseBridge(name: name, value) } catch { record(error); brokenNodes.insert(name) }
+        }
+        for (name, kind, value) in kinds where kind == "host" {
+            do { try parseHost(name: name, value) } catch { record(error); brokenNodes.insert(name) }
+        }
+    }
+
+    /// A node's name checked and its kind read.
+    mutating func nodeKind(_ name: String, _ nodeValue: YAMLValue) throws(ConfigError) -> (name: String, kind: String, value: YAMLValue) {
+        guard ScenarioValues.isIdentifier(name) else {
+            throw nodeValue.error("'\(name)' is not a valid node name", fix: "use letters, digits, '-' and '_' only (e.g. vm1, br0)")
+        }
+        guard let kindValue = ScenarioValues.peek(nodeValue, "kind") else {
+            if case .mapping = nodeValue.node {} else {
+                throw nodeValue.error("expected a mapping describing the node, found \(Self.kindName(nodeValue))",
+                                      fix: "write e.g. \(name): { kind: host, attach: br0, address: dhcp }")
+            }
+            throw nodeValue.error("missing required key 'kind' in \(nodeValue.path)", fix: "add kind: bridge or kind: host")
+        }
+        nodeOrder.append(name)
+        let kind = try kindValue.string()
+        guard kind == "bridge" || kind == "host" else {
+            throw kindValue.error("unknown node kind '\(kind)'", fix: "use kind: bridge (a Sluice engine) or kind: host")
+        }
+        return (name, kind, nodeValue)
     }
 
     /// Every key of the nodes mapping is allowed (they are names); duplicates are still caught.
@@ -262,6 +344,7 @@ struct ScenarioParser {
         let parts = s.split(separator: ".", maxSplits: 1).map(String.init)
         let bridgeName = parts.first ?? ""
         guard let bridge = bridgeIndex[bridgeName].map({ bridges[$0] }) else {
+            if brokenNodes.contains(bridgeName) { throw .followsFromEarlier }
             if nodeOrder.contains(bridgeName) || (hostIndex[bridgeName] != nil) {
                 throw v.error("\(role): '\(bridgeName)' is a host, not a bridge", fix: "name a bridge node: \(bridgeList())")
             }
@@ -288,62 +371,80 @@ struct ScenarioParser {
     // MARK: Links
 
     mutating func parseLinks(_ v: YAMLValue) throws(ConfigError) {
-        for (index, item) in try v.list().enumerated() {
-            let m = try item.mapping(allowed: ["between", "name", "up", "forward", "reverse"] + Self.impairmentKeys)
-            let between = try m.required("between", example: "[vm1, br0]")
-            let ends = try between.list()
-            guard ends.count == 2 else {
-                throw between.error("a link has two ends, found \(ends.count)", fix: "write between: [vm1, br0] or between: [br0.lan, br1.lan]")
-            }
-            let a = try endpoint(ends[0]), b = try endpoint(ends[1])
-            switch (a, b) {
-            case (.host, .host):
-                throw between.error("a link between two hosts", fix: "connect each host to a bridge; hosts reach each other through it")
-            case (.bridge(let x), .bridge(let y)):
-                guard x.bridge != y.bridge else {
-                    throw between.error("a link from bridge '\(x.bridge)' to itself", fix: "its router already joins its segments; link two different bridges")
+        let items = try v.list()
+        linksWritten = items.count
+        for (index, item) in items.enumerated() {
+            do { try parseLink(index, item) } catch {
+                record(error)
+                brokenLinks.insert(String(index))
+                if let n = ScenarioValues.peek(item, "name"), let name = try? n.string() { brokenLinks.insert(name) }
+                if let b = ScenarioValues.peek(item, "between"), case .sequence(let ends) = b.node {
+                    for case .scalar(let end) in ends { nodesOfBrokenLinks.insert(String(end.string.split(separator: ".").first ?? "")) }
                 }
-                use(.bridgeToBridgeLink, at: between)
-            case (.wan, _), (_, .wan):
-                try checkWANLink(a, b, at: between)
-                use(.wanLink, at: between)
-            default: break
             }
-            var name: String?
-            if let nv = m["name"] {
-                let n = try ScenarioValues.identifier(nv, what: "link")
-                if let other = scenario.links.first(where: { $0.name == n }) {
-                    throw nv.error("link name '\(n)' is used twice (first at \(other.location))", fix: "give each link its own name")
-                }
-                name = n
-            }
-            let symmetric = try impairmentPatch(m, at: item)
-            var forward = symmetric.applied(to: .none), reverse = forward
-            if let f = m["forward"] {
-                use(.asymmetricLink, at: f)
-                forward = try impairmentPatch(f.mapping(allowed: Self.impairmentKeys), at: f).applied(to: forward)
-            }
-            if let r = m["reverse"] {
-                use(.asymmetricLink, at: r)
-                reverse = try impairmentPatch(r.mapping(allowed: Self.impairmentKeys), at: r).applied(to: reverse)
-            }
-            for (direction, impairments) in [("forward", forward), ("reverse", reverse)] where impairments.queue != nil && impairments.rate == nil {
-                let at = m["queue"] ?? m[direction] ?? item
-                throw at.error("queue has no effect without a rate (\(direction) direction)",
-                               fix: "add a rate (the queue holds frames waiting for it), e.g. rate: 10mbit")
-            }
-            var link = ScenarioLink(index: index, name: name, a: a, b: b, forward: forward, reverse: reverse, location: ScenarioLocation(item))
-            if let u = m["up"] {
-                link.initiallyUp = try u.bool()
-                if !link.initiallyUp { use(.linkInitiallyDown, at: u) }
-            }
-            scenario.links.append(link)
         }
+    }
+
+    /// Link names in use, to their links' positions in `scenario.links`.
+    var linkIndex: [String: Int] = [:]
+
+    mutating func parseLink(_ index: Int, _ item: YAMLValue) throws(ConfigError) {
+        let m = try item.mapping(allowed: ["between", "name", "up", "forward", "reverse"] + Self.impairmentKeys)
+        let between = try m.required("between", example: "[vm1, br0]")
+        let ends = try between.list()
+        guard ends.count == 2 else {
+            throw between.error("a link has two ends, found \(ends.count)", fix: "write between: [vm1, br0] or between: [br0.lan, br1.lan]")
+        }
+        let a = try endpoint(ends[0]), b = try endpoint(ends[1])
+        switch (a, b) {
+        case (.host, .host):
+            throw between.error("a link between two hosts", fix: "connect each host to a bridge; hosts reach each other through it")
+        case (.bridge(let x), .bridge(let y)):
+            guard x.bridge != y.bridge else {
+                throw between.error("a link from bridge '\(x.bridge)' to itself", fix: "its router already joins its segments; link two different bridges")
+            }
+            use(.bridgeToBridgeLink, at: between)
+        case (.wan, _), (_, .wan):
+            try checkWANLink(a, b, at: between)
+            use(.wanLink, at: between)
+        default: break
+        }
+        var name: String?
+        if let nv = m["name"] {
+            let n = try ScenarioValues.identifier(nv, what: "link")
+            if let other = linkIndex[n].map({ scenario.links[$0] }) {
+                throw nv.error("link name '\(n)' is used twice (first at \(other.location))", fix: "give each link its own name")
+            }
+            name = n
+        }
+        let symmetric = try impairmentPatch(m, at: item)
+        var forward = symmetric.applied(to: .none), reverse = forward
+        if let f = m["forward"] {
+            use(.asymmetricLink, at: f)
+            forward = try impairmentPatch(f.mapping(allowed: Self.impairmentKeys), at: f).applied(to: forward)
+        }
+        if let r = m["reverse"] {
+            use(.asymmetricLink, at: r)
+            reverse = try impairmentPatch(r.mapping(allowed: Self.impairmentKeys), at: r).applied(to: reverse)
+        }
+        for (direction, impairments) in [("forward", forward), ("reverse", reverse)] where impairments.queue != nil && impairments.rate == nil {
+            let at = m["queue"] ?? m[direction] ?? item
+            throw at.error("queue has no effect without a rate (\(direction) direction)",
+                           fix: "add a rate (the queue holds frames waiting for it), e.g. rate: 10mbit")
+        }
+        var link = ScenarioLink(index: index, name: name, a: a, b: b, forward: forward, reverse: reverse, location: ScenarioLocation(item))
+        if let u = m["up"] {
+            link.initiallyUp = try u.bool()
+            if !link.initiallyUp { use(.linkInitiallyDown, at: u) }
+        }
+        if let name { linkIndex[name] = scenario.links.count }
+        scenario.links.append(link)
     }
 
     func endpoint(_ v: YAMLValue) throws(ConfigError) -> LinkEndpoint {
         let s = try v.string()
         let nodeName = String(s.split(separator: ".", maxSplits: 1).first ?? "")
+        if brokenNodes.contains(nodeName) { throw .followsFromEarlier }
         if (hostIndex[nodeName] != nil) {
             guard !s.contains(".") else {
                 throw v.error("'\(s)': a host has one NIC and no segments", fix: "write just '\(nodeName)'")
@@ -392,29 +493,18 @@ struct ScenarioParser {
     }
 
     /// Settles each host's attachment from `attach:` and the links, and makes the nodes.
-    mutating func settleHosts() throws(ConfigError) {
+    mutating func settleHosts() {
         var settled: [String: HostNode] = [:]  // looked up by name only
+        var linksOfHost: [String: [ScenarioLink]] = [:]  // one pass over the links, not one per host
+        for link in scenario.links {
+            if case .host(let h) = link.a { linksOfHost[h, default: []].append(link) }
+            if case .host(let h) = link.b { linksOfHost[h, default: []].append(link) }
+        }
         for host in hosts {
-            let links = scenario.links.filter { $0.a == .host(host.name) || $0.b == .host(host.name) }
-            if links.count > 1 {
-                throw links[1].location.error("links[\(links[1].index)]: host '\(host.name)' already has a link (\(links[0].displayName) at \(links[0].location)); a host has one NIC",
-                                              fix: "remove one of the links, or add another host")
+            do { settled[host.name] = try settle(host, links: linksOfHost[host.name] ?? []) } catch {
+                record(error)
+                brokenNodes.insert(host.name)
             }
-            var attachment = host.attach?.segment
-            if let link = links.first {
-                guard case .bridge(let far) = (link.a == .host(host.name) ? link.b : link.a) else { continue }
-                if let given = host.attach, given.segment != far {
-                    throw link.location.error("links[\(link.index)]: plugs '\(host.name)' into \(far), but its attach: says \(given.segment) (\(given.value.file):\(given.value.line))",
-                                              fix: "make them agree, or drop attach: and let the link decide")
-                }
-                attachment = far
-            }
-            guard let attachment else {
-                throw host.value.error("host '\(host.name)' is not plugged into anything",
-                                       fix: "add attach: <bridge> (or <bridge>.<segment>), or a link between it and a bridge")
-            }
-            settled[host.name] = HostNode(attachment: attachment, mac: host.mac, macIsExplicit: host.macIsExplicit,
-                                          address: host.address, mtu: host.mtu)
         }
         // MACs must be unique: hosts among themselves and against the routers' interfaces.
         var seen: [MACAddress: String] = [:]  // the first owner of each
@@ -422,21 +512,48 @@ struct ScenarioParser {
             for i in bridge.config.router?.interfaces ?? [] where seen[i.mac] == nil { seen[i.mac] = "\(bridge.name).\(i.name)'s router" }
         }
         for host in hosts {
-            let mac = settled[host.name]!.mac
+            guard let mac = settled[host.name]?.mac else { continue }
             if let clash = seen[mac].map({ (mac, $0) }) {
                 let at = ScenarioValues.peek(host.value, "mac") ?? host.value
-                throw at.error("MAC \(mac) of '\(host.name)' is also \(clash.1)'s",
-                               fix: host.macIsExplicit ? "give '\(host.name)' another mac:" : "set mac: explicitly on one of them")
+                record(at.error("MAC \(mac) of '\(host.name)' is also \(clash.1)'s",
+                                fix: host.macIsExplicit ? "give '\(host.name)' another mac:" : "set mac: explicitly on one of them"))
+                continue
             }
             seen[mac] = host.name
         }
         for name in nodeOrder {
             if let b = bridgeIndex[name].map({ bridges[$0] }) {
                 scenario.nodes.append(ScenarioNode(name: name, kind: .bridge(b.config), location: ScenarioLocation(b.value)))
-            } else if let h = hostIndex[name].map({ hosts[$0] }) {
-                scenario.nodes.append(ScenarioNode(name: name, kind: .host(settled[name]!), location: ScenarioLocation(h.value)))
+            } else if let h = hostIndex[name].map({ hosts[$0] }), let node = settled[name] {
+                scenario.nodes.append(ScenarioNode(name: name, kind: .host(node), location: ScenarioLocation(h.value)))
             }
         }
+    }
+
+    /// Where `host` is plugged in, from its `attach:` and `links` (those that name it).
+    private func settle(_ host: PendingHost, links: [ScenarioLink]) throws(ConfigError) -> HostNode {
+        if links.count > 1 {
+            throw links[1].location.error("links[\(links[1].index)]: host '\(host.name)' already has a link (\(links[0].displayName) at \(links[0].location)); a host has one NIC",
+                                          fix: "remove one of the links, or add another host")
+        }
+        var attachment = host.attach?.segment
+        if let link = links.first {
+            guard case .bridge(let far) = (link.a == .host(host.name) ? link.b : link.a) else {
+                throw link.location.error("links[\(link.index)]: '\(host.name)' is not linked to a bridge", fix: "link the host to a bridge segment")
+            }
+            if let given = host.attach, given.segment != far {
+                throw link.location.error("links[\(link.index)]: plugs '\(host.name)' into \(far), but its attach: says \(given.segment) (\(given.value.file):\(given.value.line))",
+                                          fix: "make them agree, or drop attach: and let the link decide")
+            }
+            attachment = far
+        }
+        guard let attachment else {
+            if nodesOfBrokenLinks.contains(host.name) { throw .followsFromEarlier }
+            throw host.value.error("host '\(host.name)' is not plugged into anything",
+                                   fix: "add attach: <bridge> (or <bridge>.<segment>), or a link between it and a bridge")
+        }
+        return HostNode(attachment: attachment, mac: host.mac, macIsExplicit: host.macIsExplicit,
+                        address: host.address, mtu: host.mtu)
     }
 
     func resolve(_ path: String) -> String {
@@ -446,23 +563,31 @@ struct ScenarioParser {
     // MARK: Captures
 
     mutating func parseCaptures(_ v: YAMLValue) throws(ConfigError) {
-        let m = try v.mapping(allowed: Self.nodeNames(of: v))
+        let m = try v.mapping(allowed: Self.nodeNames(of: v), recording: &errors)
         for (name, value) in m.values {
-            guard ScenarioValues.isIdentifier(name) else {
-                throw value.error("'\(name)' is not a valid capture name", fix: "use letters, digits, '-' and '_' only (it names the pcap file)")
-            }
-            let cm = try value.mapping(allowed: ["at", "filter", "ladder"])
-            let atValue = try cm.required("at", example: "br0")
-            let link = try capturedLink(atValue)
-            let at: BridgeSegment
-            if let link { at = scenario.links[link.index].a.segment } else { at = try segmentReference(atValue, role: "at") }
-            var filter: String?
-            if let f = cm["filter"] { filter = try compiledFilter(f) }
-            var capture = ScenarioCapture(name: name, at: at, filter: filter, location: ScenarioLocation(value))
-            capture.link = link
-            if let l = cm["ladder"] { capture.ladder = try LadderRequest(parsing: l) }
-            scenario.captures.append(capture)
+            do { try parseCapture(name, value) } catch { record(error); brokenCaptures.insert(name) }
         }
+    }
+
+    /// Capture names in use, to their positions in `scenario.captures`.
+    var captureIndex: [String: Int] = [:]
+
+    mutating func parseCapture(_ name: String, _ value: YAMLValue) throws(ConfigError) {
+        guard ScenarioValues.isIdentifier(name) else {
+            throw value.error("'\(name)' is not a valid capture name", fix: "use letters, digits, '-' and '_' only (it names the pcap file)")
+        }
+        let cm = try value.mapping(allowed: ["at", "filter", "ladder"])
+        let atValue = try cm.required("at", example: "br0")
+        let link = try capturedLink(atValue)
+        let at: BridgeSegment
+        if let link { at = link.at } else { at = try segmentReference(atValue, role: "at") }
+        var filter: String?
+        if let f = cm["filter"] { filter = try compiledFilter(f) }
+        var capture = ScenarioCapture(name: name, at: at, filter: filter, location: ScenarioLocation(value))
+        capture.link = link.map { (index: $0.index, name: $0.name) }
+        if let l = cm["ladder"] { capture.ladder = try LadderRequest(parsing: l) }
+        captureIndex[name] = scenario.captures.count
+        scenario.captures.append(capture)
     }
 
     /// The filter text, after checking that libpcap compiles it.
@@ -493,66 +618,100 @@ struct ScenarioParser {
     }
 
     mutating func parseTimeline(_ v: YAMLValue) throws(ConfigError) {
+        // `entry`: the position in `scenario.timeline` of the entry that waits.
         var afterReferences: [(entry: Int, name: String, value: YAMLValue)] = []
         for (index, item) in try v.list().enumerated() {
-            guard let doValue = ScenarioValues.peek(item, "do") else {
-                _ = try item.mapping(allowed: Self.commonEntryKeys + ActionKind.allCases.flatMap(Self.entryKeys))
-                throw item.error("missing required key 'do' in \(item.path)",
-                                 fix: "say what happens: do: \(ActionKind.allCases.map(\.rawValue).joined(separator: " | "))")
+            do {
+                if let after = try parseEntry(index, item) { afterReferences.append((scenario.timeline.count - 1, after.name, after.value)) }
+            } catch {
+                record(error)
+                if let a = ScenarioValues.peek(item, "as"), let name = try? a.string() { brokenEntries.insert(name) }
             }
-            let doText = try doValue.string()
-            guard let kind = ActionKind(rawValue: doText) else {
-                throw doValue.error("unknown action '\(doText)'", fix: "use one of: \(ActionKind.allCases.map(\.rawValue).joined(separator: ", "))")
-            }
-            let m = try item.mapping(allowed: Self.commonEntryKeys + Self.entryKeys(kind))
-            var name: String?
-            if let a = m["as"] {
-                let n = try ScenarioValues.identifier(a, what: "action")
-                if let other = entryIndex[n].map({ scenario.timeline[$0] }) {
-                    throw a.error("the name '\(n)' is used twice (first at \(other.location))", fix: "give each action its own as: name")
-                }
-                name = n
-            }
-            let trigger: Trigger
-            switch (m["at"], m["after"]) {
-            case (let at?, nil):
-                let t = try at.duration()
-                guard t < scenario.duration else {
-                    throw at.error("at \(Format.duration(t)) is not before the end of the run (duration \(Format.duration(scenario.duration)))",
-                                   fix: "move it earlier or lengthen duration:")
-                }
-                trigger = .at(t)
-            case (nil, let after?):
-                let (entryName, delay) = try afterReference(after)
-                afterReferences.append((index, entryName, after))
-                trigger = .after(entry: entryName, delay: delay)
-            case (.some, .some):
-                throw try m.required("after").error("both at: and after: given", fix: "keep one: at: 5s, or after: p1 + 2s")
-            case (nil, nil):
-                throw item.error("missing 'at' or 'after' in \(item.path)", fix: "add at: 5s, or after: <as-name> (+ delay)")
-            }
-            let action = try parseAction(kind, m, at: item)
-            if case .dhcp = action, trigger != .at(.zero) { use(.dhcpAfterStart, at: item) }
-            if let name { entryIndex[name] = index }
-            scenario.timeline.append(TimelineEntry(index: index, name: name, trigger: trigger, action: action, location: ScenarioLocation(item)))
         }
-        // `after:` names an entry that exists, is not itself, and no chain of `after:` loops.
-        for ref in afterReferences {
-            guard let target = entryIndex[ref.name].map({ scenario.timeline[$0] }) else {
+        checkAfterReferences(afterReferences)
+    }
+
+    /// Parses one timeline entry and appends it; returns its `after:` reference, if any.
+    mutating func parseEntry(_ index: Int, _ item: YAMLValue) throws(ConfigError) -> (name: String, value: YAMLValue)? {
+        guard let doValue = ScenarioValues.peek(item, "do") else {
+            _ = try item.mapping(allowed: Self.commonEntryKeys + ActionKind.allCases.flatMap(Self.entryKeys))
+            throw item.error("missing required key 'do' in \(item.path)",
+                             fix: "say what happens: do: \(ActionKind.allCases.map(\.rawValue).joined(separator: " | "))")
+        }
+        let doText = try doValue.string()
+        guard let kind = ActionKind(rawValue: doText) else {
+            throw doValue.error("unknown action '\(doText)'", fix: "use one of: \(ActionKind.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        let m = try item.mapping(allowed: Self.commonEntryKeys + Self.entryKeys(kind))
+        var name: String?
+        if let a = m["as"] {
+            let n = try ScenarioValues.identifier(a, what: "action")
+            if let other = entryIndex[n].map({ scenario.timeline[$0] }) {
+                throw a.error("the name '\(n)' is used twice (first at \(other.location))", fix: "give each action its own as: name")
+            }
+            name = n
+        }
+        let trigger: Trigger
+        var waitsFor: (name: String, value: YAMLValue)?
+        switch (m["at"], m["after"]) {
+        case (let at?, nil):
+            let t = try at.duration()
+            guard t < scenario.duration else {
+                throw at.error("at \(Format.duration(t)) is not before the end of the run (duration \(Format.duration(scenario.duration)))",
+                               fix: "move it earlier or lengthen duration:")
+            }
+            trigger = .at(t)
+        case (nil, let after?):
+            let (entryName, delay) = try afterReference(after)
+            waitsFor = (entryName, after)
+            trigger = .after(entry: entryName, delay: delay)
+        case (.some, .some):
+            throw try m.required("after").error("both at: and after: given", fix: "keep one: at: 5s, or after: p1 + 2s")
+        case (nil, nil):
+            throw item.error("missing 'at' or 'after' in \(item.path)", fix: "add at: 5s, or after: <as-name> (+ delay)")
+        }
+        let action = try parseAction(kind, m, at: item)
+        if case .dhcp = action, trigger != .at(.zero) { use(.dhcpAfterStart, at: item) }
+        if let name { entryIndex[name] = scenario.timeline.count }
+        scenario.timeline.append(TimelineEntry(index: index, name: name, trigger: trigger, action: action, location: ScenarioLocation(item)))
+        return waitsFor
+    }
+
+    /// Each `after:` names an entry that exists, and no chain of `after:` loops. Each chain is
+    /// walked once (an entry already known to reach an `at:` ends the walk), so a long chain of
+    /// `after:` loads in linear time; a loop is reported once, at the first entry on it in file order.
+    mutating func checkAfterReferences(_ refs: [(entry: Int, name: String, value: YAMLValue)]) {
+        var afterValue: [Int: YAMLValue] = [:]  // by position in the timeline
+        var resolved: [(entry: Int, target: Int)] = []
+        for ref in refs {
+            afterValue[ref.entry] = ref.value
+            guard let target = entryIndex[ref.name] else {
+                if brokenEntries.contains(ref.name) { continue }  // follows from that entry's error
                 let names = scenario.timeline.compactMap(\.name)
-                throw ref.value.error("after: no timeline entry is named '\(ref.name)'",
-                                      fix: names.isEmpty ? "name the entry to wait for with as: <name>" : "use one of: \(names.joined(separator: ", "))")
+                record(ref.value.error("after: no timeline entry is named '\(ref.name)'",
+                                       fix: names.isEmpty ? "name the entry to wait for with as: <name>" : "use one of: \(names.joined(separator: ", "))"))
+                continue
             }
-            var chain = [scenario.timeline[ref.entry].displayName]
-            var current: TimelineEntry? = target
-            while let c = current {
-                chain.append(c.displayName)
-                if c.index == ref.entry {
-                    throw ref.value.error("after: waits on itself (\(chain.joined(separator: " → ")))", fix: "start one of these entries with at: instead")
+            resolved.append((ref.entry, target))
+        }
+        var next: [Int: Int] = [:]
+        for r in resolved { next[r.entry] = r.target }
+        var state: [Int: Bool] = [:]  // false: on the walk under way; true: settled
+        for r in resolved where state[r.entry] == nil {
+            var path: [Int] = []
+            var position: Int? = r.entry
+            while let p = position, state[p] != true {
+                if state[p] == false {
+                    let loop = path[path.firstIndex(of: p)!...] + [p]
+                    let chain = loop.map { scenario.timeline[$0].displayName }.joined(separator: " → ")
+                    record(afterValue[p]!.error("after: waits on itself (\(chain))", fix: "start one of these entries with at: instead"))
+                    break
                 }
-                guard case .after(let next, _) = c.trigger else { break }
-                current = entryIndex[next].map { scenario.timeline[$0] }
+                state[p] = false
+                path.append(p)
+                position = next[p]
             }
+            for p in path { state[p] = true }
         }
     }
 
@@ -669,6 +828,7 @@ struct ScenarioParser {
     func hostReference(_ v: YAMLValue, for kind: ActionKind) throws(ConfigError) -> String {
         let n = try v.string()
         if (hostIndex[n] != nil) { return n }
+        if brokenNodes.contains(n) { throw .followsFromEarlier }
         if (bridgeIndex[n] != nil) {
             throw v.error("'\(n)' is a bridge; \(kind.rawValue) runs on a host", fix: "name a host: \(hosts.map(\.name).joined(separator: ", "))")
         }
@@ -721,6 +881,7 @@ struct ScenarioParser {
         if let a = IPv4Address(s) { return .address(a) }
         let parts = s.split(separator: ".", maxSplits: 1).map(String.init)
         let n = parts.first ?? ""
+        if brokenNodes.contains(n) { throw .followsFromEarlier }
         if (hostIndex[n] != nil) {
             guard parts.count == 1 else { throw v.error("'\(s)': a host has no segments", fix: "write just '\(n)'") }
             return .node(n, segment: nil)
@@ -739,15 +900,16 @@ struct ScenarioParser {
     /// A link by index in links: or by name.
     func linkReference(_ v: YAMLValue) throws(ConfigError) -> Int {
         let s = try v.string()
+        if brokenLinks.contains(s) || brokenSections.contains("links") { throw .followsFromEarlier }
         let names = scenario.links.compactMap(\.name)
         if let i = Int(s) {
-            guard scenario.links.indices.contains(i) else {
-                throw v.error("no link \(i): the file has \(scenario.links.count) link(s)",
-                              fix: scenario.links.isEmpty ? "add the link under links:" : "use an index from 0 to \(scenario.links.count - 1)" + (names.isEmpty ? "" : " or a name: \(names.joined(separator: ", "))"))
+            guard (0..<linksWritten).contains(i) else {
+                throw v.error("no link \(i): the file has \(linksWritten) link(s)",
+                              fix: linksWritten == 0 ? "add the link under links:" : "use an index from 0 to \(linksWritten - 1)" + (names.isEmpty ? "" : " or a name: \(names.joined(separator: ", "))"))
             }
             return i
         }
-        guard let link = scenario.links.first(where: { $0.name == s }) else {
+        guard let link = linkIndex[s].map({ scenario.links[$0] }) else {
             throw v.error("no link named '\(s)'", fix: names.isEmpty ? "name the link with name: \(s) under links:, or use its index" : "use one of: \(names.joined(separator: ", ")), or an index")
         }
         return link.index
@@ -757,34 +919,39 @@ struct ScenarioParser {
 
     mutating func parseExpectations(_ v: YAMLValue) throws(ConfigError) {
         for (index, item) in try v.list().enumerated() {
-            let hasAction = ScenarioValues.peek(item, "action") != nil
-            let hasDHCP = ScenarioValues.peek(item, "dhcp") != nil
-            let hasCapture = ScenarioValues.peek(item, "capture") != nil
-            let expectation: ScenarioExpectation
-            switch (hasAction, hasDHCP, hasCapture) {
-            case (true, false, _) where !hasCapture: expectation = try actionExpectation(index, item)
-            case (false, true, false): expectation = try dhcpExpectation(index, item)
-            case (false, false, true): expectation = try captureExpectation(index, item)
-            case (false, false, false):
-                if case .mapping = item.node {} else { _ = try item.mapping(allowed: ["action", "capture", "dhcp"]) }
-                throw item.error("an expectation needs action:, capture: or dhcp:",
-                                 fix: "e.g. { action: p1, received: { ge: 3 } } or { capture: lan, filter: \"arp\", count: { ge: 1 } }")
-            default:
-                throw item.error("an expectation checks one thing: give only one of action:, capture:, dhcp:", fix: "split it into separate items")
-            }
-            if let other = expectationIndex[expectation.name].map({ scenario.expectations[$0] }) {
-                let at = ScenarioValues.peek(item, "name") ?? item
-                throw at.error("expectation name '\(expectation.name)' is used twice (first at \(other.location))", fix: "give it its own name:")
-            }
-            expectationIndex[expectation.name] = scenario.expectations.count
-            scenario.expectations.append(expectation)
+            do { try parseExpectation(index, item) } catch { record(error) }
         }
+    }
+
+    mutating func parseExpectation(_ index: Int, _ item: YAMLValue) throws(ConfigError) {
+        let hasAction = ScenarioValues.peek(item, "action") != nil
+        let hasDHCP = ScenarioValues.peek(item, "dhcp") != nil
+        let hasCapture = ScenarioValues.peek(item, "capture") != nil
+        let expectation: ScenarioExpectation
+        switch (hasAction, hasDHCP, hasCapture) {
+        case (true, false, _) where !hasCapture: expectation = try actionExpectation(index, item)
+        case (false, true, false): expectation = try dhcpExpectation(index, item)
+        case (false, false, true): expectation = try captureExpectation(index, item)
+        case (false, false, false):
+            if case .mapping = item.node {} else { _ = try item.mapping(allowed: ["action", "capture", "dhcp"]) }
+            throw item.error("an expectation needs action:, capture: or dhcp:",
+                             fix: "e.g. { action: p1, received: { ge: 3 } } or { capture: lan, filter: \"arp\", count: { ge: 1 } }")
+        default:
+            throw item.error("an expectation checks one thing: give only one of action:, capture:, dhcp:", fix: "split it into separate items")
+        }
+        if let other = expectationIndex[expectation.name].map({ scenario.expectations[$0] }) {
+            let at = ScenarioValues.peek(item, "name") ?? item
+            throw at.error("expectation name '\(expectation.name)' is used twice (first at \(other.location))", fix: "give it its own name:")
+        }
+        expectationIndex[expectation.name] = scenario.expectations.count
+        scenario.expectations.append(expectation)
     }
 
     mutating func actionExpectation(_ index: Int, _ item: YAMLValue) throws(ConfigError) -> ScenarioExpectation {
         let actionValue = ScenarioValues.peek(item, "action")!
         let actionName = try actionValue.string()
-        guard let entry = scenario.entry(named: actionName) else {
+        guard let entry = entryIndex[actionName].map({ scenario.timeline[$0] }) else {
+            if brokenEntries.contains(actionName) || brokenSections.contains("timeline") { throw .followsFromEarlier }
             let names = scenario.timeline.compactMap(\.name)
             throw actionValue.error("no timeline entry is named '\(actionName)'",
                                     fix: names.isEmpty ? "name the timeline entry with as: \(actionName)" : "use one of: \(names.joined(separator: ", "))")
@@ -826,7 +993,8 @@ struct ScenarioParser {
 
     func captureReference(_ v: YAMLValue) throws(ConfigError) -> String {
         let n = try v.string()
-        guard scenario.capture(named: n) != nil else {
+        guard captureIndex[n] != nil else {
+            if brokenCaptures.contains(n) || brokenSections.contains("captures") { throw .followsFromEarlier }
             let names = scenario.captures.map(\.name)
             throw v.error("no capture named '\(n)'", fix: names.isEmpty ? "declare it under captures:, e.g. \(n): { at: br0 }" : "use one of: \(names.joined(separator: ", "))")
         }

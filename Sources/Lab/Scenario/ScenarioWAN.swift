@@ -86,21 +86,25 @@ extension ScenarioParser {
     func wanConfig(_ bridge: String) -> WANConfig { bridges.first { $0.name == bridge }!.config.wan! }
 
     /// Every bridge with a WAN has its link (else its default route would lead nowhere).
-    func checkWANsLinked() throws(ConfigError) {
+    mutating func checkWANsLinked() {
         for bridge in bridges where bridge.config.wan != nil {
-            guard !scenario.links.contains(where: { $0.a == .wan(bridge.name) || $0.b == .wan(bridge.name) }) else { continue }
+            guard !scenario.links.contains(where: { $0.a == .wan(bridge.name) || $0.b == .wan(bridge.name) }),
+                  !nodesOfBrokenLinks.contains(bridge.name) else { continue }
             let at = ScenarioValues.peek(bridge.value, "config") ?? bridge.value
-            throw at.error("\(bridge.name) has a WAN but nothing links it",
-                           fix: "add a link: - { between: [\(bridge.name).wan, <other bridge>.wan], name: internet }")
+            record(at.error("\(bridge.name) has a WAN but nothing links it",
+                           fix: "add a link: - { between: [\(bridge.name).wan, <other bridge>.wan], name: internet }"))
         }
     }
 
     /// `at: <link name>` of a capture: a link between bridges (segments or WANs), or nil when the
     /// value names a bridge segment instead.
-    mutating func capturedLink(_ v: YAMLValue) throws(ConfigError) -> (index: Int, name: String)? {
+    mutating func capturedLink(_ v: YAMLValue) throws(ConfigError) -> (index: Int, name: String, at: BridgeSegment)? {
         let s = try v.string()
-        guard let link = scenario.links.first(where: { $0.name == s }) else { return nil }
-        if bridges.contains(where: { $0.name == s }) {
+        guard let link = linkIndex[s].map({ scenario.links[$0] }) else {
+            if (brokenLinks.contains(s) || brokenSections.contains("links")) && bridgeIndex[s] == nil { throw .followsFromEarlier }
+            return nil
+        }
+        if bridgeIndex[s] != nil {
             throw v.error("'\(s)' names both a bridge and a link", fix: "rename the link (name: under links:)")
         }
         switch (link.a, link.b) {
@@ -110,7 +114,7 @@ extension ScenarioParser {
                           fix: "capture at: \(bridgeEnd)")
         default:
             use(.linkCapture, at: v)
-            return (link.index, s)
+            return (link.index, s, link.a.segment)
         }
     }
 }
