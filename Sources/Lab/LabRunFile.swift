@@ -23,7 +23,13 @@ public struct LabRunFile: Codable, Sendable {
     public var runs: [LabRun]
 
     public static let formatName = "sluice-lab-run"
-    public static let currentVersion = 1
+    public static let currentVersion = 2
+    /// Bounds and measured values may be infinite (an infinite lease time): JSON has no such
+    /// number, so they are written as strings.
+    static let nonFiniteNumbers = JSONEncoder.NonConformingFloatEncodingStrategy.convertToString(
+        positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+    static let nonFiniteNumbersDecoded = JSONDecoder.NonConformingFloatDecodingStrategy.convertFromString(
+        positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
     /// Its name inside a report directory.
     public static let fileName = "run.json"
 
@@ -48,6 +54,7 @@ public struct LabRunFile: Codable, Sendable {
         }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        encoder.nonConformingFloatEncodingStrategy = Self.nonFiniteNumbers
         let path = root + "/" + Self.fileName
         do { try encoder.encode(copy).write(to: URL(fileURLWithPath: path), options: .atomic) } catch {
             throw ReportError(path: path, message: error.localizedDescription)
@@ -62,7 +69,9 @@ public struct LabRunFile: Codable, Sendable {
             throw LabMergeError("\(directory): no \(fileName) in it; give report directories written by `sluice lab run`")
         }
         var file: LabRunFile
-        do { file = try JSONDecoder().decode(LabRunFile.self, from: data) } catch {
+        let decoder = JSONDecoder()
+        decoder.nonConformingFloatDecodingStrategy = Self.nonFiniteNumbersDecoded
+        do { file = try decoder.decode(LabRunFile.self, from: data) } catch {
             throw LabMergeError("\(path): not a run file \(Self.describe(error))")
         }
         guard file.format == formatName else { throw LabMergeError("\(path): format '\(file.format)' is not \(formatName)") }

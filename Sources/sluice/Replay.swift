@@ -10,15 +10,15 @@ struct Replay: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Play a pcap's frames into a scenario's topology (simulator backend).",
         discussion: """
-        The scenario's topology and timeline run as written, its expectations are left out, and a
-        replay of the capture starts at --at (0s) into NODE: a bridge (its first segment),
-        bridge.segment, a host, or bridge.wan (each frame's UDP payload into the WAN's WireGuard/UDP
-        receive path, from the WAN's peer). A two-sided capture can be split (--split auto,
-        cidr:NET,… or mac:MAC,…) with each side played into its own node (--into client=NODE
-        --into server=NODE); --rewrite-mac points each side's unicast frames at the router of the
-        segment (or the host) they enter, and --map moves addresses between networks (checksums
-        patched), so the frames are routed, NATed and encrypted. Idle gaps longer than --max-gap
-        (1s) are cut to it unless --keep-gaps. At the end: what became of the frames, by reason.
+        The scenario's topology and timeline run as written, its expectations are left out, and a \
+        replay of the capture starts at --at (0s) into NODE: a bridge (its first segment), \
+        bridge.segment, a host, or bridge.wan (each frame's UDP payload into the WAN's WireGuard/UDP \
+        receive path, from the WAN's peer). A two-sided capture can be split (--split auto, \
+        cidr:NET,… or mac:MAC,…) with each side played into its own node (--into client=NODE \
+        --into server=NODE); --rewrite-mac points each side's unicast frames at the router of the \
+        segment (or the host) they enter, and --map moves addresses between networks (checksums \
+        patched), so the frames are routed, NATed and encrypted. Idle gaps longer than --max-gap \
+        (1s) are cut to it unless --keep-gaps. At the end: what became of the frames, by reason. \
         The output captures and counters go to the report directory.
         """)
 

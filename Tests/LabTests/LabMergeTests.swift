@@ -6,10 +6,11 @@ import Testing
 
 /// The run as the reports see it, for comparing runs (wall time left out).
 func fingerprint(_ r: LabRun) -> String {
-    let outcomes = r.outcomes.map { "\($0.name)|\($0.passed)|\($0.message)|\($0.location)|\($0.frames.map(\.description))" }
+    let outcomes = r.outcomes.map { "\($0.name)|\($0.passed)|\($0.message)|\($0.location)|\($0.frames.map(\.description))|\($0.checks)" }
     let actions = r.actions.map { "\($0.name)|\($0.kind)|\($0.description)|\($0.result?.summary ?? "-")|\($0.result.map { "\($0.startedAt)" } ?? "-")" }
     return ([r.scenarioName, r.scenarioFile, "\(r.seed)", r.backend, r.verdict, "\(r.simulatedDuration)"] + outcomes + actions
-            + r.counters.flatMap { t in t.rows.map { "\(t.title).\($0.name)=\($0.value)" } } + r.log).joined(separator: "\n")
+            + r.counters.flatMap { t in t.rows.map { "\(t.title).\($0.name)=\($0.value)" } } + r.log
+            + ["\(String(describing: r.topology))", "\(r.ladders)", "\(r.bounds)"]).joined(separator: "\n")
 }
 
 @Test func aRunFileRoundTrips() throws {
@@ -55,6 +56,12 @@ func fingerprint(_ r: LabRun) -> String {
     let html = try String(contentsOfFile: files.html, encoding: .utf8)
     #expect(["s0", "s1", "s2", "s3", "s4"].allSatisfy { html.contains($0) })
     #expect(html.contains("5/5 received"))  // the recorded action summaries are shown
+    // The failure summary (measured against bound), topologies and ladders come through the run files.
+    let failuresHTML = html.components(separatedBy: "id=\"failures\"").dropFirst().first?.components(separatedBy: "</table>").first ?? ""
+    let failures = failuresHTML.replacingOccurrences(of: "<[^>]+>", with: " ", options: .regularExpression)
+        .split(whereSeparator: \.isWhitespace).joined(separator: " ")
+    #expect(failures.contains("received = 4") && failures.contains("received 3 = 4"), "measured against bound: \(failures)")
+    #expect(merged.runs.allSatisfy { $0.topology != nil } && merged.runs.contains { !$0.ladders.isEmpty })
     // Every capture of every shard is copied into the merged report.
     #expect(files.captures.count == whole.report?.captures.count && files.captures.allSatisfy { $0.hasPrefix(files.directory + "/") })
     #expect(files.captures.allSatisfy { FileManager.default.fileExists(atPath: $0) })
@@ -86,7 +93,7 @@ func fingerprint(_ r: LabRun) -> String {
     // A run file of another version, or not a run file at all.
     try FileManager.default.createDirectory(atPath: dir + "/old", withIntermediateDirectories: true)
     let current = try String(contentsOfFile: dir + "/all/run.json", encoding: .utf8)
-    try current.replacingOccurrences(of: "\"version\" : 1", with: "\"version\" : 0").write(toFile: dir + "/old/run.json", atomically: true, encoding: .utf8)
+    try current.replacingOccurrences(of: "\"version\" : \(LabRunFile.currentVersion)", with: "\"version\" : 0").write(toFile: dir + "/old/run.json", atomically: true, encoding: .utf8)
     #expect(refusal(["old"])?.contains("run file version 0") == true)
     try FileManager.default.createDirectory(atPath: dir + "/junk", withIntermediateDirectories: true)
     try "{\"format\": \"sluice-lab-run\", \"runs\": 7}".write(toFile: dir + "/junk/run.json", atomically: true, encoding: .utf8)
@@ -102,4 +109,17 @@ func fingerprint(_ r: LabRun) -> String {
         try current.replacingOccurrences(of: from, with: to).write(toFile: dir + "/\(name)/run.json", atomically: true, encoding: .utf8)
         #expect(refusal([name])?.contains("was not written by `sluice lab run`") == true, "\(name): \(refusal([name]) ?? "accepted")")
     }
+}
+
+@Test func infiniteBoundsSurviveTheRunFile() throws {
+    let dir = temporaryDirectory()
+    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    var run = LabRun(scenarioName: "inf", scenarioFile: dir + "/inf.yml", seed: 1, backend: "sim")
+    run.bounds = [MetricBound(action: "l", metric: "lease-time", symbol: "≥", value: .infinity, text: "lease-time ≥ ∞", passed: true)]
+    run.outcomes = [ExpectationOutcome(name: "l", index: 0, location: ScenarioLocation(file: run.scenarioFile, line: 1, column: 1),
+                                       passed: true, message: "infinite lease",
+                                       checks: [CheckResult(subject: "lease-time", measured: "∞", bound: "≥ 1h", passed: true, value: .infinity)])]
+    try LabRunFile(title: "t", backend: "sim", seed: nil, filter: nil, shard: nil, files: [run.scenarioFile], runs: [run]).write(to: dir)
+    let back = try LabRunFile.read(directory: dir)
+    #expect(back.runs[0].bounds == run.bounds && back.runs[0].outcomes[0].checks == run.outcomes[0].checks)
 }

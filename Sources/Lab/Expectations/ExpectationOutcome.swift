@@ -42,7 +42,7 @@ public struct ExpectationOutcome: Sendable {
 
 /// One comparison behind a verdict: a measured value and the bound it had to meet, as text
 /// ("rtt.avg", "34.2ms", "≤ 20ms").
-public struct CheckResult: Equatable, Sendable {
+public struct CheckResult: Equatable, Sendable, Codable {
     /// What was measured ("rtt.avg", "'icmp' frames in lan", "pairs").
     public var subject: String
     public var measured: String

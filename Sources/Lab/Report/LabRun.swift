@@ -127,11 +127,13 @@ extension LabRun: Codable {
     private enum Keys: String, CodingKey {
         case scenarioName, scenarioFile, description, seed, backend, status, statusReason
         case simulatedNanoseconds, wallNanoseconds, outcomes, actions, counters, captures, log
+        case topology, ladders, bounds
     }
     private struct Location: Codable { var file: String; var line: Int; var column: Int }
     private struct Frame: Codable { var capture: String; var index: Int; var timeNanoseconds: UInt64 }
     private struct Outcome: Codable {
         var name: String; var index: Int; var location: Location; var passed: Bool; var message: String; var frames: [Frame]
+        var checks: [CheckResult]
     }
     private struct Action: Codable {
         var name: String; var kind: String; var node: String?; var description: String; var result: RecordedActionResult?
@@ -157,7 +159,8 @@ extension LabRun: Codable {
         try c.encode(outcomes.map { o in
             Outcome(name: o.name, index: o.index, location: Location(file: o.location.file, line: o.location.line, column: o.location.column),
                     passed: o.passed, message: o.message,
-                    frames: o.frames.map { Frame(capture: $0.capture, index: $0.index, timeNanoseconds: $0.time.nanoseconds) })
+                    frames: o.frames.map { Frame(capture: $0.capture, index: $0.index, timeNanoseconds: $0.time.nanoseconds) },
+                    checks: o.checks)
         }, forKey: .outcomes)
         try c.encode(actions.map { a in
             Action(name: a.name, kind: a.kind.rawValue, node: a.node, description: a.description,
@@ -166,6 +169,9 @@ extension LabRun: Codable {
         try c.encode(counters.map { Table(title: $0.title, rows: $0.rows.map { Row(name: $0.name, value: $0.value) }) }, forKey: .counters)
         try c.encode(captures.map { Capture(name: $0.name, at: $0.at, filter: $0.filter, path: $0.path, frames: $0.frames) }, forKey: .captures)
         try c.encode(log, forKey: .log)
+        try c.encodeIfPresent(topology, forKey: .topology)
+        try c.encode(ladders, forKey: .ladders)
+        try c.encode(bounds, forKey: .bounds)
     }
 
     public init(from decoder: any Decoder) throws {
@@ -199,7 +205,8 @@ extension LabRun: Codable {
                 ExpectationOutcome(name: o.name, index: o.index,
                                    location: ScenarioLocation(file: o.location.file, line: o.location.line, column: o.location.column),
                                    passed: o.passed, message: o.message,
-                                   frames: o.frames.map { FrameReference(capture: $0.capture, index: $0.index, time: Instant(nanoseconds: $0.timeNanoseconds)) })
+                                   frames: o.frames.map { FrameReference(capture: $0.capture, index: $0.index, time: Instant(nanoseconds: $0.timeNanoseconds)) },
+                                   checks: o.checks)
             },
             actions: actions,
             counters: try c.decode([Table].self, forKey: .counters).map { CounterTable(title: $0.title, rows: $0.rows.map { .init($0.name, $0.value) }) },
@@ -207,5 +214,8 @@ extension LabRun: Codable {
                 CaptureFile(name: $0.name, at: $0.at, filter: $0.filter, path: $0.path, frames: $0.frames)
             },
             log: try c.decode([String].self, forKey: .log))
+        topology = try c.decodeIfPresent(ReportTopology.self, forKey: .topology)
+        ladders = try c.decode([LadderDiagram].self, forKey: .ladders)
+        bounds = try c.decode([MetricBound].self, forKey: .bounds)
     }
 }

@@ -8,9 +8,9 @@ import Capture
 import Wire
 
 /// The messages of one protocol family seen in one capture, ready to draw.
-public struct LadderDiagram: Equatable, Sendable {
+public struct LadderDiagram: Equatable, Sendable, Codable {
     /// One arrow of the ladder.
-    public struct Message: Equatable, Sendable {
+    public struct Message: Equatable, Sendable, Codable {
         /// Wireshark's frame number in the capture (1-based).
         public var frame: Int
         /// Nanoseconds since the run started.

@@ -3,7 +3,7 @@
 // when it held and red when it did not.
 
 /// One comparison of an action expectation, in the metric's base unit.
-public struct MetricBound: Equatable, Sendable {
+public struct MetricBound: Equatable, Sendable, Codable {
     /// The action's `as:` name.
     public var action: String
     /// The metric as written ("rtt.avg", "throughput").

@@ -6,9 +6,9 @@ import Engine
 import Wire
 
 /// What the topology diagram and the ladder diagrams need to know about a scenario's network.
-public struct ReportTopology: Equatable, Sendable {
+public struct ReportTopology: Equatable, Sendable, Codable {
     /// A Sluice bridge: its segments (router interfaces, or "lan") and its WAN, if any.
-    public struct Bridge: Equatable, Sendable {
+    public struct Bridge: Equatable, Sendable, Codable {
         public var name: String
         /// Segment names in config order.
         public var segments: [String]
@@ -23,7 +23,7 @@ public struct ReportTopology: Equatable, Sendable {
     }
 
     /// A host and the segment its NIC is on.
-    public struct Host: Equatable, Sendable {
+    public struct Host: Equatable, Sendable, Codable {
         public var name: String
         /// The bridge and segment ("br0.lan").
         public var bridge: String
@@ -36,7 +36,7 @@ public struct ReportTopology: Equatable, Sendable {
     }
 
     /// A link: its ends as written ("vm1", "br0.lan", "brA.wan") and each direction's impairments.
-    public struct Link: Equatable, Sendable {
+    public struct Link: Equatable, Sendable, Codable {
         public var name: String
         public var a: String
         public var b: String
@@ -52,7 +52,7 @@ public struct ReportTopology: Equatable, Sendable {
     }
 
     /// A capture point: a segment's switch ("br0.lan") or a link's wire (`link` set).
-    public struct CapturePoint: Equatable, Sendable {
+    public struct CapturePoint: Equatable, Sendable, Codable {
         public var name: String
         /// The segment ("br0.lan"), or the link's name when `onLink`.
         public var at: String
@@ -64,7 +64,7 @@ public struct ReportTopology: Equatable, Sendable {
     }
 
     /// An address (IPv4 or MAC, as text) known to belong to a node, for naming ladder lanes.
-    public struct Owner: Equatable, Sendable {
+    public struct Owner: Equatable, Sendable, Codable {
         public var address: String
         public var node: String
         public init(address: String, node: String) { self.address = address; self.node = node }
