@@ -269,3 +269,42 @@ var natScenario: String { try! String(contentsOfFile: repositoryRoot + "/fixture
     #expect(a == b)
     #expect(a.allSatisfy { $0.count > 24 })  // more than a pcap header each
 }
+
+/// The same split, maps and MAC rewrite written as a scenario's timeline entries: the entries the
+/// file describes are the ones `sluice replay` builds from its options, and mistakes are located.
+@Test func aScenarioFileStatesTheSplitReplayAsTheCommandDoes() throws {
+    let dir = temporaryDirectory()
+    try TwoSided.write(dir + "/two-sided.pcap", TwoSided.frames())
+    let base = try Scenario.parse(natScenario, file: dir + "/s.yml")
+    var request = ReplayRequest(pcap: dir + "/two-sided.pcap", into: ["client=brA", "server=brB"])
+    request.split = "auto"
+    request.rewriteMAC = true
+    request.maps = ["server:192.168.1.10/32=10.200.0.1/32", "192.168.1.0/24=10.1.0.0/24", "203.0.113.0/24=10.2.0.0/24"]
+    let fromCommand = try request.actions(for: base).map(\.action)
+
+    let maps = "[\"server:192.168.1.10/32=10.200.0.1/32\", 192.168.1.0/24=10.1.0.0/24, 203.0.113.0/24=10.2.0.0/24]"
+    let entries = """
+        timeline:
+          - { at: 0s, do: replay, pcap: two-sided.pcap, into: brA, split: auto, side: client, rewrite-mac: true, max-gap: 1s, map: \(maps) }
+          - { at: 0s, do: replay, pcap: two-sided.pcap, into: brB, split: auto, side: server, rewrite-mac: true, max-gap: 1s, map: \(maps) }
+
+        """
+    let s = try Scenario.parse(natScenario + entries, file: dir + "/s.yml")
+    let fromFile = s.timeline.compactMap { e -> ReplayAction? in if case .replay(let r) = e.action { r } else { nil } }
+    #expect(fromFile.map { var r = $0; r.pcap = r.path; return r } == fromCommand)
+
+    // Into a WAN, from the file; and the mistakes, each at its place with a fix.
+    let wan = try Scenario.parse(natScenario + "timeline:\n  - { at: 0s, do: replay, pcap: two-sided.pcap, into: brB.wan }\n", file: dir + "/s.yml")
+    #expect(wan.timeline.map(\.action).contains { if case .replay(let r) = $0 { r.into == .wan("brB") } else { false } })
+    func error(_ entry: String) -> String {
+        do { _ = try Scenario.parse(natScenario + "timeline:\n  - { at: 0s, do: replay, pcap: two-sided.pcap, \(entry) }\n", file: dir + "/s.yml") }
+        catch { return error.description }
+        return "no error"
+    }
+    #expect(error("into: brA, split: auto").contains("split: a split capture needs side:"))
+    #expect(error("into: brA, side: client").contains("side: only a split capture has sides"))
+    #expect(error("into: brA, split: sideways, side: client").contains("s.yml:41:67: error: timeline[0].split: sideways"))
+    #expect(error("into: brA, split: auto, side: middle").contains("not a side"))
+    #expect(error("into: brA, map: 10.0.0.0/8=10.1.0.0/16").contains("timeline[0].map: 10.0.0.0/8=10.1.0.0/16: /8 and /16 differ"))
+    #expect(error("into: brA, max-gap: 1e12s").contains("max-gap"))
+}

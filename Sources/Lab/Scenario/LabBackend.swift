@@ -42,6 +42,7 @@ public enum ScenarioFeature: String, Sendable, CaseIterable {
     case replayIntoBridge = "replay into a bridge"
     case replayIntoHost = "replay into a host"
     case replayTopSpeed = "replay at top speed"
+    case replayIntoWAN = "replay into a WAN"
     case release = "release"
     case dhcpAfterStart = "a dhcp action after 0s"
     case udpLatency = "a udp flow's one-way latency"
@@ -87,6 +88,7 @@ public struct BackendCapabilities: Sendable {
                 (.udpLatency, "flows are iperf3's, which measures jitter, not one-way delay; check throughput, loss and reordering"),
                 (.wanLink, "WAN links are wired by the sim backend only so far"),
                 (.linkCapture, "captures on a link's wire are recorded by the sim backend only so far; capture at a bridge segment"),
+                (.replayIntoWAN, "WAN links are wired by the sim backend only so far"),
             ]
             return BackendCapabilities(backend: .netns, unsupported: reasons.map(\.0), reasons: reasons)
         case .qemu:
@@ -102,6 +104,7 @@ public struct BackendCapabilities: Sendable {
                 (.replayIntoHost, "a guest's NIC cannot be fed frames from outside; replay into a bridge segment instead"),
                 (.bridgeToBridgeLink, "the qemu backend runs one bridge"),
                 (.wanLink, "the qemu backend runs one bridge"),
+                (.replayIntoWAN, "the qemu backend runs one bridge, without a WAN link"),
                 (.linkCapture, cable),
                 (.multipleBridges, "the qemu backend runs one bridge"),
                 (.hostMTU, "the guest image sets its own MTU"),

@@ -613,7 +613,7 @@ struct ScenarioParser {
         case .tcp: ["node", "to", "port", "bytes", "duration", "streams", "reverse", "congestion"]
         case .linkDown, .linkUp: ["link"]
         case .impair: ["link", "direction"] + impairmentKeys
-        case .replay: ["pcap", "into", "speed", "topspeed", "loop"]
+        case .replay: ["pcap", "into", "speed", "topspeed", "loop", "max-gap", "split", "side", "map", "rewrite-mac"]
         }
     }
 
@@ -798,6 +798,9 @@ struct ScenarioParser {
             if (hostIndex[intoName] != nil) {
                 into = .host(try hostReference(intoValue, for: kind))
                 use(.replayIntoHost, at: intoValue)
+            } else if let wan = try wanReference(intoValue) {
+                into = .wan(wan)
+                use(.replayIntoWAN, at: intoValue)
             } else {
                 into = .bridge(try segmentReference(intoValue, role: "into"))
                 use(.replayIntoBridge, at: intoValue)
@@ -820,7 +823,57 @@ struct ScenarioParser {
             case (nil, nil): break
             }
             if let l = m["loop"] { r.loop = try l.int(in: 1...1_000_000) }
+            if let g = m["max-gap"] { r.maxGap = try g.duration() }
+            try parseReplayRewrite(m, into: &r)
             return .replay(r)
+        }
+    }
+
+    /// `into: brB.wan` — a bridge's WAN (when it has one and no segment is called "wan"), or nil
+    /// for anything else (left to the segment and host references).
+    func wanReference(_ v: YAMLValue) throws(ConfigError) -> String? {
+        let parts = try v.string().split(separator: ".", maxSplits: 1).map(String.init)
+        guard parts.count == 2, parts[1] == "wan", let bridge = bridgeIndex[parts[0]].map({ bridges[$0] }),
+              !bridge.config.segmentNames.contains("wan") else { return nil }
+        guard bridge.config.wan != nil else {
+            throw v.error("into: '\(parts[0])' has no WAN", fix: "replay into one of its segments: \(bridge.config.segmentNames.joined(separator: ", "))")
+        }
+        return parts[0]
+    }
+
+    /// A replay entry's `split:`/`side:`, `map:` and `rewrite-mac:` (the options of `sluice replay`
+    /// of the same names; a split capture takes one entry per side).
+    func parseReplayRewrite(_ m: YAMLMapping, into r: inout ReplayAction) throws(ConfigError) {
+        /// The option's error, located at `v` and worded for the file (without the command's "--key").
+        func located(_ e: ReplayOptionError, _ key: String, _ v: YAMLValue) -> ConfigError {
+            var message = Substring(e.message)
+            if message.hasPrefix("--\(key)") { message = message.dropFirst(key.count + 2).drop { $0 == ":" || $0 == " " } }
+            return v.error(String(message), fix: e.fix.replacingOccurrences(of: "--", with: ""))
+        }
+        switch (m["split"], m["side"]) {
+        case (let s?, let side?):
+            let text = try s.string()
+            do { r.rewrite.split = try ReplaySplit(parsing: text) } catch { throw located(error, "split", s) }
+            guard let which = ReplaySide(rawValue: try side.string()) else {
+                throw side.error("side: '\(try side.string())' is not a side of a split capture", fix: "write side: client or side: server")
+            }
+            r.rewrite.side = which
+        case (let s?, nil):
+            throw s.error("a split capture needs side: client or side: server", fix: "add side: — each side plays from its own entry")
+        case (nil, let side?):
+            throw side.error("only a split capture has sides", fix: "add split: auto (or cidr:NET or mac:MAC), or drop side:")
+        case (nil, nil): break
+        }
+        if let v = m["map"] {
+            // One map, or a list of them.
+            for item in (try? v.list()) ?? [v] {
+                let text = try item.string()
+                do { r.rewrite.maps.append(try ReplayAddressMap(parsing: text)) } catch { throw located(error, "map", item) }
+            }
+        }
+        if let v = m["rewrite-mac"], try v.bool() {
+            do { r.rewrite.destinationMAC = try ReplayRequest.receiver(of: r.into, in: scenario) }
+            catch { throw located(error, "rewrite-mac", v) }
         }
     }
 
