@@ -56,6 +56,9 @@ func fingerprint(_ r: LabRun) -> String {
     let html = try String(contentsOfFile: files.html, encoding: .utf8)
     #expect(["s0", "s1", "s2", "s3", "s4"].allSatisfy { html.contains($0) })
     #expect(html.contains("5/5 received"))  // the recorded action summaries are shown
+    let wholeHTML = try String(contentsOfFile: dir + "/whole/index.html", encoding: .utf8)
+    let chartCount = { (page: String) in page.components(separatedBy: "class=\"chart\"").count - 1 }
+    #expect(chartCount(html) > 0 && chartCount(html) == chartCount(wholeHTML), "the charts come through the run files")
     // The failure summary (measured against bound), topologies and ladders come through the run files.
     let failuresHTML = html.components(separatedBy: "id=\"failures\"").dropFirst().first?.components(separatedBy: "</table>").first ?? ""
     let failures = failuresHTML.replacingOccurrences(of: "<[^>]+>", with: " ", options: .regularExpression)

@@ -176,6 +176,8 @@ public enum HTMLReport {
                                    series: [.init(name: "cwnd", points: cwnd, color: SVGChart.palette[3], style: .line)]).render()
             }
             return charts
+        case .recorded(let r)?:
+            return r.chart
         default:
             return nil
         }

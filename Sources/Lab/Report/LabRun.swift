@@ -111,13 +111,17 @@ public struct LabRun: Sendable {
 
 // MARK: The run file
 
-/// What a report's run.json keeps of an action's result: its start and its one-line summary (the
-/// charts are not redrawn from it). `ActionResult.recorded` carries it when a run is read back.
+/// What a report's run.json keeps of an action's result: its start, its one-line summary and its
+/// charts as drawn (SVG markup, bounds included), so a merged report shows them unchanged.
+/// `ActionResult.recorded` carries it when a run is read back.
 public struct RecordedActionResult: Sendable, Equatable, Codable {
     public var startedAtNanoseconds: UInt64
     public var summary: String
+    public var chart: String?
     public var startedAt: Instant { Instant(nanoseconds: startedAtNanoseconds) }
-    public init(startedAt: Instant, summary: String) { startedAtNanoseconds = startedAt.nanoseconds; self.summary = summary }
+    public init(startedAt: Instant, summary: String, chart: String? = nil) {
+        startedAtNanoseconds = startedAt.nanoseconds; self.summary = summary; self.chart = chart
+    }
 }
 
 /// LabRun in run.json: every field the reports print, in plain JSON (durations and instants as
@@ -164,7 +168,8 @@ extension LabRun: Codable {
         }, forKey: .outcomes)
         try c.encode(actions.map { a in
             Action(name: a.name, kind: a.kind.rawValue, node: a.node, description: a.description,
-                   result: a.result.map { RecordedActionResult(startedAt: $0.startedAt, summary: $0.summary) })
+                   result: a.result.map { RecordedActionResult(startedAt: $0.startedAt, summary: $0.summary,
+                                                               chart: HTMLReport.chart(a, bounds: bounds.filter { $0.action == a.name })) })
         }, forKey: .actions)
         try c.encode(counters.map { Table(title: $0.title, rows: $0.rows.map { Row(name: $0.name, value: $0.value) }) }, forKey: .counters)
         try c.encode(captures.map { Capture(name: $0.name, at: $0.at, filter: $0.filter, path: $0.path, frames: $0.frames) }, forKey: .captures)
