@@ -2,7 +2,7 @@
 // a handshake of their own — the mesh's certificate handshake (Sources/Mesh) — and then carry data exactly as
 // WireGuard does: the same Keypair (counters, Reject-After-* limits, Rekey-After-* deadlines), the same 2048-bit
 // replay window, the same type-4 header, padding and ChaCha20-Poly1305 sealing in place. The device's own send and
-// receive paths (DeviceSend.swift, DeviceReceive.swift) perform the same steps on their peers' keypairs.
+// receive paths (DeviceSend.swift, DeviceReceive.swift) call the same two functions: one transport.
 
 import Basics
 import Crypto
