@@ -128,6 +128,9 @@ public final class MeshHandshaker {
                 .encode(length: MeshMessageLayout.initiationPayloadLength),
               let noise = try? state.writeMessage(payload: payload),
               noise.count == MeshMessageLayout.initiationNoiseLength else { return nil }
+        // A new initiation supersedes any still outstanding to the same peer (one handshake per peer, as WireGuard):
+        // the table stays as small as the set of peers.
+        for (i, p) in pending where p.peer == peer { pending[i] = nil }
         let index = newIndex()
         var message = [UInt8](repeating: 0, count: MeshConstants.initiationSize)
         message.withUnsafeMutableBytes { b in
@@ -191,12 +194,12 @@ public final class MeshHandshaker {
         let sender = message.withUnsafeBytes { UInt32(littleEndian: $0.loadUnaligned(fromByteOffset: 4, as: UInt32.self)) }
         let noise = Array(message[MeshMessageLayout.initiationNoiseOffset..<(MeshMessageLayout.initiationNoiseOffset
                                                                               + MeshMessageLayout.initiationNoiseLength)])
-        var random = self.random
-        let fresh = KeyPair.deterministic(using: &random)
-        self.random = random
+        // The ephemeral key is drawn only when the response is written: nothing is spent on it before the
+        // initiation has passed every check.
         guard let state = try? HandshakeState(
             protocolName: MeshConstants.protocolName, initiator: false, prologue: MeshConstants.prologue,
-            localStatic: identity.staticKey, localEphemeral: fresh, presharedKeys: [SecretKey()]) else {
+            localStatic: identity.staticKey, presharedKeys: [SecretKey()],
+            generateEphemeral: { [unowned self] in self.ephemeral() }) else {
             return drop(.handshakeDecryptFailed)
         }
         counters.initiationsOpened &+= 1
@@ -320,6 +323,14 @@ public final class MeshHandshaker {
             guard session.peer.node.covers(source: source) else { return transportDrop(.disallowedSource) }
             return .packet(localIndex: receiver, range: h..<(h + total))
         }
+    }
+
+    /// Forgets every session past Reject-After-Time (it can neither send nor receive); returns how many.
+    @discardableResult
+    public func removeExpired(now: Instant) -> Int {
+        let expired = sessions.values.filter { $0.keypair.isExpired(now: now) }
+        for s in expired { remove(s) }
+        return expired.count
     }
 
     /// Forgets a session (e.g. the previous one after a rekey), wiping its keys.

@@ -284,3 +284,14 @@ func expectRefused(_ reason: MeshDropReason, certificate: CertificateError? = ni
     #expect(delivered == 1_000_000)
     print("1e6 packets: \(rekeys) rekeys, \(keys.count) distinct send keys, \(used.count) distinct (key, counter), \(delivered) delivered")
 }
+
+@Test func sessionsExpireAndInitiationsDoNotPileUp() throws {
+    let p = Pair()
+    for i in 0..<5 { _ = p.a.initiate(to: p.keyB.publicKey, now: at(.seconds(Int64(i)))) }
+    #expect(p.a.pending.count == 1, "a new initiation to the same peer supersedes the last")
+    let (sa, _, _, _) = p.handshake(now: at(.seconds(10)))
+    _ = try #require(sa)
+    #expect(p.a.removeExpired(now: at(.seconds(10 + 179))) == 0)
+    #expect(p.a.removeExpired(now: at(.seconds(10 + 180))) == 1)
+    #expect(p.a.sessions.isEmpty)
+}
