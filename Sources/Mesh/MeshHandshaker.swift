@@ -69,7 +69,8 @@ public enum MeshTransportResult: Equatable {
 
 /// The handshake and session table of one node.
 public final class MeshHandshaker {
-    public let identity: MeshIdentity
+    /// This node's key and chain; `renew` replaces the chain.
+    public private(set) var identity: MeshIdentity
     public private(set) var verifier: CertificateVerifier
     public private(set) var counters = MeshCounters()
     /// Transport limits (tests shrink Rekey-After-Messages to force rekeys).
@@ -98,6 +99,22 @@ public final class MeshHandshaker {
         self.identity = identity; self.verifier = verifier; self.random = random; self.wallClock = wallClock
         self.limits = limits
         cookieChecker = CookieChecker(localPublicKey: identity.staticKey.publicKey)
+    }
+
+    /// Renewal: a new chain for the same static key (a renewed certificate). Live sessions are kept; handshakes
+    /// from now on, and the rekeys of those sessions, present the new chain. False (nothing changes) when the chain
+    /// is not for this node's key.
+    @discardableResult
+    public func renew(_ renewed: MeshIdentity) -> Bool {
+        guard renewed.staticKey.publicKey == identity.staticKey.publicKey else { return false }
+        identity = renewed
+        return true
+    }
+
+    /// Seconds until this node's certificate expires, when that is within the warning horizon
+    /// (`Certificate.expiryWarning`); nil otherwise.
+    public func expiryWarning(now: Instant) -> Int64? {
+        identity.chain.compactMap { $0.expiryWarning(now: unixSeconds(now)) }.min()
     }
 
     /// Unix seconds at `now`, by the wall clock.

@@ -325,3 +325,26 @@ func expectRefused(_ reason: MeshDropReason, certificate: CertificateError? = ni
     #expect(p.b.counters.drops[.handshakeDecryptFailed] > 0, "some reached the Noise check (good mac1)")
     print("random datagrams: A \(p.a.counters.summary); B \(p.b.counters.summary)")
 }
+
+/// Renewal: the node gets a new certificate for the same key before the old one expires. Its live session keeps
+/// working; the next handshake presents the new certificate; a chain for another key is refused.
+@Test func renewalKeepsSessionsAndTheNextHandshakeShowsTheNewCertificate() throws {
+    let p = Pair()
+    let (sa, sb, _, _) = p.handshake(now: .zero)
+    let a = try #require(sa), b = try #require(sb)
+    #expect(b.peer.node.fields.serial == 100)
+    // A's certificate expires in 20 days' time at this clock: warned.
+    let warnAt = Instant.zero + .seconds(365 * 86_400 - 20 * 86_400)
+    #expect(p.a.expiryWarning(now: .zero) == nil)
+    let warning: Int64? = p.a.expiryWarning(now: warnAt)
+    #expect(warning == Int64(20 * 86_400), "\(String(describing: warning))")
+    let renewed = p.pki.chain(key: p.keyA.publicKey) { $0.serial = 101; $0.notAfter = fixtureNow + 700 * day }
+    #expect(p.a.renew(MeshIdentity(staticKey: p.keyA, chain: renewed)!))
+    #expect(!p.a.renew(MeshIdentity(staticKey: p.keyB, chain: p.pki.chain(key: p.keyB.publicKey))!))
+    #expect(p.a.expiryWarning(now: warnAt) == nil)
+    var m = transportBuffer(source: IPv4Address(10, 99, 1, 5))
+    let n = try #require(m.withUnsafeMutableBytes { p.a.seal(a, packet: $0, count: 64, now: at(.seconds(1))) })
+    #expect(m.withUnsafeMutableBytes { p.b.open(message: $0, count: n, now: at(.seconds(1))) } == .packet(localIndex: b.localIndex, range: 16..<80))
+    let (_, sb2, _, _) = p.handshake(now: at(.seconds(2)))
+    #expect(try #require(sb2).peer.node.fields.serial == 101)
+}
