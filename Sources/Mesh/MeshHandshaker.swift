@@ -80,7 +80,15 @@ public final class MeshHandshaker {
 
     var cookieChecker: CookieChecker
     var cookieGenerators: [PublicKey: CookieGenerator] = [:]
-    struct Pending { let state: HandshakeState; let peer: PublicKey; let sent: Instant }
+    /// An initiation awaiting its response: the Noise state after message 1, and what rebuilds that state (Noise is
+    /// deterministic given the ephemeral key and payload) when a forged response has spoiled it.
+    struct Pending {
+        var state: HandshakeState
+        let peer: PublicKey
+        let presharedKey: SecretKey
+        let ephemeral: KeyPair
+        let payload: [UInt8]
+    }
     var pending: [UInt32: Pending] = [:]
     /// Per initiator key: the greatest TAI64N accepted, and when the last initiation was consumed.
     var lastTimestamp: [PublicKey: TAI64N] = [:]
@@ -135,16 +143,13 @@ public final class MeshHandshaker {
     /// A 1024-byte initiation to the node whose static key is `peer`; `presharedKey` is nil (all zeros) for a member
     /// handshake. Nil only if the chain does not fit (it always does for certificates this module signs).
     public func initiate(to peer: PublicKey, presharedKey: SecretKey? = nil, now: Instant) -> [UInt8]? {
-        let psk = presharedKey ?? SecretKey()
+        let psk = presharedKey?.copy() ?? SecretKey()
         let fresh = ephemeral()
-        guard let state = try? HandshakeState(
-            protocolName: MeshConstants.protocolName, initiator: true, prologue: MeshConstants.prologue,
-            localStatic: identity.staticKey, localEphemeral: fresh, remoteStatic: peer, presharedKeys: [psk]) else { return nil }
         let timestamp = TAI64N(unixNanoseconds: wallClock.unixNanoseconds(at: now)).whitened
         guard let payload = HandshakePayload(timestamp: timestamp, chain: identity.chain)
                 .encode(length: MeshMessageLayout.initiationPayloadLength),
-              let noise = try? state.writeMessage(payload: payload),
-              noise.count == MeshMessageLayout.initiationNoiseLength else { return nil }
+              let (state, noise) = firstMessage(to: peer, presharedKey: psk, ephemeral: fresh, payload: payload)
+        else { return nil }
         // A new initiation supersedes any still outstanding to the same peer (one handshake per peer, as WireGuard):
         // the table stays as small as the set of peers.
         for (i, p) in pending where p.peer == peer { pending[i] = nil }
@@ -159,9 +164,21 @@ public final class MeshHandshaker {
         var generator = cookieGenerators[peer] ?? CookieGenerator(remotePublicKey: peer)
         message.withUnsafeMutableBytes { generator.addMACs($0, now: now) }
         cookieGenerators[peer] = generator
-        pending[index] = Pending(state: state, peer: peer, sent: now)
+        pending[index] = Pending(state: state, peer: peer, presharedKey: psk, ephemeral: fresh, payload: payload)
         counters.initiationsSent &+= 1
         return message
+    }
+
+    /// Noise message 1 and the initiator's state after it.
+    func firstMessage(to peer: PublicKey, presharedKey: SecretKey, ephemeral: KeyPair,
+                      payload: [UInt8]) -> (HandshakeState, [UInt8])? {
+        guard let state = try? HandshakeState(
+            protocolName: MeshConstants.protocolName, initiator: true, prologue: MeshConstants.prologue,
+            localStatic: identity.staticKey, localEphemeral: ephemeral, remoteStatic: peer,
+            presharedKeys: [presharedKey.copy()]),
+              let noise = try? state.writeMessage(payload: payload),
+              noise.count == MeshMessageLayout.initiationNoiseLength else { return nil }
+        return (state, noise)
     }
 
     // MARK: Receiving
@@ -276,9 +293,16 @@ public final class MeshHandshaker {
         if let early = checkMACs(message, from: source, now: now) { return early }
         let noise = Array(message[MeshMessageLayout.responseNoiseOffset..<(MeshMessageLayout.responseNoiseOffset
                                                                           + MeshMessageLayout.responseNoiseLength)])
-        // A failed read leaves the Noise state unusable: the initiation is abandoned (the caller retries).
+        // A response that does not authenticate (forged: mac1 needs only our public key) must not cost us the
+        // handshake: the spoiled Noise state is rebuilt from the initiation's inputs, and the real response can
+        // still arrive.
         guard let plain = try? p.state.readMessage(noise) else {
-            pending[receiver] = nil
+            if let (state, _) = firstMessage(to: p.peer, presharedKey: p.presharedKey, ephemeral: p.ephemeral,
+                                             payload: p.payload) {
+                pending[receiver]?.state = state
+            } else {
+                pending[receiver] = nil
+            }
             return drop(.handshakeDecryptFailed)
         }
         pending[receiver] = nil

@@ -348,3 +348,19 @@ func expectRefused(_ reason: MeshDropReason, certificate: CertificateError? = ni
     let (_, sb2, _, _) = p.handshake(now: at(.seconds(2)))
     #expect(try #require(sb2).peer.node.fields.serial == 101)
 }
+
+/// A forged response (right index, correct mac1 — which needs only the initiator's public key — but no valid Noise
+/// message) is dropped and does not cost the initiator its handshake: the real response still completes it.
+@Test func aForgedResponseDoesNotSpoilTheHandshake() throws {
+    let p = Pair()
+    let initiation = p.a.initiate(to: p.keyB.publicKey, now: .zero)!
+    let response = try #require(p.b.receive(initiation, from: addressA, now: .zero).reply)
+    var forged = response
+    for i in 12..<992 { forged[i] ^= 0x5A }
+    var macs = CookieGenerator(remotePublicKey: p.keyA.publicKey)
+    forged.withUnsafeMutableBytes { macs.addMACs($0, now: .zero) }
+    #expect(p.a.receive(forged, from: addressB, now: .zero).dropped == .handshakeDecryptFailed)
+    #expect(p.a.receive(forged, from: addressB, now: .zero).dropped == .handshakeDecryptFailed)
+    let r = p.a.receive(response, from: addressB, now: .zero)
+    #expect(r.session != nil && r.dropped == nil)
+}
