@@ -119,8 +119,9 @@ public struct CertificateFields: Equatable, Sendable {
         }
     }
 
-    /// The bytes the issuer signs. Precondition: `problem == nil`.
-    public var encoded: [UInt8] {
+    /// The bytes the issuer signs. Only for fields with `problem == nil` (Certificate(signing:) and parsing check
+    /// that first), so every length below fits its byte.
+    var encoded: [UInt8] {
         var w = ByteWriter()
         w.u8(Self.version)
         w.u8(isCA ? 1 : 0)

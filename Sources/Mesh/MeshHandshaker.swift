@@ -197,9 +197,11 @@ public final class MeshHandshaker {
         case MeshConstants.cookieReplyType:
             guard datagram.count == CookieReply.size,
                   let reply = datagram.withUnsafeBytes({ try? CookieReply(parsing: $0) }) else { return drop(.badSize) }
-            guard let p = pending[reply.receiver], var generator = cookieGenerators[p.peer] else { return drop(.unknownIndex) }
+            // A cookie reply answers our initiation (a pending index) or our response (a session's index).
+            guard let peer = pending[reply.receiver]?.peer ?? sessions[reply.receiver]?.peerStatic,
+                  var generator = cookieGenerators[peer] else { return drop(.unknownIndex) }
             guard generator.consume(reply, now: now) else { return drop(.badCookieReply) }
-            cookieGenerators[p.peer] = generator
+            cookieGenerators[peer] = generator
             return MeshHandshakeResult()
         default:
             return drop(.unknownMessageType)
@@ -278,7 +280,7 @@ public final class MeshHandshaker {
         let keypair = Keypair.session(sendKey: sendKey, receiveKey: receiveKey, isInitiator: false, created: now,
                                       localIndex: index, remoteIndex: sender, limits: limits)
         let session = MeshSession(peerChain: payload.chain, peer: chain, peerStatic: peerStatic, keypair: keypair)
-        sessions[index] = session
+        admit(session)
         counters.responsesSent &+= 1
         counters.sessionsEstablished &+= 1
         return MeshHandshakeResult(reply: response, session: session)
@@ -321,7 +323,7 @@ public final class MeshHandshaker {
         let keypair = Keypair.session(sendKey: sendKey, receiveKey: receiveKey, isInitiator: true, created: now,
                                       localIndex: receiver, remoteIndex: sender, limits: limits)
         let session = MeshSession(peerChain: payload.chain, peer: chain, peerStatic: p.peer, keypair: keypair)
-        sessions[receiver] = session
+        admit(session)
         counters.sessionsEstablished &+= 1
         return MeshHandshakeResult(session: session)
     }
@@ -364,6 +366,18 @@ public final class MeshHandshaker {
             guard session.peer.node.covers(source: source) else { return transportDrop(.disallowedSource) }
             return .packet(localIndex: receiver, range: h..<(h + total))
         }
+    }
+
+    /// At most this many sessions per peer are kept (WireGuard's previous, current and next).
+    public static let sessionsPerPeer = 3
+
+    /// Adds `session`, forgetting the oldest of the same peer's beyond `sessionsPerPeer`: a peer that handshakes
+    /// again and again cannot grow the table.
+    func admit(_ session: MeshSession) {
+        let same = sessions.values.filter { $0.peerStatic == session.peerStatic }
+            .sorted { ($0.keypair.created, $0.localIndex) < ($1.keypair.created, $1.localIndex) }
+        for old in same.prefix(max(0, same.count - (Self.sessionsPerPeer - 1))) { remove(old) }
+        sessions[session.localIndex] = session
     }
 
     /// Forgets every session past Reject-After-Time (it can neither send nor receive); returns how many.

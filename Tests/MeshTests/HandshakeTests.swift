@@ -364,3 +364,16 @@ func expectRefused(_ reason: MeshDropReason, certificate: CertificateError? = ni
     let r = p.a.receive(response, from: addressB, now: .zero)
     #expect(r.session != nil && r.dropped == nil)
 }
+
+/// A peer that handshakes again and again keeps at most three sessions on the other side (previous, current, next).
+@Test func repeatedHandshakesKeepAtMostThreeSessionsPerPeer() throws {
+    let p = Pair()
+    var last: MeshSession? = nil
+    for i in 0..<10 {
+        let (_, sb, _, _) = p.handshake(now: at(.seconds(Int64(i))))
+        last = try #require(sb)
+    }
+    #expect(p.b.sessions.count == MeshHandshaker.sessionsPerPeer)
+    #expect(p.a.sessions.count == MeshHandshaker.sessionsPerPeer)
+    #expect(p.b.sessions[last!.localIndex] === last)
+}
