@@ -128,11 +128,15 @@ public final class MeshHandshaker {
     /// Unix seconds at `now`, by the wall clock.
     func unixSeconds(_ now: Instant) -> Int64 { Int64(wallClock.unixNanoseconds(at: now) / 1_000_000_000) }
 
-    /// A fresh index no pending handshake or session uses (never 0).
+    /// Indices another protocol on the same port holds (a WireGuard device's): the driver that shares a port sets
+    /// this so cookie replies and transport messages (types 3 and 4, addressed by index) reach one owner only.
+    public var indexInUseElsewhere: ((UInt32) -> Bool)?
+
+    /// A fresh index no pending handshake, session or `indexInUseElsewhere` uses (never 0).
     func newIndex() -> UInt32 {
         while true {
             let i = UInt32(truncatingIfNeeded: random.next())
-            if i != 0, pending[i] == nil, sessions[i] == nil { return i }
+            if i != 0, pending[i] == nil, sessions[i] == nil, indexInUseElsewhere?(i) != true { return i }
         }
     }
 

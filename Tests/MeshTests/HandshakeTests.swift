@@ -377,3 +377,16 @@ func expectRefused(_ reason: MeshDropReason, certificate: CertificateError? = ni
     #expect(p.a.sessions.count == MeshHandshaker.sessionsPerPeer)
     #expect(p.b.sessions[last!.localIndex] === last)
 }
+
+/// Sharing a port with WireGuard: indices the other protocol holds are never handed out.
+@Test func indicesHeldElsewhereAreSkipped() throws {
+    let p = Pair()
+    var g = SeededRandom(seed: 1, component: "a")
+    _ = KeyPair.deterministic(using: &g)
+    let first = UInt32(truncatingIfNeeded: g.next())
+    p.a.indexInUseElsewhere = { $0 == first }
+    let initiation = try #require(p.a.initiate(to: p.keyB.publicKey, now: .zero))
+    let index = initiation.withUnsafeBytes { UInt32(littleEndian: $0.loadUnaligned(fromByteOffset: 4, as: UInt32.self)) }
+    #expect(index != first && index != 0)
+    #expect(p.a.pending[index] != nil)
+}
