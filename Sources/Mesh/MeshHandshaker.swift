@@ -132,6 +132,10 @@ public final class MeshHandshaker {
     /// this so cookie replies and transport messages (types 3 and 4, addressed by index) reach one owner only.
     public var indexInUseElsewhere: ((UInt32) -> Bool)?
 
+    /// Optional pre-shared keys per peer static key, as WireGuard's PresharedKey: mixed into both directions'
+    /// handshakes with that peer (psk2 — the responder picks it after reading message 1). Absent: all zeros.
+    public var presharedKeys: [PublicKey: SecretKey] = [:]
+
     /// A fresh index no pending handshake, session or `indexInUseElsewhere` uses (never 0).
     func newIndex() -> UInt32 {
         while true {
@@ -144,10 +148,10 @@ public final class MeshHandshaker {
 
     // MARK: Initiator
 
-    /// A 1024-byte initiation to the node whose static key is `peer`; `presharedKey` is nil (all zeros) for a member
-    /// handshake. Nil only if the chain does not fit (it always does for certificates this module signs).
+    /// A 1024-byte initiation to the node whose static key is `peer`; `presharedKey` is nil for a member handshake
+    /// (then `presharedKeys[peer]`, else all zeros). Nil only if the chain does not fit (it always does for certificates this module signs).
     public func initiate(to peer: PublicKey, presharedKey: SecretKey? = nil, now: Instant) -> [UInt8]? {
-        let psk = presharedKey?.copy() ?? SecretKey()
+        let psk = (presharedKey ?? presharedKeys[peer])?.copy() ?? SecretKey()
         let fresh = ephemeral()
         let timestamp = TAI64N(unixNanoseconds: wallClock.unixNanoseconds(at: now)).whitened
         guard let payload = HandshakePayload(timestamp: timestamp, chain: identity.chain)
@@ -244,6 +248,9 @@ public final class MeshHandshaker {
         }
         counters.initiationsOpened &+= 1
         guard let plain = try? state.readMessage(noise), let peerStatic = state.remoteStatic else {
+            return drop(.handshakeDecryptFailed)
+        }
+        if let psk = presharedKeys[peerStatic], (try? state.setPresharedKeys([psk])) == nil {
             return drop(.handshakeDecryptFailed)
         }
         let payload: HandshakePayload

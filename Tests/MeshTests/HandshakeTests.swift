@@ -390,3 +390,18 @@ func expectRefused(_ reason: MeshDropReason, certificate: CertificateError? = ni
     #expect(index != first && index != 0)
     #expect(p.a.pending[index] != nil)
 }
+
+/// Per-peer pre-shared keys (as WireGuard's PresharedKey): the responder picks the key by the initiator's static
+/// key after reading message 1. Same key both sides: a session; a key on one side only: the initiator refuses.
+@Test func perPeerPresharedKeys() throws {
+    let psk = SecretKey(hex: String(repeating: "ab", count: 32))!
+    let p = Pair()
+    p.a.presharedKeys[p.keyB.publicKey] = psk
+    p.b.presharedKeys[p.keyA.publicKey] = psk
+    let (sa, sb, _, _) = p.handshake(now: .zero)
+    #expect(sa != nil && sb != nil)
+    let q = Pair()
+    q.b.presharedKeys[q.keyA.publicKey] = psk
+    let (qa, _, _, r2) = q.handshake(now: .zero)
+    #expect(qa == nil && r2?.dropped == .handshakeDecryptFailed)
+}
