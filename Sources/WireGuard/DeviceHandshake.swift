@@ -131,7 +131,8 @@ extension WireGuardDevice {
         // §5.4.4: "a responder ... first checks mac1"; only then is the message worth any further work.
         guard cookieChecker.checkMAC1(bytes) else { return drop(.badMAC1) }
         noteHandshakeMessage(now: now)
-        if isUnderLoad(now: now), !cookieChecker.checkMAC2(bytes, source: source, now: now) {
+        let underLoad = isUnderLoad(now: now)
+        if underLoad, !cookieChecker.checkMAC2(bytes, source: source, now: now) {
             // §5.4.7: "the responder, rather than responding with a handshake response, may respond with a
             // cookie reply message".
             var keySource = self.keySource
@@ -141,6 +142,8 @@ extension WireGuardDevice {
             outbox.append(OutgoingDatagram(kind: .cookieReply, peer: nil, endpoint: source, bytes: reply.bytes))
             return drop(.cookieRequired)
         }
+        // wireguard-go: under load, a source whose cookie is valid is still held to its handshake rate.
+        if underLoad, !rateLimiter.allow(source.address, now: now) { return drop(.handshakeRateLimited) }
 
         if type == .handshakeInitiation {
             guard let message = try? HandshakeInitiation(parsing: bytes) else { return drop(.badSize) }

@@ -141,6 +141,8 @@ public final class WireGuardDevice {
     var loadWindowStart = Instant.zero
     var loadWindowCount = 0
     var underLoadUntil: Instant?
+    /// Under load: handshake messages per source address (`HandshakeRateLimiter`).
+    var rateLimiter = HandshakeRateLimiter()
 
     /// Where TAI64N timestamps are read.
     public private(set) var wallClock: WallClock

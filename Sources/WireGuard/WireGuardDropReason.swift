@@ -46,6 +46,9 @@ public enum WireGuardDropReason: Int, CaseIterable, Sendable, CustomStringConver
     case stagedQueueFull
     /// Staged packets discarded after the handshake failed for Rekey-Attempt-Time, or keys were zeroed.
     case handshakeTimedOut
+    /// Under load, a source over its handshake rate (20 a second, burst 5): dropped before any
+    /// Diffie-Hellman although its mac2 was valid (wireguard-go's ratelimiter).
+    case handshakeRateLimited
 
     public var description: String {
         switch self {
@@ -70,6 +73,7 @@ public enum WireGuardDropReason: Int, CaseIterable, Sendable, CustomStringConver
         case .noSpace: "no buffer space"
         case .stagedQueueFull: "staged queue full"
         case .handshakeTimedOut: "handshake timed out"
+        case .handshakeRateLimited: "handshake rate limited (per source, under load)"
         }
     }
 }

@@ -38,6 +38,7 @@ public final class ExpectationEvaluator {
         outcome.passed = verdict.passed
         outcome.message = verdict.message
         outcome.frames = verdict.passed ? [] : verdict.frames
+        outcome.checks = verdict.checks
         return outcome
     }
 
@@ -45,6 +46,8 @@ public final class ExpectationEvaluator {
         var passed: Bool
         var message: String
         var frames: [FrameReference] = []
+        /// The measured values and their bounds (for the failure summary).
+        var checks: [CheckResult] = []
     }
 
     // MARK: Shared helpers
@@ -120,14 +123,21 @@ public final class ExpectationEvaluator {
     func evaluate(_ e: ActionExpectation) -> Verdict {
         guard let result = observations.results[e.action] else {
             let why = observations.notRun[e.action] ?? "its at:/after: was not reached before the run ended"
-            return Verdict(passed: false, message: "'\(e.action)' has no result: it never started (\(why))")
+            let checks = e.checks.map {
+                CheckResult(subject: $0.metric.rawValue, measured: "no result", bound: ScenarioValues.describe($0.condition, unit: $0.metric.unit), passed: false)
+            }
+            return Verdict(passed: false, message: "'\(e.action)' has no result: it never started (\(why))", checks: checks)
         }
         var failures: [String] = []
         var passes: [String] = []
+        var checks: [CheckResult] = []
         for c in e.checks {
             let value = measure(c.metric, of: result)
             let (ok, actual) = Self.check(value, c.condition, unit: c.metric.unit)
             let expected = ScenarioValues.describe(c.condition, unit: c.metric.unit)
+            var number: Double?
+            if case .number(let v) = value { number = v }
+            checks.append(CheckResult(subject: c.metric.rawValue, measured: actual, bound: expected, passed: ok, value: number))
             if ok {
                 passes.append("\(c.metric.rawValue) \(actual)")
             } else {
@@ -136,8 +146,8 @@ public final class ExpectationEvaluator {
                 failures.append(line)
             }
         }
-        if failures.isEmpty { return Verdict(passed: true, message: passes.joined(separator: "; ")) }
-        return Verdict(passed: false, message: failures.joined(separator: "; ") + " [\(result.summary)]")
+        if failures.isEmpty { return Verdict(passed: true, message: passes.joined(separator: "; "), checks: checks) }
+        return Verdict(passed: false, message: failures.joined(separator: "; ") + " [\(result.summary)]", checks: checks)
     }
 
     func measure(_ metric: ActionMetric, of result: ActionResult) -> Measured {
@@ -268,8 +278,10 @@ public final class ExpectationEvaluator {
         case .count(let bounds):
             let n = Double(selected.count)
             let expected = Format.comparisons(bounds, unit: .count)
-            if bounds.allSatisfy({ $0.op.holds(n, $0.value) }) {
-                return Verdict(passed: true, message: "\(selected.count) \(what) matched (\(expected))")
+            let ok = bounds.allSatisfy { $0.op.holds(n, $0.value) }
+            let checks = [CheckResult(subject: "\(what) in '\(e.capture)'", measured: "\(selected.count)", bound: expected, passed: ok)]
+            if ok {
+                return Verdict(passed: true, message: "\(selected.count) \(what) matched (\(expected))", checks: checks)
             }
             // Too many: the frames past the largest count allowed broke it. Too few: show what there was.
             let ceiling = bounds.compactMap { b -> Int? in
@@ -278,14 +290,16 @@ public final class ExpectationEvaluator {
             if let ceiling, selected.count > ceiling {
                 let extra = Array(refs.dropFirst(max(ceiling, 0)))
                 return Verdict(passed: false, message: "\(selected.count) \(what) matched in '\(e.capture)', expected \(expected); beyond the limit: \(frameList(extra))",
-                               frames: extra)
+                               frames: extra, checks: checks)
             }
             let seen = refs.isEmpty ? "none" : frameList(refs)
             return Verdict(passed: false, message: "only \(selected.count) \(what) matched in '\(e.capture)', expected \(expected); matched: \(seen)",
-                           frames: refs)
+                           frames: refs, checks: checks)
         case .absent:
-            if refs.isEmpty { return Verdict(passed: true, message: "no \(what) in '\(e.capture)'") }
-            return Verdict(passed: false, message: "\(refs.count) \(what) present in '\(e.capture)', expected none: \(frameList(refs))", frames: refs)
+            let checks = [CheckResult(subject: "\(what) in '\(e.capture)'", measured: "\(refs.count)", bound: "none", passed: refs.isEmpty)]
+            if refs.isEmpty { return Verdict(passed: true, message: "no \(what) in '\(e.capture)'", checks: checks) }
+            return Verdict(passed: false, message: "\(refs.count) \(what) present in '\(e.capture)', expected none: \(frameList(refs))", frames: refs,
+                           checks: checks)
         case .sequence(let steps):
             return sequence(steps, in: selected, capture: e.capture)
         case .latency(let l):
@@ -306,12 +320,14 @@ public final class ExpectationEvaluator {
                 if let last = matched.last { message += " after \(last.1)" }
                 if !done.isEmpty { message += "; matched so far: \(listing(done))" }
                 if !earlier.isEmpty { message += "; '\(step)' occurs only earlier: \(frameList(earlier))" }
-                return Verdict(passed: false, message: message, frames: (matched.last.map { [$0.1] } ?? []) + earlier)
+                let check = CheckResult(subject: "steps in order in '\(capture)'", measured: "\(matched.count)", bound: "= \(steps.count)", passed: false)
+                return Verdict(passed: false, message: message, frames: (matched.last.map { [$0.1] } ?? []) + earlier, checks: [check])
             }
             matched.append((step, reference(capture, selected[hit].index, selected[hit].record)))
             position = hit + 1
         }
-        return Verdict(passed: true, message: "in order: " + matched.map { "'\($0.0)' at \($0.1)" }.joined(separator: ", "))
+        let check = CheckResult(subject: "steps in order in '\(capture)'", measured: "\(matched.count)", bound: "= \(steps.count)", passed: true)
+        return Verdict(passed: true, message: "in order: " + matched.map { "'\($0.0)' at \($0.1)" }.joined(separator: ", "), checks: [check])
     }
 
     /// Pairs each request with the first later response of the same key, then checks each pair's
@@ -348,7 +364,12 @@ public final class ExpectationEvaluator {
             stats += ", latency min/avg/max \(Format.duration(mn))/\(Format.duration(avg))/\(Format.duration(mx))"
         }
         if unanswered > 0 { stats += ", \(unanswered) requests unanswered" }
-        if bad.isEmpty && pairCountOK { return Verdict(passed: true, message: stats) }
+        var checks = [CheckResult(subject: "pairs", measured: "\(pairs.count)", bound: l.pairs.isEmpty ? "any" : Format.comparisons(l.pairs, unit: .count), passed: pairCountOK)]
+        if !l.bounds.isEmpty {
+            checks.append(CheckResult(subject: "latency (worst pair)", measured: latencies.max().map { Format.duration($0) } ?? "no pairs",
+                                      bound: Format.comparisons(l.bounds, unit: .duration), passed: bad.isEmpty))
+        }
+        if bad.isEmpty && pairCountOK { return Verdict(passed: true, message: stats, checks: checks) }
         var problems: [String] = []
         if !pairCountOK { problems.append("\(pairs.count) pairs, expected \(Format.comparisons(l.pairs, unit: .count))") }
         if !bad.isEmpty {
@@ -356,7 +377,7 @@ public final class ExpectationEvaluator {
             problems.append("\(bad.count) pairs outside \(Format.comparisons(l.bounds, unit: .duration)): \(listing(items))")
         }
         let frames = bad.flatMap { [$0.request, $0.response] }
-        return Verdict(passed: false, message: problems.joined(separator: "; ") + " [\(stats)]", frames: frames)
+        return Verdict(passed: false, message: problems.joined(separator: "; ") + " [\(stats)]", frames: frames, checks: checks)
     }
 
     // MARK: DHCP messages
@@ -380,11 +401,14 @@ public final class ExpectationEvaluator {
         var passes: [String] = []
         var failures: [String] = []
         var frames: [FrameReference] = []
+        var checks: [CheckResult] = []
         if let bounds = e.count {
             let n = Double(matched.count)
             let expected = Format.comparisons(bounds, unit: .count)
             let refs = matched.map(\.0)
-            if bounds.allSatisfy({ $0.op.holds(n, $0.value) }) {
+            let ok = bounds.allSatisfy { $0.op.holds(n, $0.value) }
+            checks.append(CheckResult(subject: "\(e.message)\(whose)", measured: "\(matched.count)", bound: expected, passed: ok))
+            if ok {
                 passes.append("\(matched.count) \(e.message)\(whose) (\(expected))")
             } else {
                 let list = refs.isEmpty ? "none" : frameList(refs)
@@ -395,6 +419,7 @@ public final class ExpectationEvaluator {
         if let check = e.field {
             if matched.isEmpty {
                 if e.count == nil {
+                    checks.append(CheckResult(subject: "\(e.message)\(whose)", measured: "0", bound: "≥ 1", passed: false))
                     let seen = seenTypes.isEmpty ? "no DHCP messages at all" : "DHCP messages seen: \(seenTypes.sorted().map(\.description).joined(separator: ", "))"
                     failures.append("no \(e.message)\(whose) in '\(e.capture)' (\(selected.count) frames considered; \(seen))")
                 }
@@ -406,6 +431,8 @@ public final class ExpectationEvaluator {
                     if !values.contains(actual) { values.append(actual) }
                     if !ok { bad.append((ref, actual)) }
                 }
+                checks.append(CheckResult(subject: "\(e.message)\(whose) \(check.field.rawValue)", measured: values.joined(separator: ", "),
+                                          bound: ScenarioValues.describe(check.condition, unit: check.field.unit), passed: bad.isEmpty))
                 if bad.isEmpty {
                     passes.append("\(matched.count) \(e.message)\(whose): \(check.field.rawValue) \(values.joined(separator: ", "))")
                 } else {
@@ -416,8 +443,8 @@ public final class ExpectationEvaluator {
                 }
             }
         }
-        if failures.isEmpty { return Verdict(passed: true, message: passes.joined(separator: "; ")) }
-        return Verdict(passed: false, message: failures.joined(separator: "; "), frames: frames)
+        if failures.isEmpty { return Verdict(passed: true, message: passes.joined(separator: "; "), checks: checks) }
+        return Verdict(passed: false, message: failures.joined(separator: "; "), frames: frames, checks: checks)
     }
 
     static func field(_ field: DHCPField, of m: DHCPMessage) -> Measured {

@@ -30,10 +30,29 @@ public struct ExpectationOutcome: Sendable {
     public var message: String
     /// The frames that broke the expectation (empty when it passed or frames are not involved).
     public var frames: [FrameReference]
+    /// Each value measured and the bound it was held to, for the reports' failure summary.
+    public var checks: [CheckResult]
 
-    public init(name: String, index: Int, location: ScenarioLocation, passed: Bool, message: String, frames: [FrameReference] = []) {
+    public init(name: String, index: Int, location: ScenarioLocation, passed: Bool, message: String, frames: [FrameReference] = [],
+                checks: [CheckResult] = []) {
         self.name = name; self.index = index; self.location = location; self.passed = passed
-        self.message = message; self.frames = frames
+        self.message = message; self.frames = frames; self.checks = checks
+    }
+}
+
+/// One comparison behind a verdict: a measured value and the bound it had to meet, as text
+/// ("rtt.avg", "34.2ms", "≤ 20ms").
+public struct CheckResult: Equatable, Sendable {
+    /// What was measured ("rtt.avg", "'icmp' frames in lan", "pairs").
+    public var subject: String
+    public var measured: String
+    public var bound: String
+    public var passed: Bool
+    /// The measured number in its unit's base (nanoseconds, bits per second), when it is one.
+    public var value: Double?
+
+    public init(subject: String, measured: String, bound: String, passed: Bool, value: Double? = nil) {
+        self.subject = subject; self.measured = measured; self.bound = bound; self.passed = passed; self.value = value
     }
 }
 

@@ -73,6 +73,12 @@ public struct LabRun: Sendable {
     public var captures: [CaptureFile]
     /// What happened, one line each ("0.000000s vm1 DHCP INIT → SELECTING").
     public var log: [String]
+    /// The scenario's network, for the topology diagram (nil when the file did not load).
+    public var topology: ReportTopology?
+    /// Ladder diagrams drawn from the captures (LadderDiagram.swift).
+    public var ladders: [LadderDiagram] = []
+    /// Bounds of action expectations, drawn on the actions' charts.
+    public var bounds: [MetricBound] = []
 
     public init(scenarioName: String, scenarioFile: String, description: String? = nil, seed: UInt64, backend: String,
                 status: RunStatus = .completed, simulatedDuration: Duration = .zero, wallTime: Duration = .zero,

@@ -7,6 +7,7 @@ public enum MarkdownSummary {
         let passed = runs.count(where: \.passed)
         var md = "# \(title)\n\n"
         md += "\(passed) of \(runs.count) scenarios passed.\n\n"
+        md += failures(runs)
         md += "| scenario | backend | seed | result | expectations | simulated | wall |\n"
         md += "|---|---|---|---|---|---|---|\n"
         for r in runs {
@@ -15,6 +16,30 @@ public enum MarkdownSummary {
         }
         for r in runs { md += "\n" + section(r) }
         return md
+    }
+
+    /// What failed, measured against bound, linked to the expectation's run section.
+    static func failures(_ runs: [LabRun]) -> String {
+        var rows: [String] = []
+        for r in runs {
+            switch r.status {
+            case .skipped: continue
+            case .error(let why):
+                rows.append("| [\(cell(r.scenarioName))](#\(r.slug)) | ⚠ error | \(cell(HTMLReport.clip(String(why.split(separator: "\n").first ?? ""), 160))) | |")
+            case .completed:
+                for o in r.failures {
+                    let failed = o.checks.filter { !$0.passed }
+                    if failed.isEmpty {
+                        rows.append("| [\(cell(r.scenarioName))](#\(r.slug)) | \(cell(o.name)) (line \(o.location.line)) | \(cell(HTMLReport.clip(o.message, 160))) | |")
+                    }
+                    for c in failed {
+                        rows.append("| [\(cell(r.scenarioName))](#\(r.slug)) | \(cell(o.name)) (line \(o.location.line)) | \(cell(c.subject)) **\(cell(HTMLReport.clip(c.measured, 80)))** | \(cell(c.bound)) |")
+                    }
+                }
+            }
+        }
+        guard !rows.isEmpty else { return "" }
+        return "**Failures**\n\n| scenario | expectation | measured | bound |\n|---|---|---|---|\n" + rows.joined(separator: "\n") + "\n\n"
     }
 
     static func icon(_ r: LabRun) -> String {

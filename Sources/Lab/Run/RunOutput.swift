@@ -19,6 +19,7 @@ extension LabRun {
     init(_ scenario: Scenario, seed: UInt64, backend: LabBackend) {
         self.init(scenarioName: scenario.name, scenarioFile: scenario.file, description: scenario.description,
                   seed: seed, backend: backend.rawValue)
+        topology = ReportTopology(scenario)
     }
 
     /// Evaluates `scenario`'s expectations against `output` and keeps what the reports show.
@@ -29,5 +30,6 @@ extension LabRun {
         captures = output.captures
         log = output.log
         simulatedDuration = output.duration
+        recordReportDetails(scenario, observations: output.observations)
     }
 }

@@ -13,6 +13,8 @@ public struct ScenarioCapture: Sendable {
     /// A capture of a link's wire instead (`at: <link name>`): its index in `links:` and its name;
     /// `at` is then the link's first end.
     public var link: (index: Int, name: String)?
+    /// What the report's ladder diagram of this capture shows (`ladder:`); nil: the automatic choice.
+    public var ladder: LadderRequest?
 
     public init(name: String, at: BridgeSegment, filter: String? = nil, location: ScenarioLocation) {
         self.name = name; self.at = at; self.filter = filter; self.location = location

@@ -451,7 +451,7 @@ struct ScenarioParser {
             guard ScenarioValues.isIdentifier(name) else {
                 throw value.error("'\(name)' is not a valid capture name", fix: "use letters, digits, '-' and '_' only (it names the pcap file)")
             }
-            let cm = try value.mapping(allowed: ["at", "filter"])
+            let cm = try value.mapping(allowed: ["at", "filter", "ladder"])
             let atValue = try cm.required("at", example: "br0")
             let link = try capturedLink(atValue)
             let at: BridgeSegment
@@ -460,6 +460,7 @@ struct ScenarioParser {
             if let f = cm["filter"] { filter = try compiledFilter(f) }
             var capture = ScenarioCapture(name: name, at: at, filter: filter, location: ScenarioLocation(value))
             capture.link = link
+            if let l = cm["ladder"] { capture.ladder = try LadderRequest(parsing: l) }
             scenario.captures.append(capture)
         }
     }
