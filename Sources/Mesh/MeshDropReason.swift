@@ -39,6 +39,9 @@ public enum MeshDropReason: Int, CaseIterable, Sendable, CustomStringConvertible
     case disallowedSource
     /// A decrypted packet that is not IPv4.
     case invalidPacket
+    /// Under load, a source over its handshake rate (20 a second, burst 5; WireGuard's HandshakeRateLimiter):
+    /// dropped before any Diffie–Hellman although its mac2 was valid.
+    case handshakeRateLimited
 
     public var description: String {
         switch self {
@@ -59,6 +62,7 @@ public enum MeshDropReason: Int, CaseIterable, Sendable, CustomStringConvertible
         case .expiredSession: "expired or closed session"
         case .disallowedSource: "inner source not in the sender's certificate"
         case .invalidPacket: "invalid IPv4 packet"
+        case .handshakeRateLimited: "handshake rate limited (per source, under load)"
         }
     }
 }

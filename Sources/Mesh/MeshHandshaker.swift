@@ -79,6 +79,7 @@ public final class MeshHandshaker {
     var random: any RandomSource
 
     var cookieChecker: CookieChecker
+    var rateLimiter = HandshakeRateLimiter()
     var cookieGenerators: [PublicKey: CookieGenerator] = [:]
     /// An initiation awaiting its response: the Noise state after message 1, and what rebuilds that state (Noise is
     /// deterministic given the ephemeral key and payload) when a forged response has spoiled it.
@@ -223,7 +224,11 @@ public final class MeshHandshaker {
         windowCount += 1
         if windowCount > MeshConstants.underLoadThreshold { underLoadUntil = now + MeshConstants.underLoadAfter }
         guard let until = underLoadUntil, now < until else { return nil }
-        guard !message.withUnsafeBytes({ cookieChecker.checkMAC2($0, source: source, now: now) }) else { return nil }
+        if message.withUnsafeBytes({ cookieChecker.checkMAC2($0, source: source, now: now) }) {
+            // A cookie proves only that the sender receives at its address: its rate is still capped (WireGuard's
+            // per-source limiter), before any Diffie–Hellman.
+            return rateLimiter.allow(source.address, now: now) ? nil : drop(.handshakeRateLimited)
+        }
         var random = self.random
         let reply = message.withUnsafeBytes { m in cookieChecker.makeReply(to: m, source: source, now: now) { random.fill($0) } }
         self.random = random

@@ -405,3 +405,24 @@ func expectRefused(_ reason: MeshDropReason, certificate: CertificateError? = ni
     let (qa, _, _, r2) = q.handshake(now: .zero)
     #expect(qa == nil && r2?.dropped == .handshakeDecryptFailed)
 }
+
+/// Under load a valid cookie is not a licence to flood: the source is held to WireGuard's handshake rate (burst 5,
+/// then 20 a second) before any Diffie–Hellman.
+@Test func underLoadAValidCookieIsStillRateLimited() throws {
+    let p = Pair()
+    let first = p.a.initiate(to: p.keyB.publicKey, now: .zero)!
+    var reply: [UInt8]? = nil
+    for i in 0..<70 { let r = p.b.receive(first, from: addressA, now: at(.milliseconds(Int64(i)))); if r.dropped == .cookieRequired { reply = r.reply } }
+    #expect(p.a.receive(try #require(reply), from: addressB, now: at(.milliseconds(70))).dropped == nil)
+    // 20 initiations with mac2 within 10 ms (the same one: each needs the cookie check, not a new handshake).
+    let withCookie = p.a.initiate(to: p.keyB.publicKey, now: at(.milliseconds(100)))!
+    let opened = p.b.counters.initiationsOpened
+    var limited = 0
+    for i in 0..<20 {
+        if p.b.receive(withCookie, from: addressA, now: at(.milliseconds(100) + .microseconds(Int64(i) * 500))).dropped == .handshakeRateLimited {
+            limited += 1
+        }
+    }
+    #expect(limited == 15, "a burst of 5 gets through, the rest of 20 within 10 ms does not")
+    #expect(p.b.counters.initiationsOpened == opened + 5)
+}
