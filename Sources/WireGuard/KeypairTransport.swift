@@ -39,6 +39,7 @@ extension Keypair {
     /// Seals the packet at `buffer[16..<16 + count]` in place into a transport message at `buffer[0...]` (header,
     /// padding to 16 within `mtu`, tag) and returns its length; nil when the session may not send (Reject-After-Time
     /// or Reject-After-Messages reached) or the buffer is too small. Each call uses a fresh counter.
+    @inline(__always)
     public func seal(packet buffer: UnsafeMutableRawBufferPointer, count: Int, now: Instant,
                      limits: WireGuardLimits = .init(), mtu: Int? = nil) -> Int? {
         let h = TransportHeader.size
@@ -58,6 +59,7 @@ extension Keypair {
 
     /// Opens the transport message `buffer[0..<count]` addressed to this session, in place: the replay window is
     /// checked before and moved only after authentication, as on the device's receive path.
+    @inline(__always)
     public func open(message buffer: UnsafeMutableRawBufferPointer, count: Int, now: Instant,
                      limits: WireGuardLimits = .init()) -> TransportOpenResult {
         let h = TransportHeader.size
