@@ -5,7 +5,8 @@
 //   0  CShims, CSodium, CPcap, CMallocCounter      C the Swift code cannot call directly (CShims: every glibc call Swift's Glibc module lacks)
 //   1  Basics, Wire, Crypto, YAMLSchema             time, randomness, wire formats, libsodium + BLAKE2s, located YAML
 //   2  Virtio, Datapath, HostStack, Noise, WireGuard  sans-IO virtqueue, switch, router, DHCP, hosts, Noise, WireGuard
-//   3  Capture, Sim, HostIO, VhostUser              pcap/BPF; simulator kernel; epoll, sockets, batched UDP, TUN/TAP, signalfd; vhost-user
+//   3  Capture, Sim, HostIO, VhostUser, Mesh        pcap/BPF; simulator kernel; epoll, sockets, batched UDP, TUN/TAP, signalfd; vhost-user;
+//                                                  the mesh's certificates and handshake (sans-IO, over Noise and WireGuard)
 //   4  Engine; QEMU; Tunnel                         bridge from bridge.yml; QEMU runner; WireGuard on TUN
 //   5  BridgeDaemon                                 the real driver: epoll, vhost-user, TAP around a Bridge
 //   6  Lab; Benchmarks                              scenarios on sim, netns (HostIO TAPs) and qemu (BridgeDaemon + QEMU);
@@ -55,6 +56,7 @@ let package = Package(
         .target(name: "VhostUser", dependencies: ["Basics", "Virtio", "HostIO"]),
 
         .target(name: "Sim", dependencies: ["Basics", "Wire", "Virtio", "HostStack"]),
+        .target(name: "Mesh", dependencies: ["Basics", "Wire", "Crypto", "Noise", "WireGuard"]),
 
         // Layer 4 — composition.
         .target(
@@ -82,7 +84,7 @@ let package = Package(
         .executableTarget(
             name: "sluice",
             dependencies: [
-                "Basics", "Capture", "YAMLSchema", "Engine", "BridgeDaemon", "Lab", "Benchmarks", "QEMU", "Tunnel", "CMallocCounter",
+                "Basics", "Capture", "YAMLSchema", "Engine", "BridgeDaemon", "Lab", "Benchmarks", "QEMU", "Tunnel", "CMallocCounter", "Mesh",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
@@ -90,6 +92,7 @@ let package = Package(
         .testTarget(name: "WireTests", dependencies: ["Wire"]),
         .testTarget(name: "CryptoTests", dependencies: ["Crypto"]),
         .testTarget(name: "NoiseTests", dependencies: ["Noise", "Crypto"]),
+        .testTarget(name: "MeshTests", dependencies: ["Mesh", "WireGuard", "Noise", "Crypto", "Wire", "Basics"]),
         .testTarget(name: "WireGuardTests", dependencies: ["WireGuard", "Noise", "Crypto", "Wire", "Basics"]),
         .testTarget(name: "HostIOTests", dependencies: ["HostIO", "CShims", "Basics", "Wire"]),
         .testTarget(name: "VhostUserTests", dependencies: ["VhostUser", "HostIO", "Virtio", "CShims", "Basics"]),

@@ -167,6 +167,13 @@ public final class HandshakeState {
         symmetric.mixKey(shared)
     }
 
+    /// Replaces the pre-shared keys not yet mixed in (the count must match): a responder may choose its key after
+    /// reading message 1 — from the initiator's static key or payload — when the pattern mixes it later (IKpsk2).
+    public func setPresharedKeys(_ keys: [SecretKey]) throws(NoiseError) {
+        guard keys.count == psks.count else { throw .missingKey("psk") }
+        psks = keys.map { $0.copy() }
+    }
+
     /// "psk": "Calls MixKeyAndHash(psk)" with the next pre-shared key.
     private func mixPSK() throws(NoiseError) {
         guard !psks.isEmpty else { throw .missingKey("psk") }

@@ -21,20 +21,21 @@ func mac16(key: [UInt8], _ input: UnsafeRawBufferPointer) -> [UInt8] {
 func labelledKey(_ label: String, _ key: PublicKey) -> [UInt8] { BLAKE2s.hash(Array(label.utf8) + key.bytes) }
 
 /// The responder side: checks MACs on arriving handshake messages and answers with cookies under load.
-struct CookieChecker {
+/// Public for the mesh handshake (Sources/Mesh), whose messages end in mac1 and mac2 the same way.
+public struct CookieChecker {
     let mac1Key: [UInt8]
     let cookieEncryptionKey: SecretKey
     /// R_m, the secret cookies are derived from; replaced every two minutes.
     let secret = SecretKey()
     var secretSet: Instant?
 
-    init(localPublicKey: PublicKey) {
+    public init(localPublicKey: PublicKey) {
         mac1Key = labelledKey(WireGuardConstants.labelMAC1, localPublicKey)
         cookieEncryptionKey = SecretKey(labelledKey(WireGuardConstants.labelCookie, localPublicKey))!
     }
 
     /// True when the message's mac1 (the 16 bytes before the last 16) is right.
-    func checkMAC1(_ message: UnsafeRawBufferPointer) -> Bool {
+    public func checkMAC1(_ message: UnsafeRawBufferPointer) -> Bool {
         let macEnd = message.count - 16, macStart = macEnd - 16
         let expected = mac16(key: mac1Key, message.slice(0..<macStart))
         return expected.withUnsafeBytes { Sodium.constantTimeEqual($0, message.slice(macStart..<macEnd)) }
@@ -50,7 +51,7 @@ struct CookieChecker {
     }
 
     /// True when mac2 (the last 16 bytes) is MAC(τ, msg_β) for a cookie this device could have issued.
-    func checkMAC2(_ message: UnsafeRawBufferPointer, source: SocketAddressV4, now: Instant) -> Bool {
+    public func checkMAC2(_ message: UnsafeRawBufferPointer, source: SocketAddressV4, now: Instant) -> Bool {
         guard let secretSet, now - secretSet <= WireGuardConstants.cookieRefreshTime else { return false }
         let start = message.count - 16
         let expected = mac16(key: cookie(for: source), message.slice(0..<start))
@@ -59,7 +60,7 @@ struct CookieChecker {
 
     /// A cookie reply to `message` (an initiation or response) from `source`. `fill` supplies random bytes
     /// for a new secret (every two minutes) and the nonce.
-    mutating func makeReply(to message: UnsafeRawBufferPointer, source: SocketAddressV4, now: Instant,
+    public mutating func makeReply(to message: UnsafeRawBufferPointer, source: SocketAddressV4, now: Instant,
                             fill: (UnsafeMutableRawBufferPointer) -> Void) -> CookieReply {
         if secretSet == nil || now - secretSet! > WireGuardConstants.cookieRefreshTime {
             secret.withUnsafeMutableBytes { fill($0) }
@@ -80,7 +81,7 @@ struct CookieChecker {
 }
 
 /// The initiator side, per peer: stamps mac1/mac2 on outgoing handshake messages and stores received cookies.
-struct CookieGenerator {
+public struct CookieGenerator {
     let mac1Key: [UInt8]
     let cookieEncryptionKey: SecretKey
     /// L_m, the last cookie received, and when.
@@ -89,13 +90,13 @@ struct CookieGenerator {
     /// The mac1 of the last handshake message sent — the additional data of a cookie reply to it.
     var lastMAC1: [UInt8]? = nil
 
-    init(remotePublicKey: PublicKey) {
+    public init(remotePublicKey: PublicKey) {
         mac1Key = labelledKey(WireGuardConstants.labelMAC1, remotePublicKey)
         cookieEncryptionKey = SecretKey(labelledKey(WireGuardConstants.labelCookie, remotePublicKey))!
     }
 
     /// Writes mac1 and mac2 into the last 32 bytes of `message`.
-    mutating func addMACs(_ message: UnsafeMutableRawBufferPointer, now: Instant) {
+    public mutating func addMACs(_ message: UnsafeMutableRawBufferPointer, now: Instant) {
         let macEnd = message.count - 16, macStart = macEnd - 16
         let mac1 = mac16(key: mac1Key, UnsafeRawBufferPointer(message.slice(0..<macStart)))
         for i in 0..<16 { message[macStart + i] = mac1[i] }
@@ -109,7 +110,7 @@ struct CookieGenerator {
     }
 
     /// Decrypts and stores the cookie of `reply`; false if it does not authenticate against our last mac1.
-    mutating func consume(_ reply: CookieReply, now: Instant) -> Bool {
+    public mutating func consume(_ reply: CookieReply, now: Instant) -> Bool {
         guard let lastMAC1 else { return false }
         var tau = [UInt8](repeating: 0, count: 16)
         let n = reply.nonce.withUnsafeBytes { nonce in reply.encryptedCookie.withUnsafeBytes { c in

@@ -45,17 +45,14 @@ extension WireGuardDevice {
                           now: Instant) -> ReceiveResult {
         let h = TransportHeader.size
         guard count >= WireGuardConstants.messageKeepaliveSize else { return drop(.badSize) }
-        let receiver = buffer.le32(4), counter = buffer.le64(8)
-        guard case .keypair(let index, let keypair)? = indexTable[receiver] else { return drop(.unknownIndex) }
-        // §6.2: "after Reject-After-Time ... no more packets are accepted" with that session.
-        guard now < keypair.rejectAfter else { return drop(.expiredKeypair) }
-        let limit = configuration.limits.rejectAfterMessages
-        guard keypair.replay.wouldAccept(counter, limit: limit) else { return drop(.replayedCounter) }
-        guard let plainCount = ChaCha20Poly1305.open(key: keypair.receiveKey, counter: counter,
-                                                     buffer: buffer.slice(h..<count), ciphertextCount: count - h)
-        else { return drop(.decryptFailed) }
-        // Only authenticated counters move the window, so forged packets cannot push it.
-        guard keypair.replay.validate(counter, limit: limit) else { return drop(.replayedCounter) }
+        guard case .keypair(let index, let keypair)? = indexTable[buffer.le32(4)] else { return drop(.unknownIndex) }
+        // The session's transport (KeypairTransport.swift): Reject-After-Time (§6.2), the replay window checked
+        // before decrypting and moved only by authenticated counters, then ChaCha20-Poly1305 in place.
+        let plainCount: Int
+        switch keypair.open(message: buffer, count: count, now: now, limits: configuration.limits) {
+        case .dropped(let reason): return drop(reason)
+        case .plaintext(let range): plainCount = range.count
+        }
 
         let peer = peers[index]
         peer.endpoint = source  // roaming: the newest authenticated source wins

@@ -17,23 +17,18 @@ extension WireGuardDevice {
         let padded = TransportHeader.paddedLength(count, mtu: configuration.mtu)
         guard buffer.count >= h + padded + WireGuardConstants.tagSize else { return dropSend(.noSpace) }
 
+        // The session's transport (KeypairTransport.swift) seals in place; it refuses past Reject-After-Messages or
+        // Reject-After-Time, and the packet then waits for a new session.
         if peer.staged.isEmpty, let keypair = peer.keypairs.current, let endpoint = peer.endpoint,
-           keypair.sendCounter < configuration.limits.rejectAfterMessages,
-           now < keypair.rejectAfter {
-            let counter = keypair.sendCounter
-            keypair.sendCounter += 1
-            for i in (h + count)..<(h + padded) { buffer[i] = 0 }
-            TransportHeader(receiver: keypair.remoteIndex, counter: counter).write(to: buffer)
-            let sealed = ChaCha20Poly1305.seal(key: keypair.sendKey, counter: counter,
-                                               buffer: buffer.slice(h..<(h + padded + WireGuardConstants.tagSize)),
-                                               plaintextCount: padded)
+           let sealed = keypair.seal(packet: buffer, count: count, now: now, limits: configuration.limits,
+                                     mtu: configuration.mtu) {
             transportSent &+= 1
-            peer.sentBytes &+= UInt64(h + sealed)
+            peer.sentBytes &+= UInt64(sealed)
             timersAnyAuthenticatedPacketTraversal(peer, now: now)
             timersAnyAuthenticatedPacketSent(peer)
             timersDataSent(peer, now: now)
             keepKeyFreshSending(peer, now: now)
-            return .transmit(peer: peer.id, endpoint: endpoint, count: h + sealed)
+            return .transmit(peer: peer.id, endpoint: endpoint, count: sealed)
         }
         stage(peer, Array(buffer[h..<(h + count)]))
         sendStagedPackets(peer, now: now)
@@ -92,11 +87,8 @@ extension WireGuardDevice {
         var sent = 0
         for packet in peer.staged {
             // §6.2: never send with a counter at or past Reject-After-Messages; the rest waits for a new session.
-            guard keypair.sendCounter < limits.rejectAfterMessages else { break }
-            let counter = keypair.sendCounter
-            keypair.sendCounter += 1
-            emit(sealTransport(packet, keypair: keypair, counter: counter), kind: packet.isEmpty ? .keepalive : .transportData,
-                 peer: peer)
+            guard let message = sealTransport(packet, keypair: keypair, now: now) else { break }
+            emit(message, kind: packet.isEmpty ? .keepalive : .transportData, peer: peer)
             transportSent &+= 1
             if !packet.isEmpty { dataSent = true }
             sent += 1
@@ -109,17 +101,18 @@ extension WireGuardDevice {
         keepKeyFreshSending(peer, now: now)
     }
 
-    /// A transport message carrying `packet` (cold path: allocates the datagram).
-    func sealTransport(_ packet: [UInt8], keypair: Keypair, counter: UInt64) -> [UInt8] {
+    /// A transport message carrying `packet` (cold path: allocates the datagram); nil when the session may no
+    /// longer send.
+    func sealTransport(_ packet: [UInt8], keypair: Keypair, now: Instant) -> [UInt8]? {
         let h = TransportHeader.size
         let padded = TransportHeader.paddedLength(packet.count, mtu: configuration.mtu)
         var out = [UInt8](repeating: 0, count: h + padded + WireGuardConstants.tagSize)
         out.replaceSubrange(h..<(h + packet.count), with: packet)
-        out.withUnsafeMutableBytes { b in
-            TransportHeader(receiver: keypair.remoteIndex, counter: counter).write(to: b)
-            _ = ChaCha20Poly1305.seal(key: keypair.sendKey, counter: counter, buffer: b.slice(from: h), plaintextCount: padded)
-        }
-        return out
+        let limits = configuration.limits, mtu = configuration.mtu
+        guard let n = out.withUnsafeMutableBytes({
+            keypair.seal(packet: $0, count: packet.count, now: now, limits: limits, mtu: mtu)
+        }) else { return nil }
+        return n == out.count ? out : Array(out.prefix(n))
     }
 
     /// §6.2: the initiator rekeys after Rekey-After-Time; either side after Rekey-After-Messages.

@@ -9,7 +9,8 @@ import Wire
 
 /// Token buckets by source IPv4 address, bounded in size. Tokens are nanoseconds of credit: a
 /// message costs `messageCost`, credit accrues with elapsed time up to `burst` messages' worth.
-struct HandshakeRateLimiter {
+/// Public for the mesh handshake (Sources/Mesh), which holds its sources to the same rate under load.
+public struct HandshakeRateLimiter {
     /// wireguard-go's packetsPerSecond.
     static let messagesPerSecond: UInt64 = 20
     /// wireguard-go's packetsBurstable.
@@ -22,6 +23,8 @@ struct HandshakeRateLimiter {
     /// is refused until the next sweep (each costs a cookie round trip at its own address first).
     static let capacity = 4096
 
+    public init() {}
+
     struct Bucket {
         var credit: UInt64
         var last: Instant
@@ -31,7 +34,7 @@ struct HandshakeRateLimiter {
     private var lastSweep = Instant.zero
 
     /// True when `source` may have one more handshake message processed at `now`.
-    mutating func allow(_ source: IPv4Address, now: Instant) -> Bool {
+    public mutating func allow(_ source: IPv4Address, now: Instant) -> Bool {
         if now - lastSweep >= Self.idleAfter { sweep(now: now) }
         guard var bucket = buckets[source] else {
             guard buckets.count < Self.capacity else { return false }

@@ -9,5 +9,5 @@ struct Sluice: ParsableCommand {
         commandName: "sluice",
         abstract: "A userspace network datapath for virtual machines, and a lab that runs it.",
         version: SluiceVersion.current,
-        subcommands: [BridgeCommand.self, VM.self, LabCommand.self, Replay.self, WG.self, Bench.self, Check.self])
+        subcommands: [BridgeCommand.self, VM.self, LabCommand.self, Replay.self, WG.self, MeshCommand.self, Bench.self, Check.self])
 }

@@ -45,7 +45,7 @@ func sluice(_ arguments: [String], columns: Int? = nil, in directory: String? = 
 /// with the replay command) and is checked when that file's hard line breaks are gone.
 let helpCommands: [[String]] = [[], ["lab"], ["lab", "run"], ["lab", "merge"], ["check"], ["bridge"], ["vm"], ["wg"],
                                 ["bench"], ["bench", "forward"], ["bench", "wireguard"], ["bench", "tunnel"], ["bench", "sim"],
-                                ["bench", "load"], ["replay"]]
+                                ["bench", "load"], ["replay"], ["mesh"], ["mesh", "ca"]]
 
 @Test(arguments: helpCommands)
 func helpTextIsWrappedAtWordBoundaries(_ command: [String]) throws {
