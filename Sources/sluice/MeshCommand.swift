@@ -96,9 +96,12 @@ struct MeshCommand: ParsableCommand {
             commandName: "init",
             abstract: "Create a CA: DIR/ca.key (secret, 0600) and DIR/ca.crt.",
             discussion: """
-            Without --issuer-key a root (self-signed). With --issuer-key/--issuer-cert of a root, an organization CA
-            signed by it, which must stay inside the root's networks, prefixes, groups, capabilities and validity.
-            Example: sluice mesh ca init --name root --addresses 10.99.0.0/16 --groups '*' --capabilities relay,rendezvous --path-length 1 --days 3650 --out root
+            Without --issuer-key a root (self-signed). With --issuer-key/--issuer-cert of a root, an \
+            organization CA signed by it, which must stay inside the root's networks, prefixes, groups, \
+            capabilities and validity.
+
+            Example: sluice mesh ca init --name root --addresses 10.99.0.0/16 --groups '*' \
+            --capabilities relay,rendezvous --path-length 1 --days 3650 --out root
             """)
         @OptionGroup var fields: Fields
         @Option(help: "How many levels of CA may sit below this one (0: it signs nodes only).")

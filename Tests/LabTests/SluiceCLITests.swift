@@ -41,11 +41,11 @@ func sluice(_ arguments: [String], columns: Int? = nil, in directory: String? = 
     #expect(source.contains("static let current = \"\(version)\""))
 }
 
-/// Commands whose help text is ours to wrap. `replay`'s discussion lives in Replay.swift (owned
-/// with the replay command) and is checked when that file's hard line breaks are gone.
+/// Commands whose help text is ours to wrap (every command with a discussion of its own).
 let helpCommands: [[String]] = [[], ["lab"], ["lab", "run"], ["lab", "merge"], ["check"], ["bridge"], ["vm"], ["wg"],
                                 ["bench"], ["bench", "forward"], ["bench", "wireguard"], ["bench", "tunnel"], ["bench", "sim"],
-                                ["bench", "load"], ["replay"], ["mesh"], ["mesh", "ca"]]
+                                ["bench", "load"], ["replay"], ["mesh"], ["mesh", "ca"], ["mesh", "ca", "init"], ["mesh", "ca", "sign"],
+                                ["mesh", "ca", "revoke"], ["mesh", "ca", "inspect"]]
 
 @Test(arguments: helpCommands)
 func helpTextIsWrappedAtWordBoundaries(_ command: [String]) throws {
