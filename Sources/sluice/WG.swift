@@ -53,9 +53,9 @@ struct WG: ParsableCommand {
             commandName: "up",
             abstract: "Create a TUN interface from a wg-quick style file and run WireGuard on it until SIGINT/SIGTERM.",
             discussion: """
-            Creates the TUN device in the current network namespace, assigns the [Interface] Address list and MTU,
-            brings it up, routes each peer's AllowedIPs to it and serves the UDP ListenPort. SIGUSR1 prints a
-            status line per peer (endpoint, latest handshake, bytes); [Sluice] StatusInterval prints it periodically.
+            Creates the TUN device in the current network namespace, assigns the [Interface] Address list and MTU, \
+            brings it up, routes each peer's AllowedIPs to it and serves the UDP ListenPort. SIGUSR1 prints a \
+            status line per peer (endpoint, latest handshake, bytes); [Sluice] StatusInterval prints it periodically. \
             SIGINT or SIGTERM removes the interface and exits 0. See docs/wireguard.md.
             """)
 
