@@ -55,6 +55,10 @@ public struct TCPConfiguration: Sendable {
     public var synBacklog = 128
     /// Established connections waiting for `tcpAccept` per listener (listen(2)'s backlog).
     public var acceptQueueLimit = 128
+    /// RFC 4821 packetization-layer path MTU discovery (TCPPathMTUProbing): detect a black hole
+    /// (two timeouts in a row of a full-size segment), fall back to 1024-byte datagrams, and probe
+    /// upward. Linux's equivalent is net.ipv4.tcp_mtu_probing = 1.
+    public var pathMTUProbing = true
 
     public init() {}
 }
