@@ -361,6 +361,23 @@ struct TCPTests {
         #expect(off.info.stats.pathMTUBlackHoles == 0 && off.info.sendMSS == 1448)
     }
 
+    @Test("A transfer longer than the ARP cache lifetime keeps its entry fresh: one ARP request, nothing queued or dropped")
+    func forwardProgressConfirmsTheNeighbour() throws {
+        let (link, a, b) = tcpPair(delay: .milliseconds(5), rate: 10e6, queueLimit: 200_000) { c in
+            quick(&c)
+            c.arp.cacheLifetime = .seconds(1)
+        }
+        b.tcpListen(port: 5001)
+        let id = try #require(a.tcpConnect(to: ipB, port: 5001, now: link.now))
+        a.tcpSendBulk(id, bytes: 5_000_000, now: link.now)   // 4 s at 10 Mbit/s: four lifetimes
+        link.run(for: .seconds(30), stop: { a.tcpInfo(id)?.state == .closed })
+        let info = try #require(a.tcpInfo(id))
+        #expect(info.state == .closed && info.closeReason == .normal)
+        #expect(b.tcpConnectionIDs.first.flatMap { b.tcpInfo($0) }?.stats.bytesReceived == 5_000_000)
+        #expect(a.counters.arpRequestsSent == 1 && a.counters.arpQueueDrops == 0)
+        #expect(b.counters.arpQueueDrops == 0)
+    }
+
     @Test("Same seed, same trace; another seed, another trace")
     func determinism() {
         func trace(_ seed: UInt64) -> UInt64 {
