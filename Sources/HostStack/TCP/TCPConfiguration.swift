@@ -103,23 +103,35 @@ public enum TCPBulkPattern {
         }
     }
 
-    /// How many bytes of `buffer` differ from the pattern at stream offsets `offset...`.
+    /// How many bytes of `buffer` differ from the pattern at stream offsets `offset...`. Each
+    /// block is filled into 256 bytes on the stack and compared eight bytes at a time; only a
+    /// word that differs is counted byte by byte.
     public static func mismatches(in buffer: UnsafeRawBufferPointer, streamOffset offset: UInt64) -> Int {
-        guard let base = buffer.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return 0 }
-        var k = 0, bad = 0
-        while k < buffer.count {
-            let i = offset &+ UInt64(k)
-            let run = min(buffer.count - k, 256 - Int(i & 255))
-            let (c, d) = blockConstants(i)
-            var b = UInt8(truncatingIfNeeded: i)
-            let seen = base + k
-            for j in 0..<run {
-                bad &+= seen[j] == (b ^ c) &* 131 &+ d ? 0 : 1
-                b &+= 1
+        guard let base = buffer.baseAddress else { return 0 }
+        return withUnsafeTemporaryAllocation(byteCount: 256, alignment: 8) { scratch -> Int in
+            var k = 0, bad = 0
+            while k < buffer.count {
+                let i = offset &+ UInt64(k)
+                let run = min(buffer.count - k, 256 - Int(i & 255))
+                fill(UnsafeMutableRawBufferPointer(rebasing: scratch[0..<run]), streamOffset: i)
+                let expected = UnsafeRawPointer(scratch.baseAddress!), seen = base + k
+                var j = 0
+                while j + 8 <= run {
+                    if seen.loadUnaligned(fromByteOffset: j, as: UInt64.self) != expected.loadUnaligned(fromByteOffset: j, as: UInt64.self) {
+                        for b in j..<j + 8 where seen.load(fromByteOffset: b, as: UInt8.self) != expected.load(fromByteOffset: b, as: UInt8.self) {
+                            bad += 1
+                        }
+                    }
+                    j += 8
+                }
+                while j < run {
+                    if seen.load(fromByteOffset: j, as: UInt8.self) != expected.load(fromByteOffset: j, as: UInt8.self) { bad += 1 }
+                    j += 1
+                }
+                k += run
             }
-            k += run
+            return bad
         }
-        return bad
     }
 
     /// The fixed parts of `byte(at:)` for the 256-aligned block holding offset `i`.
