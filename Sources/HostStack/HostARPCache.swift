@@ -35,6 +35,18 @@ struct HostARPCache {
         return entry.mac
     }
 
+    /// An upper layer saw forward progress with `address` (a TCP ACK for new data, or new data in
+    /// order): the neighbour is reachable, so a fresh entry's lifetime starts again — RFC 4861
+    /// §7.3.1's reachability confirmation, which Linux applies to ARP too. Without it a busy
+    /// connection's entry expires under it and its segments queue (and drop) behind a new request.
+    /// Renewed only past half its lifetime, so a steady flow costs one table write per half-life.
+    mutating func confirm(_ address: IPv4Address, now: Instant) {
+        guard let entry = entries[address], now < entry.expiresAt else { return }
+        let renewed = now + configuration.cacheLifetime
+        guard entry.expiresAt - now < configuration.cacheLifetime / 2 else { return }
+        entries[address]!.expiresAt = renewed
+    }
+
     /// Whether an entry (fresh or not) or a resolution exists for `address`: RFC 826's "already
     /// in my translation table".
     func knows(_ address: IPv4Address) -> Bool {

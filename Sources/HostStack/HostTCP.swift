@@ -177,8 +177,13 @@ extension Host {
         let tuple = TCPHostState.FourTuple(localAddress: ip.destination.rawValue, localPort: header.destinationPort,
                                            remoteAddress: ip.source.rawValue, remotePort: header.sourcePort)
         if let c = tcp.byTuple[tuple] {
+            let acknowledged = c.sndUna, expected = c.rcvNxt
             let drop = c.receive(incoming, now: now) { self.transmitTCP(c, $0, $1, now: now) }
             count(drop)
+            // Forward progress confirms the next hop's ARP entry (HostARPCache.confirm).
+            if c.sndUna != acknowledged || c.rcvNxt != expected, case .neighbor(let next)? = nextHop(ip.source) {
+                arp.confirm(next, now: now)
+            }
             settle(c, now: now)
             return
         }

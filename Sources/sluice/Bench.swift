@@ -256,6 +256,9 @@ struct BenchSim: ParsableCommand {
         loop alone. The growth exponent is the log-log slope of wall time against hosts (1 is \
         linear). Memory per node is the growth of the peak resident set over the size, per host \
         (sizes run in increasing order). --write FILE writes the scenario for the largest size.
+        The TCP row then moves --tcp-megabytes between two simulated hosts through a bridge (CUBIC,
+        10 Gbit/s cables with 1 ms of delay) and reports the simulated TCP goodput per wall second
+        of the event loop (the target is at least 1 Gbit/s on one core, release build).
         """)
 
     @Option(name: .long, help: "Host counts, comma-separated (1...25000).")
@@ -272,8 +275,12 @@ struct BenchSim: ParsableCommand {
     @Option(name: .long, help: "Also write the table as Markdown to this file.")
     var markdown: String?
 
+    @Option(name: .long, help: "Megabytes of the TCP row's transfer between two simulated hosts (0 skips it; at most 10000).")
+    var tcpMegabytes: Int = 500
+
     func run() throws {
         let sizes = try commaSeparatedIntegers(hosts, in: 1...25_000, naming: "host count").sorted()
+        guard (0...10_000).contains(tcpMegabytes) else { throw ValidationError("--tcp-megabytes must be 0...10000") }
         guard (1...3600).contains(duration) else { throw ValidationError("--duration must be 1...3600 (seconds)") }
         if let write {
             try ScaleScenario.text(hosts: sizes.last ?? 1000, duration: duration).write(toFile: write, atomically: true, encoding: .utf8)
@@ -302,10 +309,21 @@ struct BenchSim: ParsableCommand {
         let exponent = SimBenchmark.growthExponent(results)
         let line = exponent.map { "growth exponent (log-log slope of wall time vs hosts): \(fmt($0, 2))" } ?? "growth exponent: needs two sizes"
         print(line)
+        var tcpLine: String?
+        if tcpMegabytes > 0 {
+            let t = try SimBenchmark.tcp(bytes: UInt64(tcpMegabytes) * 1_000_000, directory: directory)
+            let line = "TCP: \(t.bytesDelivered) bytes between 2 simulated hosts in \(fmt(t.simulatedSeconds, 2)) sim s, "
+                + "\(t.events) events in \(fmt(t.runSeconds, 2)) wall s (\(fmt(t.cpuSeconds, 2)) CPU s): "
+                + "\(fmt(t.bitsPerWallSecond / 1e9, 2)) Gbit/s of simulated TCP per wall second (target ≥ 1), "
+                + "\(fmt(t.bitsPerCPUSecond / 1e9, 2)) per CPU second\(t.completed ? "" : ", NOT COMPLETED")"
+            print(line)
+            tcpLine = line
+        }
         if let markdown {
             var md = "| " + header.joined(separator: " | ") + " |\n|" + String(repeating: "---|", count: header.count) + "\n"
             for r in rows { md += "| " + r.joined(separator: " | ") + " |\n" }
             md += "\n" + line + "\n"
+            if let tcpLine { md += "\n" + tcpLine + "\n" }
             try md.write(toFile: markdown, atomically: true, encoding: .utf8)
         }
     }

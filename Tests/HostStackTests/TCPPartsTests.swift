@@ -8,6 +8,24 @@ import Wire
 
 @Suite("TCP parts")
 struct TCPPartsTests {
+    @Test("The bulk pattern's block-wise fill and check agree with byte(at:) at every offset, across block, 2^24 and 2^32 boundaries")
+    func bulkPatternFillMatchesByteAt() {
+        let starts: [UInt64] = [0, 1, 255, 2047, 2049, (1 << 24) - 300, (1 << 32) - 700, UInt64.max - 2000]
+        for start in starts {
+            let n = 1500
+            var buffer = [UInt8](repeating: 0xAA, count: n)
+            buffer.withUnsafeMutableBytes { TCPBulkPattern.fill($0, streamOffset: start) }
+            var same = true
+            for k in 0..<n where buffer[k] != TCPBulkPattern.byte(at: start &+ UInt64(k)) { same = false }
+            #expect(same, "fill at \(start)")
+            #expect(buffer.withUnsafeBytes { TCPBulkPattern.mismatches(in: $0, streamOffset: start) } == 0)
+            buffer[0] &+= 1; buffer[700] ^= 0x10; buffer[n - 1] &-= 3
+            #expect(buffer.withUnsafeBytes { TCPBulkPattern.mismatches(in: $0, streamOffset: start) } == 3)
+            // The same bytes one offset on are mostly wrong: a segment put at the wrong place shows.
+            #expect(buffer.withUnsafeBytes { TCPBulkPattern.mismatches(in: $0, streamOffset: start &+ 1) } > n / 2)
+        }
+    }
+
     @Test("Every TCP drop reason has a counter")
     func dropReasonsFit() {
         #expect(ReasonCounts<TCPDropReason>.fits)

@@ -308,6 +308,76 @@ struct TCPTests {
         #expect(c.tcpInfo(id2)?.stats.pathMTUReductions == 0 && c.tcpInfo(id2)?.sendMSS == 1448)
     }
 
+    @Test("PLPMTUD (RFC 4821): a black hole above 1400 bytes and no ICMP; after two timeouts the size falls to 1024, probes climb to exactly 1400, the transfer completes")
+    func pathMTUBlackHole() throws {
+        func transfer(probing: Bool) throws -> (info: TCPConnectionInfo, received: UInt64, biggest: Int, probeSizes: [Int]) {
+            let (link, a, b) = tcpPair(delay: .milliseconds(5), rate: 100e6, queueLimit: 500_000) { c in
+                quick(&c)
+                c.tcp.pathMTUProbing = probing
+            }
+            b.tcpListen(port: 5001)
+            let id = try #require(a.tcpConnect(to: ipB, port: 5001, now: link.now))
+            link.run(for: .milliseconds(100))
+            var biggest = 0
+            var sizes: [Int] = []
+            // A link whose MTU is 1400: larger datagrams vanish without a word.
+            link.ab.dropFilter = { frame, _ in
+                let ipLength = frame.count - 14
+                if ipLength > 1400 { sizes.append(ipLength); return true }
+                sizes.append(ipLength)
+                biggest = max(biggest, ipLength)
+                return false
+            }
+            a.tcpSendBulk(id, bytes: 3_000_000, now: link.now)
+            link.run(for: .seconds(30), stop: { a.tcpInfo(id)?.state == .closed })
+            let info = try #require(a.tcpInfo(id))
+            let received = b.tcpConnectionIDs.first.flatMap { b.tcpInfo($0) }?.stats.bytesReceived ?? 0
+            // The probe sizes: datagrams larger than every one before them since the fallback.
+            var probeSizes: [Int] = []
+            var settled = 1024
+            for size in sizes.drop(while: { $0 != 1024 }) where size > settled {
+                probeSizes.append(size)
+                if size <= 1400 { settled = size }
+            }
+            return (info, received, biggest, probeSizes)
+        }
+        let on = try transfer(probing: true)
+        print("PLPMTUD: probes \(on.probeSizes), \(on.info.stats.pathMTUProbes) sent, \(on.info.stats.pathMTUProbesLost) lost,",
+              "mss \(on.info.sendMSS), timeouts \(on.info.stats.timeouts), retransmitted \(on.info.stats.segmentsRetransmitted)")
+        #expect(on.info.state == .closed && on.info.closeReason == .normal)
+        #expect(on.received == 3_000_000)
+        #expect(on.info.stats.pathMTUBlackHoles == 1)
+        // 1400 − 20 (IP) − 20 (TCP) − 12 (timestamps).
+        #expect(on.info.sendMSS == 1348)
+        #expect(on.biggest == 1400)
+        // A binary search between 1024 and 1499: each probe's size is the midpoint of what is left.
+        #expect(on.info.stats.pathMTUProbes >= 5 && on.info.stats.pathMTUProbes <= 10)
+        #expect(on.info.stats.pathMTUProbesLost >= 1 && on.info.stats.pathMTUProbesLost < on.info.stats.pathMTUProbes)
+        let firstProbe: Int = 1024 + (1499 - 1024 + 1) / 2
+        #expect(on.probeSizes.first == firstProbe)
+        // Without it the connection retransmits full-size segments into the hole until it gives up.
+        let off = try transfer(probing: false)
+        #expect(off.received == 0)
+        #expect(off.info.stats.pathMTUBlackHoles == 0 && off.info.sendMSS == 1448)
+    }
+
+    @Test("A transfer longer than the ARP cache lifetime keeps its entry fresh: one ARP request, nothing queued or dropped")
+    func forwardProgressConfirmsTheNeighbour() throws {
+        let (link, a, b) = tcpPair(delay: .milliseconds(5), rate: 10e6, queueLimit: 200_000) { c in
+            quick(&c)
+            c.arp.cacheLifetime = .seconds(1)
+        }
+        b.tcpListen(port: 5001)
+        let id = try #require(a.tcpConnect(to: ipB, port: 5001, now: link.now))
+        a.tcpSendBulk(id, bytes: 5_000_000, now: link.now)   // 4 s at 10 Mbit/s: four lifetimes
+        link.run(for: .seconds(30), stop: { a.tcpInfo(id)?.state == .closed })
+        let info = try #require(a.tcpInfo(id))
+        #expect(info.state == .closed && info.closeReason == .normal)
+        #expect(b.tcpConnectionIDs.first.flatMap { b.tcpInfo($0) }?.stats.bytesReceived == 5_000_000)
+        #expect(a.counters.arpRequestsSent == 1 && a.counters.arpQueueDrops == 0)
+        #expect(b.counters.arpQueueDrops == 0)
+    }
+
     @Test("Same seed, same trace; another seed, another trace")
     func determinism() {
         func trace(_ seed: UInt64) -> UInt64 {

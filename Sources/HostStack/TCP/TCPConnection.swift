@@ -7,7 +7,8 @@
 // Files: TCPConnection (block, open, application calls), TCPConnectionInput (SEGMENT ARRIVES),
 // TCPConnectionOutput (what to send and building segments), TCPConnectionTimers (retransmission,
 // delayed ACK, persist, TIME-WAIT); helpers TCPSendBuffer, TCPReassemblyQueue, TCPSACKScoreboard,
-// TCPRetransmissionTimer (RFC 6298), TCPCongestionControl (NewReno, CUBIC).
+// TCPRetransmissionTimer (RFC 6298), TCPCongestionControl (NewReno, CUBIC), TCPPathMTUProbing
+// (RFC 4821).
 
 import Basics
 import Wire
@@ -115,6 +116,8 @@ final class TCPConnection {
     /// During recovery, retransmit the next hole at or above this (RFC 6675 HighRxt).
     var highRetransmitted: TCPSequenceNumber
     var retransmitPending = false
+    /// RFC 4821 search for the largest segment the path carries (TCPPathMTUProbing).
+    var pathMTUSearch = TCPPathMTUSearch(ceiling: TCPConstants.defaultMaximumSegmentSize)
 
     // MARK: Measurements
     var stats = TCPConnectionStats()

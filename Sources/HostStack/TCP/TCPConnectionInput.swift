@@ -192,6 +192,7 @@ extension TCPConnection {
         // RFC 9293 §3.7.1: the send MSS is the smaller of the peer's MSS and our interface's.
         let peerMSS = Int(options.maximumSegmentSize ?? UInt16(TCPConstants.defaultMaximumSegmentSize))
         segmentLimit = max(min(peerMSS, announcedMSS), 64)
+        pathMTUSearch = TCPPathMTUSearch(ceiling: segmentLimit)
         // RFC 7323 §2.2: scaling only if both sent the option; §2.3: shifts above 14 are used as 14.
         if configuration.windowScaling, let shift = options.windowScale {
             sendScale = min(shift, 14)
@@ -277,6 +278,7 @@ extension TCPConnection {
         if highRetransmitted < sndUna { highRetransmitted = sndUna }
         scoreboard.acknowledge(upTo: sndUna)
         consecutiveTimeouts = 0
+        pathMTUOnAcknowledged(upTo: ack, now: now)
 
         // RTT (RFC 7323 §4.1 with timestamps; RFC 6298 §3 Karn's rule without).
         if timestampsEnabled, let ts = seg.options.timestamp, ts.echoReply != 0 {
@@ -291,6 +293,11 @@ extension TCPConnection {
                 // RFC 6582 §3.2 (3) full acknowledgment: "Set cwnd to either (1) min (ssthresh,
                 // max(FlightSize, SMSS) + SMSS) or (2) ssthresh".
                 congestion.cwnd = min(congestion.ssthresh, max(flightSize, mss) + mss)
+                // A lost path MTU probe is no congestion (RFC 4821 §7.5): the window it found stays.
+                if let before = pathMTUSearch.cwndBeforeProbeLoss {
+                    congestion.cwnd = before
+                    pathMTUSearch.cwndBeforeProbeLoss = nil
+                }
                 inRecovery = false
                 duplicateACKs = 0
             } else {
@@ -334,8 +341,13 @@ extension TCPConnection {
     /// RFC 5681 §3.2 steps 2–4 with RFC 6582's "recover".
     func enterRecovery(now: Instant) {
         recover = sndMax
-        let ssthresh = congestion.onCongestionEvent(flightSize: flightSize, mss: mss, now: now)
-        congestion.cwnd = ssthresh + 3 * mss
+        if pathMTUProbeLostAtRecovery(now: now) {
+            // RFC 4821 §7.5: the loss was the probe's size, not congestion: repair it, keep the window.
+            pathMTUSearch.cwndBeforeProbeLoss = congestion.cwnd
+        } else {
+            let ssthresh = congestion.onCongestionEvent(flightSize: flightSize, mss: mss, now: now)
+            congestion.cwnd = ssthresh + 3 * mss
+        }
         inRecovery = true
         retransmitPending = true
         highRetransmitted = sndUna

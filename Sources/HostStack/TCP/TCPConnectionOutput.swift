@@ -39,8 +39,9 @@ extension TCPConnection {
             }
         }
 
+        // A path MTU probe (RFC 4821), when one is due: new data in one larger segment.
+        var sentSomething = sendPathMTUProbeIfDue(now: now, transmit: transmit)
         // New (or, after a timeout, resent) data within min(cwnd, SND.WND).
-        var sentSomething = false
         while true {
             let window = min(congestion.cwnd, sndWnd)
             let usable = (sndUna + window) - sndNxt
@@ -98,13 +99,15 @@ extension TCPConnection {
     }
 
     /// Sends up to `maximum` bytes of the send buffer starting at `seq` (an ACK with data, FIN if
-    /// it ends the data after CLOSE); returns the payload length sent.
+    /// it ends the data after CLOSE) in a segment of at most `limit` (default: the connection's
+    /// segment limit; a path MTU probe's is larger); returns the payload length sent.
     @discardableResult
-    func sendData(from seq: TCPSequenceNumber, maximum: Int, now: Instant, transmit: TCPTransmit) -> Int {
+    func sendData(from seq: TCPSequenceNumber, maximum: Int, segmentLimit limit: Int? = nil, now: Instant,
+                  transmit: TCPTransmit) -> Int {
         let offset = seq - sendDataStart
         let available = sendBuffer.count - offset
         guard offset >= 0, available >= 0 else { return 0 }
-        let length = min(maximum, available, max(segmentLimit - optionLength(syn: false), 1))
+        let length = min(maximum, available, max((limit ?? segmentLimit) - optionLength(syn: false), 1))
         let end = seq + length
         var flags = TCPFlags.ack
         if finQueued, end == sendBufferEnd, length > 0 || finSequence != nil {
@@ -115,6 +118,7 @@ extension TCPConnection {
         guard length > 0 || flags.contains(.fin) else { return 0 }
         let isRetransmission = seq < sndMax
         if isRetransmission {
+            if pathMTUSearch.probe != nil { pathMTUOnRetransmission(from: seq, length: length, now: now) }
             stats.segmentsRetransmitted += 1
             stats.bytesRetransmitted += UInt64(length)
             counterDeltas.segmentsRetransmitted += 1

@@ -70,6 +70,9 @@ extension TCPConnection {
         // (5.5) "The host MUST set RTO <- RTO * 2 ('back off the timer')".
         rtt.backOff()
         congestion.onTimeout(flightSize: flightSize, mss: mss)
+        pathMTUSearch.cwndBeforeProbeLoss = nil
+        // RFC 4821: a lost probe, or a black hole (the resend below goes at the smaller size).
+        pathMTUOnTimeout(now: now)
         // RFC 6582 §4: "recover" becomes the highest sequence number sent; no fast retransmit
         // below it. RFC 2018 §8: SACK information is dropped.
         recover = sndMax
@@ -129,6 +132,7 @@ extension TCPConnection {
         guard state.isSynchronized, !(quotedSequence < sndUna), quotedSequence < sndMax else { return false }
         let mtu = nextHopMTU == 0 ? 576 : max(nextHopMTU, 296)
         let limit = mtu - 40
+        pathMTUOnICMP(limit: limit)
         guard limit < segmentLimit else { return true }
         segmentLimit = limit
         stats.pathMTUReductions += 1

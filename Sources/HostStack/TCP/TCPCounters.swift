@@ -59,6 +59,10 @@ public struct TCPConnectionStats: Equatable, Sendable {
     public var windowProbes = 0
     /// Segment size lowered by ICMP fragmentation needed (RFC 1191 PMTUD).
     public var pathMTUReductions = 0
+    /// RFC 4821: black holes detected (the segment size fell to the base), probes sent, probes lost.
+    public var pathMTUBlackHoles = 0
+    public var pathMTUProbes = 0
+    public var pathMTUProbesLost = 0
     /// In-order payload bytes delivered to the application or sink (the receiver's goodput).
     public var bytesReceived: UInt64 = 0
     /// Payload bytes that arrived again (already received).
