@@ -255,9 +255,9 @@ struct BenchSim: ParsableCommand {
         (one per host: its 5 pings answered). 'wall s' covers all of that, 'events/s' the event \
         loop alone. The growth exponent is the log-log slope of wall time against hosts (1 is \
         linear). Memory per node is the growth of the peak resident set over the size, per host \
-        (sizes run in increasing order). --write FILE writes the scenario for the largest size.
-        The TCP row then moves --tcp-megabytes between two simulated hosts through a bridge (CUBIC,
-        10 Gbit/s cables with 1 ms of delay) and reports the simulated TCP goodput per wall second
+        (sizes run in increasing order). --write FILE writes the scenario for the largest size. \
+        The TCP row then moves --tcp-megabytes between two simulated hosts through a bridge (CUBIC, \
+        10 Gbit/s cables with 1 ms of delay) and reports the simulated TCP goodput per wall second \
         of the event loop (the target is at least 1 Gbit/s on one core, release build).
         """)
 
