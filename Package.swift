@@ -119,6 +119,6 @@ if Context.environment["SLUICE_FUZZ"] == "1" {
     package.targets.append(
         .executableTarget(
             name: "SluiceFuzz",
-            dependencies: ["Basics", "Wire", "Crypto", "WireGuard", "Datapath", "Virtio", "VhostUser", "HostIO", "CShims", "Capture", "Engine", "Tunnel"],
+            dependencies: ["Basics", "Wire", "Crypto", "WireGuard", "Datapath", "Virtio", "VhostUser", "HostIO", "CShims", "Capture", "Engine", "QEMU", "Tunnel"],
             path: "Fuzz/SluiceFuzz"))
 }

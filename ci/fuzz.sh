@@ -42,7 +42,7 @@ need_binary() { [[ -x "$binary" ]] || { echo "fuzz: no $binary — run: bash ci/
 # Per-target libFuzzer options: maximum input length, and a dictionary when there is one.
 options() {
   local t=$1 max=4096
-  case $t in pcap-reader) max=16384 ;; bridge-yaml|wg-quick) max=2048 ;; esac
+  case $t in pcap-reader) max=16384 ;; bridge-yaml|machine-yaml|wg-quick) max=2048 ;; esac
   local o=(-max_len=$max -timeout=10 -rss_limit_mb=2048 -print_final_stats=1)
   [[ -f fixtures/fuzz/dict/$t.dict ]] && o+=(-dict=fixtures/fuzz/dict/$t.dict)
   echo "${o[@]}"
@@ -120,12 +120,15 @@ coverage() {
     llvm-profdata merge -sparse "$profile.profraw" -o "$profile.profdata"
     local sources
     case $t in
-      wire-frame|checksum-incremental) sources=Sources/Wire ;;
+      wire-frame) sources=Sources/Wire ;;
+      checksum-incremental) sources=Sources/Wire/InternetChecksum.swift ;;
+      nat-rewrite) sources=Sources/Datapath/NAT ;;
       wireguard-receive) sources=Sources/WireGuard ;;
       virtio-queue) sources=Sources/Virtio ;;
       vhost-user) sources=Sources/VhostUser ;;
       pcap-reader) sources=Sources/Capture ;;
       bridge-yaml) sources="Sources/Engine/Config Sources/YAMLSchema" ;;
+      machine-yaml) sources="Sources/QEMU/MachineConfig+YAML.swift Sources/QEMU/MachineConfig.swift Sources/QEMU/QEMUCommandLine.swift" ;;
       wg-quick) sources="Sources/Tunnel/TunnelConfigurationParser.swift Sources/Tunnel/TunnelConfiguration.swift" ;;
       *) sources=Sources ;;
     esac

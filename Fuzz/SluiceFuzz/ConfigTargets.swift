@@ -1,9 +1,11 @@
 // Fuzz targets over configuration text: `bridge-yaml` (layer 4, Engine: bridge.yml → BridgeConfig,
-// through YAMLSchema and Yams) and `wg-quick` (layer 4, Tunnel: a wg-quick file → TunnelConfiguration).
-// Both must either parse or throw their located error; neither may trap or hang.
+// through YAMLSchema and Yams), `machine-yaml` (layer 4, QEMU: machine.yml → MachineConfig → the
+// QEMU command line) and `wg-quick` (layer 4, Tunnel: a wg-quick file → TunnelConfiguration).
+// Each must either parse or throw its located error; none may trap or hang.
 import Basics
 import Crypto
 import Engine
+import QEMU
 import Tunnel
 
 enum BridgeConfigTarget {
@@ -30,6 +32,22 @@ enum BridgeConfigTarget {
             """.utf8))
         out.append(Array("name: x\nswitch: {}\n".utf8))
         return out
+    }
+}
+
+enum MachineConfigTarget {
+    static func run(_ data: UnsafeRawBufferPointer) {
+        let text = String(decoding: data, as: UTF8.self)
+        // Every named file "exists": the file system is not part of the input.
+        guard let config = try? MachineConfig.parse(text, file: "/fuzz/machine.yml", fileExists: { _ in true }) else { return }
+        let line = QEMUCommandLine(machine: config)
+        precondition(!line.arguments.isEmpty, "a parsed machine gives an empty QEMU command line")
+    }
+
+    static func seeds() -> [[UInt8]] {
+        ["oathgate-runner.yml", "test-guest-bridged.yml", "test-guest.yml"].compactMap {
+            PcapReaderTarget.readFile("fixtures/machines/\($0)")
+        }
     }
 }
 

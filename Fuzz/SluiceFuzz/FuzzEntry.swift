@@ -33,6 +33,8 @@ let fuzzTargets: [FuzzTarget] = [
                run: PcapReaderTarget.run, seeds: PcapReaderTarget.seeds),
     FuzzTarget(name: "bridge-yaml", summary: "bridge.yml text through the bridge configuration parser",
                run: BridgeConfigTarget.run, seeds: BridgeConfigTarget.seeds),
+    FuzzTarget(name: "machine-yaml", summary: "machine.yml text through the machine parser and the QEMU command line built from it",
+               run: MachineConfigTarget.run, seeds: MachineConfigTarget.seeds),
     FuzzTarget(name: "wg-quick", summary: "wg-quick configuration text through the tunnel configuration parser",
                run: TunnelConfigTarget.run, seeds: TunnelConfigTarget.seeds),
 ]
