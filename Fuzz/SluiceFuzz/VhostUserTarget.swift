@@ -34,6 +34,9 @@ enum VhostUserTarget {
         }
     }
 
+    /// SLUICE_FUZZ_VERBOSE=1 prints each message and the connection's actions (to see what an input does).
+    static let verbose = getenv("SLUICE_FUZZ_VERBOSE") != nil
+
     static func run(_ data: UnsafeRawBufferPointer) {
         var input = FuzzInput(data)
         let connection = VhostUserConnection()
@@ -49,6 +52,7 @@ enum VhostUserTarget {
                     if let (message, descriptors) = try reader.append(piece, descriptors: attached) {
                         messages += 1
                         let actions = connection.handle(message, descriptors: descriptors)
+                        if verbose { print(message.header.knownRequest.map { "\($0)" } ?? "\(message.header.request)", descriptors.count, actions) }
                         if actions.contains(where: { if case .close = $0 { true } else { false } }) { break session }
                     }
                 } catch {
@@ -79,7 +83,7 @@ enum VhostUserTarget {
         let region = VhostUserMemoryRegion(guestPhysicalAddress: 0, size: UInt64(memorySize), userAddress: 0x7F00_0000_0000, mmapOffset: 0)
         let features = VirtioFeatures.deviceDefault.rawValue | 1 << 30
         let negotiate = chunk(.getFeatures) + chunk(.getProtocolFeatures)
-            + chunk(.setProtocolFeatures, VhostUserU64.encode(VhostUserProtocolFeatures([.multipleQueues, .replyAck, .mtu]).rawValue))
+            + chunk(.setProtocolFeatures, VhostUserU64.encode(VhostUserProtocolFeatures([.multipleQueues, .replyAck, .resetDevice, .configureMemorySlots]).rawValue))
             + chunk(.setOwner) + chunk(.setFeatures, VhostUserU64.encode(features))
         var start: [UInt8] = []
         for queue in 0..<2 {
@@ -99,7 +103,7 @@ enum VhostUserTarget {
             negotiate,
             negotiate + table,
             negotiate + table + start,
-            negotiate + table + start + stop + chunk(.netSetMTU, VhostUserU64.encode(1500), needReply: true),
+            negotiate + table + start + stop + chunk(.resetDevice, needReply: true) + table,
             negotiate + chunk(.addMemReg, region.singleBytes, descriptors: 1) + chunk(.getMaxMemSlots) + chunk(.remMemReg, region.singleBytes),
             negotiate + table + chunk(.setVringKick, VhostUserU64.encode(0 | VhostUserSpec.vringInvalidFDFlag)) + chunk(.getQueueNum),
         ]
