@@ -14,7 +14,7 @@
 #                              prints executions, exec/s, edges (cov), features (ft) and crashes per target
 #   coverage [TARGET…]         line coverage of each target's corpus (llvm-cov), per source folder
 #   merge [TARGET…]            minimize the found corpus into fixtures/fuzz/<target>/ (to commit)
-#   ci                         build, regressions, run 15 s per target, coverage: CI's bounded step
+#   ci                         build, regressions, run 10 s per target, coverage: CI's bounded step
 #   long [SECONDS]             build, regressions, run SECONDS per target (default 600), coverage
 # A crash leaves its input in .build-fuzz/crashes/<target>/ and makes `run` exit 1; reproduce it
 # with: SLUICE_FUZZ_TARGET=<target> .build-fuzz/release/SluiceFuzz <input>
@@ -61,7 +61,7 @@ regressions() {
   need_binary
   local n=0 failed=0
   shopt -s nullglob
-  for f in fixtures/fuzz/regressions/*; do
+  for f in fixtures/fuzz/regressions/*--*; do
     local name t
     name=$(basename "$f")
     t=${name%%--*}   # files are named <target>--<what it was>
@@ -165,7 +165,7 @@ case $command in
   run) run "$@" ;;
   coverage) coverage "$@" ;;
   merge) merge "$@" ;;
-  ci) build; regressions; run 15; coverage ;;
+  ci) build; regressions; run 10; coverage ;;
   long) build; regressions; run "${1:-600}"; coverage ;;
   *) echo "usage: bash ci/fuzz.sh build|list|seed|regressions|run [SECONDS] [TARGET…]|coverage|merge|ci|long [SECONDS]" >&2; exit 2 ;;
 esac

@@ -29,7 +29,7 @@ if grep -q "skipped" ci/out/allocation-tests.log || ! grep -q "✔ Test run" ci/
   echo "test: FAILED: allocation-budget tests did not run or did not pass (ci/out/allocation-tests.log)" >&2; exit 1
 fi
 # Fuzzing (docs/fuzzing.md): the libFuzzer build in .build-fuzz, every regression input replayed,
-# each parser's target fuzzed for 15 s, then coverage per target; exits 1 on any crash.
+# each parser's target fuzzed for 10 s, then coverage per target; exits 1 on any crash.
 bash ci/fuzz.sh ci 2>&1 | tee ci/out/fuzz.log
 # The README's main command, as a user runs it: the release build (a whole-module build can fail
 # where the debug build passed) and the scenario suite on the simulator with a report.
