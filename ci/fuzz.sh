@@ -32,9 +32,31 @@ export LLVM_PROFILE_FILE=/dev/null
 
 targets() { SLUICE_FUZZ_TARGET=list "$binary" 2>/dev/null | cut -f1; }
 
-build() {
+compile() {
   SLUICE_FUZZ=1 swift build --scratch-path "$scratch" -c release --product SluiceFuzz \
     --sanitize fuzzer --sanitize address --enable-code-coverage
+}
+
+# libFuzzer's count of coverage counters in the binary (about 47,000 when every module is instrumented).
+counters() {
+  SLUICE_FUZZ_TARGET=checksum-incremental "$binary" -runs=0 2>&1 |
+    sed -n 's/.*Loaded 1 modules *(\([0-9]*\) inline.*/\1/p' | head -1
+}
+
+build() {
+  compile
+  # An incremental release rebuild (after Package.swift or a target changed) has been seen to
+  # link a binary with the library modules uninstrumented (about 4,000 counters): libFuzzer then
+  # fuzzes blind. Check, and build from clean when that happens.
+  local n; n=$(counters)
+  if (( ${n:-0} < 20000 )); then
+    echo "fuzz: the build has ${n:-no} coverage counters (instrumentation lost); building from clean" >&2
+    rm -rf "$scratch/release" "$scratch/release.yaml" "$scratch/x86_64-unknown-linux-gnu"
+    compile
+    n=$(counters)
+    (( ${n:-0} >= 20000 )) || { echo "fuzz: still only ${n:-no} coverage counters" >&2; exit 1; }
+  fi
+  echo "fuzz: $binary built, $n coverage counters"
 }
 
 need_binary() { [[ -x "$binary" ]] || { echo "fuzz: no $binary — run: bash ci/fuzz.sh build" >&2; exit 1; }; }
