@@ -113,3 +113,15 @@ let package = Package(
     ],
     swiftLanguageModes: [.v6]
 )
+
+// The fuzz harness (docs/fuzzing.md): one libFuzzer executable whose target is named by
+// SLUICE_FUZZ_TARGET. Declared only when SLUICE_FUZZ=1, which ci/fuzz.sh sets for its own build
+// folder (.build-fuzz, built with `--sanitize fuzzer --sanitize address`): the normal build and
+// tests never see it, and it has no `main` of its own (libFuzzer supplies one).
+if Context.environment["SLUICE_FUZZ"] == "1" {
+    package.targets.append(
+        .executableTarget(
+            name: "SluiceFuzz",
+            dependencies: ["Basics", "Wire", "Crypto", "WireGuard", "Datapath", "Virtio", "VhostUser", "HostIO", "CShims", "Capture", "Engine", "QEMU", "Tunnel"],
+            path: "Fuzz/SluiceFuzz"))
+}

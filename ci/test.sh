@@ -28,6 +28,9 @@ SLUICE_ALONE=1 LD_PRELOAD=$PWD/ci/out/libmalloc_counter.so swift test --skip-bui
 if grep -q "skipped" ci/out/allocation-tests.log || ! grep -q "✔ Test run" ci/out/allocation-tests.log; then
   echo "test: FAILED: allocation-budget tests did not run or did not pass (ci/out/allocation-tests.log)" >&2; exit 1
 fi
+# Fuzzing (docs/fuzzing.md): the libFuzzer build in .build-fuzz, every regression input replayed,
+# each parser's target fuzzed for 10 s, then coverage per target; exits 1 on any crash.
+bash ci/fuzz.sh ci 2>&1 | tee ci/out/fuzz.log
 # The README's main command, as a user runs it: the release build (a whole-module build can fail
 # where the debug build passed) and the scenario suite on the simulator with a report.
 bash ci/main.sh
