@@ -175,14 +175,21 @@ func checksumsVerify(_ frame: [UInt8]) -> Bool {
 /// answer ARP so the routers can deliver.
 var natScenario: String { try! String(contentsOfFile: repositoryRoot + "/fixtures/replay/nat-wireguard.yml", encoding: .utf8) }
 
-@Test func splitCaptureIsRoutedNATedAndEncrypted() throws {
-    let dir = temporaryDirectory()
+/// The two-sided capture in a temporary directory, natScenario, and the request that splits it
+/// (auto), rewrites MACs and maps both sides' networks onto the topology's.
+func natSplitRequest(_ test: String = #function) throws -> (dir: String, base: Scenario, request: ReplayRequest) {
+    let dir = temporaryDirectory(test)
     try TwoSided.write(dir + "/two-sided.pcap", TwoSided.frames())
     let base = try Scenario.parse(natScenario, file: dir + "/s.yml")
     var request = ReplayRequest(pcap: dir + "/two-sided.pcap", into: ["client=brA", "server=brB"])
     request.split = "auto"
     request.rewriteMAC = true
     request.maps = ["server:192.168.1.10/32=10.200.0.1/32", "192.168.1.0/24=10.1.0.0/24", "203.0.113.0/24=10.2.0.0/24"]
+    return (dir, base, request)
+}
+
+@Test func splitCaptureIsRoutedNATedAndEncrypted() throws {
+    let (dir, base, request) = try natSplitRequest()
     let (s, _) = try request.scenario(base, actions: try request.actions(for: base))
     let run = SimBackend.run(s, seed: s.seed, captureDirectory: dir + "/captures")
     #expect(run.status == .completed, "\(run.status)")
@@ -273,13 +280,7 @@ var natScenario: String { try! String(contentsOfFile: repositoryRoot + "/fixture
 /// The same split, maps and MAC rewrite written as a scenario's timeline entries: the entries the
 /// file describes are the ones `sluice replay` builds from its options, and mistakes are located.
 @Test func aScenarioFileStatesTheSplitReplayAsTheCommandDoes() throws {
-    let dir = temporaryDirectory()
-    try TwoSided.write(dir + "/two-sided.pcap", TwoSided.frames())
-    let base = try Scenario.parse(natScenario, file: dir + "/s.yml")
-    var request = ReplayRequest(pcap: dir + "/two-sided.pcap", into: ["client=brA", "server=brB"])
-    request.split = "auto"
-    request.rewriteMAC = true
-    request.maps = ["server:192.168.1.10/32=10.200.0.1/32", "192.168.1.0/24=10.1.0.0/24", "203.0.113.0/24=10.2.0.0/24"]
+    let (dir, base, request) = try natSplitRequest()
     let fromCommand = try request.actions(for: base).map(\.action)
 
     let maps = "[\"server:192.168.1.10/32=10.200.0.1/32\", 192.168.1.0/24=10.1.0.0/24, 203.0.113.0/24=10.2.0.0/24]"
