@@ -122,6 +122,6 @@ if Context.environment["SLUICE_FUZZ"] == "1" {
     package.targets.append(
         .executableTarget(
             name: "SluiceFuzz",
-            dependencies: ["Basics", "Wire", "Crypto", "WireGuard", "Datapath", "Virtio", "VhostUser", "HostIO", "CShims", "Capture", "Engine", "QEMU", "Tunnel"],
+            dependencies: ["Basics", "Wire", "Crypto", "WireGuard", "Datapath", "Virtio", "VhostUser", "HostIO", "CShims", "Capture", "Engine", "QEMU", "Tunnel", "Lab", "Mesh", "Noise"],
             path: "Fuzz/SluiceFuzz"))
 }

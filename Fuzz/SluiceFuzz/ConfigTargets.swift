@@ -1,10 +1,13 @@
 // Fuzz targets over configuration text: `bridge-yaml` (layer 4, Engine: bridge.yml → BridgeConfig,
 // through YAMLSchema and Yams), `machine-yaml` (layer 4, QEMU: machine.yml → MachineConfig → the
-// QEMU command line) and `wg-quick` (layer 4, Tunnel: a wg-quick file → TunnelConfiguration).
+// QEMU command line), `wg-quick` (layer 4, Tunnel: a wg-quick file → TunnelConfiguration) and
+// `scenario-yaml` (layer 5, Lab: a scenario file → Scenario, with its inline bridge configurations,
+// timeline, impairments, expectations and BPF filters).
 // Each must either parse or throw its located error; none may trap or hang.
 import Basics
 import Crypto
 import Engine
+import Lab
 import QEMU
 import Tunnel
 
@@ -93,5 +96,23 @@ enum TunnelConfigTarget {
             TunOffload = on
             UDPOffload = off
             """.utf8)]
+    }
+}
+
+enum ScenarioTarget {
+    static func run(_ data: UnsafeRawBufferPointer) {
+        let text = String(decoding: data, as: UTF8.self)
+        // A scenario names files (bridge configs, pcaps to replay) that the parser opens: a fuzzed name
+        // could reach /dev/zero or /proc and hang the run, so inputs naming such places are skipped.
+        for place in ["dev", "proc", "sys", "fd/"] where text.contains(place) { return }
+        if let scenario = try? Scenario.parse(text, file: "/nonexistent/fuzz/scenario.yml") {
+            _ = scenario.duration
+        }
+    }
+
+    static func seeds() -> [[UInt8]] {
+        let names = ["dhcp-five-hosts", "impairment-timeline", "routed-ping-subnets", "shaped-links", "tcp-nat-wireguard",
+                     "wan-wireguard", "udp-rate-limit", "link-down-recovery", "tcp-jitter-bursty-loss"]
+        return names.compactMap { PcapReaderTarget.readFile("scenarios/\($0).yml") }
     }
 }

@@ -37,6 +37,16 @@ let fuzzTargets: [FuzzTarget] = [
                run: MachineConfigTarget.run, seeds: MachineConfigTarget.seeds),
     FuzzTarget(name: "wg-quick", summary: "wg-quick configuration text through the tunnel configuration parser",
                run: TunnelConfigTarget.run, seeds: TunnelConfigTarget.seeds),
+    FuzzTarget(name: "scenario-yaml", summary: "scenario text through the scenario parser and its checks (files it names are skipped)",
+               run: ScenarioTarget.run, seeds: ScenarioTarget.seeds),
+    FuzzTarget(name: "bridge-frames", summary: "frames on four ports and datagrams on a UDP WAN into a whole bridge (switch, router, DHCP, NAT)",
+               run: BridgeFramesTarget.run, seeds: BridgeFramesTarget.seeds),
+    FuzzTarget(name: "mesh-certificate", summary: "mesh certificates, revocation lists and armoured files, then the chain check",
+               run: MeshCertificateTarget.run, seeds: MeshCertificateTarget.seeds),
+    FuzzTarget(name: "mesh-handshake", summary: "datagrams into a mesh node's handshaker (initiation, response, cookie, transport)",
+               run: MeshHandshakeTarget.run, seeds: MeshHandshakeTarget.seeds),
+    FuzzTarget(name: "noise-wireguard", summary: "differential: generic Noise IKpsk2 vs WireGuard's handshake on the same (flipped) message 1",
+               run: NoiseWireGuardTarget.run, seeds: NoiseWireGuardTarget.seeds),
 ]
 
 nonisolated(unsafe) private var selectedTarget: FuzzTarget?
