@@ -10,6 +10,9 @@ struct BabelNetwork {
     struct Link {
         var delay: [Duration]  // [a→b, b→a]
         var up = true
+        /// Every `lossEvery`-th packet on the link (each direction counted apart) is lost; 0: none.
+        var lossEvery = 0
+        var sent = [0, 0]
     }
     struct Event {
         var time: Instant
@@ -94,8 +97,11 @@ struct BabelNetwork {
         bytesSent[from] &+= UInt64(bytes.count)
         packetsSent[from] &+= 1
         guard let link = links[key(from, to)], link.up else { return }
+        let dir = from < to ? 0 : 1
+        links[key(from, to)]!.sent[dir] += 1
+        if link.lossEvery > 0, links[key(from, to)]!.sent[dir] % link.lossEvery == 0 { return }
         seq &+= 1
-        push(Event(time: now + link.delay[from < to ? 0 : 1], seq: seq, from: from, to: to, bytes: bytes))
+        push(Event(time: now + link.delay[dir], seq: seq, from: from, to: to, bytes: bytes))
     }
 
     /// Runs events and timers up to `end` (inclusive); `each` is called after every step.

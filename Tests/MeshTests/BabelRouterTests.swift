@@ -256,3 +256,53 @@ private func rttSwing(_ configuration: BabelConfiguration, minutes: Int) -> [Ins
     m.heard(BabelIHU(rxcost: 256, interval: 300, origin: 200_000, receive: 0), helloTimestamp: 50_000, now: .zero, micros: 210_000, c)
     #expect(m.smoothedRTT == (59_600 * 836 + 10_000 * 164) / 1000)
 }
+
+@Test func babelLossRaisesTheCostETXLike() {
+    // 0–2 direct, or 0–1–2 over clean links. A direct link losing one packet in two costs 4× nominal (ETX: both
+    // directions lose half) and loses to the two clean hops; one in ten costs about 1.2× and wins.
+    for (lossEvery, expected) in [(2, 1), (10, 2)] {
+        var net = BabelNetwork(nodes: 3, edges: [(0, 1), (1, 2), (0, 2)])
+        net.links[net.key(0, 2)]!.lossEvery = lossEvery
+        net.start()
+        net.run(for: .seconds(40))
+        let cost = net.routers[0].linkCost(NeighbourID(2))
+        print("babel loss 1/\(lossEvery): link cost \(cost), route \(net.routers[0].route(for: BabelNetwork.address(2)).map { "\($0)" } ?? "none")")
+        #expect(net.routers[0].nextHop(for: BabelNetwork.address(2)) == NeighbourID(UInt32(expected)))
+        #expect(lossEvery == 2 ? cost >= 768 : (cost > 256 && cost < 400))
+    }
+}
+
+@Test func babelPartitionAndHealStayLoopFree() {
+    var net = BabelNetwork(nodes: 8, edges: BabelNetwork.ring(8) + [(1, 3), (5, 7)])
+    net.start()
+    _ = net.runUntilConverged(limit: .seconds(5))
+    var loops = 0
+    let check: (inout BabelNetwork) -> Bool = { net in loops += net.loops; return true }
+    // Cut 0–1 and 4–5 silently: halves {1,2,3,4} and {5,6,7,0}.
+    net.setLink(0, 1, up: false); net.setLink(4, 5, up: false)
+    net.run(for: .seconds(10), each: check)
+    for s in [1, 2, 3, 4] { for d in [5, 6, 7, 0] { #expect(net.walk(s, d) == .blackhole && net.walk(d, s) == .blackhole) } }
+    // Routes across the cut are gone, not looping, long before they would expire.
+    #expect(net.routers[2].route(for: BabelNetwork.address(6)) == nil)
+    net.setLink(0, 1, up: true); net.setLink(4, 5, up: true)
+    let start = net.now
+    var healed: Instant?
+    net.run(for: .seconds(10)) { net in
+        loops += net.loops
+        if healed == nil, net.converged { healed = net.now }
+        return true
+    }
+    print("babel partition healed in \(healed.map { "\($0 - start)" } ?? "never")")
+    #expect(healed != nil && healed! - start <= .seconds(3))
+    #expect(loops == 0)
+}
+
+@Test func babelCarriesIPv6Prefixes() {
+    let v6 = BabelPrefix(family: 6, high: 0xFD00_0000_0000_0002, low: 0, length: 64)!
+    var net = BabelNetwork(nodes: 3, edges: BabelNetwork.line(3))
+    net.start()
+    net.perform(2, net.routers[2].originate(prefix: v6, now: net.now))
+    net.run(for: .seconds(2))
+    let r = net.routers[0].selectedRoutes.first { $0.prefix == v6 }
+    #expect(r?.nextHop == NeighbourID(1) && r?.metric == 512 && r?.routerID == BabelNetwork.routerID(2))
+}

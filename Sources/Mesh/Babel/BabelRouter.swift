@@ -383,11 +383,14 @@ public struct BabelRouter: Sendable {
     // MARK: requests (§3.8)
 
     /// Sends a seqno request for (prefix, router-id) one past our feasibility distance, to `to` or to every
-    /// neighbour, unless the same request is already outstanding (the sweep resends it).
+    /// neighbour, unless the same request is already outstanding (the sweep resends it up to three times; after
+    /// that, a new reason to ask — an unfeasible update, a lost route — starts it over, at most once a resend
+    /// interval).
     mutating func requestSeqno(_ prefix: BabelPrefix, routerID id: RouterID, entry: inout PrefixRoutes, to: NeighbourID?,
                                now: Instant) {
         let wanted = (sources.distance(prefix, id)?.seqno ?? entry.lastSeqno) &+ 1
-        if to == nil, let r = entry.request, r.routerID == id, r.seqno == wanted { return }
+        if to == nil, let r = entry.request, r.routerID == id, r.seqno == wanted,
+           r.attempts < 3 || now < r.sentAt + configuration.requestResendInterval { return }
         entry.request = (id, wanted, now, 1)
         let tlv = BabelTLV.seqnoRequest(BabelSeqnoRequest(prefix: prefix, seqno: wanted,
                                                           hopCount: configuration.requestHopCount, routerID: id))
