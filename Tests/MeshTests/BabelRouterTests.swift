@@ -306,3 +306,32 @@ private func rttSwing(_ configuration: BabelConfiguration, minutes: Int) -> [Ins
     let r = net.routers[0].selectedRoutes.first { $0.prefix == v6 }
     #expect(r?.nextHop == NeighbourID(1) && r?.metric == 512 && r?.routerID == BabelNetwork.routerID(2))
 }
+
+@Test func babelOffersAnAlternateHopForFailover() {
+    // Full mesh of 4: 0 reaches 3 directly; 1 and 2 also offer routes to 3 (unfeasible for 0, but usable as a
+    // failover hint while the direct path is silently failing).
+    var net = BabelNetwork(nodes: 4, edges: BabelNetwork.fullMesh(4))
+    net.start()
+    net.run(for: .seconds(3))
+    let d = BabelNetwork.address(3)
+    #expect(net.routers[0].nextHop(for: d) == NeighbourID(3))
+    #expect(net.routers[0].alternateHop(for: d, avoiding: NeighbourID(3)) == NeighbourID(1))
+    #expect(net.routers[0].alternateHop(for: d, avoiding: NeighbourID(1)) == NeighbourID(3))
+    #expect(net.routers[0].alternateHop(for: IPv4Address("192.0.2.1")!, avoiding: NeighbourID(3)) == nil)
+}
+
+@Test func babelRetractionNeedsNoRouterID() {
+    var net = BabelNetwork(nodes: 3, edges: BabelNetwork.line(3))
+    net.start()
+    net.run(for: .seconds(2))
+    #expect(net.routers[1].nextHop(for: BabelNetwork.address(2)) == NeighbourID(2))
+    let retraction = BabelPacket(tlvs: [.update(BabelUpdate(prefix: BabelNetwork.prefix(2), interval: 1600, seqno: 0,
+                                                            metric: BabelWire.infinity))]).encoded()
+    _ = net.routers[1].receive(retraction, from: NeighbourID(2), now: net.now)
+    #expect(net.routers[1].nextHop(for: BabelNetwork.address(2)) == nil)
+    // A finite update without a router-id is refused and counted.
+    let orphan = BabelPacket(tlvs: [.update(BabelUpdate(prefix: BabelNetwork.prefix(2), interval: 1600, seqno: 0, metric: 0))]).encoded()
+    _ = net.routers[1].receive(orphan, from: NeighbourID(2), now: net.now)
+    #expect(net.routers[1].counters.drops[.missingRouterID] == 1)
+    #expect(net.routers[1].nextHop(for: BabelNetwork.address(2)) == nil)
+}

@@ -31,7 +31,8 @@ public enum BabelDropReason: Int, CaseIterable, Sendable, CustomStringConvertibl
     case unauthorizedPrefix
     /// An update with no router-id before it in the packet.
     case missingRouterID
-    /// An update that fails the feasibility condition and creates no route.
+    /// An update for a new route that fails the feasibility condition: kept, never selected while unfeasible
+    /// (counted here although it is not dropped).
     case unfeasibleUpdate
     /// A seqno request not forwarded: hop count spent, a duplicate, or no route to forward it along.
     case requestNotForwarded

@@ -78,6 +78,28 @@ public struct BabelRouter: Sendable {
     /// The neighbour to forward a packet for `destination` to; nil when it is unreachable or local.
     public func nextHop(for destination: IPv4Address) -> NeighbourID? { route(for: destination)?.nextHop }
 
+    /// A neighbour other than `avoiding` with a usable route toward `destination` (longest prefix first; feasible
+    /// routes before unfeasible ones, then the smallest metric): where to fail over when the path through `avoiding`
+    /// silently stopped carrying data before the Hellos noticed. nil when there is none.
+    public func alternateHop(for destination: IPv4Address, avoiding: NeighbourID) -> NeighbourID? {
+        var bestPrefix: BabelPrefix?
+        var best: (feasible: Bool, metric: UInt16, neighbour: NeighbourID)?
+        for p in table.sortedPrefixes where p.contains(destination) {
+            guard let entry = table.prefixes[p] else { continue }
+            for r in entry.routes where r.neighbour != avoiding && r.metric != BabelWire.infinity {
+                let feasible = sources.isFeasible(p, r.routerID, seqno: r.seqno, metric: r.receivedMetric)
+                let candidate = (feasible, r.metric, r.neighbour)
+                if let bp = bestPrefix, bp.length > p.length { continue }
+                if let b = best, bestPrefix == p,
+                   (b.feasible && !feasible) || (b.feasible == feasible && (b.metric, b.neighbour) <= (r.metric, r.neighbour)) {
+                    continue
+                }
+                bestPrefix = p; best = candidate
+            }
+        }
+        return best?.neighbour
+    }
+
     /// Every selected route, originated ones first, in prefix order (for status).
     public var selectedRoutes: [BabelSelectedRoute] {
         originated.map { BabelSelectedRoute(prefix: $0, nextHop: nil, metric: 0, routerID: routerID, seqno: seqno) }
@@ -296,7 +318,18 @@ public struct BabelRouter: Sendable {
             }
             return
         }
-        guard let id else { counters.count(.missingRouterID); return }
+        guard let id else {
+            // A retraction needs no router-id: it withdraws this neighbour's route, whatever its source.
+            if u.metric == BabelWire.infinity, var entry = table.prefixes[prefix],
+               let i = entry.routes.firstIndex(where: { $0.neighbour == n }) {
+                entry.routes[i].receivedMetric = BabelWire.infinity
+                table.prefixes[prefix] = entry
+                reselect(prefix, now: now)
+            } else if u.metric != BabelWire.infinity {
+                counters.count(.missingRouterID)
+            }
+            return
+        }
         if id == routerID {
             // Our own announcement come back. A newer seqno than ours means we restarted: jump past it (§3.8.1.2).
             if originated.contains(prefix), Seqno.isNewer(u.seqno, than: seqno) {
@@ -310,6 +343,10 @@ public struct BabelRouter: Sendable {
         var entry = table.prefixes[prefix] ?? PrefixRoutes()
         let interval = u.interval == 0 ? BabelConfiguration.centiseconds(configuration.updateInterval) : u.interval
         let expiry = now + BabelConfiguration.routeHold(interval: interval)
+        if !feasible, u.metric != BabelWire.infinity, entry.selected == nil {
+            // A starving prefix asks the sender of an unfeasible update for a newer seqno (§3.8.2.2).
+            requestSeqno(prefix, routerID: id, entry: &entry, to: n, now: now)
+        }
         if let i = entry.routes.firstIndex(where: { $0.neighbour == n }) {
             entry.routes[i].routerID = id
             entry.routes[i].seqno = u.seqno
@@ -318,12 +355,9 @@ public struct BabelRouter: Sendable {
             entry.routes[i].expiry = expiry
         } else {
             guard u.metric != BabelWire.infinity else { return }
-            guard feasible else {
-                counters.count(.unfeasibleUpdate)
-                if entry.selected == nil { requestSeqno(prefix, routerID: id, entry: &entry, to: n, now: now) }
-                if table.prefixes[prefix] != nil || entry.request != nil { table.prefixes[prefix] = entry }
-                return
-            }
+            // Kept even when unfeasible, but never selected while it is (it can become feasible with a newer seqno,
+            // and it is a failover hint for `alternateHop`).
+            if !feasible { counters.count(.unfeasibleUpdate) }
             entry.routes.append(BabelRoute(prefix: prefix, neighbour: n, routerID: id, seqno: u.seqno,
                                            receivedMetric: u.metric, metric: BabelWire.infinity,
                                            interval: interval, expiry: expiry))
