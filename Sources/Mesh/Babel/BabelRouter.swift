@@ -36,6 +36,9 @@ public struct BabelRouter: Sendable {
     var table = RouteTable()
     /// Seqno requests forwarded recently (§3.8.1.2 duplicate suppression).
     var forwarded: [ForwardedRequest: Instant] = [:]
+    /// The IPv4 selected routes, longest prefix first, rebuilt at the end of any call that changed a selection.
+    var forwarding: [BabelSelectedRoute] = []
+    var forwardingDirty = false
     public private(set) var counters = BabelCounters()
     var nextUpdate: Instant
     var nextSweep: Instant
@@ -62,17 +65,10 @@ public struct BabelRouter: Sendable {
 
     /// The selected route for the longest prefix containing `destination`: originated here (nextHop nil) or
     /// through a neighbour. nil when unreachable.
+    /// Scans the forwarding table (IPv4 selected routes, longest prefix first): no allocation, no hashing.
     public func route(for destination: IPv4Address) -> BabelSelectedRoute? {
-        var best: BabelSelectedRoute?
-        for p in originated where p.contains(destination) && (best == nil || p.length > best!.prefix.length) {
-            best = BabelSelectedRoute(prefix: p, nextHop: nil, metric: 0, routerID: routerID, seqno: seqno)
-        }
-        for (p, entry) in table.prefixes where p.contains(destination) && (best == nil || p.length > best!.prefix.length) {
-            if let r = entry.selectedRoute {
-                best = BabelSelectedRoute(prefix: p, nextHop: r.neighbour, metric: r.metric, routerID: r.routerID, seqno: r.seqno)
-            }
-        }
-        return best
+        for r in forwarding where r.prefix.contains(destination) { return r }
+        return nil
     }
 
     /// The neighbour to forward a packet for `destination` to; nil when it is unreachable or local.
@@ -137,6 +133,7 @@ public struct BabelRouter: Sendable {
         if !originated.contains(prefix) {
             originated.append(prefix); originated.sort()
             triggered.insert(prefix)
+            forwardingDirty = true
         }
         return finish(now)
     }
@@ -146,6 +143,7 @@ public struct BabelRouter: Sendable {
         if let i = originated.firstIndex(of: prefix) {
             originated.remove(at: i)
             triggered.insert(prefix)
+            forwardingDirty = true
         }
         return finish(now)
     }
@@ -335,6 +333,7 @@ public struct BabelRouter: Sendable {
             if originated.contains(prefix), Seqno.isNewer(u.seqno, than: seqno) {
                 seqno = u.seqno &+ 1
                 for p in originated { triggered.insert(p) }
+                forwardingDirty = true
             }
             return
         }
@@ -371,12 +370,17 @@ public struct BabelRouter: Sendable {
     mutating func reselect(_ prefix: BabelPrefix, now: Instant) {
         guard var entry = table.prefixes[prefix] else { return }
         let before = entry.selected
+        let beforeRoute = entry.selectedRoute
         let costs = neighbours
         var counts = counters
         RouteTable.select(&entry, prefix: prefix, now: now, cost: { costs[$0]?.cost ?? BabelWire.infinity },
                           sources: sources, configuration, counters: &counts)
         counters = counts
         let after = entry.selectedRoute
+        if beforeRoute?.neighbour != after?.neighbour || beforeRoute?.metric != after?.metric
+            || beforeRoute?.routerID != after?.routerID || beforeRoute?.seqno != after?.seqno {
+            forwardingDirty = true
+        }
         if before != after?.neighbour {
             counters.routeSwitches &+= 1
             if !originated.contains(prefix) {
@@ -447,6 +451,7 @@ public struct BabelRouter: Sendable {
             if Seqno.isNewer(r.seqno, than: seqno) {
                 seqno = Seqno.isNewer(r.seqno, than: seqno &+ 1) ? r.seqno : seqno &+ 1
                 for p in originated { triggered.insert(p) }
+                forwardingDirty = true
             } else {
                 handleRouteRequest(r.prefix, from: n, now: now)
             }
@@ -529,6 +534,11 @@ public struct BabelRouter: Sendable {
             for p in stream.finish() {
                 actions.append(.sendToAll(p)); counters.packetsSent &+= UInt64(neighbourOrder.count)
             }
+        }
+        if forwardingDirty {
+            forwarding = selectedRoutes.filter { $0.prefix.family == 4 }
+                .sorted { ($0.prefix.length, $1.prefix) > ($1.prefix.length, $0.prefix) }
+            forwardingDirty = false
         }
         defer { actions.removeAll(keepingCapacity: true) }
         return actions
