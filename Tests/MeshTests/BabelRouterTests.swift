@@ -335,3 +335,25 @@ private func rttSwing(_ configuration: BabelConfiguration, minutes: Int) -> [Ins
     #expect(net.routers[1].counters.drops[.missingRouterID] == 1)
     #expect(net.routers[1].nextHop(for: BabelNetwork.address(2)) == nil)
 }
+
+@Test func babelRouteTableIsBounded() {
+    var c = BabelConfiguration()
+    c.maxRoutes = 4
+    var router = BabelRouter(routerID: RouterID(rawValue: 1), configuration: c, now: .zero)
+    _ = router.neighbourUp(NeighbourID(2), now: .zero)
+    var tlvs: [BabelTLV] = [.routerID(RouterID(rawValue: 2))]
+    for i in 0..<10 {
+        tlvs.append(.update(BabelUpdate(prefix: BabelPrefix(ipv4: IPv4Address(10, 1, UInt8(i), 0), length: 24),
+                                        interval: 1600, seqno: 1, metric: 256)))
+    }
+    _ = router.receive(BabelPacket(tlvs: tlvs).encoded(), from: NeighbourID(2), now: .zero)
+    #expect(router.routeCount == 4 && router.allRoutes.count == 4)
+    #expect(router.counters.drops[.routeTableFull] == 6)
+    // The neighbour going away frees its routes.
+    _ = router.neighbourDown(NeighbourID(2), now: .zero)
+    #expect(router.routeCount == 0 && router.allRoutes.isEmpty)
+}
+
+@Test func babelDropReasonsFitTheirCounters() {
+    #expect(ReasonCounts<BabelDropReason>.fits)
+}

@@ -36,6 +36,8 @@ public enum BabelDropReason: Int, CaseIterable, Sendable, CustomStringConvertibl
     case unfeasibleUpdate
     /// A seqno request not forwarded: hop count spent, a duplicate, or no route to forward it along.
     case requestNotForwarded
+    /// An update for a new route while the table holds `maxRoutes` routes.
+    case routeTableFull
 
     public var description: String {
         switch self {
@@ -49,6 +51,7 @@ public enum BabelDropReason: Int, CaseIterable, Sendable, CustomStringConvertibl
         case .missingRouterID: "update without router-id"
         case .unfeasibleUpdate: "unfeasible update"
         case .requestNotForwarded: "seqno request not forwarded"
+        case .routeTableFull: "route table full"
         }
     }
 }

@@ -77,6 +77,10 @@ public struct BabelConfiguration: Sendable, Equatable {
     public var requestDuplicateWindow: Duration = .seconds(2)
     /// §3.2.5: source-table entries unused this long are dropped.
     public var sourceGCTime: Duration = .seconds(180)
+    /// At most this many routes (all prefixes, all neighbours) are held; updates for new routes beyond it are
+    /// dropped and counted, so a neighbour announcing millions of prefixes its certificate allows cannot exhaust
+    /// memory.
+    public var maxRoutes: Int = 65_536
     /// Route expiry, stale neighbours and requests are swept this often.
     public var sweepInterval: Duration = .seconds(1)
 

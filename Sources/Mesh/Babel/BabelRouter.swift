@@ -39,6 +39,8 @@ public struct BabelRouter: Sendable {
     /// The IPv4 selected routes, longest prefix first, rebuilt at the end of any call that changed a selection.
     var forwarding: [BabelSelectedRoute] = []
     var forwardingDirty = false
+    /// Routes held, over all prefixes (bounded by `maxRoutes`).
+    public private(set) var routeCount = 0
     public private(set) var counters = BabelCounters()
     var nextUpdate: Instant
     var nextSweep: Instant
@@ -296,7 +298,9 @@ public struct BabelRouter: Sendable {
         neighbourOrder.removeAll { $0 == n }
         for p in table.sortedPrefixes {
             guard var entry = table.prefixes[p], entry.routes.contains(where: { $0.neighbour == n }) else { continue }
+            let held = entry.routes.count
             entry.routes.removeAll { $0.neighbour == n }
+            routeCount -= held - entry.routes.count
             table.prefixes[p] = entry
             reselect(p, now: now)
         }
@@ -354,9 +358,15 @@ public struct BabelRouter: Sendable {
             entry.routes[i].expiry = expiry
         } else {
             guard u.metric != BabelWire.infinity else { return }
+            guard routeCount < configuration.maxRoutes else {
+                counters.count(.routeTableFull)
+                if table.prefixes[prefix] != nil || entry.request != nil { table.prefixes[prefix] = entry }
+                return
+            }
             // Kept even when unfeasible, but never selected while it is (it can become feasible with a newer seqno,
             // and it is a failover hint for `alternateHop`).
             if !feasible { counters.count(.unfeasibleUpdate) }
+            routeCount += 1
             entry.routes.append(BabelRoute(prefix: prefix, neighbour: n, routerID: id, seqno: u.seqno,
                                            receivedMetric: u.metric, metric: BabelWire.infinity,
                                            interval: interval, expiry: expiry))
@@ -562,6 +572,7 @@ public struct BabelRouter: Sendable {
                 }
                 kept.append(r)
             }
+            routeCount -= entry.routes.count - kept.count
             entry.routes = kept
             table.prefixes[p] = entry
             if changed { reselect(p, now: now); entry = table.prefixes[p]! }
