@@ -3,6 +3,7 @@
 import ArgumentParser
 import Foundation
 import Lab
+import YAMLSchema
 
 /// `sluice lab run <files|dirs> [--backend sim] [--seed N] [--filter TEXT] [--shard I/N] [--report DIR]`
 /// and `sluice lab merge OUT DIR…`.
@@ -22,8 +23,13 @@ struct LabCommand: ParsableCommand {
             if any file has one. Each report directory holds junit.xml, summary.md, index.html and \
             run.json (for 'sluice lab merge').
 
-            Exit status: 0 all passed; 1 an expectation failed; 2 a file had errors, a run could \
-            not start, or nothing was selected or run.
+            With --soak DURATION (sim only) the selected scenarios run round after round, a new \
+            seed each round, until DURATION of simulated time has passed, and the process's heap, \
+            descriptors and mappings are sampled after every run: growth after the first two \
+            rounds fails the soak (soak.md and soak.csv in the report directory).
+
+            Exit status: 0 all passed; 1 an expectation failed (or the soak grew); 2 a file had \
+            errors, a run could not start, or nothing was selected or run.
             """)
 
         @Argument(help: "Scenario files or directories.") var paths: [String]
@@ -33,10 +39,25 @@ struct LabCommand: ParsableCommand {
         @Option(help: ArgumentHelp("Run only part I of N of the suite (files dealt round-robin in path order).", valueName: "I/N"))
         var shard: String?
         @Option(help: "Report directory (default: reports/<UTC time>).") var report: String?
+        @Option(help: ArgumentHelp("Soak: repeat the scenarios for this much simulated time (e.g. 24h) and check that nothing grows.",
+                                   valueName: "DURATION"))
+        var soak: String?
+
+        /// The longest soak: a simulated year.
+        static let longestSoak = Duration.seconds(366 * 86_400)
 
         func validate() throws {
             if let shard, Shard(shard) == nil {
                 throw ValidationError("--shard '\(shard)' is not I/N with 1 ≤ I ≤ N ≤ \(Shard.maximumCount) (e.g. --shard 2/4)")
+            }
+            if let soak {
+                guard let d = parseDuration(soak), d > .zero, d <= Self.longestSoak else {
+                    throw ValidationError("--soak '\(soak)' is not a duration from 1ns to 366 days with a unit (e.g. --soak 24h, --soak 90m)")
+                }
+                if backend != "sim" {
+                    throw ValidationError("--soak runs on the simulator only (--backend sim); the real bridge's soak is ci/soak-bridge.sh")
+                }
+                if shard != nil { throw ValidationError("--soak and --shard do not go together: a soak runs every selected scenario") }
             }
         }
 
@@ -45,6 +66,13 @@ struct LabCommand: ParsableCommand {
             formatter.dateFormat = "yyyyMMdd'T'HHmmss'Z'"
             formatter.timeZone = TimeZone(identifier: "UTC")
             let directory = report ?? "reports/\(formatter.string(from: Date()))"
+            if let soak, let duration = parseDuration(soak) {
+                let status = LabSoak.run(files: paths, duration: duration, seed: seed, filter: filter, reportDirectory: directory) { line in
+                    FileHandle.standardOutput.write(Data((line + "\n").utf8))
+                }
+                if status != 0 { throw ExitCode(status) }
+                return
+            }
             let summary = LabRunner.run(files: paths, seed: seed, filter: filter, shard: shard.flatMap(Shard.init), backend: backend,
                                         reportDirectory: directory) { line in
                 FileHandle.standardOutput.write(Data((line + "\n").utf8))
