@@ -69,6 +69,9 @@ final class MeshPeerState {
     var stagedHop: [[UInt8]] = []
     /// When to send a keepalive (data received, nothing sent since).
     var keepaliveAt: Instant?
+    /// §6.5: data sent and nothing authenticated back for Keepalive-Timeout + Rekey-Timeout: handshake anew (the
+    /// peer may have restarted, or dropped the session).
+    var newHandshakeAt: Instant?
     /// Failure detection of the direct path: the first data sent on it since the last authenticated receive on it.
     var unansweredSince: Instant?
     var directDown = false
@@ -174,15 +177,12 @@ public final class MeshNode<Routing: MeshRouting> {
     /// probes, expired sessions, routing's timers.
     public func tick(now: Instant) -> [MeshNodeAction] {
         self.now = now
-        if handshaker.removeExpired(now: now) > 0 {
-            for key in order {
-                let p = peers[key]!
-                if p.current?.isClosed == true { p.current = nil }
-                if p.next?.isClosed == true { p.next = nil }
-            }
-        }
+        handshaker.removeExpired(now: now)
         for key in order {
             let p = peers[key]!
+            // Sessions closed elsewhere (expired, revoked, pushed out by newer ones) are forgotten here.
+            if let s = p.current, s.isClosed || s.keypair.isExpired(now: now) { p.current = nil }
+            if let s = p.next, s.isClosed || s.keypair.isExpired(now: now) { p.next = nil }
             if let r = p.retransmitAt, r <= now {
                 p.retransmitAt = nil
                 if let started = p.handshakeStarted, now - started >= WireGuardConstants.rekeyAttemptTime {
@@ -193,6 +193,10 @@ public final class MeshNode<Routing: MeshRouting> {
                 } else {
                     initiate(p, retry: true)
                 }
+            }
+            if let t = p.newHandshakeAt, t <= now {
+                p.newHandshakeAt = nil
+                initiate(p, retry: false)
             }
             if let k = p.keepaliveAt, k <= now {
                 p.keepaliveAt = nil
@@ -228,9 +232,10 @@ public final class MeshNode<Routing: MeshRouting> {
             let p = peers[key]!
             consider(p.retransmitAt)
             consider(p.keepaliveAt)
+            consider(p.newHandshakeAt)
             if !p.directDown, let u = p.unansweredSince { consider(u + configuration.directPathTimeout) }
             if p.directDown { consider(p.nextProbeAt) }
-            if let s = p.current { consider(s.keypair.created + WireGuardConstants.rejectAfterTime) }
+            if let s = p.current ?? p.next { consider(s.keypair.created + WireGuardConstants.rejectAfterTime) }
         }
         return best
     }
@@ -239,6 +244,22 @@ public final class MeshNode<Routing: MeshRouting> {
         let o = out
         out = []
         return o
+    }
+
+    /// New revocations: sessions whose peer chain no longer validates are closed at once (the handshaker wipes
+    /// their keys); nothing more is sent or accepted on them. Returns the keys of the peers cut off.
+    @discardableResult
+    public func updateRevocations(_ revocations: RevocationSet, now: Instant) -> [PublicKey] {
+        self.now = now
+        let closed = handshaker.updateRevocations(revocations, now: now)
+        for key in order {
+            let p = peers[key]!
+            if p.current?.isClosed == true { p.current = nil }
+            if p.next?.isClosed == true { p.next = nil }
+        }
+        var keys: [PublicKey] = []
+        for s in closed where !keys.contains(s.peerStatic) { keys.append(s.peerStatic) }
+        return keys
     }
 
     // MARK: Paths
@@ -250,16 +271,19 @@ public final class MeshNode<Routing: MeshRouting> {
     }
 
     /// The path to `p`: direct when routing says so and the direct path works; otherwise through a relay that is
-    /// itself reached directly (hop sessions are never nested).
+    /// itself reached directly (hop sessions are never nested). A failed direct path with no relay to take over is
+    /// still tried (probes and handshakes may find it back).
     func route(to p: MeshPeerState, excluding: PublicKey? = nil) -> Route {
         let address = p.routingAddress
         var hop: PublicKey? = address.flatMap { routing.nextHop(for: $0) } ?? p.key
+        var fallback: SocketAddressV4?
         if hop == p.key {
             if let e = p.endpoint, !p.directDown { return .direct(e) }
+            fallback = excluding == p.key ? nil : p.endpoint
             hop = address.flatMap { routing.alternateHop(for: $0, avoiding: p.key) }
         }
         guard let h = hop, h != p.key, h != excluding, h != localKey, let r = peers[h], r.endpoint != nil,
-              !r.directDown else { return .none }
+              !r.directDown else { return fallback.map { .direct($0) } ?? .none }
         return .via(r)
     }
 
@@ -300,6 +324,9 @@ public final class MeshNode<Routing: MeshRouting> {
             return
         }
         p.keepaliveAt = nil
+        if isData, p.newHandshakeAt == nil {
+            p.newHandshakeAt = now + WireGuardConstants.keepaliveTimeout + WireGuardConstants.rekeyTimeout
+        }
         transmit(sealed, to: p, isData: isData)
         if s.keypair.needsRekey(now: now, limits: handshaker.limits) { initiate(p, retry: false) }
     }
@@ -329,7 +356,7 @@ public final class MeshNode<Routing: MeshRouting> {
             initiate(r, retry: false)
             return
         }
-        guard let e = r.endpoint, !r.directDown else {
+        guard let e = r.endpoint else {
             handshaker.countDrop(.noRoute)
             return
         }
@@ -459,6 +486,7 @@ public final class MeshNode<Routing: MeshRouting> {
             handshaker.countDrop(.relaySpoofed)
             return
         }
+        p.newHandshakeAt = nil
         if p.next === session {
             // The peer uses the session it answered: it becomes the one we send with.
             p.current = session

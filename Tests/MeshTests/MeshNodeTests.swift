@@ -261,3 +261,111 @@ import Wire
     #expect(delivered == 1_000_000)
     #expect(lab.drops(1, .replayedCounter) == 0)
 }
+
+/// Multi-hop relaying comes from routing: a chain 0–1–2–3 (every other link cut), 1 and 2 relay, each node's static
+/// routes point at its neighbour toward the far end. 0 and 3 handshake and ping end to end through two relays.
+@Test func twoRelaysInARowFollowTheRoutes() throws {
+    let lab = MeshLab(count: 4, relays: [1, 2])
+    for a in 0..<4 { for b in (a + 1)..<4 where b - a > 1 { lab.setCut(a, b, true) } }
+    for i in 0..<4 {
+        var routes: [StaticMeshRouting.Route] = []
+        for j in 0..<4 where j != i {
+            let via = abs(i - j) == 1 ? j : (j > i ? i + 1 : i - 1)
+            routes.append(.init(network: OverlayNetwork(family: 4, address: lab.overlay(j).octets, prefixLength: 32)!,
+                                via: lab.key(via)))
+        }
+        lab.nodes[i].routing = StaticMeshRouting(routes: routes)
+    }
+    lab.ping(from: 0, to: 3, sequence: 1)
+    lab.run(until: at(.seconds(3)))
+    #expect(lab.replies.map(\.sequence) == [1])
+    #expect(lab.nodes[0].path(to: lab.key(3)) == .relayed(via: lab.key(1)))
+    #expect(lab.nodes[1].counters.relayed >= 4 && lab.nodes[2].counters.relayed >= 4)
+    #expect(lab.delivered[1].isEmpty && lab.delivered[2].isEmpty)
+    #expect(lab.nodes[0].hasSession(with: lab.key(3)))
+    #expect((0..<4).allSatisfy { lab.drops($0, .relayHopLimit) == 0 && lab.drops($0, .noRoute) == 0 })
+}
+
+/// Envelopes that break the rules, sent by hand into a live hop session: a source that is not the sender (which
+/// does not relay), a spent hop limit, and an envelope nested in a relayed datagram.
+@Test func relayAbuseIsDroppedAndCounted() throws {
+    let lab = MeshLab(count: 3, relays: [1])
+    lab.ping(from: 0, to: 1, sequence: 1)
+    lab.ping(from: 2, to: 1, sequence: 2)
+    lab.run(until: at(.seconds(1)))
+    let n0 = lab.nodes[0]
+    let hop = try #require(n0.peers[lab.key(1)])
+    // 0 (no relay capability) claims to pass on an envelope from 2.
+    let spoofed = RelayEnvelope(hopLimit: 8, destination: lab.key(1), source: lab.key(2), datagram: [4, 0, 0, 0]).encode()!
+    n0.now = lab.now
+    n0.sendHop(spoofed, to: hop)
+    lab.handle(n0.take(), of: 0)
+    // A hop limit of 1 reaches the relay, which may not pass it on.
+    let spent = RelayEnvelope(hopLimit: 1, destination: lab.key(2), source: lab.key(0), datagram: [4, 0, 0, 0]).encode()!
+    n0.sendHop(spent, to: hop)
+    lab.handle(n0.take(), of: 0)
+    lab.run(until: at(.seconds(2)))
+    #expect(lab.drops(1, .relaySpoofed) == 1)
+    #expect(lab.drops(1, .relayHopLimit) == 1)
+    #expect(lab.nodes[1].counters.relayed == 0)
+}
+
+/// A revocation reaching a node closes its sessions with the revoked peer in the same call: what the peer sends
+/// afterwards is refused, and nothing more is delivered from it.
+@Test func aRevocationCutsAPeerOffAtOnce() throws {
+    let lab = MeshLab(count: 2, relays: [])
+    lab.ping(from: 0, to: 1, sequence: 1)
+    lab.run(until: at(.seconds(1)))
+    #expect(lab.replies.count == 1)
+    var set = RevocationSet()
+    try set.apply(try RevocationList(signer: lab.pki.rootKey, sequence: 1, issuedAt: fixtureNow,
+                                     serials: [RevokedSerial(issuer: lab.pki.org.keyID, serial: 100)], keys: []),
+                  roots: lab.pki.anchors)
+    #expect(lab.nodes[1].updateRevocations(set, now: lab.now) == [lab.key(0)])
+    #expect(!lab.nodes[1].hasSession(with: lab.key(0)))
+    let delivered = lab.delivered[1].count
+    lab.ping(from: 0, to: 1, sequence: 2)
+    // 0 does not know yet: its data is refused until, 15 s after sending without an answer (WireGuard §6.5), it
+    // handshakes anew — and that is refused too.
+    lab.run(until: at(.seconds(20)))
+    #expect(lab.delivered[1].count == delivered)
+    #expect(lab.drops(1, .expiredSession) + lab.drops(1, .unknownIndex) >= 1)
+    #expect(lab.drops(1, .certificateRejected) >= 1, "its new handshakes are refused")
+}
+
+/// Ten minutes of pings once a second: sessions are replaced by Rekey-After-Time (120 s) long before
+/// Reject-After-Time (180 s), and no ping goes unanswered.
+@Test func sessionsRekeyOnTimeAndTrafficNeverStops() throws {
+    let lab = MeshLab(count: 2, relays: [])
+    var sequence: UInt16 = 0
+    var keys: [[UInt8]] = []
+    lab.run(until: at(.seconds(600)), period: .seconds(1)) { _ in
+        sequence += 1
+        lab.ping(from: 0, to: 1, sequence: sequence)
+        if let s = lab.nodes[0].currentSession(with: lab.key(1)) {
+            let k = s.keypair.sendKey.withUnsafeBytes { Array($0) }
+            if keys.last != k { keys.append(k) }
+        }
+    }
+    lab.run(until: at(.seconds(601)))
+    #expect(Set(lab.replies.map(\.sequence)) == Set(1...sequence))
+    #expect(keys.count >= 5, "a new session at least every 120 s")
+    #expect(lab.nodes[0].handshaker.counters.drops.total == 0 && lab.nodes[1].handshaker.counters.drops.total == 0)
+}
+
+/// Same seed, same bytes: two runs of a mesh with relays, NAT and a cut link put identical datagrams on the wire.
+@Test func theLabIsDeterministicFromItsSeed() throws {
+    func trace(seed: UInt64) -> [[UInt8]] {
+        let lab = MeshLab(count: 5, relays: [0], behindNAT: [4], seed: seed)
+        lab.recordWire = true
+        lab.setCut(1, 2, true)
+        var sequence: UInt16 = 0
+        for a in 0..<5 { for b in 0..<5 where a != b { sequence += 1; lab.ping(from: a, to: b, sequence: sequence) } }
+        lab.run(until: at(.seconds(8)))
+        #expect(lab.replies.count == 20)
+        return lab.wire.map(\.bytes)
+    }
+    let first = trace(seed: 42)
+    #expect(first == trace(seed: 42))
+    #expect(first != trace(seed: 43))
+}
