@@ -461,7 +461,7 @@ public final class MeshNode<Routing: MeshRouting> {
             p.handshakeStarted = nil; p.retransmitAt = nil; p.lastInitiation = nil
             if hop == nil {
                 directReceive(p)
-                routing.neighbourUp(p.key, now: now)
+                for m in routing.neighbourUp(p.key, now: now) { sendRouting(m) }
             }
             flush(p)
             // Confirm the session to the responder (WireGuard: a keepalive when nothing else is waiting).
@@ -492,7 +492,7 @@ public final class MeshNode<Routing: MeshRouting> {
             p.current = session
             p.next = nil
             p.handshakeStarted = nil; p.retransmitAt = nil; p.lastInitiation = nil
-            if hop == nil { routing.neighbourUp(p.key, now: now) }
+            if hop == nil { for m in routing.neighbourUp(p.key, now: now) { sendRouting(m) } }
             flush(p)
         }
         if hop == nil {
@@ -543,7 +543,7 @@ public final class MeshNode<Routing: MeshRouting> {
             p.directDown = false
             p.nextProbeAt = nil
             counters.failbacks &+= 1
-            routing.neighbourUp(p.key, now: now)
+            for m in routing.neighbourUp(p.key, now: now) { sendRouting(m) }
         }
     }
 
@@ -552,7 +552,7 @@ public final class MeshNode<Routing: MeshRouting> {
         p.unansweredSince = nil
         p.nextProbeAt = now
         counters.failovers &+= 1
-        routing.neighbourDown(p.key, now: now)
+        for m in routing.neighbourDown(p.key, now: now) { sendRouting(m) }
     }
 
     /// Data (not a keepalive) arrived from `p`: answer with a keepalive unless something is sent first.

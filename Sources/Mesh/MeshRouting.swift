@@ -23,10 +23,10 @@ public protocol MeshRouting {
     /// A neighbour other than `neighbour` that carries traffic toward `destination` — used when the direct path to
     /// `neighbour` silently stopped carrying data and routing has not noticed yet (failover within seconds).
     func alternateHop(for destination: IPv4Address, avoiding neighbour: PublicKey) -> PublicKey?
-    /// A session with `neighbour` is up on a direct path (or came back after a failure).
-    mutating func neighbourUp(_ neighbour: PublicKey, now: Instant)
-    /// The direct path to `neighbour` stopped carrying data.
-    mutating func neighbourDown(_ neighbour: PublicKey, now: Instant)
+    /// A session with `neighbour` is up on a direct path (or came back after a failure); returns messages to send.
+    mutating func neighbourUp(_ neighbour: PublicKey, now: Instant) -> [MeshRoutingMessage]
+    /// The direct path to `neighbour` stopped carrying data; returns messages to send.
+    mutating func neighbourDown(_ neighbour: PublicKey, now: Instant) -> [MeshRoutingMessage]
     /// A control message from `neighbour`; returns messages to send.
     mutating func receive(_ message: [UInt8], from neighbour: PublicKey, now: Instant) -> [MeshRoutingMessage]
     /// Timers due at `now`; returns messages to send.
@@ -76,8 +76,14 @@ public struct StaticMeshRouting: MeshRouting, Sendable {
         relays.first { $0 != neighbour && !down.contains($0) }
     }
 
-    public mutating func neighbourUp(_ neighbour: PublicKey, now: Instant) { down.remove(neighbour) }
-    public mutating func neighbourDown(_ neighbour: PublicKey, now: Instant) { down.insert(neighbour) }
+    public mutating func neighbourUp(_ neighbour: PublicKey, now: Instant) -> [MeshRoutingMessage] {
+        down.remove(neighbour)
+        return []
+    }
+    public mutating func neighbourDown(_ neighbour: PublicKey, now: Instant) -> [MeshRoutingMessage] {
+        down.insert(neighbour)
+        return []
+    }
     public mutating func receive(_ message: [UInt8], from neighbour: PublicKey, now: Instant) -> [MeshRoutingMessage] { [] }
     public mutating func tick(now: Instant) -> [MeshRoutingMessage] { [] }
     public func nextDeadline() -> Instant? { nil }

@@ -369,3 +369,87 @@ import Wire
     #expect(first == trace(seed: 42))
     #expect(first != trace(seed: 43))
 }
+
+/// A routing protocol stand-in on the MeshRouting seam: routes as the static one, says hello to its neighbours every
+/// second, and records what the engine reports. Its messages ride in the hop sessions (kind 0x81).
+struct RecordingRouting: MeshRouting {
+    var inner: StaticMeshRouting
+    var neighbours: [PublicKey]
+    var received: [(from: PublicKey, bytes: [UInt8])] = []
+    var events: [String] = []
+    var nextHello = Instant.zero
+    let name: UInt8
+
+    func nextHop(for destination: IPv4Address) -> PublicKey? { inner.nextHop(for: destination) }
+    func alternateHop(for destination: IPv4Address, avoiding neighbour: PublicKey) -> PublicKey? {
+        inner.alternateHop(for: destination, avoiding: neighbour)
+    }
+    mutating func neighbourUp(_ neighbour: PublicKey, now: Instant) -> [MeshRoutingMessage] {
+        events.append("up \(neighbour.base64.prefix(4))")
+        return inner.neighbourUp(neighbour, now: now)
+    }
+    mutating func neighbourDown(_ neighbour: PublicKey, now: Instant) -> [MeshRoutingMessage] {
+        events.append("down \(neighbour.base64.prefix(4))")
+        return inner.neighbourDown(neighbour, now: now)
+    }
+    mutating func receive(_ message: [UInt8], from neighbour: PublicKey, now: Instant) -> [MeshRoutingMessage] {
+        received.append((neighbour, message))
+        return []
+    }
+    mutating func tick(now: Instant) -> [MeshRoutingMessage] {
+        guard now >= nextHello else { return [] }
+        nextHello = now + .seconds(1)
+        return neighbours.map { MeshRoutingMessage(neighbour: $0, bytes: [0x42, name, 0, 1]) }
+    }
+    func nextDeadline() -> Instant? { nextHello }
+}
+
+@Test func routingMessagesRideTheHopSessionsAndPathChangesAreReported() throws {
+    let base = MeshLab(count: 3, relays: [2])
+    let nodes = (0..<3).map { i -> MeshNode<RecordingRouting> in
+        let peers = base.nodes[i].configuration.peers
+        let routing = RecordingRouting(inner: StaticMeshRouting(peers: peers, relays: i == 2 ? [] : [base.key(2)]),
+                                       neighbours: peers.map(\.key), name: UInt8(i))
+        return MeshNode(handshaker: base.nodes[i].handshaker, configuration: base.nodes[i].configuration, routing: routing)
+    }
+    // A small pump of its own: the lab is typed to StaticMeshRouting.
+    var now = Instant.zero
+    var inFlight: [(at: Instant, from: Int, to: Int, bytes: [UInt8])] = []
+    var cut = false
+    func handle(_ actions: [MeshNodeAction], of i: Int) {
+        for case .send(let bytes, let to) in actions {
+            let j = Int(to.address.octets[3]) - 1
+            if cut, Set([i, j]) == Set([0, 1]) { continue }
+            inFlight.append((now + .milliseconds(5), i, j, bytes))
+        }
+    }
+    func run(until end: Instant) {
+        while true {
+            let t = inFlight.map(\.at).min() ?? .distantFuture
+            let d = nodes.compactMap { $0.nextDeadline() }.min() ?? .distantFuture
+            let soonest = min(t, d)
+            guard soonest <= end else { break }
+            now = soonest
+            if t == soonest, let k = inFlight.firstIndex(where: { $0.at == t }) {
+                let f = inFlight.remove(at: k)
+                handle(nodes[f.to].receive(datagram: f.bytes, from: base.endpoint(f.from), now: now), of: f.to)
+            } else {
+                for (i, n) in nodes.enumerated() where (n.nextDeadline() ?? .distantFuture) <= now { handle(n.tick(now: now), of: i) }
+            }
+        }
+        now = end
+    }
+    run(until: at(.seconds(5)))
+    #expect(nodes[1].routing.received.contains { $0.from == base.key(0) && $0.bytes == [0x42, 0, 0, 1] })
+    #expect(nodes[0].routing.received.contains { $0.from == base.key(2) && $0.bytes == [0x42, 2, 0, 1] })
+    #expect(nodes[0].routing.events.contains("up \(base.key(1).base64.prefix(4))"))
+    cut = true
+    run(until: at(.seconds(10)))
+    #expect(nodes[0].routing.events.contains("down \(base.key(1).base64.prefix(4))"))
+    #expect(nodes[0].path(to: base.key(1)) == .relayed(via: base.key(2)))
+    cut = false
+    run(until: at(.seconds(13)))
+    #expect(nodes[0].routing.events.last == "up \(base.key(1).base64.prefix(4))")
+    #expect(nodes[0].path(to: base.key(1)) == .direct(base.endpoint(1)))
+    #expect(nodes.allSatisfy { $0.handshaker.counters.drops[.unknownPlaintext] == 0 })
+}
