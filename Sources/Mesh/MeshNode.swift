@@ -37,6 +37,19 @@ public enum MeshPath: Equatable, Sendable, CustomStringConvertible {
     }
 }
 
+/// One peer as `MeshNode.peerStatus` shows it.
+public struct MeshPeerStatus: Equatable, Sendable {
+    public var key: PublicKey
+    public var name: String
+    public var endpoint: SocketAddressV4?
+    public var path: MeshPath
+    public var hasSession: Bool
+    /// True while the direct path is declared down (and probed).
+    public var directPathDown: Bool
+    public var lastDirectReceive: Instant?
+    public var stagedPackets: Int
+}
+
 /// The engine's counters beside the handshaker's (drops by reason are all in `MeshHandshaker.counters`).
 public struct MeshNodeCounters: Sendable, Equatable {
     public internal(set) var packetsSent: UInt64 = 0
@@ -122,6 +135,7 @@ public final class MeshNode<Routing: MeshRouting> {
         let s = MeshPeerState(p)
         peers[p.key] = s
         order.append(p.key)
+        ownership = nil
         return s
     }
 
@@ -134,6 +148,16 @@ public final class MeshNode<Routing: MeshRouting> {
         case .direct(let e): return .direct(e)
         case .via(let r): return .relayed(via: r.key)
         case .none: return .unreachable
+        }
+    }
+
+    /// A snapshot of every peer, in configuration order (for `status`).
+    public var peerStatus: [MeshPeerStatus] {
+        order.map { key in
+            let p = peers[key]!
+            return MeshPeerStatus(key: key, name: p.name, endpoint: p.endpoint, path: path(to: key),
+                                  hasSession: usable(p.current) != nil, directPathDown: p.directDown,
+                                  lastDirectReceive: p.lastDirectReceive, stagedPackets: p.staged.count + p.stagedHop.count)
         }
     }
 
@@ -181,8 +205,8 @@ public final class MeshNode<Routing: MeshRouting> {
         for key in order {
             let p = peers[key]!
             // Sessions closed elsewhere (expired, revoked, pushed out by newer ones) are forgotten here.
-            if let s = p.current, s.isClosed || s.keypair.isExpired(now: now) { p.current = nil }
-            if let s = p.next, s.isClosed || s.keypair.isExpired(now: now) { p.next = nil }
+            if let s = p.current, s.isClosed || s.keypair.isExpired(now: now) { p.current = nil; ownership = nil }
+            if let s = p.next, s.isClosed || s.keypair.isExpired(now: now) { p.next = nil; ownership = nil }
             if let r = p.retransmitAt, r <= now {
                 p.retransmitAt = nil
                 if let started = p.handshakeStarted, now - started >= WireGuardConstants.rekeyAttemptTime {
@@ -257,6 +281,7 @@ public final class MeshNode<Routing: MeshRouting> {
             if p.current?.isClosed == true { p.current = nil }
             if p.next?.isClosed == true { p.next = nil }
         }
+        ownership = nil
         var keys: [PublicKey] = []
         for s in closed where !keys.contains(s.peerStatic) { keys.append(s.peerStatic) }
         return keys
@@ -287,25 +312,47 @@ public final class MeshNode<Routing: MeshRouting> {
         return .via(r)
     }
 
-    /// The peer that owns `address`: the longest match over configured addresses and prefixes and those of the
-    /// peer's certificate.
-    func owner(of address: IPv4Address) -> MeshPeerState? {
-        var best: (MeshPeerState, Int)?
+    /// Who owns what: (network, mask, prefix length, peer) for every IPv4 address (as a single address) and prefix
+    /// of every peer, configured or from its certificate. Rebuilt when a peer or a session arrives, so the
+    /// per-packet lookup allocates nothing.
+    struct Ownership {
+        var network: UInt32
+        var mask: UInt32
+        var length: Int
+        var peer: MeshPeerState
+    }
+    var ownership: [Ownership]?
+
+    func buildOwnership() -> [Ownership] {
+        var out: [Ownership] = []
+        func add(_ n: OverlayNetwork, host: Bool, _ p: MeshPeerState) {
+            guard n.family == 4 else { return }
+            let length = host ? 32 : Int(n.prefixLength)
+            let mask: UInt32 = length == 0 ? 0 : ~UInt32(0) << UInt32(32 - length)
+            out.append(Ownership(network: n.ipv4Raw & mask, mask: mask, length: length, peer: p))
+        }
         for key in order {
             let p = peers[key]!
-            var networks = p.addresses.map { OverlayNetwork(family: $0.family, address: $0.address,
-                                                            prefixLength: $0.family == 4 ? 32 : 128)! }
-            networks += p.prefixes
+            for a in p.addresses { add(a, host: true, p) }
+            for n in p.prefixes { add(n, host: false, p) }
             if let cert = (p.current ?? p.next)?.peer.node.fields {
-                networks += cert.addresses.map { OverlayNetwork(family: $0.family, address: $0.address,
-                                                                prefixLength: $0.family == 4 ? 32 : 128)! }
-                networks += cert.prefixes
-            }
-            for n in networks where n.family == 4 && n.contains(address) {
-                if best == nil || Int(n.prefixLength) > best!.1 { best = (p, Int(n.prefixLength)) }
+                for a in cert.addresses { add(a, host: true, p) }
+                for n in cert.prefixes { add(n, host: false, p) }
             }
         }
-        return best?.0
+        return out
+    }
+
+    /// The peer that owns `address`: the longest match over configured addresses and prefixes and those of the
+    /// peer's certificate (the first peer in configuration order on a tie).
+    func owner(of address: IPv4Address) -> MeshPeerState? {
+        if ownership == nil { ownership = buildOwnership() }
+        var best: MeshPeerState?
+        var bestLength = -1
+        for o in ownership! where address.rawValue & o.mask == o.network && o.length > bestLength {
+            best = o.peer; bestLength = o.length
+        }
+        return best
     }
 
     func usable(_ s: MeshSession?) -> MeshSession? {
@@ -455,6 +502,7 @@ public final class MeshNode<Routing: MeshRouting> {
             return
         }
         let p = peers[session.peerStatic] ?? addPeer(MeshPeer(key: session.peerStatic, name: session.peer.node.fields.name))
+        ownership = nil  // the certificate's addresses and prefixes count from now on
         if hop == nil { p.endpoint = source }
         if session.isInitiator {
             p.current = session
@@ -491,6 +539,7 @@ public final class MeshNode<Routing: MeshRouting> {
             // The peer uses the session it answered: it becomes the one we send with.
             p.current = session
             p.next = nil
+            ownership = nil
             p.handshakeStarted = nil; p.retransmitAt = nil; p.lastInitiation = nil
             if hop == nil { for m in routing.neighbourUp(p.key, now: now) { sendRouting(m) } }
             flush(p)

@@ -2,8 +2,8 @@
 // their nodes, each node's endpoints (`address: null` — behind NAT) and networks. Both dialects: the older names
 // a node's extra prefixes `remarks.prefixs` and makes `serial_number` optional; the newer says
 // `remarks.extra_network`. Keys aronet does not know are ignored, as aronet ignores them; a node may carry a
-// `sluice` object (ignored by aronet) with its Noise static key and IPv4 overlay addresses — what a sluice mesh
-// needs beyond aronet's organization-wide keys. Every error names the line, the member's path and a fix.
+// `sluice` object (ignored by aronet) with its Noise static key, IPv4 overlay addresses and whether it relays —
+// what a sluice mesh needs beyond aronet's organization-wide keys. Every error names the line, the member's path and a fix.
 
 import Crypto
 import Wire
@@ -38,6 +38,8 @@ public struct RegistryNode: Sendable, Equatable {
     public var noiseKey: PublicKey?
     /// `sluice.addresses`: the node's IPv4 overlay addresses.
     public var addresses: [OverlayNetwork]
+    /// `sluice.relay`: the node offers relaying (its certificate must also carry the capability).
+    public var relay: Bool = false
 
     /// aronet's identity string for the node.
     public var identity: String { "O=\(organization),CN=\(commonName)" }
@@ -150,6 +152,12 @@ public struct MeshRegistry: Sendable, Equatable {
         }
     }
 
+    /// The keys of the nodes marked `"relay": true`, other than `localKey`, in file order: the relays a node
+    /// without a routing protocol fails over to (`StaticMeshRouting.relays`).
+    public func relays(localKey: PublicKey?) -> [PublicKey] {
+        nodes.compactMap { $0.relay && $0.noiseKey != localKey ? $0.noiseKey : nil }
+    }
+
     /// Nodes without a Noise key: listed in the registry but not reachable by a sluice mesh until one is added.
     public var nodesWithoutKeys: [RegistryNode] { nodes.filter { $0.noiseKey == nil } }
 
@@ -240,8 +248,16 @@ public struct MeshRegistry: Sendable, Equatable {
                 }
             }
         }
+        var relay = false
+        if let r = v["sluice"]?["relay"] {
+            guard case .bool(let b) = r.kind else {
+                throw RegistryError(line: r.line, path: path + ".sluice.relay", message: "is \(r.typeName)",
+                                    fix: "true or false")
+            }
+            relay = b
+        }
         return RegistryNode(organization: organization, commonName: name, endpoints: endpoints, network: network,
-                            extraNetworks: extra, noiseKey: noiseKey, addresses: addresses)
+                            extraNetworks: extra, noiseKey: noiseKey, addresses: addresses, relay: relay)
     }
 
     static func endpoint(_ v: JSONValue, index: Int, at path: String) throws(RegistryError) -> RegistryEndpoint {

@@ -145,7 +145,7 @@ private func fixture(_ name: String) throws -> [UInt8] {
         { "common_name": "n\(i)",
           "endpoints": [ { "address": \(address.map { "\"\($0)\"" } ?? "null"), "port": 4500, "serial_number": 0, "address_family": "ip4" } ],
           "remarks": { "network": "fd66::\(i + 1)/64", "extra_network": [] },
-          "sluice": { "public_key": "\(lab.key(i).base64)", "addresses": ["\(lab.overlay(i))/24"] } }
+          "sluice": { "public_key": "\(lab.key(i).base64)", "addresses": ["\(lab.overlay(i))/24"], "relay": \(i == 0) } }
         """
     }
     let text = """
@@ -154,12 +154,12 @@ private func fixture(_ name: String) throws -> [UInt8] {
         "nodes": [ \(entry(0, address: "192.0.2.1")), \(entry(1, address: "192.0.2.2")), \(entry(2, address: nil)) ] } ]
     """
     let registry = try MeshRegistry(json: text)
-    let relay = lab.key(0)
+    #expect(registry.relays(localKey: lab.key(1)) == [lab.key(0)] && registry.relays(localKey: lab.key(0)).isEmpty)
     let nodes = (0..<3).map { i -> MeshNode<StaticMeshRouting> in
         let peers = registry.peers(localKey: lab.key(i))
         let old = lab.nodes[i]
         return MeshNode(handshaker: old.handshaker, configuration: MeshNodeConfiguration(peers: peers),
-                        routing: StaticMeshRouting(peers: peers, relays: i == 0 ? [] : [relay]))
+                        routing: StaticMeshRouting(peers: peers, relays: registry.relays(localKey: lab.key(i))))
     }
     #expect(registry.peers(localKey: lab.key(0)).first { $0.name == "O=acme,CN=n2" }?.endpoint == nil)
     lab.nodes = nodes
@@ -167,5 +167,7 @@ private func fixture(_ name: String) throws -> [UInt8] {
     for a in 0..<3 { for b in 0..<3 where a != b { sequence += 1; lab.ping(from: a, to: b, sequence: sequence) } }
     lab.run(until: at(.seconds(8)))
     #expect(Set(lab.replies.map(\.sequence)) == Set(1...6))
+    let status = lab.nodes[1].peerStatus
+    #expect(status.map(\.name) == ["O=acme,CN=n0", "O=acme,CN=n2"] && status.allSatisfy(\.hasSession))
     #expect(lab.nodes[0].counters.relayed > 0, "n1 reaches n2 (no endpoint) through n0")
 }
