@@ -299,12 +299,14 @@ public final class MeshNode<Routing: MeshRouting> {
     /// itself reached directly (hop sessions are never nested). A failed direct path with no relay to take over is
     /// still tried (probes and handshakes may find it back).
     func route(to p: MeshPeerState, excluding: PublicKey? = nil) -> Route {
+        // Never back to where it came from (an envelope for its own sender is not forwarded).
+        if p.key == excluding { return .none }
         let address = p.routingAddress
         var hop: PublicKey? = address.flatMap { routing.nextHop(for: $0) } ?? p.key
         var fallback: SocketAddressV4?
         if hop == p.key {
             if let e = p.endpoint, !p.directDown { return .direct(e) }
-            fallback = excluding == p.key ? nil : p.endpoint
+            fallback = p.endpoint
             hop = address.flatMap { routing.alternateHop(for: $0, avoiding: p.key) }
         }
         guard let h = hop, h != p.key, h != excluding, h != localKey, let r = peers[h], r.endpoint != nil,

@@ -453,3 +453,48 @@ struct RecordingRouting: MeshRouting {
     #expect(nodes[0].path(to: base.key(1)) == .direct(base.endpoint(1)))
     #expect(nodes.allSatisfy { $0.handshaker.counters.drops[.unknownPlaintext] == 0 })
 }
+
+/// Hostile input to a node with live sessions: random datagrams of every type and size from anywhere, and random
+/// plaintexts of every kind inside an authenticated session (so the engine's own parsers see them). Nothing traps,
+/// nothing is delivered or relayed that should not be, and every refused datagram is counted once.
+@Test func hostileDatagramsAndPlaintextsAreCountedAndNeverTrap() throws {
+    let lab = MeshLab(count: 3, relays: [1])
+    lab.ping(from: 0, to: 1, sequence: 1)
+    lab.ping(from: 2, to: 1, sequence: 2)
+    lab.run(until: at(.seconds(1)))
+    let n1 = lab.nodes[1]
+    var g = SeededRandom(seed: 9, component: "hostile")
+    let before = n1.handshaker.counters.drops.total
+    let deliveredBefore = lab.delivered[1].count
+    for k in 0..<3000 {
+        var d = [UInt8](repeating: 0, count: Int(g.next() % 1200))
+        for i in 0..<d.count { d[i] = UInt8(truncatingIfNeeded: g.next()) }
+        if d.count >= 4, k % 2 == 0 { d[0] = [1, 2, 3, 4, 0x11, 0x12][k % 6]; d[1] = 0; d[2] = 0; d[3] = 0 }
+        _ = n1.receive(datagram: d, from: lab.endpoint(k % 3), now: lab.now)
+    }
+    #expect(n1.handshaker.counters.drops.total - before == 3000)
+    #expect(lab.delivered[1].count == deliveredBefore)
+
+    // Inside node 0's session with node 1: every kind byte, random lengths and contents.
+    let n0 = lab.nodes[0]
+    let toOne = try #require(n0.peers[lab.key(1)])
+    n0.now = lab.now
+    var sent = 0
+    for k in 0..<2000 {
+        var plain = [UInt8](repeating: 0, count: 1 + Int(g.next() % 200))
+        for i in 0..<plain.count { plain[i] = UInt8(truncatingIfNeeded: g.next()) }
+        plain[0] = UInt8(truncatingIfNeeded: k)
+        if plain[0] >> 4 == 4 { continue }  // IPv4: covered by the source tests
+        n0.sendEndToEnd(plain, to: toOne, isData: true)
+        sent += 1
+        for case .send(let bytes, _) in n0.take() {
+            _ = n1.receive(datagram: bytes, from: lab.endpoint(0), now: lab.now)
+        }
+    }
+    #expect(sent > 1800)
+    #expect(lab.delivered[1].count == deliveredBefore)
+    #expect(n1.counters.relayed == 0, "random envelopes name no known destination")
+    let c = n1.handshaker.counters.drops
+    print("hostile plaintexts: unknownPlaintext \(c[.unknownPlaintext]), relayMalformed \(c[.relayMalformed]), relaySpoofed \(c[.relaySpoofed]), noRoute \(c[.noRoute]), relayed \(n1.counters.relayed)")
+    #expect(c[.unknownPlaintext] + c[.relayMalformed] > 1500)
+}
