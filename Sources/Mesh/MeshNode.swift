@@ -234,7 +234,11 @@ public final class MeshNode<Routing: MeshRouting> {
                 p.stagedHop = []
                 for plaintext in waiting {
                     if let e = plaintext.withUnsafeBytes({ RelayEnvelope(parsing: $0, range: 0..<plaintext.count) }),
-                       e.destination != p.key { forward(e, excluding: p.key) }
+                       e.destination != p.key {
+                        forward(e, excluding: p.key)
+                    } else {
+                        handshaker.countDrop(.noRoute)  // for the dead neighbour itself (routing messages)
+                    }
                 }
                 // A handshake under way goes again, now on the relayed path.
                 if p.handshakeStarted != nil { initiate(p, retry: true) }
@@ -450,7 +454,9 @@ public final class MeshNode<Routing: MeshRouting> {
         guard let initiation = handshaker.initiate(to: p.key, now: now) else { return }
         if p.handshakeStarted == nil { p.handshakeStarted = now }
         p.lastInitiation = now
-        p.retransmitAt = now + WireGuardConstants.rekeyTimeout
+        // §6.4: Rekey-Timeout plus up to 333 ms of jitter, so two nodes dialling each other do not stay in step.
+        let jitter = handshaker.nextRandom() % WireGuardConstants.rekeyTimeoutJitterMaxMilliseconds
+        p.retransmitAt = now + WireGuardConstants.rekeyTimeout + .milliseconds(Int64(jitter))
         // An unanswered initiation also shows a dead direct path: the handshake then moves to a relay.
         transmit(initiation, to: p, isData: true)
     }
