@@ -42,6 +42,22 @@ public enum MeshDropReason: Int, CaseIterable, Sendable, CustomStringConvertible
     /// Under load, a source over its handshake rate (20 a second, burst 5; WireGuard's HandshakeRateLimiter):
     /// dropped before any Diffie–Hellman although its mac2 was valid.
     case handshakeRateLimited
+    /// A relay envelope for another node arrived at a node without the relay capability (in its certificate and
+    /// its configuration): not forwarded.
+    case relayRefused
+    /// A relay envelope that is too short, has reserved bits set, or wraps another envelope.
+    case relayMalformed
+    /// A relay envelope whose hop limit ran out (a routing loop cannot circulate it forever).
+    case relayHopLimit
+    /// A relay envelope claiming a source other than the hop it came from, from a hop that is not a relay.
+    case relaySpoofed
+    /// No node owns the packet's destination, or no path (direct or relayed) leads to it.
+    case noRoute
+    /// A packet waiting for a session was dropped: the queue was full, or the handshake gave up
+    /// (Rekey-Attempt-Time).
+    case stagedOverflow
+    /// A plaintext of a kind this node does not know (not IPv4, not a relay, routing or probe message).
+    case unknownPlaintext
 
     public var description: String {
         switch self {
@@ -63,6 +79,13 @@ public enum MeshDropReason: Int, CaseIterable, Sendable, CustomStringConvertible
         case .disallowedSource: "inner source not in the sender's certificate"
         case .invalidPacket: "invalid IPv4 packet"
         case .handshakeRateLimited: "handshake rate limited (per source, under load)"
+        case .relayRefused: "relay request to a node that does not relay"
+        case .relayMalformed: "malformed relay envelope"
+        case .relayHopLimit: "relay hop limit exceeded"
+        case .relaySpoofed: "relay envelope with a spoofed source"
+        case .noRoute: "no route to the destination"
+        case .stagedOverflow: "queued packet dropped (queue full or handshake gave up)"
+        case .unknownPlaintext: "unknown plaintext kind"
         }
     }
 }

@@ -357,21 +357,11 @@ public final class MeshHandshaker {
     /// Opens the transport message `buffer[0..<count]` in place. A packet whose inner source the sender's
     /// certificate does not cover is dropped and counted.
     public func open(message buffer: UnsafeMutableRawBufferPointer, count: Int, now: Instant) -> MeshTransportResult {
-        guard count >= 16, count <= buffer.count else { return transportDrop(.badSize) }
-        let receiver = UInt32(littleEndian: buffer.loadUnaligned(fromByteOffset: 4, as: UInt32.self))
-        guard let session = sessions[receiver] else { return transportDrop(.unknownIndex) }
-        guard !session.isClosed else { return transportDrop(.expiredSession) }
-        switch session.keypair.open(message: buffer, count: count, now: now, limits: limits) {
-        case .dropped(let reason):
-            switch reason {
-            case .replayedCounter: return transportDrop(.replayedCounter)
-            case .expiredKeypair: return transportDrop(.expiredSession)
-            case .badSize: return transportDrop(.badSize)
-            case .unknownIndex: return transportDrop(.unknownIndex)
-            case .unknownMessageType: return transportDrop(.unknownMessageType)
-            default: return transportDrop(.decryptFailed)
-            }
-        case .plaintext(let range):
+        let receiver: UInt32
+        switch openPlaintext(message: buffer, count: count, now: now) {
+        case .dropped(let reason): return .dropped(reason)
+        case .plaintext(let session, let range):
+            receiver = session.localIndex
             if range.isEmpty { return .keepalive(localIndex: receiver) }
             let h = range.lowerBound
             guard range.count >= 20, buffer[h] >> 4 == 4 else { return transportDrop(.invalidPacket) }
@@ -383,6 +373,47 @@ public final class MeshHandshaker {
             return .packet(localIndex: receiver, range: h..<(h + total))
         }
     }
+
+    /// What `openPlaintext` gave: the authenticated plaintext (padding included; empty for a keepalive) at `range`
+    /// of the caller's buffer and the session it arrived on, or a counted drop.
+    public enum Opened {
+        case plaintext(MeshSession, Range<Int>)
+        case dropped(MeshDropReason)
+    }
+
+    /// Opens the transport message `buffer[0..<count]` in place without looking at the plaintext (the node engine
+    /// reads its kind: an IPv4 packet, a relay envelope, a routing message, a probe). Failures are counted.
+    public func openPlaintext(message buffer: UnsafeMutableRawBufferPointer, count: Int, now: Instant) -> Opened {
+        guard count >= 16, count <= buffer.count else { return .dropped(countTransportDrop(.badSize)) }
+        let receiver = UInt32(littleEndian: buffer.loadUnaligned(fromByteOffset: 4, as: UInt32.self))
+        guard let session = sessions[receiver] else { return .dropped(countTransportDrop(.unknownIndex)) }
+        guard !session.isClosed else { return .dropped(countTransportDrop(.expiredSession)) }
+        switch session.keypair.open(message: buffer, count: count, now: now, limits: limits) {
+        case .dropped(let reason):
+            switch reason {
+            case .replayedCounter: return .dropped(countTransportDrop(.replayedCounter))
+            case .expiredKeypair: return .dropped(countTransportDrop(.expiredSession))
+            case .badSize: return .dropped(countTransportDrop(.badSize))
+            case .unknownIndex: return .dropped(countTransportDrop(.unknownIndex))
+            case .unknownMessageType: return .dropped(countTransportDrop(.unknownMessageType))
+            default: return .dropped(countTransportDrop(.decryptFailed))
+            }
+        case .plaintext(let range):
+            return .plaintext(session, range)
+        }
+    }
+
+    @inline(never)
+    func countTransportDrop(_ reason: MeshDropReason) -> MeshDropReason {
+        counters.count(reason)
+        return reason
+    }
+
+    /// Counts a drop decided above the handshaker (by the node engine), so one set of counters holds every reason.
+    public func countDrop(_ reason: MeshDropReason) { counters.count(reason) }
+
+    /// Draws from the handshaker's random source (the node's timer jitter): one stream per node.
+    func nextRandom() -> UInt64 { random.next() }
 
     /// At most this many sessions per peer are kept (WireGuard's previous, current and next).
     public static let sessionsPerPeer = 3
