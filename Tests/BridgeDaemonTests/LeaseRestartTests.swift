@@ -66,7 +66,8 @@ import Testing
     udhcpc.arguments = ["netns", "exec", ns[0], "busybox", "udhcpc", "-f", "-i", "\(client[0])b", "-s", script, "-t", "10", "-T", "1"]
     udhcpc.standardOutput = FileHandle.nullDevice; udhcpc.standardError = FileHandle.nullDevice
     try udhcpc.run()
-    defer { if udhcpc.isRunning { udhcpc.terminate(); udhcpc.waitUntilExit() } }
+    // SIGKILL: a child started by Foundation's Process inherits a mask that blocks SIGTERM.
+    defer { if udhcpc.isRunning { kill(udhcpc.processIdentifier, SIGKILL); udhcpc.waitUntilExit() } }
     let bound = try #require(waitFor(0, "bound", after: 0), "client 1 got no lease: \(events(0)) \(bridgeA.log)")
     let first = String(bound.split(separator: " ")[1])
     #expect(first == "10.63.0.101", "the probe should have found 10.63.0.100 in use: \(bound)")
@@ -88,12 +89,13 @@ import Testing
     let second = try #require(waitFor(1, "bound", after: 0, seconds: 1), "client 2 got no lease: \(out) \(bridgeB.log)")
     #expect(second != "bound \(first)" && second != "bound 10.63.0.100", "\(second)")
 
-    // A clean restart keeps both.
+    // A clean restart keeps both records (the second client, run once with -q, does not renew:
+    // its lease may have run out by then, and is kept as expired for its return).
     #expect(bridgeB.stop() == 0)
     let seenC = events(0).count
     let bridgeC = try start("c")
     #expect(bridgeC.log.contains("restored 2 record(s)"), "\(bridgeC.log)")
     #expect(waitFor(0, "renew", after: seenC, seconds: 15) == "renew \(first)", "\(events(0))")
     let stats = try bridgeC.stats()
-    #expect(stats.contains("dhcp lan: \(first) bound") && stats.contains("dhcp lan: \(second.split(separator: " ")[1]) bound"), "\(stats)")
+    #expect(stats.contains("dhcp lan: \(first) bound") && stats.contains("dhcp lan: \(second.split(separator: " ")[1]) "), "\(stats)")
 }
