@@ -99,3 +99,54 @@ import Testing
     let stats = try bridgeC.stats()
     #expect(stats.contains("dhcp lan: \(first) bound") && stats.contains("dhcp lan: \(second.split(separator: " ")[1]) "), "\(stats)")
 }
+
+/// ISC dhclient keeps its lease in a file and, started again, asks for it back with INIT-REBOOT
+/// (a DHCPREQUEST with the address and no server identifier, no DHCPDISCOVER): the bridge,
+/// killed with SIGKILL and restarted in between, acknowledges it from its lease database.
+@Test func dhclientInitRebootIsAcknowledgedByTheRestartedBridge() throws {
+    if let why = realNetworkSkipReason(needing: ["ip", "dhclient"]) { print("SKIPPED INIT-REBOOT: \(why)"); return }
+    let dir = try temporaryDirectory("init-reboot")
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    let ns = try Namespaces(["ir"])
+    let tag = getpid() % 100000
+    let lb = "slib\(tag)", tap = "slit\(tag)", veth = "sliv\(tag)"
+    try sh("ip link add \(lb) type bridge && ip link set \(lb) up")
+    defer { _ = try? sh("ip link del \(lb)", allowFailure: true) }
+    try sh("ip link add \(veth)a type veth peer name \(veth)b netns \(ns[0])")
+    try sh("ip link set \(veth)a master \(lb) up && ip -n \(ns[0]) link set \(veth)b up")
+    let config = """
+    name: rebootbr
+    router:
+      ipv4: 10.64.0.1/24
+      dhcp: { start: 10.64.0.100, end: 10.64.0.110, lease: 1h }
+    taps: [ { name: \(tap) } ]
+    """
+    func start(_ name: String) throws -> RunningBridge {
+        let b = try RunningBridge(config: config, directory: dir, name: name)
+        #expect(b.waitForLog("TAP \(tap)"), "\(name) did not start: \(b.log)")
+        try sh("ip link set \(tap) master \(lb) up")
+        return b
+    }
+    // -1: one try; it goes to the background once bound (stopped through its pid file).
+    // In the foreground (-d) for 8 s, then SIGKILL (it never exits by itself once bound, and a
+    // daemon would keep the test's pipe open); its log goes to a file.
+    func dhclient(_ label: String) throws -> String {
+        let err = "\(dir)/dhclient-\(label).err"
+        _ = try sh("timeout -s KILL 8 ip netns exec \(ns[0]) dhclient -d -1 -v -lf \(dir)/dhclient.leases -pf \(dir)/dhclient.pid -sf /bin/true \(veth)b </dev/null >\(err) 2>&1",
+                   allowFailure: true)
+        return (try? String(contentsOfFile: err, encoding: .utf8)) ?? ""
+    }
+
+    let bridgeA = try start("a")
+    let first = try dhclient("first")
+    let bound = try #require(first.split(separator: "\n").first { $0.hasPrefix("DHCPACK of ") }, "\(first) \(bridgeA.log)")
+    let address = String(bound.split(separator: " ")[2])
+    bridgeA.kill9()
+
+    let bridgeB = try start("b")
+    #expect(bridgeB.log.contains("restored 1 record(s)"), "\(bridgeB.log)")
+    let again = try dhclient("again")
+    #expect(again.contains("DHCPREQUEST for \(address) on \(veth)b"), "\(again)")
+    #expect(again.contains("DHCPACK of \(address) from 10.64.0.1"), "\(again)")
+    #expect(!again.contains("DHCPDISCOVER") && !again.contains("DHCPNAK"), "not INIT-REBOOT, or refused: \(again)")
+}
