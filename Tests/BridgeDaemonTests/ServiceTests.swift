@@ -157,3 +157,28 @@ func connectAsNobody(_ socket: String) throws -> String {
     let check = try sh("\(sluice) check \(dir)/etc/sluice/bridge.yml.example 2>&1", allowFailure: true)
     #expect(check.contains("ok"), "\(check)")
 }
+
+@Test func wgUpTellsAFakeServiceManagerItIsReady() throws {
+    if let why = realNetworkSkipReason(needing: ["ip"]) { print("SKIPPED wg notify: \(why)"); return }
+    let sluice = sluiceBinary()!
+    let dir = try temporaryDirectory("wg-notify")
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    let ns = try Namespaces(["wgn"])
+    let key = try sh("\(sluice) wg genkey").trimmingCharacters(in: .whitespacesAndNewlines)
+    let peer = try sh("\(sluice) wg genkey | \(sluice) wg pubkey").trimmingCharacters(in: .whitespacesAndNewlines)
+    try "[Interface]\nPrivateKey = \(key)\nAddress = 203.0.113.9/24\n[Peer]\nPublicKey = \(peer)\nAllowedIPs = 198.18.0.0/15\n"
+        .write(toFile: dir + "/wgn0.conf", atomically: true, encoding: .utf8)
+    let notify = try FakeNotifySocket(path: dir + "/notify")
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
+    process.arguments = ["netns", "exec", ns[0], sluice, "wg", "up", dir + "/wgn0.conf", "--name", "wgn0"]
+    process.environment = ProcessInfo.processInfo.environment.merging(["NOTIFY_SOCKET": dir + "/notify"]) { $1 }
+    process.standardOutput = FileHandle.nullDevice; process.standardError = FileHandle.nullDevice
+    try process.run()
+    defer { if process.isRunning { kill(process.processIdentifier, SIGKILL); process.waitUntilExit() } }
+    let got = notify.receive(seconds: 20) { !$0.isEmpty }
+    #expect(got.first?.hasPrefix("READY=1\n") == true, "\(got)")
+    // Ready means up: the interface exists with its address.
+    let link = try sh("ip -n \(ns[0]) addr show wgn0")
+    #expect(link.contains("203.0.113.9/24"), "\(link)")
+}
