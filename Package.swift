@@ -85,6 +85,7 @@ let package = Package(
             name: "sluice",
             dependencies: [
                 "Basics", "Capture", "YAMLSchema", "Engine", "BridgeDaemon", "Lab", "Benchmarks", "QEMU", "Tunnel", "CMallocCounter", "Mesh",
+                "HostIO",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
@@ -104,7 +105,7 @@ let package = Package(
         .testTarget(name: "SimTests", dependencies: ["Sim", "HostStack", "Virtio", "Wire", "Basics"]),
         .testTarget(name: "LabTests", dependencies: ["Lab", "Engine", "HostStack", "QEMU", "Capture", "YAMLSchema", "Wire", "Basics"]),
         // Runs the `sluice` executable (built with the tests) in network namespaces; imports no bridge module.
-        .testTarget(name: "BridgeDaemonTests", dependencies: ["QEMU"]),
+        .testTarget(name: "BridgeDaemonTests", dependencies: ["QEMU", "BridgeDaemon", "Datapath", "Basics", "Wire"]),
         .testTarget(name: "TunnelTests", dependencies: ["Tunnel", "WireGuard", "Crypto", "HostIO", "Basics", "Wire"]),
         .testTarget(name: "QEMUTests", dependencies: ["QEMU", "YAMLSchema"]),
         .testTarget(name: "BenchmarksTests", dependencies: ["Benchmarks", "Engine"]),

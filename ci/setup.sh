@@ -11,6 +11,10 @@ declare -A NEED=(
   [pkg-config]="command -v pkg-config"
   [tshark]="command -v tshark"
   [gcc]="command -v gcc"
+  [busybox]="command -v busybox"
+  [isc-dhcp-client]="command -v dhclient"
+  [systemd]="command -v systemd-analyze"
+  [python3]="test -x /usr/bin/python3"
 )
 
 missing=()

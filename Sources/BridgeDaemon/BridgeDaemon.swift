@@ -44,9 +44,13 @@ public final class BridgeDaemon {
     /// SIGINT and SIGTERM, read on the reactor's thread so shutdown runs there like every other event.
     var signals: SignalFD?
     var signalRegistration: Reactor.Registration?
+    /// Lease database, service manager (BridgeDaemon+Service.swift).
+    var service = DaemonServiceState()
 
-    /// Builds the bridge and opens every socket and TAP port in `config`.
-    public init(config: BridgeConfig, captureDirectory: String = ".", log: @escaping (String) -> Void = { print($0) }) throws {
+    /// Builds the bridge and opens every socket and TAP port in `config`. With `stateDirectory`,
+    /// `leases:` left automatic keeps the DHCP leases in `<stateDirectory>/<name>/leases`.
+    public init(config: BridgeConfig, captureDirectory: String = ".", stateDirectory: String? = nil,
+                log: @escaping (String) -> Void = { print($0) }) throws {
         self.config = config
         self.log = log
         reactor = try Reactor()
@@ -54,10 +58,15 @@ public final class BridgeDaemon {
         // Process): SIGINT/SIGTERM blocked process-wide arrive on the reactor instead of killing us.
         signals = try? SignalFD([SIGINT, SIGTERM])
         let epoch = UInt64(Date().timeIntervalSince1970 * 1e9) &- reactor.clock.now().nanoseconds
-        bridge = try Bridge(config: config, wanSetup: Self.wanSetup(for: config))
+        bridge = try Bridge(config: config.resolvingAutomaticProbes(), wanSetup: Self.wanSetup(for: config))
+        // Only a bridge with a DHCP server has leases to keep.
+        if bridge.dhcpServers.contains(where: { $0 != nil }), let path = config.leaseDatabasePath(stateDirectory: stateDirectory) {
+            openLeaseDatabase(path)
+        }
         // bridge.yml's captures: opened here, closed by `shutdown` (with every other tap).
         _ = try bridge.openConfiguredCaptures(directory: captureDirectory, epochOffsetNanoseconds: epoch)
-        var outputs = BridgeOutputs(notifyGuest: { [unowned self] port in self.interrupt(port) })
+        var outputs = BridgeOutputs(notifyGuest: { [unowned self] port in self.interrupt(port) },
+                                    commitLeases: { [unowned self] _ in self.writeLeases() })
         var device = VhostUserDeviceConfiguration(queuePairs: config.virtio.queues)
         if !config.virtio.mergeableRxBuffers { device.features.remove(.netMergeableRxBuffers) }
         if !config.virtio.eventIndex { device.features.remove(.ringEventIndex) }
@@ -67,7 +76,12 @@ public final class BridgeDaemon {
             device.protocolFeatures.remove(.multipleQueues)
         }
         for (i, socket) in config.vhostUser.enumerated() {
-            let server = try VhostUserServer(path: socket.path, configuration: device, reactor: reactor)
+            let server = try makeSocket(socket.path, socket.access) {
+                try VhostUserServer(path: socket.path, configuration: device, reactor: reactor)
+            }
+            if socket.access.checksPeers {
+                server.admit = { [unowned self] stream in self.admits(stream, socket.access, socket: socket.path) }
+            }
             // Guest ids are numbered per server: each server gets a delegate that says which it is.
             let delegate = ServerDelegate(daemon: self, server: i)
             serverDelegates.append(delegate)
@@ -84,6 +98,7 @@ public final class BridgeDaemon {
         wanUplink?.flush()   // the first handshake initiation goes now, not at the end of the first round
         if let path = config.control { try openControl(path) }
         afterEvent(now: reactor.clock.now())
+        notifyReady()
         if let signals {
             signalRegistration = try? reactor.register(signals.descriptor, interest: .read) { [unowned self] _ in
                 while let signal = self.signals?.next() {
@@ -109,6 +124,7 @@ public final class BridgeDaemon {
 
     /// Stops serving: closes every socket (guests see a disconnect), flushes captures.
     public func shutdown() {
+        notifyStopping()
         for s in servers { s.close() }
         for t in taps { reactor.deregister(t.registration) }
         taps.removeAll()
@@ -264,6 +280,7 @@ public final class BridgeDaemon {
         }
         for (i, server) in bridge.dhcpServers.enumerated() {
             guard let server else { continue }
+            lines.append("dhcp \(bridge.segments[i].name): probes sent \(server.counters.probesSent), address conflicts \(server.counters.conflicts)")
             for lease in server.leases {
                 lines.append("dhcp \(bridge.segments[i].name): \(lease.address) \(lease.state) \(lease.client)")
             }
@@ -272,10 +289,11 @@ public final class BridgeDaemon {
     }
 
     func openControl(_ path: String) throws {
-        let listener = try UnixListener(path: path)
+        let listener = try makeSocket(path, config.controlAccess) { try UnixListener(path: path) }
         control = listener
         controlRegistration = try reactor.register(listener.descriptor, interest: .read) { [unowned self] _ in
             while let stream = try? self.control?.accept() {
+                guard self.admits(stream, self.config.controlAccess, socket: path) else { stream.shutdown(); continue }
                 let text = Array(self.statistics().utf8)
                 text.withUnsafeBytes { _ = try? stream.sendAll($0) }
                 stream.shutdown()
@@ -310,7 +328,14 @@ func runCommand(_ path: String, _ arguments: [String]) throws {
 
 public enum DaemonError: Error, CustomStringConvertible {
     case command(String)
-    public var description: String { switch self { case .command(let s): "command failed: \(s)" } }
+    /// A socket that cannot be made as bridge.yml asks (path, why).
+    case socket(String, String)
+    public var description: String {
+        switch self {
+        case .command(let s): "command failed: \(s)"
+        case .socket(let path, let why): "socket \(path): \(why)"
+        }
+    }
 }
 
 /// Forwards one server's callbacks to the daemon with the server's index: `VhostUserGuestID`s are

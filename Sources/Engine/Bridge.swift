@@ -17,7 +17,7 @@ public final class Bridge {
     public var segments: [Segment] { segmentList }
     public let router: Router?
     /// One DHCP server per router interface that has a pool (index = interface).
-    public private(set) var dhcpServers: [DHCPServer?] = []
+    public internal(set) var dhcpServers: [DHCPServer?] = []
 
     /// The WAN side: the router's last interface and default route (nil without `wan:`).
     public let wan: WAN?
@@ -51,6 +51,14 @@ public final class Bridge {
     /// Changed only whole (see `portTable`).
     var localDeliveries: [(datagram: LocalUDPDatagram, payload: [UInt8])] = []
     let dhcpScratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 1500, alignment: 16)
+    /// Offers held for an ARP probe, over every DHCP server: while zero, frames to the router are
+    /// not looked at for probe answers (Bridge+DHCP.swift).
+    var dhcpProbesInFlight = 0
+    /// Each DHCP server's `revision` when the driver last committed its records
+    /// (`BridgeOutputs.commitLeases`).
+    var committedLeaseRevisions: [UInt64] = []
+    /// `BridgeOutputs.commitLeases`, set by `connect`.
+    var commitLeases: (Int) -> Void = { _ in }
 
     /// Called when a guest should be interrupted (`BridgeOutputs.notifyGuest`, set by `connect`).
     var notifyGuest: (PortID) -> Void = { _ in }
@@ -78,6 +86,7 @@ public final class Bridge {
                 routerBackends.append(.router(interface: i))
                 routerSegments.append(i)
                 dhcpServers.append(try interface.dhcp.map { d throws(EngineError) in try Self.makeDHCPServer(d, interface: interface) })
+                committedLeaseRevisions.append(0)
             }
             segmentList = list
             backends = routerBackends
@@ -136,6 +145,7 @@ public final class Bridge {
         c.dnsServers = d.dnsServers
         c.domainName = d.domain
         c.reservations = d.reservations.map { DHCPReservation(.mac($0.mac), address: $0.ipv4) }
+        if case .timeout(let t) = d.probe { c.probeTimeout = t }
         do { return try DHCPServer(configuration: c) } catch { throw EngineError.dhcp(interface: interface.name, error.description) }
     }
 
@@ -295,6 +305,7 @@ public final class Bridge {
             }
         case .router(let interface):
             portTable.countSent(on: port, bytes: frame.count)
+            if dhcpProbesInFlight > 0 { noticeAddressClaim(frame, on: interface, now: now) }
             if let router {
                 var output = RouterSink(bridge: self, now: now)
                 let disposition = router.receive(frame, on: interface, now: now, output: &output)
@@ -360,25 +371,30 @@ public final class Bridge {
             guard datagram.destinationPort == DHCP.serverPort, let router,
                   dhcpServers.indices.contains(datagram.interface), dhcpServers[datagram.interface] != nil else { continue }
             let reply = payload.withUnsafeBytes { dhcpServers[datagram.interface]!.receive(datagram: $0, now: now) }
-            guard let reply else { continue }
-            let destinationMAC: MACAddress
-            switch reply.destination {
-            case .broadcast: destinationMAC = .broadcast
-            case .unicast(_, let mac): destinationMAC = mac
-            case .relay(let giaddr):
-                guard let mac = router.neighbor(giaddr, on: datagram.interface, now: now) else { continue }
-                destinationMAC = mac
-            }
-            let ip: IPv4Address
-            switch reply.destination {
-            case .broadcast: ip = .broadcast
-            case .unicast(let a, _), .relay(let a): ip = a
-            }
-            guard let n = try? reply.message.emit(into: dhcpScratch) else { continue }
-            var output = RouterSink(bridge: self, now: now)
-            try? router.sendUDP(on: datagram.interface, sourcePort: DHCP.serverPort, to: ip, port: reply.destination.udpPort,
-                                mac: destinationMAC, payload: UnsafeRawBufferPointer(rebasing: dhcpScratch[0..<n]), output: &output)
+            afterDHCPServer(datagram.interface, router: router, now: now)
+            if let reply { sendDHCPReply(reply, on: datagram.interface, router: router, now: now) }
         }
+    }
+
+    /// Sends one reply of the DHCP server on `interface` through the router.
+    func sendDHCPReply(_ reply: DHCPReply, on interface: Int, router: Router, now: Instant) {
+        let destinationMAC: MACAddress
+        switch reply.destination {
+        case .broadcast: destinationMAC = .broadcast
+        case .unicast(_, let mac): destinationMAC = mac
+        case .relay(let giaddr):
+            guard let mac = router.neighbor(giaddr, on: interface, now: now) else { return }
+            destinationMAC = mac
+        }
+        let ip: IPv4Address
+        switch reply.destination {
+        case .broadcast: ip = .broadcast
+        case .unicast(let a, _), .relay(let a): ip = a
+        }
+        guard let n = try? reply.message.emit(into: dhcpScratch) else { return }
+        var output = RouterSink(bridge: self, now: now)
+        try? router.sendUDP(on: interface, sourcePort: DHCP.serverPort, to: ip, port: reply.destination.udpPort,
+                            mac: destinationMAC, payload: UnsafeRawBufferPointer(rebasing: dhcpScratch[0..<n]), output: &output)
     }
 
     // MARK: Timers
@@ -402,6 +418,7 @@ public final class Bridge {
             router.poll(now: now, output: &output)
         }
         for i in dhcpServers.indices where dhcpServers[i] != nil { dhcpServers[i]!.expire(now: now) }
+        finishDHCPProbes(now: now)
         for s in segmentList.indices { _ = withLearningSwitch(of: s) { $0.expire(now: now) } }
         flushNotifications()
     }

@@ -35,15 +35,21 @@ public struct BridgeOutputs {
     public var sendWANDatagram: (UnsafeRawBufferPointer, SocketAddressV4) -> Void
     /// One Ethernet frame for the WAN's TAP uplink (tap WANs).
     public var transmitWANFrame: (UnsafeRawBufferPointer) -> Void
+    /// The records of the DHCP server on this segment index changed (`Bridge.dhcpServers[i]
+    /// .leases`): called before the reply that follows from the change is sent, so a driver that
+    /// keeps leases on disk writes them first. The simulator keeps none.
+    public var commitLeases: (Int) -> Void
 
     /// Outputs that go where the closures say; those left out are dropped (a bridge without a
     /// WAN never calls the WAN's).
     public init(notifyGuest: @escaping (PortID) -> Void = { _ in },
                 sendWANDatagram: @escaping (UnsafeRawBufferPointer, SocketAddressV4) -> Void = { _, _ in },
-                transmitWANFrame: @escaping (UnsafeRawBufferPointer) -> Void = { _ in }) {
+                transmitWANFrame: @escaping (UnsafeRawBufferPointer) -> Void = { _ in },
+                commitLeases: @escaping (Int) -> Void = { _ in }) {
         self.notifyGuest = notifyGuest
         self.sendWANDatagram = sendWANDatagram
         self.transmitWANFrame = transmitWANFrame
+        self.commitLeases = commitLeases
     }
 }
 
@@ -53,6 +59,7 @@ extension Bridge {
         precondition(!connected, "Bridge.connect is called once, before the first event")
         connected = true
         notifyGuest = outputs.notifyGuest
+        commitLeases = outputs.commitLeases
         wan?.sendDatagram = outputs.sendWANDatagram
         wan?.transmitFrame = outputs.transmitWANFrame
     }

@@ -51,6 +51,9 @@ public final class VhostUserServer {
     }
     /// Log every message received (request name, flags, size, descriptor count).
     public var traceMessages = false
+    /// Decides whether a new connection is served (e.g. its peer's credentials); a refused one
+    /// is closed at once. Nil serves every connection the socket file's permissions let in.
+    public var admit: ((UnixStream) -> Bool)?
     /// How often rings started without a kick fd ("polling should be used") are polled.
     public var pollInterval: Duration = .milliseconds(1)
 
@@ -178,6 +181,7 @@ public final class VhostUserServer {
             do {
                 guard let accepted = try listener.accept() else { return }
                 stream = accepted
+                if let admit, !admit(stream) { continue }
             } catch {
                 log("accept on \(path) failed: \(error)")
                 return

@@ -14,6 +14,8 @@ struct BridgeCommand: ParsableCommand {
     @Argument(help: "The bridge configuration (docs/config.md).") var file: String
     @Flag(help: "Print the running bridge's counters (needs 'control:' in the file) and exit.") var stats = false
     @Option(help: "Where relative capture files are written.") var captureDirectory = "."
+    @Option(help: "Where the bridge keeps state: its DHCP leases go to <dir>/<name>/leases unless 'leases:' says otherwise.")
+    var stateDirectory = "/var/lib/sluice"
 
     func run() throws {
         let config: BridgeConfig
@@ -32,11 +34,49 @@ struct BridgeCommand: ParsableCommand {
             FileHandle.standardError.write(Data("\(file): error: nothing to serve\n  fix: add 'vhost-user: [{ socket: /run/sluice/vm1.sock }]' or 'taps: [{ name: sluice-tap0 }]'\n".utf8))
             throw ExitCode(2)
         }
-        let daemon = try BridgeDaemon(config: config, captureDirectory: captureDirectory) { line in
+        if let problem = Self.unsafeSocketDirectory(config, file: file) {
+            FileHandle.standardError.write(Data("\(problem)\n".utf8))
+            throw ExitCode(2)
+        }
+        let daemon = try BridgeDaemon(config: config, captureDirectory: captureDirectory, stateDirectory: stateDirectory) { line in
             FileHandle.standardOutput.write(Data((line + "\n").utf8))
         }
         try daemon.run()
         print(daemon.statistics(), terminator: "")
+    }
+}
+
+extension BridgeCommand {
+    /// The first socket of `config` whose directory anyone may replace it in, as a located error.
+    static func unsafeSocketDirectory(_ config: BridgeConfig, file: String) -> ConfigError? {
+        var sockets: [(path: String, key: String, index: Int?)] = config.vhostUser.enumerated().map { ($1.path, "vhost-user", $0) }
+        if let control = config.control { sockets.append((control, "control", nil)) }
+        for socket in sockets {
+            guard let problem = BridgeDaemon.unsafeSocketDirectory(for: socket.path) else { continue }
+            // Located at the value in the file (read again: the model keeps no positions).
+            var at: YAMLValue?
+            if let text = try? String(contentsOfFile: file, encoding: .utf8), let root = try? YAMLValue.parse(text, file: file) {
+                at = locate(socket.path, key: socket.key, index: socket.index, in: root)
+            }
+            let message = "socket \(socket.path): \(problem): anyone could replace the socket"
+            let fix = "put it in a directory only the bridge's user can write (e.g. /run/sluice) or set the sticky bit (chmod +t)"
+            return at?.error(message, fix: fix) ?? ConfigError(file: file, line: 1, column: 1, message: message, fix: fix)
+        }
+        return nil
+    }
+
+    static func locate(_ path: String, key: String, index: Int?, in root: YAMLValue) -> YAMLValue? {
+        // The file was validated already; only the value's position is wanted (other keys are
+        // recorded as unknown and left out).
+        var ignored: [ConfigError] = []
+        guard let top = try? root.mapping(allowed: [key], recording: &ignored), let value = top[key] else { return nil }
+        if let index {
+            guard let items = try? value.list(), items.indices.contains(index),
+                  let m = try? items[index].mapping(allowed: ["socket"], recording: &ignored) else { return nil }
+            return m["socket"]
+        }
+        if (try? value.scalar()) != nil { return value }
+        return (try? value.mapping(allowed: ["path"], recording: &ignored))?["path"]
     }
 }
 

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import HostIO
 import Tunnel
 
 /// `sluice wg`: WireGuard keys and a userspace WireGuard interface (benchmarks: `sluice bench wireguard|tunnel`).
@@ -76,6 +77,8 @@ struct WG: ParsableCommand {
                 let tunnel = try WireGuardTunnel(configuration: configuration, name: name) { line in
                     FileHandle.standardOutput.write(Data((line + "\n").utf8))
                 }
+                // Type=notify units (sluice-wg@.service): the interface is up and routed.
+                ServiceManagerNotifier(environment: ProcessInfo.processInfo.environment).notify("READY=1\nSTATUS=\(name) up")
                 try tunnel.run()
             } catch {
                 WG.warn("sluice wg up: \(error)")

@@ -62,14 +62,21 @@ final class RunningBridge {
     let logPath: String
     let configPath: String
 
-    init(namespace: String? = nil, config: String, directory: String, name: String = "bridge") throws {
+    /// State (the lease database) goes under `directory` too, never to /var/lib; `environment` is
+    /// added to the bridge's.
+    init(namespace: String? = nil, config: String, directory: String, name: String = "bridge",
+         environment: [String: String] = [:], umask: String? = nil) throws {
         configPath = "\(directory)/\(name).yml"
         logPath = "\(directory)/\(name).log"
         try config.write(toFile: configPath, atomically: true, encoding: .utf8)
         FileManager.default.createFile(atPath: logPath, contents: nil)
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
-        let command = [sluiceBinary()!, "bridge", configPath, "--capture-directory", directory]
-        if let namespace {
+        let command = [sluiceBinary()!, "bridge", configPath, "--capture-directory", directory, "--state-directory", directory]
+        if let umask {
+            // Started under this umask (the sockets must not take their mode from it).
+            process.executableURL = URL(fileURLWithPath: "/bin/sh")
+            process.arguments = ["-c", "umask \(umask) && exec \"$@\"", "sh"] + command
+        } else if let namespace {
             process.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
             process.arguments = ["netns", "exec", namespace] + command
         } else {
@@ -77,6 +84,7 @@ final class RunningBridge {
             process.arguments = Array(command.dropFirst())
         }
         process.standardOutput = log; process.standardError = log
+        if !environment.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
         try process.run()
     }
 
@@ -99,6 +107,11 @@ final class RunningBridge {
     func stop() -> Int32 {
         if process.isRunning { process.terminate(); process.waitUntilExit() }
         return process.terminationStatus
+    }
+
+    /// SIGKILL (no shutdown of any kind), then wait.
+    func kill9() {
+        if process.isRunning { kill(process.processIdentifier, SIGKILL); process.waitUntilExit() }
     }
 
     deinit { _ = stop() }

@@ -13,6 +13,9 @@ import Wire
 struct DHCPLeaseTable: Sendable {
     private(set) var records: [IPv4Address: DHCPLease] = [:]
     private var byClient: [DHCPClientIdentity: IPv4Address] = [:]
+    /// Counts every change (`store`, `remove`): a driver that keeps the records on disk compares
+    /// it to know when to write them again.
+    private(set) var revision: UInt64 = 0
 
     /// The record for `address`, in any state.
     subscript(address: IPv4Address) -> DHCPLease? { records[address] }
@@ -25,6 +28,13 @@ struct DHCPLeaseTable: Sendable {
     /// Puts `lease` in, replacing whatever record `lease.address` had (its client loses it) and
     /// whatever other record `lease.client` had (a client keeps one record).
     mutating func store(_ lease: DHCPLease) {
+        store(lease, updatingDeadline: true)
+    }
+
+    /// `store`, leaving `nextDeadline` stale when `updatingDeadline` is false: for putting many
+    /// records back at once (DHCPLeaseRestore.swift), which then calls `refreshDeadline()` once
+    /// rather than scanning every record per record.
+    mutating func store(_ lease: DHCPLease, updatingDeadline: Bool) {
         if let previous = records[lease.address], previous.client != lease.client, byClient[previous.client] == lease.address {
             byClient[previous.client] = nil
         }
@@ -33,7 +43,8 @@ struct DHCPLeaseTable: Sendable {
         }
         records[lease.address] = lease
         byClient[lease.client] = lease.state == .declined ? nil : lease.address
-        nextDeadline = earliestDeadline()
+        if updatingDeadline { nextDeadline = earliestDeadline() }
+        revision &+= 1
     }
 
     /// Removes the record for `address`.
@@ -41,12 +52,16 @@ struct DHCPLeaseTable: Sendable {
         guard let lease = records.removeValue(forKey: address) else { return }
         if byClient[lease.client] == address { byClient[lease.client] = nil }
         nextDeadline = earliestDeadline()
+        revision &+= 1
     }
 
     /// The earliest end of an offered, bound or declined record. Kept up to date by `store` and
     /// `remove` (the only changes to the records): the bridge reads it after every event that
     /// touches it, which must not cost a scan of every lease.
     private(set) var nextDeadline: Instant?
+
+    /// Recomputes `nextDeadline` (after `store(_:updatingDeadline: false)`).
+    mutating func refreshDeadline() { nextDeadline = earliestDeadline() }
 
     private func earliestDeadline() -> Instant? {
         records.values.lazy.filter(\.holdsAddress).map(\.expiry).min()

@@ -8,11 +8,17 @@ import Wire
 /// The DHCPv4 server of one subnet.
 public struct DHCPServer: Sendable {
     public let configuration: DHCPServerConfiguration
-    public private(set) var counters = DHCPServerCounters()
+    public internal(set) var counters = DHCPServerCounters()
     var table = DHCPLeaseTable()
-    private let reservedByMAC: [MACAddress: IPv4Address]
-    private let reservedByClientID: [[UInt8]: IPv4Address]
-    private let reservedAddresses: Set<IPv4Address>
+    /// Offers waiting for their ARP probe to time out, oldest first (DHCPAddressProbe.swift).
+    var probes: [DHCPAddressProbe] = []
+    /// Addresses whose probe was answered, out of use until the instant given.
+    var conflictHolds: [IPv4Address: Instant] = [:]
+    /// Addresses to probe, for the driver to take with `takeAddressProbes()`.
+    var addressProbesToSend: [IPv4Address] = []
+    let reservedByMAC: [MACAddress: IPv4Address]
+    let reservedByClientID: [[UInt8]: IPv4Address]
+    let reservedAddresses: Set<IPv4Address>
 
     /// A server for `configuration`, or the first reason it cannot work.
     public init(configuration: DHCPServerConfiguration) throws(DHCPConfigurationError) {
@@ -39,7 +45,17 @@ public struct DHCPServer: Sendable {
     public func lease(for address: IPv4Address) -> DHCPLease? { table[address] }
 
     /// When the next offer, lease or decline hold runs out; nil when nothing is pending.
-    public func nextDeadline() -> Instant? { table.nextDeadline }
+    public func nextDeadline() -> Instant? {
+        var deadline = table.nextDeadline
+        func consider(_ d: Instant?) { if let d, deadline.map({ d < $0 }) ?? true { deadline = d } }
+        for p in probes { consider(p.deadline) }
+        consider(conflictHolds.values.min())
+        return deadline
+    }
+
+    /// Counts every change to the records: a driver keeping them on disk writes them again when
+    /// it moved (DHCPLeaseRestore.swift).
+    public var revision: UInt64 { table.revision }
 
     /// Ends every offer, lease and decline hold due at `now`: offers are forgotten, leases become
     /// expired (their address free again), declined addresses return to use.
@@ -61,6 +77,7 @@ public struct DHCPServer: Sendable {
                 break
             }
         }
+        endConflictHolds(now: now)
     }
 
     /// Handles the UDP payload of a datagram to port 67: parses it (a malformed one is dropped
@@ -119,10 +136,19 @@ public struct DHCPServer: Sendable {
 
     // MARK: DHCPDISCOVER (§4.3.1)
 
-    private mutating func discover(_ message: DHCPMessage, _ client: Client, now: Instant) -> DHCPReply? {
+    mutating func discover(_ message: DHCPMessage, _ client: Client, now: Instant) -> DHCPReply? {
+        // A retransmitted DHCPDISCOVER while this client's address is being probed: the offer
+        // goes when the probe ends, answering the latest one.
+        if deferWhileProbing(message, client) { return nil }
         guard let address = chooseAddress(for: client, requested: message.options.requestedIPAddress) else {
             return drop(.poolExhausted)
         }
+        if startProbe(of: address, answering: message, client, now: now) { return nil }
+        return offer(address, answering: message, client, now: now)
+    }
+
+    /// The DHCPOFFER of `address` to `client`, held for it until the offer hold time runs out.
+    mutating func offer(_ address: IPv4Address, answering message: DHCPMessage, _ client: Client, now: Instant) -> DHCPReply? {
         // RFC 2131 §4.3.1: "the server SHOULD NOT reuse the selected network address before the
         // client responds to the server's DHCPOFFER message." A bound client stays bound.
         if let current = table[address], current.state == .bound, current.client == client.identity {
@@ -174,7 +200,7 @@ public struct DHCPServer: Sendable {
         if let holder = table[address], holder.holdsAddress {
             return holder.state != .declined && holder.client == client.identity
         }
-        return true
+        return !isProbeHeld(address, from: client)
     }
 
     // MARK: DHCPREQUEST (§4.3.2)

@@ -64,6 +64,11 @@ public struct DHCPServerConfiguration: Equatable, Sendable {
     /// How long a declined address stays out of use (RFC 2131 §4.3.3: "The server MUST mark the
     /// network address as not available").
     public var declineHoldTime: Duration = .seconds(600)
+    /// How long to wait for an answer to the ARP probe sent before offering an address no client
+    /// holds (RFC 2131 §2.2: "the allocating server SHOULD probe the reused address before
+    /// allocating the address"); nil offers at once without probing. An address that answers is
+    /// held out of use for `declineHoldTime`, like a declined one. DHCPAddressProbe.swift.
+    public var probeTimeout: Duration?
 
     /// A server at `interface.address` on `interface`'s network (e.g. a router's "10.0.0.1/24"),
     /// handing out `poolStart...poolEnd`; the router option defaults to the interface address.
@@ -128,6 +133,9 @@ public struct DHCPServerConfiguration: Equatable, Sendable {
         }
         guard offerHoldTime > .zero else { throw fail("offer hold time must be positive") }
         guard declineHoldTime > .zero else { throw fail("decline hold time must be positive") }
+        if let probeTimeout, probeTimeout <= .zero || probeTimeout > .seconds(10) {
+            throw fail("probe timeout \(probeTimeout) must be above zero and at most 10 seconds (clients retransmit after about 4 s)")
+        }
         if let router, !subnet.contains(router) {
             throw fail("router \(router) is not inside \(subnet)")
         }

@@ -61,6 +61,10 @@ public struct DHCPServerCounters: Equatable, Sendable {
     public internal(set) var leasesExpired: UInt64 = 0
     /// Declined addresses that came back into use.
     public internal(set) var declinesEnded: UInt64 = 0
+    /// ARP probes sent for addresses about to be offered (RFC 2131 §2.2).
+    public internal(set) var probesSent: UInt64 = 0
+    /// Probed addresses that answered: in use by a host the server did not lease them to.
+    public internal(set) var conflicts: UInt64 = 0
 
     public init() {}
 
@@ -92,6 +96,8 @@ public struct DHCPServerCounters: Equatable, Sendable {
         if offersExpired > 0 { rows.append(("offers expired", offersExpired)) }
         if leasesExpired > 0 { rows.append(("leases expired", leasesExpired)) }
         if declinesEnded > 0 { rows.append(("declines ended", declinesEnded)) }
+        if probesSent > 0 { rows.append(("probes sent", probesSent)) }
+        if conflicts > 0 { rows.append(("address conflicts", conflicts)) }
         return rows
     }
 }

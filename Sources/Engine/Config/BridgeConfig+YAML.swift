@@ -13,7 +13,7 @@ extension BridgeConfig {
 
     /// Parses a bridge config from a YAML value (also used for scenario files' inline configs).
     public static func parse(_ root: YAMLValue) throws(ConfigError) -> BridgeConfig {
-        let top = try root.mapping(allowed: ["name", "wan", "router", "virtio", "switch", "captures", "vhost-user", "taps", "control"])
+        let top = try root.mapping(allowed: ["name", "wan", "router", "virtio", "switch", "captures", "vhost-user", "taps", "control", "leases"])
         var config = BridgeConfig()
         if let v = top["name"] { config.name = try v.string() }
         if let v = top["router"] { config.router = try RouterConfig.parse(v) }
@@ -53,7 +53,7 @@ extension BridgeConfig {
         }
         if let v = top["vhost-user"] {
             for item in try v.list() {
-                let m = try item.mapping(allowed: ["socket", "segment"])
+                let m = try item.mapping(allowed: ["socket", "segment"] + SocketAccess.keys)
                 let path = try m.required("socket", example: "/run/sluice/vm1.sock").string()
                 guard !path.isEmpty, path.utf8.count < 108 else {
                     throw try m.required("socket").error("a unix socket path must be 1–107 bytes", fix: "use a shorter path")
@@ -61,7 +61,9 @@ extension BridgeConfig {
                 if config.vhostUser.contains(where: { $0.path == path }) {
                     throw try m.required("socket").error("socket \(path) is listed twice", fix: "one entry per socket; many guests can share it")
                 }
-                config.vhostUser.append(VhostUserSocketConfig(path: path, segment: try segment(m)))
+                var socket = VhostUserSocketConfig(path: path, segment: try segment(m))
+                socket.access = try SocketAccess.parse(m, defaults: .vhostUserDefault)
+                config.vhostUser.append(socket)
             }
         }
         if let v = top["taps"] {
@@ -75,7 +77,18 @@ extension BridgeConfig {
                 config.taps.append(TapConfig(name: name, segment: try segment(m), namespace: try m["namespace"]?.string()))
             }
         }
-        if let v = top["control"] { config.control = try v.string() }
+        if let v = top["control"] {
+            // A path, or { path:, mode:, owner:, group:, allow-users:, allow-groups: }.
+            if let path = try? v.scalar() { config.control = path } else {
+                let m = try v.mapping(allowed: ["path"] + SocketAccess.keys)
+                config.control = try m.required("path", example: "/run/sluice/br0.ctl").string()
+                config.controlAccess = try SocketAccess.parse(m, defaults: .controlDefault)
+            }
+            if let path = config.control, path.isEmpty || path.utf8.count >= 108 {
+                throw v.error("a unix socket path must be 1–107 bytes", fix: "use a shorter path, e.g. /run/sluice/\(config.name).ctl")
+            }
+        }
+        if let v = top["leases"] { config.leases = try LeaseDatabaseSetting.parse(v) }
         return config
     }
 }
@@ -158,7 +171,7 @@ extension InterfaceConfig {
 
 extension DHCPConfig {
     static func parse(_ value: YAMLValue, subnet: IPv4Network, dns: [IPv4Address]) throws(ConfigError) -> DHCPConfig {
-        let m = try value.mapping(allowed: ["start", "end", "lease", "dns", "domain", "reservations"])
+        let m = try value.mapping(allowed: ["start", "end", "lease", "dns", "domain", "reservations", "probe"])
         let startValue = try m.required("start", example: "\(IPv4Address(rawValue: subnet.networkAddress.rawValue + 100))")
         let endValue = try m.required("end", example: "\(IPv4Address(rawValue: subnet.networkAddress.rawValue + 200))")
         let start = try parseAddress(startValue), end = try parseAddress(endValue)
@@ -181,6 +194,7 @@ extension DHCPConfig {
         }
         if let d = m["dns"] { config.dnsServers = try d.list().map { v throws(ConfigError) in try parseAddress(v) } }
         if let d = m["domain"] { config.domain = try d.string() }
+        if let p = m["probe"] { config.probe = try AddressProbeSetting.parse(p) }
         if let r = m["reservations"] {
             // Looked up, never iterated: 100,000 reservations load in linear time.
             var seenMACs: Set<MACAddress> = [], seenAddresses: Set<IPv4Address> = []

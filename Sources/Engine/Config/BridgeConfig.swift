@@ -21,6 +21,10 @@ public struct BridgeConfig: Equatable, Sendable {
     public var taps: [TapConfig] = []
     /// A unix socket answering `sluice bridge --stats`.
     public var control: String?
+    /// Who may connect to `control` (default 0600: the bridge's user).
+    public var controlAccess = SocketAccess.controlDefault
+    /// Where the DHCP leases are kept across restarts (BridgeConfig+Operation.swift).
+    public var leases = LeaseDatabaseSetting.automatic
 
     public init() {}
 
@@ -68,6 +72,8 @@ public struct DHCPConfig: Equatable, Sendable {
     public var domain: String?
     /// Fixed addresses by MAC.
     public var reservations: [Reservation] = []
+    /// The ARP probe before an offer (BridgeConfig+Operation.swift).
+    public var probe = AddressProbeSetting.automatic
 
     public struct Reservation: Equatable, Sendable {
         public var mac: MACAddress
@@ -211,6 +217,8 @@ public struct SwitchConfig: Equatable, Sendable {
 public struct VhostUserSocketConfig: Equatable, Sendable {
     public var path: String
     public var segment: String
+    /// Who may connect (default 0660: the bridge's user and group).
+    public var access = SocketAccess.vhostUserDefault
     public init(path: String, segment: String) { self.path = path; self.segment = segment }
 }
 
