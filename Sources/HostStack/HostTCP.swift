@@ -124,6 +124,9 @@ extension Host {
     /// What connection `id` looks like now.
     public func tcpInfo(_ id: TCPConnectionID) -> TCPConnectionInfo? { tcp.held[id]?.info() }
 
+    /// What connection `id` measured (`tcpInfo(id)?.stats`, without building the rest).
+    public func tcpStats(_ id: TCPConnectionID) -> TCPConnectionStats? { tcp.held[id]?.stats }
+
     /// Host-wide TCP counters.
     public var tcpCounters: TCPCounters { tcp.counters }
 
@@ -276,7 +279,9 @@ extension Host {
     @discardableResult
     private func settle(_ c: TCPConnection, now: Instant) -> Bool {
         let d = c.counterDeltas
-        if d != TCPCounters() {
+        // Field by field (the struct's == also compares every drop reason, and only these move).
+        if d.segmentsSent | d.segmentsRetransmitted | d.resetsSent | d.connectionsOpened | d.connectionsEstablished
+            | d.connectionsClosed | d.challengeACKsSent != 0 {
             tcp.counters.segmentsSent += d.segmentsSent
             tcp.counters.segmentsRetransmitted += d.segmentsRetransmitted
             tcp.counters.resetsSent += d.resetsSent

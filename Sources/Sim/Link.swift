@@ -6,9 +6,8 @@
 // jitter. Each decision draws from its own generator, split from `link:<name>:<direction>`, so
 // turning one impairment on or off does not shift the others' random choices.
 //
-// Cost: each hop copies the frame into one `[UInt8]` that rides in the event agenda until
-// delivery (the only per-frame allocation; a duplicate shares it). Acceptable for the simulator,
-// whose frames are few next to a real bridge's.
+// Cost: each hop copies the frame into one of the simulation's frame buffers (`storeFrame`), held
+// until delivery and then reused: in steady state a hop allocates nothing.
 
 import Basics
 
@@ -63,18 +62,19 @@ public final class LinkDirection {
     public let label: String
     /// What the direction does to frames; change it at any time (for example from an event on the
     /// timeline). Frames already on the wire keep the fate they were given.
-    public var impairments: LinkImpairments
-    /// What happened so far.
-    public private(set) var counters = LinkCounters()
+    @exclusivity(unchecked) public var impairments: LinkImpairments
+    /// What happened so far. (Unchecked exclusivity, like the per-frame state below: one thread,
+    /// and no access is held across the call to `receiver`.)
+    @exclusivity(unchecked) public private(set) var counters = LinkCounters()
     /// Called with each frame arriving at the far end, at its delivery time.
-    public var receiver: ((UnsafeRawBufferPointer, Instant) -> Void)?
+    @exclusivity(unchecked) public var receiver: ((UnsafeRawBufferPointer, Instant) -> Void)?
     /// Touched after each delivery, so the receiving node's timer is re-armed.
-    public var receiverNode: SimNodeID?
+    @exclusivity(unchecked) public var receiverNode: SimNodeID?
 
     /// Whether the direction carries frames. Taking it down drops every frame queued or on the
     /// wire (counted in `downDrops` when each would have arrived) and every frame sent while down;
     /// bringing it up again carries new frames only.
-    public var isUp = true {
+    @exclusivity(unchecked) public var isUp = true {
         didSet {
             guard oldValue, !isUp else { return }
             epoch &+= 1
@@ -90,30 +90,32 @@ public final class LinkDirection {
     }
 
     unowned let simulation: Simulation
+    /// This direction's index in the simulation (what its deliveries carry).
+    @exclusivity(unchecked) private var index = 0
     /// Bumped when the direction goes down; frames carry the epoch they were sent in.
-    var epoch: UInt64 = 0
+    @exclusivity(unchecked) var epoch: UInt64 = 0
 
     // Random streams, one per decision.
-    var lossRandom: SeededRandom
-    var corruptRandom: SeededRandom
-    var duplicateRandom: SeededRandom
-    var reorderRandom: SeededRandom
-    var jitterRandom: SeededRandom
+    @exclusivity(unchecked) var lossRandom: SeededRandom
+    @exclusivity(unchecked) var corruptRandom: SeededRandom
+    @exclusivity(unchecked) var duplicateRandom: SeededRandom
+    @exclusivity(unchecked) var reorderRandom: SeededRandom
+    @exclusivity(unchecked) var jitterRandom: SeededRandom
     /// Gilbert–Elliott channel state.
-    var channelIsBad = false
+    @exclusivity(unchecked) var channelIsBad = false
 
     /// Arrival time of the last in-order frame (the FIFO clamp).
-    var lastArrival: Instant = .zero
+    @exclusivity(unchecked) var lastArrival: Instant = .zero
 
     // Token bucket. Credit is in nanobits (10⁻⁹ bit): a rate of R bit/s adds R per nanosecond.
-    var credit: UInt64 = .max
-    var creditAt: Instant = .zero
-    var lastDeparture: Instant = .zero
+    @exclusivity(unchecked) var credit: UInt64 = .max
+    @exclusivity(unchecked) var creditAt: Instant = .zero
+    @exclusivity(unchecked) var lastDeparture: Instant = .zero
     /// Departure times and sizes of frames waiting in the rate limiter's queue, oldest first
     /// (entries before `waitingHead` have left).
-    var waiting: [(departure: Instant, bytes: Int)] = []
-    var waitingHead = 0
-    var waitingBytes = 0
+    @exclusivity(unchecked) var waiting: [(departure: Instant, bytes: Int)] = []
+    @exclusivity(unchecked) var waitingHead = 0
+    @exclusivity(unchecked) var waitingBytes = 0
 
     init(_ simulation: Simulation, label: String, impairments: LinkImpairments) {
         self.simulation = simulation
@@ -125,6 +127,7 @@ public final class LinkDirection {
         duplicateRandom = base.split("duplicate")
         reorderRandom = base.split("reorder")
         jitterRandom = base.split("jitter")
+        index = simulation.register(self)
     }
 
     /// Frames waiting in the rate limiter's queue at `now`.
@@ -152,12 +155,12 @@ public final class LinkDirection {
         }
         if isLost(i.loss) { counters.lost += 1; return }
 
-        var bytes = Array(frame)
-        if i.corrupt > 0, corruptRandom.nextUnit() < i.corrupt, !bytes.isEmpty {
-            let spare = i.corruptionSparesEthernetHeader && bytes.count > LinkImpairments.ethernetHeaderLength
+        let slot = simulation.storeFrame(frame)
+        if i.corrupt > 0, corruptRandom.nextUnit() < i.corrupt, !frame.isEmpty {
+            let spare = i.corruptionSparesEthernetHeader && frame.count > LinkImpairments.ethernetHeaderLength
                 ? LinkImpairments.ethernetHeaderLength : 0
-            let byte = spare + Int(corruptRandom.next() % UInt64(bytes.count - spare))
-            bytes[byte] ^= UInt8(1) << (corruptRandom.next() % 8)
+            let byte = spare + Int(corruptRandom.next() % UInt64(frame.count - spare))
+            simulation.flipBit(Int(corruptRandom.next() % 8), ofByte: byte, inFrame: slot)
             counters.corrupted += 1
         }
         let copies = i.duplicate > 0 && duplicateRandom.nextUnit() < i.duplicate ? 2 : 1
@@ -174,9 +177,10 @@ public final class LinkDirection {
             arrival = max(arrival, lastArrival)
             lastArrival = arrival
         }
-        for _ in 0..<copies {
+        for copy in 0..<copies {
             counters.inFlight += 1
-            simulation.enqueue(.delivery(self, frame: bytes, epoch: epoch), at: arrival)
+            let s = copy == 0 ? slot : simulation.copyFrame(slot)
+            simulation.enqueue(.delivery(direction: index, slot: s, epoch: epoch), at: arrival)
         }
     }
 

@@ -57,6 +57,10 @@ public final class SimulatedGuest: SimNode {
 
     unowned let simulation: Simulation
     private var reapScheduled = false
+    /// The reap event's label and body, made once (a notification per received frame would
+    /// otherwise build a string and a closure each time).
+    private let reapLabel: String
+    private lazy var reapAction: () -> Void = { [unowned self] in self.reap() }
 
     /// A guest with no address, registered with `simulation` as a node. The host draws from
     /// `simulation.random("host:<name>")`; the cable from `link:cable:<name>:…`.
@@ -69,6 +73,7 @@ public final class SimulatedGuest: SimNode {
         host = Host(name: name, mac: mac, random: simulation.random("host:\(name)"), configuration: configuration)
         driver = try InMemoryGuestDriver(driverConfiguration)
         cable = Link(simulation, name: "cable:\(name)", impairments: impairments)
+        reapLabel = "notify:\(name)"
         driver.refillReceiveBuffers()
         node = simulation.nextNodeID
         simulation.add(self, name: name)
@@ -104,7 +109,7 @@ public final class SimulatedGuest: SimNode {
         counters.notifications += 1
         guard !reapScheduled else { return }
         reapScheduled = true
-        simulation.schedule(at: simulation.now, label: "notify:\(name)") { [unowned self] in self.reap() }
+        simulation.schedule(at: simulation.now, label: reapLabel, reapAction)
     }
 
     // MARK: SimNode

@@ -71,14 +71,20 @@ public enum SimulationError: Error, Equatable, Sendable, CustomStringConvertible
 
 /// A deterministic discrete-event simulation: a virtual clock and an agenda of events.
 public final class Simulation {
-    /// What can be on the agenda.
+    /// What can be on the agenda: plain numbers, so the heap moves entries without reference
+    /// counting; what they name lives in the tables below.
     enum Event {
-        /// A closure scheduled by a caller.
-        case action(label: String, body: () -> Void)
+        /// A closure scheduled by a caller: `actions[slot]`.
+        case action(slot: Int)
         /// Node `node`'s timer, valid while the node's generation is still `generation`.
         case nodeTimer(node: Int, generation: UInt64)
-        /// A frame arriving at the far end of a link direction (no closure to allocate).
-        case delivery(LinkDirection, frame: [UInt8], epoch: UInt64)
+        /// The frame in `frames[slot]` arriving at the far end of `directions[direction]`.
+        case delivery(direction: Int, slot: Int, epoch: UInt64)
+    }
+
+    struct ScheduledAction {
+        let label: String
+        let body: () -> Void
     }
 
     struct NodeRecord {
@@ -93,25 +99,39 @@ public final class Simulation {
 
     /// The run's seed; every component's generator derives from it.
     public let seed: UInt64
-    /// The virtual clock. Starts at `.zero`; only moves forward.
-    public private(set) var now: Instant = .zero
+    /// The virtual clock. Starts at `.zero`; only moves forward. (Unchecked exclusivity: see
+    /// the per-event state below.)
+    @exclusivity(unchecked) public private(set) var now: Instant = .zero
     /// Events run so far (superseded node timers and cancelled events are not counted).
-    public private(set) var eventCount = 0
+    @exclusivity(unchecked) public private(set) var eventCount = 0
     /// Events allowed at one instant before a run is declared stuck.
-    public var sameInstantLimit = 1_000_000
+    @exclusivity(unchecked) public var sameInstantLimit = 1_000_000
     /// Called with each event just before it runs (for traces and determinism checks).
-    public var eventObserver: ((SimulationEventRecord) -> Void)?
+    @exclusivity(unchecked) public var eventObserver: ((SimulationEventRecord) -> Void)?
 
-    private var agenda = EventHeap<Event>()
-    private var nextSequence: UInt64 = 0
-    private var cancelled: Set<UInt64> = []  // looked up, never iterated
-    private var nodes: [NodeRecord] = []
+    // Unchecked exclusivity (on the per-event state, whose dynamic checks cost about a tenth of
+    // a TCP run): the simulation runs on one thread, and no access to these properties is held
+    // across a call out (a node's poll, an action's body, a receiver): each is read or written
+    // and released before the call, so the dynamic check could never fire.
+    @exclusivity(unchecked) private var agenda = EventHeap<Event>()
+    @exclusivity(unchecked) private var nextSequence: UInt64 = 0
+    @exclusivity(unchecked) private var cancelled: Set<UInt64> = []  // looked up, never iterated
+    @exclusivity(unchecked) private var nodes: [NodeRecord] = []
     /// Nodes touched since the last re-arm, in touch order.
-    private var dirtyNodes: [Int] = []
+    @exclusivity(unchecked) private var dirtyNodes: [Int] = []
     /// Nodes the last event touched, in touch order (see `touchedByLastEvent`).
-    private var lastTouched: [Int] = []
-    private var eventsAtThisInstant = 0
-    private var recentLabels: [String] = []
+    @exclusivity(unchecked) private var lastTouched: [Int] = []
+    /// Scheduled closures by slot (nil: free), and the free slots.
+    @exclusivity(unchecked) private var actions: [ScheduledAction?] = []
+    @exclusivity(unchecked) private var freeActions: [Int] = []
+    /// Frames on the wire by slot: each buffer is reused by later frames once delivered, so in
+    /// steady state a hop allocates nothing. `freeFrames`: the slots not in use.
+    @exclusivity(unchecked) private var frames: [[UInt8]] = []
+    @exclusivity(unchecked) private var freeFrames: [Int] = []
+    /// Every link direction, by the index its deliveries carry.
+    @exclusivity(unchecked) private var directions: [LinkDirection] = []
+    @exclusivity(unchecked) private var eventsAtThisInstant = 0
+    @exclusivity(unchecked) private var recentLabels: [String] = []
     private static let recentLabelCount = 8
 
     /// A simulation at time zero whose randomness derives from `seed`.
@@ -141,13 +161,13 @@ public final class Simulation {
     /// in the order they were scheduled. `label` names the event in traces and errors.
     @discardableResult
     public func schedule(at time: Instant, label: String = "event", _ body: @escaping () -> Void) -> SimulationEventID {
-        enqueue(.action(label: label, body: body), at: time)
+        enqueue(.action(slot: storeAction(label: label, body: body)), at: time)
     }
 
     /// Runs `body` once `delay` has passed from `now`.
     @discardableResult
     public func schedule(after delay: Duration, label: String = "event", _ body: @escaping () -> Void) -> SimulationEventID {
-        enqueue(.action(label: label, body: body), at: now + delay)
+        enqueue(.action(slot: storeAction(label: label, body: body)), at: now + delay)
     }
 
     /// Takes a scheduled event off the agenda; it will not run. Cancelling an event that has run
@@ -155,6 +175,53 @@ public final class Simulation {
     public func cancel(_ event: SimulationEventID) {
         guard event.sequence < nextSequence else { return }
         cancelled.insert(event.sequence)
+    }
+
+    private func storeAction(label: String, body: @escaping () -> Void) -> Int {
+        let action = ScheduledAction(label: label, body: body)
+        if let slot = freeActions.popLast() {
+            actions[slot] = action
+            return slot
+        }
+        actions.append(action)
+        return actions.count - 1
+    }
+
+    /// Registers a link direction: its deliveries name it by the index returned.
+    func register(_ direction: LinkDirection) -> Int {
+        directions.append(direction)
+        return directions.count - 1
+    }
+
+    /// Copies `frame` into a free frame buffer; returns its slot, for a `.delivery`.
+    func storeFrame(_ frame: UnsafeRawBufferPointer) -> Int {
+        if let slot = freeFrames.popLast() {
+            frames[slot].removeAll(keepingCapacity: true)
+            frames[slot].append(contentsOf: frame)
+            return slot
+        }
+        frames.append(Array(frame))
+        return frames.count - 1
+    }
+
+    /// A second slot holding the frame in `slot` (a duplicate).
+    func copyFrame(_ slot: Int) -> Int {
+        let bytes = frames[slot]
+        return bytes.withUnsafeBytes { storeFrame($0) }
+    }
+
+    /// Flips bit `bit` of byte `byte` of the frame in `slot` (corruption on the wire).
+    func flipBit(_ bit: Int, ofByte byte: Int, inFrame slot: Int) {
+        frames[slot][byte] ^= UInt8(1) << (bit & 7)
+    }
+
+    /// Frees what an event that will not run holds.
+    private func discard(_ event: Event) {
+        switch event {
+        case .action(let slot): actions[slot] = nil; freeActions.append(slot)
+        case .nodeTimer: break
+        case .delivery(_, let slot, _): freeFrames.append(slot)
+        }
     }
 
     @discardableResult
@@ -222,7 +289,7 @@ public final class Simulation {
         rearmTouchedNodes()
         while let first = agenda.first, first.deadline <= end {
             let entry = agenda.popFirst()!
-            if !cancelled.isEmpty, cancelled.remove(entry.sequence) != nil { continue }
+            if !cancelled.isEmpty, cancelled.remove(entry.sequence) != nil { discard(entry.payload); continue }
             if case .nodeTimer(let i, let generation) = entry.payload, nodes[i].generation != generation { continue }
 
             if entry.deadline > now { advanceClock(to: entry.deadline) }
@@ -237,14 +304,25 @@ public final class Simulation {
             eventObserver?(SimulationEventRecord(time: now, sequence: entry.sequence, label: label(of: entry.payload)))
 
             switch entry.payload {
-            case .action(_, let body):
+            case .action(let slot):
+                let body = actions[slot]!.body
+                actions[slot] = nil
+                freeActions.append(slot)
                 body()
             case .nodeTimer(let i, _):
                 nodes[i].armed = nil
-                nodes[i].node.poll(now: now)
+                let node = nodes[i].node
+                node.poll(now: now)
                 touch(SimNodeID(rawValue: i))
-            case .delivery(let direction, let frame, let epoch):
+            case .delivery(let d, let slot, let epoch):
+                // The buffer is moved out of the table while the receiver runs (which may store
+                // frames of its own, growing the table), then put back and its slot freed.
+                var frame: [UInt8] = []
+                swap(&frame, &frames[slot])
+                let direction = directions[d]
                 direction.deliver(frame, epoch: epoch, now: now)
+                swap(&frame, &frames[slot])
+                freeFrames.append(slot)
             }
             lastTouched.removeAll(keepingCapacity: true)
             lastTouched.append(contentsOf: dirtyNodes)
@@ -262,9 +340,9 @@ public final class Simulation {
 
     private func label(of event: Event) -> String {
         switch event {
-        case .action(let label, _): label
+        case .action(let slot): actions[slot]?.label ?? "event"
         case .nodeTimer(let i, _): nodes[i].timerLabel
-        case .delivery(let direction, _, _): direction.label
+        case .delivery(let d, _, _): directions[d].label
         }
     }
 

@@ -9,15 +9,24 @@ public struct InternetChecksum: Sendable {
     /// Adds `bytes`; an odd trailing byte is padded with zero, as RFC 1071 says. Feed odd-length
     /// pieces only last.
     @inlinable public mutating func add(_ bytes: UnsafeRawBufferPointer) {
-        var i = 0
         let n = bytes.count
-        // Sum 32-bit big-endian words into a 64-bit accumulator; fold at the end.
-        while i + 4 <= n {
-            sum &+= UInt64(bytes.u32(i))
-            i += 4
+        guard n > 0, let base = bytes.baseAddress else { return }
+        // RFC 1071 §2 (B), byte order independence: sum the bytes as native-order words, fold,
+        // and swap the 16-bit result to big-endian once. Eight bytes per load: both 32-bit halves
+        // go into a 64-bit accumulator (each ≤ 2^32, so 2^31 loads cannot carry out of it).
+        var native: UInt64 = 0
+        var i = 0
+        while i + 8 <= n {
+            let w = base.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+            native &+= (w & 0xFFFF_FFFF) &+ (w >> 32)
+            i += 8
         }
-        if i + 2 <= n { sum &+= UInt64(bytes.u16(i)); i += 2 }
-        if i < n { sum &+= UInt64(bytes[i]) << 8 }
+        if i + 4 <= n { native &+= UInt64(base.loadUnaligned(fromByteOffset: i, as: UInt32.self)); i += 4 }
+        if i + 2 <= n { native &+= UInt64(base.loadUnaligned(fromByteOffset: i, as: UInt16.self)); i += 2 }
+        // An odd last byte is the high (first) byte of a big-endian word padded with zero.
+        if i < n { native &+= UInt64(UInt16(bigEndian: UInt16(bytes[i]) << 8)) }
+        while native >> 16 != 0 { native = (native & 0xFFFF) &+ (native >> 16) }
+        sum &+= UInt64(UInt16(bigEndian: UInt16(truncatingIfNeeded: native)))
     }
 
     @inlinable public mutating func add(_ word: UInt16) { sum &+= UInt64(word) }

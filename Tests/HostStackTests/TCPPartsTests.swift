@@ -91,6 +91,9 @@ struct TCPPartsTests {
         #expect(s.nextHole(from: una).start == una && s.nextHole(from: una).length == 2000)
         #expect(s.nextHole(from: una + 2500).start == una + 4000 && s.nextHole(from: una + 2500).length == 2000)
         #expect(s.nextHole(from: una + 6500).start == una + 7000 && s.nextHole(from: una + 6500).length == nil)
+        // SACKed bytes below a point (what a go-back after a timeout skips, RFC 6675 §5.1).
+        #expect(s.sackedBytes(below: una + 2000) == 0 && s.sackedBytes(below: una + 2500) == 500)
+        #expect(s.sackedBytes(below: una + 6500) == 2500 && s.sackedBytes(below: max) == 3000)
         s.acknowledge(upTo: una + 2500)
         #expect(s.ranges.first?.start == una + 2500 && s.sackedBytes == 2500)
         s.acknowledge(upTo: una + 8000)

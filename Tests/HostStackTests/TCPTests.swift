@@ -394,6 +394,47 @@ struct TCPTests {
         #expect(trace(43) != first)
     }
 
+    @Test("After a timeout the SACK scoreboard is kept (RFC 6675 §5.1): only the holes are resent, not the SACKed data between them")
+    func timeoutKeepsSACKScoreboard() throws {
+        let (link, a, b) = tcpPair(delay: .milliseconds(5), quick)
+        b.tcpListen(port: 5001)
+        let id = try #require(a.tcpConnect(to: ipB, port: 5001, now: link.now))
+        link.run(for: .milliseconds(100))
+        // Data segments 30 and 40 are lost, and so are their retransmissions in the SACK recovery:
+        // only a timeout repairs them, with SACKed data between and after the two holes.
+        var dataSegments = 0
+        var lost: [UInt32: (length: Int, drops: Int)] = [:]
+        var highestEnd: UInt32?
+        var resentOther = 0
+        link.ab.dropFilter = { frame, _ in
+            guard let (seq, length) = tcpData(frame), length > 0 else { return false }
+            dataSegments += 1
+            if dataSegments == 30 || dataSegments == 40 { lost[seq] = (length, 0) }
+            if let l = lost[seq], l.drops < 2 { lost[seq]!.drops += 1; return true }
+            let end = seq &+ UInt32(length)
+            // Ending at or below the highest end seen: a retransmission (sequence space, mod 2^32).
+            if let highest = highestEnd, Int32(bitPattern: end &- highest) <= 0 {
+                if lost[seq] == nil { resentOther += 1 }
+            } else {
+                highestEnd = end
+            }
+            return false
+        }
+        a.tcpSendBulk(id, bytes: 300_000, now: link.now)
+        link.run(for: .seconds(20), stop: { a.tcpInfo(id)?.state == .closed })
+        let info = try #require(a.tcpInfo(id))
+        #expect(lost.count == 2 && lost.values.allSatisfy { $0.drops == 2 })
+        #expect(info.stats.timeouts == 1 && info.stats.fastRetransmits == 1)
+        // Each hole went three times (first, in recovery, after the timeout); nothing the receiver
+        // had SACKed went again. (The old go-back resent the SACKed segments after the second hole.)
+        // The FIN, if it rode on the last data segment, may go alone again: SACK blocks cover data.
+        #expect(info.stats.bytesRetransmitted == 2 * UInt64(lost.values.reduce(0) { $0 + $1.length }))
+        #expect(resentOther == 0)
+        #expect(info.state == .closed && info.closeReason == .normal)
+        let sink = try #require(b.tcpConnectionIDs.first.flatMap { b.tcpInfo($0) })
+        #expect(sink.stats.bytesReceived == 300_000 && sink.stats.patternMismatches == 0)
+    }
+
     @Test("Every segment lost for a while: the RTO doubles per timeout, then the transfer recovers")
     func rtoBackoff() throws {
         let (link, a, b) = tcpPair(delay: .milliseconds(5), quick)
@@ -604,4 +645,16 @@ private func fixTCPChecksum(_ frame: inout [UInt8]) {
         sum.add(b.slice(from: 34))
     }
     frame[50] = UInt8(sum.value >> 8); frame[51] = UInt8(sum.value & 0xFF)
+}
+
+/// A TCP/IPv4 frame's sequence number and payload length (nil for anything else).
+private func tcpData(_ frame: [UInt8]) -> (sequence: UInt32, length: Int)? {
+    guard frame.count >= 14 + 20 + 20, frame[12] == 0x08, frame[13] == 0x00, frame[14 + 9] == 6 else { return nil }
+    let ipLength = Int(frame[14] & 0x0F) * 4
+    let total = Int(frame[16]) << 8 | Int(frame[17])
+    let tcp = 14 + ipLength
+    guard frame.count >= tcp + 20 else { return nil }
+    let sequence = UInt32(frame[tcp + 4]) << 24 | UInt32(frame[tcp + 5]) << 16 | UInt32(frame[tcp + 6]) << 8 | UInt32(frame[tcp + 7])
+    let length = total - ipLength - Int(frame[tcp + 12] >> 4) * 4
+    return (sequence, length)
 }

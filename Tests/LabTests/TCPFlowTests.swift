@@ -100,6 +100,9 @@ expect:
     // SYN and FIN of each of the three connections, both ways.
     #expect(run.captures.first?.frames ?? 0 >= 12)
     #expect(run.log.contains { $0.contains("up: a opens 2 TCP stream(s) to") })
+    // The report draws both: goodput over time, and the first sender's cwnd over time.
+    let html = HTMLReport.render([run], title: "t")
+    #expect(html.contains("down: TCP goodput") && html.contains("down: congestion window"))
 }
 
 @Test func tcpFlowReportsItsChart() {

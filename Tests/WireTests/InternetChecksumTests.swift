@@ -51,3 +51,32 @@ import Testing
                 "update gave \(updated), recompute \(full)")
     }
 }
+
+/// The eight-bytes-at-a-time sum equals RFC 1071's definition (big-endian 16-bit words, an odd
+/// last byte padded with zero) at every length 0…80, at unaligned starts, in pieces, and for
+/// runs of 0xFF (where one's-complement zero has two forms).
+@Test func checksumEqualsTheWordByWordDefinition() {
+    func reference(_ bytes: ArraySlice<UInt8>, _ initial: [UInt16] = []) -> UInt16 {
+        var sum: UInt64 = initial.reduce(0) { $0 + UInt64($1) }
+        var i = bytes.startIndex
+        while i + 1 < bytes.endIndex { sum += UInt64(bytes[i]) << 8 | UInt64(bytes[i + 1]); i += 2 }
+        if i < bytes.endIndex { sum += UInt64(bytes[i]) << 8 }
+        while sum >> 16 != 0 { sum = (sum & 0xFFFF) + (sum >> 16) }
+        return ~UInt16(sum)
+    }
+    var rng = TestRandom(seed: 1071)
+    for length in 0...80 {
+        for start in 0..<3 {
+            let all = length % 7 == 0 ? [UInt8](repeating: 0xFF, count: length + start) : rng.bytes(length + start)
+            let piece = all[start...]
+            let fast = all.withUnsafeBytes { InternetChecksum.of(UnsafeRawBufferPointer(rebasing: $0[start...])) }
+            #expect(fast == reference(piece), "length \(length), start \(start)")
+            // After a word and before an even-length first piece: the same as one buffer.
+            let cut = start + (length / 4) * 2
+            var c = InternetChecksum()
+            c.add(UInt16(0xABCD))
+            all.withUnsafeBytes { c.add(UnsafeRawBufferPointer(rebasing: $0[start..<cut])); c.add(UnsafeRawBufferPointer(rebasing: $0[cut...])) }
+            #expect(c.value == reference(piece, [0xABCD]), "length \(length), start \(start), cut \(cut)")
+        }
+    }
+}

@@ -43,18 +43,30 @@ extension TCPConnection {
         var sentSomething = sendPathMTUProbeIfDue(now: now, transmit: transmit)
         // New (or, after a timeout, resent) data within min(cwnd, SND.WND).
         while true {
+            // Going back over sent data (after a timeout or a path MTU drop), SACKed data is
+            // skipped and does not count against the window (RFC 6675 §5.1, §2 "pipe").
+            var hole: Int?
+            var usable: Int
             let window = min(congestion.cwnd, sndWnd)
-            let usable = (sndUna + window) - sndNxt
+            skipSACKedData()
+            if sndNxt < sndMax, sackEnabled, !scoreboard.isEmpty {
+                hole = scoreboard.nextHole(from: sndNxt).length
+                usable = (sndUna + window) - sndNxt + scoreboard.sackedBytes(below: sndNxt)
+            } else {
+                usable = (sndUna + window) - sndNxt
+            }
             let available = sendBufferEnd - sndNxt
             let finDue = finQueued && available <= 0 && sndNxt == sendBufferEnd
             if available > 0 {
                 guard usable > 0 else { break }
                 let maxPayload = segmentLimit - optionLength(syn: false)
-                let length = min(available, usable, maxPayload)
+                let length = min(available, usable, maxPayload, hole ?? Int.max)
                 // Sender SWS avoidance (RFC 9293 §3.8.6.2.1): send a full segment, all that is
-                // queued, or at least half the largest window the peer offered.
+                // queued, or at least half the largest window the peer offered (a hole being
+                // resent is whatever size it is).
                 // The persist timer's override (§3.8.6.2.1) sends a small segment anyway.
-                guard length == maxPayload || length == available || length >= maximumSendWindow / 2 || overrideSWS else { break }
+                guard length == maxPayload || length == available || length == hole || length >= maximumSendWindow / 2
+                        || overrideSWS else { break }
                 overrideSWS = false
                 let sent = sendData(from: sndNxt, maximum: length, now: now, transmit: transmit)
                 guard sent > 0 else { break }
@@ -89,6 +101,13 @@ extension TCPConnection {
         if ackNow, !sentSomething {
             sendControl(sequence: sndNxt, flags: .ack, now: now, transmit: transmit)
         }
+    }
+
+    /// Going back over sent data: SND.NXT past data the receiver SACKed (RFC 6675 §5.1), so it is
+    /// not sent again.
+    func skipSACKedData() {
+        guard sackEnabled, sndNxt < sndMax, !scoreboard.isEmpty else { return }
+        sndNxt = TCPSequenceNumber.min(scoreboard.nextHole(from: sndNxt).start, sndMax)
     }
 
     /// The persist interval: the RTO, doubled per unanswered probe, bounded (RFC 9293 §3.8.6.1).

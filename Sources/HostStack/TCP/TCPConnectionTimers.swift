@@ -73,15 +73,18 @@ extension TCPConnection {
         pathMTUSearch.cwndBeforeProbeLoss = nil
         // RFC 4821: a lost probe, or a black hole (the resend below goes at the smaller size).
         pathMTUOnTimeout(now: now)
-        // RFC 6582 §4: "recover" becomes the highest sequence number sent; no fast retransmit
-        // below it. RFC 2018 §8: SACK information is dropped.
+        // RFC 6582 §4 / RFC 6675 §5.1: "recover" (RecoveryPoint) becomes the highest sequence
+        // number sent; no fast retransmit below it.
         recover = sndMax
         inRecovery = false
         duplicateACKs = 0
         retransmitPending = false
-        scoreboard.removeAll()
+        // RFC 6675 §5.1: the scoreboard is kept, so the go-back below resends only the holes.
+        // A SACKed block starting at SND.UNA means the receiver dropped data it had SACKed
+        // (reneging, RFC 2018 §8): then nothing it reported is trusted.
+        if let first = scoreboard.ranges.first, first.start == sndUna { scoreboard.removeAll() }
         timedSegment = nil
-        // Go back: resend from SND.UNA as cwnd (now one segment) allows.
+        // Go back: resend from SND.UNA as cwnd (now one segment) allows, skipping SACKed data.
         sndNxt = sndUna
         highRetransmitted = sndUna
         if sndWnd == 0 {
@@ -91,9 +94,11 @@ extension TCPConnection {
         }
         // (5.4) retransmit the earliest segment, whatever the windows say; (5.6) restart the timer.
         if sendBufferEnd - sndUna > 0 {
-            let sent = sendData(from: sndUna, maximum: mss, now: now, transmit: transmit)
+            let hole = sackEnabled ? scoreboard.nextHole(from: sndUna).length ?? mss : mss
+            let sent = sendData(from: sndUna, maximum: min(mss, hole), now: now, transmit: transmit)
             sndNxt = sndUna + sent
             if finQueued, let fin = finSequence, sndNxt == fin { sndNxt = sndNxt + 1 }
+            skipSACKedData()
         } else if finQueued {
             sendControl(sequence: sendBufferEnd, flags: TCPFlags.fin.union(.ack), now: now, transmit: transmit)
             sndNxt = sendBufferEnd + 1

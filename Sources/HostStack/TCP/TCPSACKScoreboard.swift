@@ -1,7 +1,9 @@
 // The sender's SACK scoreboard (RFC 6675 §3): which bytes above SND.UNA the receiver reported
 // holding, so retransmissions during recovery go to the holes (RFC 6675 §4 NextSeg, rule 1) and
-// not to data already received. RFC 2018 §8: after a retransmission timeout the scoreboard is
-// cleared ("the data sender ... MUST ignore prior SACK information").
+// not to data already received. It is kept across a retransmission timeout (RFC 6675 §5.1: after
+// an RTO the sender "SHOULD use this SACK information when determining what data should be sent"),
+// so going back to SND.UNA skips data the receiver holds; it is dropped only when the receiver
+// shows it reneged (RFC 2018 §8: a SACKed block at SND.UNA that the cumulative ACK did not cover).
 
 /// SACKed ranges above SND.UNA, sorted, disjoint, merged.
 struct TCPSACKScoreboard: Sendable {
@@ -45,6 +47,16 @@ struct TCPSACKScoreboard: Sendable {
             if s < r.end { s = r.end }
         }
         return (s, nil)
+    }
+
+    /// Bytes SACKed below `seq`.
+    func sackedBytes(below seq: TCPSequenceNumber) -> Int {
+        var n = 0
+        for r in ranges {
+            guard r.start < seq else { break }
+            n += TCPSequenceNumber.min(r.end, seq) - r.start
+        }
+        return n
     }
 
     /// Bytes SACKed.

@@ -37,13 +37,19 @@ final class SimScenarioRun: ReplayingRun {
         var finishedAt: Instant?
         var throughput: [ThroughputSample] = []
         var cwnd: [(time: Instant, bytes: Int)] = []
+        /// The hosts of `flow.node` and of the target (looked up once: the flow is checked after
+        /// every event that touches either).
+        let nodeHost: HostStack.Host, targetHost: HostStack.Host
 
-        init(flow: TCPFlowAction, target: String, startedAt: Instant, shares: [UInt64], opened: [TCPConnectionID]) {
+        init(flow: TCPFlowAction, target: String, startedAt: Instant, shares: [UInt64], opened: [TCPConnectionID],
+             nodeHost: HostStack.Host, targetHost: HostStack.Host) {
             self.flow = flow; self.target = target; self.startedAt = startedAt; self.shares = shares; self.opened = opened
+            self.nodeHost = nodeHost; self.targetHost = targetHost
         }
 
         /// The sending host and its connections.
         var senders: (host: String, ids: [TCPConnectionID]) { flow.reverse ? (target, accepted) : (flow.node, opened) }
+        var senderHost: HostStack.Host { flow.reverse ? targetHost : nodeHost }
     }
 
     let scenario: Scenario
@@ -227,7 +233,8 @@ final class SimScenarioRun: ReplayingRun {
             guard let id else { return notStarted(i, "\(t.node) has no address at \(Format.time(now))") }
             ids.append(id)
         }
-        let run = TCPFlowRun(flow: t, target: target, startedAt: now, shares: shares, opened: ids)
+        let run = TCPFlowRun(flow: t, target: target, startedAt: now, shares: shares, opened: ids,
+                             nodeHost: guest(t.node).host, targetHost: guest(target).host)
         handles[i] = .tcp(run)
         let interval: Duration
         if case .duration(let d) = t.amount {
@@ -246,23 +253,22 @@ final class SimScenarioRun: ReplayingRun {
     /// node's sink), or what the peer acknowledged to the sender.
     private func tcpStreams(_ run: TCPFlowRun) -> [TCPFlowResult.Stream] {
         let senders = run.senders
-        let senderHost = guest(senders.host).host
-        let nodeHost = guest(run.flow.node).host
+        let senderHost = run.senderHost
         var streams: [TCPFlowResult.Stream] = []
         for s in 0..<run.flow.streams {
-            let sender = s < senders.ids.count ? senderHost.tcpInfo(senders.ids[s]) : nil
-            let delivered: UInt64
-            if run.flow.reverse {
-                delivered = nodeHost.tcpInfo(run.opened[s])?.stats.bytesReceived ?? 0
-            } else {
-                delivered = sender?.stats.bytesAcknowledged ?? 0
-            }
-            let stats = sender?.stats
+            let stats = s < senders.ids.count ? senderHost.tcpStats(senders.ids[s]) : nil
+            let delivered = delivered(run, stream: s, senderStats: stats)
             streams.append(TCPFlowResult.Stream(bytesReceived: delivered, retransmissions: stats?.segmentsRetransmitted ?? 0,
                                                 finishedAt: nil, minimumRTT: stats?.minimumRTT.map { .nanoseconds($0) },
                                                 maximumRTT: stats?.maximumRTT.map { .nanoseconds($0) }))
         }
         return streams
+    }
+
+    /// Bytes stream `s` of `run` delivered: what the node's sink received (reverse), or what the
+    /// receiver acknowledged to the sender.
+    private func delivered(_ run: TCPFlowRun, stream s: Int, senderStats: TCPConnectionStats?) -> UInt64 {
+        run.flow.reverse ? run.nodeHost.tcpStats(run.opened[s])?.bytesReceived ?? 0 : senderStats?.bytesAcknowledged ?? 0
     }
 
     /// Reverse flows: hands newly accepted connections the bulk to send.
@@ -281,8 +287,13 @@ final class SimScenarioRun: ReplayingRun {
     private func checkTCP(_ i: Int, _ run: TCPFlowRun) {
         acceptTCP(run)
         guard run.final == nil, !run.shares.isEmpty else { return }
+        // Checked after every event at either end: only the byte counts, before the full streams.
+        let senders = run.senders
+        for s in 0..<run.shares.count {
+            let stats = s < senders.ids.count ? run.senderHost.tcpStats(senders.ids[s]) : nil
+            guard delivered(run, stream: s, senderStats: stats) >= run.shares[s] else { return }
+        }
         let streams = tcpStreams(run)
-        guard zip(streams, run.shares).allSatisfy({ $0.bytesReceived >= $1 }) else { return }
         run.final = streams
         run.finishedAt = simulation.now
         note("\(scenario.timeline[i].displayName): TCP flow done, \(streams.reduce(0) { $0 &+ $1.bytesReceived }) bytes")
