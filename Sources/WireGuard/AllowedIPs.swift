@@ -90,6 +90,30 @@ public struct AllowedIPs: Sendable {
         for i in nodes.indices where nodes[i].peer == Int32(peer) { nodes[i].peer = -1 }
     }
 
+    /// Every network with its peer, in address order (one walk for all peers).
+    public var entries: [(network: IPv4Network, peer: Int)] {
+        var out: [(network: IPv4Network, peer: Int)] = []
+        func walk(_ index: Int32) {
+            guard index >= 0 else { return }
+            let node = nodes[Int(index)]
+            if node.peer >= 0 {
+                out.append((IPv4Network(address: IPv4Address(rawValue: node.key), prefixLength: Int(node.bits))!, Int(node.peer)))
+            }
+            walk(node.zero)
+            walk(node.one)
+        }
+        walk(root)
+        return out
+    }
+
+    /// The same routes without `peer`'s networks, rebuilt from scratch so no empty nodes stay behind (each network
+    /// belongs to one peer, so the rebuilt table routes every address as before, less `peer`'s).
+    public func removing(peer: Int) -> AllowedIPs {
+        var out = AllowedIPs()
+        for (network, owner) in entries where owner != peer { out.insert(network, peer: owner) }
+        return out
+    }
+
     /// The peer whose network most specifically contains `address`.
     @inlinable public func lookup(_ address: IPv4Address) -> Int? {
         lookupRaw(address.rawValue)
