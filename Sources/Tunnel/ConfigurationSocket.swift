@@ -4,8 +4,8 @@
 // (so only root may connect: srwx------), a stale socket nobody answers on is replaced, a live one is an error;
 // the file is removed on exit.
 //
-// Clients are served on the reactor's thread between packets; a set is parsed and checked whole, the socket is
-// rebound first when listen_port changes (EADDRINUSE leaves everything as it was), then the device applies it.
+// `ConfigurationServer` accepts clients on a reactor and frames their operations (ConfigurationSession); what a get
+// returns and what a set does belong to its owner: `sluice wg` (below) and the bridge's WireGuard WAN.
 
 import Basics
 import Glibc
@@ -19,46 +19,83 @@ public enum ConfigurationSocketPath {
     public static func path(for interface: String) -> String { "\(directory)/\(interface).sock" }
 }
 
-/// One connected wg(8) client.
-final class ConfigurationClient {
-    let stream: UnixStream
-    var session = ConfigurationSession()
-    var registration: Reactor.Registration?
-    init(stream: UnixStream) { self.stream = stream }
-}
+/// The UAPI socket of one interface, served on a reactor.
+public final class ConfigurationServer {
+    /// One connected wg(8) client.
+    final class Client {
+        let stream: UnixStream
+        var session = ConfigurationSession()
+        var registration: Reactor.Registration?
+        init(stream: UnixStream) { self.stream = stream }
+    }
 
-extension WireGuardTunnel {
-    /// Creates the directory and listens on the interface's socket.
-    func openConfigurationSocket() throws(TunnelError) {
-        let path = ConfigurationSocketPath.path(for: tun.name)
+    /// What the owner does for the operations.
+    public struct Handlers {
+        /// The `get=1` reply's lines (without errno).
+        public var get: () -> String
+        /// Checks and applies a set; nil on success. Must change nothing when it fails.
+        public var set: (ConfigurationSet) -> ConfigurationProtocolError?
+        public init(get: @escaping () -> String, set: @escaping (ConfigurationSet) -> ConfigurationProtocolError?) {
+            self.get = get; self.set = set
+        }
+    }
+
+    public let interface: String
+    let reactor: Reactor
+    let log: (String) -> Void
+    let handlers: Handlers
+    var listener: UnixListener?
+    var registration: Reactor.Registration?
+    var clients: [UInt64: Client] = [:]
+    var nextClient: UInt64 = 0
+
+    /// Creates the directory, listens on `interface`'s socket and registers it with `reactor`.
+    public init(interface: String, reactor: Reactor, handlers: Handlers, log: @escaping (String) -> Void) throws(TunnelError) {
+        self.interface = interface
+        self.reactor = reactor
+        self.handlers = handlers
+        self.log = log
+        let path = ConfigurationSocketPath.path(for: interface)
         if mkdir(ConfigurationSocketPath.directory, 0o755) != 0, errno != EEXIST {
             throw TunnelError("cannot create \(ConfigurationSocketPath.directory): \(Errno(rawValue: errno))")
         }
         let old = umask(0o077)
         defer { umask(old) }
-        do { uapi = try UnixListener(path: path) } catch {
+        do { listener = try UnixListener(path: path) } catch {
             throw TunnelError("cannot listen on \(path): \(error)"
                               + (error == .addressInUse ? " — another process serves this interface" : ""))
         }
+        do {
+            registration = try reactor.register(listener!.descriptor, interest: .read) { [unowned self] _ in acceptClients() }
+        } catch {
+            listener = nil
+            throw TunnelError("epoll: \(error)")
+        }
     }
 
-    func closeConfigurationSocket() {
+    /// The socket's path.
+    public var path: String { ConfigurationSocketPath.path(for: interface) }
+
+    /// Closes every client and the socket, and removes the socket file.
+    public func close() {
         for (_, client) in clients {
             if let r = client.registration { reactor.deregister(r) }
             try? client.stream.descriptor.close()
         }
         clients = [:]
-        if let uapiRegistration { reactor.deregister(uapiRegistration) }
-        uapiRegistration = nil
-        uapi = nil  // UnixListener's deinit removes the socket file
+        if let registration { reactor.deregister(registration) }
+        registration = nil
+        listener = nil  // UnixListener's deinit removes the socket file
     }
 
+    deinit { close() }
+
     func acceptClients() {
-        guard let uapi else { return }
-        while let stream = try? uapi.accept() {
+        guard let listener else { return }
+        while let stream = try? listener.accept() {
             let id = nextClient
             nextClient &+= 1
-            let client = ConfigurationClient(stream: stream)
+            let client = Client(stream: stream)
             do {
                 client.registration = try reactor.register(stream.descriptor, interest: .read) { [unowned self] _ in
                     clientReadable(id)
@@ -87,8 +124,6 @@ extension WireGuardTunnel {
             for request in requests where open { open = serve(request, to: client) }
         }
         if !open { dropClient(id) }
-        flushOutgoing()
-        armDeviceTimer()
     }
 
     func dropClient(_ id: UInt64) {
@@ -98,32 +133,51 @@ extension WireGuardTunnel {
     }
 
     /// Answers one request; false when the connection is to be closed.
-    func serve(_ request: ConfigurationRequest, to client: ConfigurationClient) -> Bool {
-        let now = clock.now()
+    func serve(_ request: ConfigurationRequest, to client: Client) -> Bool {
         switch request {
         case .get:
-            let text = device.configurationText(socket: InterfaceSocketSettings(listenPort: listenPort, fwmark: fwmark), now: now)
-            return reply(text + ConfigurationSession.reply(nil), to: client)
+            return reply(handlers.get() + ConfigurationSession.reply(nil), to: client)
         case .set(let set):
-            let error = applyConfiguration(set, now: now)
-            if let error { log("\(tun.name): UAPI set refused: \(error)") }
+            let error = handlers.set(set)
+            if let error { log("\(interface): UAPI set refused: \(error)") }
             return reply(ConfigurationSession.reply(error), to: client)
         case .rejected(let error):
-            log("\(tun.name): UAPI set refused: \(error)")
+            log("\(interface): UAPI set refused: \(error)")
             return reply(ConfigurationSession.reply(error), to: client)
         case .close(let error):
             if let error {
-                log("\(tun.name): UAPI: \(error)")
+                log("\(interface): UAPI: \(error)")
                 _ = reply(ConfigurationSession.reply(error), to: client)
             }
             return false
         }
     }
 
-    func reply(_ text: String, to client: ConfigurationClient) -> Bool {
+    func reply(_ text: String, to client: Client) -> Bool {
         let bytes = Array(text.utf8)
         do { try bytes.withUnsafeBytes { try client.stream.sendAll($0) } } catch { return false }
         return true
+    }
+}
+
+extension WireGuardTunnel {
+    /// Serves the interface's UAPI socket.
+    func openConfigurationSocket() throws(TunnelError) {
+        configurationServer = try ConfigurationServer(
+            interface: tun.name, reactor: reactor,
+            handlers: .init(get: { [unowned self] in
+                device.configurationText(socket: InterfaceSocketSettings(listenPort: listenPort, fwmark: fwmark), now: clock.now())
+            }, set: { [unowned self] set in
+                let error = applyConfiguration(set, now: clock.now())
+                flushOutgoing()
+                armDeviceTimer()
+                return error
+            }), log: log)
+    }
+
+    func closeConfigurationSocket() {
+        configurationServer?.close()
+        configurationServer = nil
     }
 
     /// Checks `set` against the device, rebinds the UDP socket for a new port or mark, then applies it. Nothing

@@ -60,10 +60,7 @@ public final class WireGuardTunnel {
     /// The SO_MARK of the socket (UAPI fwmark; 0: none).
     var fwmark: UInt32 = 0
     /// The UAPI socket (nil when it could not be created in `.file` mode; see the warning).
-    var uapi: UnixListener?
-    var uapiRegistration: Reactor.Registration?
-    var clients: [UInt64: ConfigurationClient] = [:]
-    var nextClient: UInt64 = 0
+    var configurationServer: ConfigurationServer?
     var socketRegistration: Reactor.Registration?
     private(set) var counters = TunnelCounters()
 
@@ -159,14 +156,12 @@ public final class WireGuardTunnel {
         do {
             registrations.append(try reactor.register(tun.descriptor, interest: .read) { [unowned self] _ in tunReadable() })
             socketRegistration = try reactor.register(socket.descriptor, interest: .read) { [unowned self] _ in socketReadable() }
-            if let uapi {
-                uapiRegistration = try reactor.register(uapi.descriptor, interest: .read) { [unowned self] _ in acceptClients() }
-            }
             registrations.append(try reactor.register(signals.descriptor, interest: .read) { [unowned self] _ in signalled() })
         } catch { throw TunnelError("epoll: \(error)") }
         let addresses = configuration.interface.addresses.map(\.description).joined(separator: ", ")
         log("\(tun.name): up, \(addresses.isEmpty ? "no address" : addresses), mtu \(configuration.mtu), listening on UDP \(listenPort), "
-            + "\(configuration.peers.count) peer\(configuration.peers.count == 1 ? "" : "s"), public key \(device.publicKey)")
+            + "\(configuration.peers.count) peer\(configuration.peers.count == 1 ? "" : "s"), "
+            + (device.hasPrivateKey ? "public key \(device.publicKey)" : "no private key (configure it with wg)"))
 
         // Like wireguard-go: a peer with a persistent keepalive and an endpoint is contacted at once.
         let now = clock.now()

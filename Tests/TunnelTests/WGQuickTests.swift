@@ -12,9 +12,9 @@ import Testing
 struct WGQuickTests {
     init() throws { try ensureInteropTools() }
 
-    /// `wg show IFACE DUMP-FIELD` lines after the interface line, as tab-separated fields.
+    /// `wg show IFACE FIELD` lines (one per peer), as tab-separated fields.
     func peers(_ r: ProcessResult) -> [[Substring]] {
-        r.output.split(separator: "\n").dropFirst().map { $0.split(separator: "\t", omittingEmptySubsequences: false) }
+        r.output.split(separator: "\n").map { $0.split(separator: "\t", omittingEmptySubsequences: false) }
     }
 
     @Test(.timeLimit(.minutes(4)))
@@ -64,9 +64,11 @@ struct WGQuickTests {
         let theirTransfer = peers(try pair.inB(["wg", "show", pair.interfaceB, "transfer"])).first ?? []
         if ourTransfer.count == 3, theirTransfer.count == 3, let rx = Int(ourTransfer[1]), let tx = Int(ourTransfer[2]),
            let theirRx = Int(theirTransfer[1]), let theirTx = Int(theirTransfer[2]) {
-            // Each side counts whole datagrams; a keepalive may be in flight between the two reads.
+            // Each side counts whole datagrams (a keepalive may be in flight between the two reads). What we
+            // received is what wireguard-go sent; what we sent is at least what it received (iperf3 overruns the
+            // receiving socket under load: those datagrams count as sent here and never arrive there).
             #expect(rx > 1_000_000 && tx > 1_000_000, "\(ourTransfer)")
-            #expect(abs(tx - theirRx) <= 64 && abs(rx - theirTx) <= 64, "ours rx \(rx) tx \(tx), theirs rx \(theirRx) tx \(theirTx)")
+            #expect(abs(rx - theirTx) <= 64 && tx + 64 >= theirRx, "ours rx \(rx) tx \(tx), theirs rx \(theirRx) tx \(theirTx)")
         } else {
             Issue.record("wg show transfer: \(ourTransfer) / \(theirTransfer)")
         }
@@ -79,6 +81,10 @@ struct WGQuickTests {
         let conf = pair.directory + "/\(wgA).conf"
         let sync = try pair.inA(["bash", "-c", "wg syncconf \(wgA) <(wg-quick strip \(conf))"])
         #expect(sync.succeeded, "\(sync)")
+        // syncconf sets every interface field the file has not (as with kernel WireGuard): the mark is gone, and
+        // without it our datagrams would loop into the tunnel's default route. Put it back as a user would.
+        #expect(try pair.inA(["wg", "show", wgA, "fwmark"]).output == "off\n")
+        #expect(try pair.inA(["wg", "set", wgA, "fwmark", "51820"]).succeeded)
         #expect(try pair.ping(from: "a", count: 3, deadline: 10).received >= 2, "ping after syncconf")
 
         // wg-quick save writes the live configuration back (with the wg-quick keys it keeps).
@@ -91,7 +97,7 @@ struct WGQuickTests {
 
         // Hostile input on the socket: an errno, the connection and the device unharmed.
         let probe = """
-            import socket,sys
+            socket, sys = __import__('socket'), __import__('sys')
             s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])
             def op(b):
                 s.sendall(b); out=b''
