@@ -106,11 +106,13 @@ public struct AllowedIPs: Sendable {
         return out
     }
 
-    /// The same routes without `peer`'s networks, rebuilt from scratch so no empty nodes stay behind (each network
-    /// belongs to one peer, so the rebuilt table routes every address as before, less `peer`'s).
-    public func removing(peer: Int) -> AllowedIPs {
+    /// The same routes rebuilt from scratch, without the empty nodes `remove(peer:)` leaves (each network belongs to
+    /// one peer, so the rebuilt table routes every address as before); `self` when there are few of those.
+    public func compacted() -> AllowedIPs {
+        let live = nodes.reduce(0) { $0 + ($1.peer >= 0 ? 1 : 0) }
+        guard nodes.count > 64, nodes.count > 2 * live else { return self }
         var out = AllowedIPs()
-        for (network, owner) in entries where owner != peer { out.insert(network, peer: owner) }
+        for (network, owner) in entries { out.insert(network, peer: owner) }
         return out
     }
 

@@ -217,6 +217,8 @@ extension WireGuardDevice {
                 created.append(result.peer)
             }
         }
+        // Replaced allowed IPs leave empty nodes behind; drop them once per transaction.
+        routes = routes.compacted()
         return created
     }
 

@@ -57,7 +57,9 @@ extension WireGuardDevice {
         peer.timers = PeerTimers()
         peer.isRemoved = true
         peerByKey[publicKey] = nil
-        routes = routes.removing(peer: index)
+        var newRoutes = routes
+        newRoutes.remove(peer: index)
+        routes = newRoutes.compacted()
     }
 
     /// Removes every peer (`replace_peers=true`).
@@ -92,7 +94,9 @@ extension WireGuardDevice {
             if wasOff, seconds != 0, peer.endpoint != nil { sendKeepalive(peer, now: now) }
         }
         if update.replaceAllowedIPs || !update.allowedIPs.isEmpty {
-            var newRoutes = update.replaceAllowedIPs ? routes.removing(peer: index) : routes
+            var newRoutes = routes
+            // A new peer has no networks yet (wg setconf sends replace_allowed_ips for every peer).
+            if update.replaceAllowedIPs, !created { newRoutes.remove(peer: index) }
             for network in update.allowedIPs { newRoutes.insert(network, peer: index) }
             routes = newRoutes
         }

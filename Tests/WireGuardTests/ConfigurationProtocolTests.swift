@@ -173,6 +173,19 @@ private func text(_ device: WireGuardDevice) -> String {
     #expect(a.device.allowedIPs.lookup(IPv4Address("10.11.183.9")!) != nil)
     #expect(text(a.device).split(separator: "\n").filter { $0.hasPrefix("public_key=") }.count == 3000)
 
+    // wg syncconf's shape: every existing peer again, with replace_allowed_ips and a new network.
+    var again = ""
+    for i in 0..<3000 {
+        var bytes = [UInt8](repeating: 0, count: 32)
+        bytes[0] = UInt8(i & 0xFF); bytes[1] = UInt8(i >> 8); bytes[31] = 0x40
+        again += "public_key=\(bytes.hex)\nreplace_allowed_ips=true\nallowed_ip=172.\(16 + i >> 8).\(i & 0xFF).0/24\n"
+    }
+    #expect(set(a.device, again) == nil)
+    #expect(a.device.allowedIPs.lookup(IPv4Address("10.11.183.9")!) == nil, "the old networks are gone")
+    let moved = try #require(a.device.allowedIPs.lookup(IPv4Address("172.27.183.9")!))
+    #expect(a.device.status(of: PeerID(rawValue: moved)).allowedIPs == [IPv4Network("172.27.183.0/24")!])
+    #expect(a.device.allowedIPs.nodes.count < 2 * 3000 + 64, "empty nodes compacted: \(a.device.allowedIPs.nodes.count)")
+
     // Past wireguard-go's MaxPeers: refused before anything changes.
     var check = ConfigurationSet()
     for i in 0..<(ConfigurationProtocol.maximumPeers + 1) {
