@@ -78,7 +78,7 @@ let package = Package(
         // Layer 5 — the real driver of a bridge.
         .target(
             name: "BridgeDaemon",
-            dependencies: ["Basics", "Wire", "Virtio", "Datapath", "Engine", "VhostUser", "HostIO", "Capture"]),
+            dependencies: ["Basics", "Wire", "Virtio", "Datapath", "Engine", "VhostUser", "HostIO", "Capture", "Tunnel", "WireGuard"]),
 
         // Layer 7 — the tool.
         .executableTarget(

@@ -13,6 +13,7 @@ import Engine
 import Foundation
 import Glibc
 import HostIO
+import Tunnel
 import Wire
 
 /// What the daemon holds open for the WAN.
@@ -35,6 +36,9 @@ final class WANUplink {
     /// Set when the daemon closed the WAN: the bridge may still emit (a timer after shutdown), into
     /// nothing rather than into a closed socket. The output closures hold the uplink for that check.
     var closed = false
+    /// The WireGuard WAN's UAPI socket (WANConfigurationSocket.swift) and the mark it set.
+    var configurationServer: ConfigurationServer?
+    var fwmark: UInt32 = 0
 
     /// Datagrams per sendmmsg / recvmmsg (wireguard-go and `sluice wg up` use the same).
     static let batchSize = 64
@@ -93,7 +97,9 @@ extension BridgeDaemon {
         // WireGuard's TAI64N timestamps come from the wall clock (read again here, as the bridge starts).
         wan.setWallClock(.system(at: reactor.clock.now()))
         switch config {
-        case .wireguard(let w): try openDatagramSocket(wan, uplink, listenPort: w.listenPort, outputs: &outputs)
+        case .wireguard(let w):
+            try openDatagramSocket(wan, uplink, listenPort: w.listenPort, outputs: &outputs)
+            openWANConfigurationSocket(wan, uplink, w)
         case .udp(let u): try openDatagramSocket(wan, uplink, listenPort: u.listenPort, outputs: &outputs)
         case .tap(let t): try openTapUplink(wan, uplink, t, outputs: &outputs)
         }
@@ -186,6 +192,8 @@ extension BridgeDaemon {
         if let h = wanUplink?.roundHandler { reactor.remove(h) }
         if let r = wanUplink?.registration { reactor.deregister(r) }
         // The fds close now (the bridge's output closures keep only the closed uplink).
+        wanUplink?.configurationServer?.close()
+        wanUplink?.configurationServer = nil
         wanUplink?.socket = nil
         wanUplink?.tap = nil
         wanUplink = nil
@@ -202,13 +210,13 @@ extension BridgeDaemon {
             line += ", send blocked \(u.blocked) errors \(u.errors), receive skipped \(u.receiveSkipped)"
         }
         var lines = [line]
-        if let t = wan.tunnel, let peer = t.peerIDs.first {
-            let s = t.status(of: peer)
+        for peer in wan.tunnel?.peerIDs ?? [] {
+            let s = wan.tunnel!.status(of: peer)
             let handshake = s.lastHandshake.map { "\(Double((reactor.clock.now() - $0).components.seconds))s ago" } ?? "never"
             lines.append("wireguard: peer \(s.publicKey) endpoint \(s.endpoint.map(\.description) ?? "none"), session \(s.hasSession), "
                          + "last handshake \(handshake), sent \(s.sentBytes) B, received \(s.receivedBytes) B")
-            lines.append("wireguard: " + t.counters.summary)
         }
+        if let t = wan.tunnel { lines.append("wireguard: " + t.counters.summary) }
         if let nat = wan.nat {
             lines.append("nat: \(nat.mappingCount) mappings, \(nat.sessionCount) sessions, out \(nat.counters.outboundTranslated), in \(nat.counters.inboundTranslated), drops "
                          + (nat.counters.drops.nonzero.isEmpty ? "0" : nat.counters.drops.nonzero.map { "\($0.0)=\($0.1)" }.joined(separator: " ")))

@@ -43,6 +43,14 @@ public final class UDPSocket {
         }
     }
 
+    /// Marks every packet the socket sends with `mark` (SO_MARK, needs CAP_NET_ADMIN; 0 clears it): what
+    /// WireGuard's fwmark sets, so policy routing can keep the tunnel's own datagrams out of the tunnel.
+    public func setMark(_ mark: UInt32) throws(Errno) {
+        var value = mark
+        let fd = descriptor.rawValue
+        _ = try SystemCall.run { setsockopt(fd, SOL_SOCKET, SO_MARK, &value, socklen_t(MemoryLayout<UInt32>.size)) }
+    }
+
     /// The address the socket is bound to.
     public func localAddress() throws(Errno) -> SocketAddress {
         var storage = sockaddr_storage()

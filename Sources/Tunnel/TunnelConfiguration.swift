@@ -64,6 +64,13 @@ public struct TunnelConfiguration: Sendable {
     /// Lines accepted without effect (DNS, PostUp, IPv6 entries, …).
     public var warnings: [TunnelConfigWarning]
 
+    /// An interface with no key, address or peer: what `sluice wg NAME` starts with before wg(8) configures it
+    /// through the UAPI socket.
+    public static var userspace: TunnelConfiguration {
+        TunnelConfiguration(interface: InterfaceSettings(privateKey: SecretKey(), listenPort: nil, addresses: [], mtu: nil),
+                            peers: [], sluice: SluiceSettings(), warnings: [])
+    }
+
     /// The MTU the interface gets.
     public var mtu: Int { interface.mtu ?? Self.defaultMTU }
 

@@ -5,6 +5,7 @@
 //   UDP readable  → recvmmsg into receive slots → device.receive decrypts in place → write each packet to the TUN
 //   device timer  → device.poll at device.nextDeadline(); handshakes, keepalives and cookie replies go out by sendto
 //   signals       → SIGINT / SIGTERM stop the loop (the interface goes away with its descriptor); SIGUSR1 prints status
+//   UAPI socket   → wg(8)'s get/set on /var/run/wireguard/NAME.sock (ConfigurationSocket.swift)
 //
 // Each readable descriptor is drained in batches until it would block (or a fairness cap is reached), so one
 // epoll round moves many packets. The per-packet path allocates nothing.
@@ -37,14 +38,30 @@ struct TunnelCounters: Sendable, Equatable {
     var udpReceiveDrops: UInt64 = 0
 }
 
+/// How the interface is set up.
+public enum TunnelMode: Sendable {
+    /// `sluice wg up FILE`: addresses, MTU and routes from the file; keys and peers from the file.
+    case file
+    /// `sluice wg NAME` (wg-quick's userspace implementation): a bare TUN device and no key or peers; `wg` and
+    /// `ip` configure it through the UAPI socket, as they do wireguard-go.
+    case userspace
+}
+
 /// A WireGuard interface on a TUN device in the current network namespace.
 public final class WireGuardTunnel {
     let configuration: TunnelConfiguration
+    let mode: TunnelMode
     let device: WireGuardDevice
     let tun: TUNDevice
-    let socket: UDPSocket
+    /// Replaced when the UAPI sets a new listen_port.
+    var socket: UDPSocket
     /// The UDP port the socket is bound to.
-    let listenPort: UInt16
+    var listenPort: UInt16
+    /// The SO_MARK of the socket (UAPI fwmark; 0: none).
+    var fwmark: UInt32 = 0
+    /// The UAPI socket (nil when it could not be created in `.file` mode; see the warning).
+    var configurationServer: ConfigurationServer?
+    var socketRegistration: Reactor.Registration?
     private(set) var counters = TunnelCounters()
 
     let reactor: Reactor
@@ -69,19 +86,25 @@ public final class WireGuardTunnel {
     /// Datagrams per sendmmsg / recvmmsg.
     static let batchSize = 64
 
-    /// Creates interface `name`, configures it and binds the socket; `log` receives status and warnings.
-    public init(configuration: TunnelConfiguration, name: String, log: @escaping (String) -> Void) throws(TunnelError) {
+    /// Creates interface `name`, configures it (`.file`) and binds the socket, then opens the UAPI socket
+    /// `/var/run/wireguard/NAME.sock`; `log` receives status and warnings. In `.userspace` mode the configuration
+    /// only supplies the [Sluice] settings and MTU-independent buffers: the key and peers come through the UAPI.
+    public init(configuration: TunnelConfiguration, name: String, mode: TunnelMode = .file,
+                log: @escaping (String) -> Void) throws(TunnelError) {
         self.configuration = configuration
+        self.mode = mode
         self.log = log
         do { signals = try SignalFD([SIGINT, SIGTERM, SIGUSR1]) } catch { throw TunnelError("signalfd: \(error)") }
         do { tun = try TUNDevice(name: name, offloads: configuration.sluice.tunOffload) } catch {
             throw TunnelError("cannot create TUN device '\(name)': \(error)"
                               + (error == .notPermitted ? " — run as root (CAP_NET_ADMIN)" : ""))
         }
-        let (routes, skipped) = LinkSetup.routes(for: configuration)
-        for s in skipped { log("warning: \(s)") }
-        do { try LinkSetup.configure(tun.name, configuration: configuration, routes: routes) } catch {
-            throw TunnelError("configuring \(tun.name): \(error)")
+        if mode == .file {
+            let (routes, skipped) = LinkSetup.routes(for: configuration)
+            for s in skipped { log("warning: \(s)") }
+            do { try LinkSetup.configure(tun.name, configuration: configuration, routes: routes) } catch {
+                throw TunnelError("configuring \(tun.name): \(error)")
+            }
         }
         do {
             socket = try UDPSocket(bindingTo: .ipv4(SocketAddressV4(address: .any, port: configuration.interface.listenPort ?? 0)))
@@ -94,11 +117,16 @@ public final class WireGuardTunnel {
         let udpOffload = configuration.sluice.udpOffload
 
         // The real driver hands the device the system's CSPRNG and real-time clock (re-read every minute).
-        device = WireGuardDevice(configuration: configuration.deviceConfiguration, random: SystemRandom(),
+        var deviceConfiguration = configuration.deviceConfiguration
+        // wg-quick sets the MTU after the device exists (and may change it): pad to multiples of 16 only, and read
+        // packets of any size the TUN device may hand over.
+        if mode == .userspace { deviceConfiguration.mtu = nil }
+        device = WireGuardDevice(configuration: deviceConfiguration, random: SystemRandom(),
                                  keySource: SystemRandom(), wallClock: .system(at: MonotonicClock().now()))
+        if mode == .userspace { device.setPrivateKey(nil) }
         for peer in configuration.peers { device.addPeer(peer) }
 
-        readCapacity = configuration.mtu + 64
+        readCapacity = (mode == .userspace ? 65535 : configuration.mtu) + 64
         sendBatch = DatagramBatch(capacity: Self.batchSize, slotSize: readCapacity + 64)
         // Datagrams from a peer with a larger MTU still fit: a slot holds the largest UDP payload.
         receiveBatch = DatagramBatch(capacity: Self.batchSize, slotSize: 65536)
@@ -115,6 +143,10 @@ public final class WireGuardTunnel {
         lastForcedHandshake = now
         lastWallClock = now
         setWallClock(now: now)
+        do { try openConfigurationSocket() } catch {
+            if mode == .userspace { throw error }
+            log("warning: \(error); wg(8) will not see \(tun.name)")
+        }
     }
 
     // MARK: Running
@@ -123,12 +155,13 @@ public final class WireGuardTunnel {
     public func run() throws(TunnelError) {
         do {
             registrations.append(try reactor.register(tun.descriptor, interest: .read) { [unowned self] _ in tunReadable() })
-            registrations.append(try reactor.register(socket.descriptor, interest: .read) { [unowned self] _ in socketReadable() })
+            socketRegistration = try reactor.register(socket.descriptor, interest: .read) { [unowned self] _ in socketReadable() }
             registrations.append(try reactor.register(signals.descriptor, interest: .read) { [unowned self] _ in signalled() })
         } catch { throw TunnelError("epoll: \(error)") }
         let addresses = configuration.interface.addresses.map(\.description).joined(separator: ", ")
         log("\(tun.name): up, \(addresses.isEmpty ? "no address" : addresses), mtu \(configuration.mtu), listening on UDP \(listenPort), "
-            + "\(configuration.peers.count) peer\(configuration.peers.count == 1 ? "" : "s"), public key \(device.publicKey)")
+            + "\(configuration.peers.count) peer\(configuration.peers.count == 1 ? "" : "s"), "
+            + (device.hasPrivateKey ? "public key \(device.publicKey)" : "no private key (configure it with wg)"))
 
         // Like wireguard-go: a peer with a persistent keepalive and an endpoint is contacted at once.
         let now = clock.now()
@@ -150,6 +183,9 @@ public final class WireGuardTunnel {
     func shutdown() {
         for r in registrations { reactor.deregister(r) }
         registrations = []
+        if let socketRegistration { reactor.deregister(socketRegistration) }
+        socketRegistration = nil
+        closeConfigurationSocket()
         if let deviceTimer { reactor.cancel(deviceTimer) }
         tun.close()
         try? socket.descriptor.close()
@@ -171,7 +207,7 @@ public final class WireGuardTunnel {
                 guard let count = try tun.read(into: UnsafeMutableRawBufferPointer(rebasing: slot[h..<(h + readCapacity)])) else { break }
                 n = count
             } catch {
-                log("\(tun.name): read: \(error)")
+                tunFailed(error)
                 break
             }
             moved += 1
@@ -193,7 +229,7 @@ public final class WireGuardTunnel {
                 guard let count = try tun.read(into: buffer) else { break }
                 n = count
             } catch {
-                log("\(tun.name): read: \(error)")
+                tunFailed(error)
                 break
             }
             moved += 1
@@ -336,6 +372,12 @@ public final class WireGuardTunnel {
         reactor.schedule(after: .seconds(1)) { [unowned self] in
             let now = clock.now()
             if now - lastWallClock >= .seconds(60) { setWallClock(now: now) }
+            // `ip link delete` (wg-quick down) removes the interface under us: stop, as wireguard-go does.
+            if if_nametoindex(tun.name) == 0 {
+                log("\(tun.name): the interface was deleted, stopping")
+                reactor.stop()
+                return
+            }
             if let interval = configuration.sluice.statusInterval, now - lastStatus >= interval { printStatus(now: now) }
             if let interval = configuration.sluice.handshakeInterval, now - lastForcedHandshake >= interval {
                 lastForcedHandshake = now
@@ -345,6 +387,14 @@ public final class WireGuardTunnel {
             }
             scheduleTick()
         }
+    }
+
+    /// A TUN read failed. EBADFD means the interface was deleted (`ip link delete`, wg-quick down): stop, as
+    /// wireguard-go does. Anything else is logged and the loop goes on.
+    func tunFailed(_ error: Errno) {
+        guard error.rawValue == EBADFD else { log("\(tun.name): read: \(error)"); return }
+        log("\(tun.name): the interface was deleted, stopping")
+        reactor.stop()
     }
 
     func setWallClock(now: Instant) {

@@ -90,6 +90,32 @@ public struct AllowedIPs: Sendable {
         for i in nodes.indices where nodes[i].peer == Int32(peer) { nodes[i].peer = -1 }
     }
 
+    /// Every network with its peer, in address order (one walk for all peers).
+    public var entries: [(network: IPv4Network, peer: Int)] {
+        var out: [(network: IPv4Network, peer: Int)] = []
+        func walk(_ index: Int32) {
+            guard index >= 0 else { return }
+            let node = nodes[Int(index)]
+            if node.peer >= 0 {
+                out.append((IPv4Network(address: IPv4Address(rawValue: node.key), prefixLength: Int(node.bits))!, Int(node.peer)))
+            }
+            walk(node.zero)
+            walk(node.one)
+        }
+        walk(root)
+        return out
+    }
+
+    /// The same routes rebuilt from scratch, without the empty nodes `remove(peer:)` leaves (each network belongs to
+    /// one peer, so the rebuilt table routes every address as before); `self` when there are few of those.
+    public func compacted() -> AllowedIPs {
+        let live = nodes.reduce(0) { $0 + ($1.peer >= 0 ? 1 : 0) }
+        guard nodes.count > 64, nodes.count > 2 * live else { return self }
+        var out = AllowedIPs()
+        for (network, owner) in entries { out.insert(network, peer: owner) }
+        return out
+    }
+
     /// The peer whose network most specifically contains `address`.
     @inlinable public func lookup(_ address: IPv4Address) -> Int? {
         lookupRaw(address.rawValue)

@@ -15,6 +15,7 @@ extension WireGuardDevice {
     /// Sends a handshake initiation to `peer`, unless one went out less than Rekey-Timeout ago.
     func sendHandshakeInitiation(_ peer: Peer, now: Instant, isRetry: Bool) {
         if !isRetry { peer.timers.handshakeAttempts = 0 }
+        guard hasPrivateKey else { otherCounters.count(.noPrivateKey); return }
         // §6.4: "a handshake initiation is not sent more than once every Rekey-Timeout".
         if let last = peer.handshake.lastSentHandshake, now - last < WireGuardConstants.rekeyTimeout { return }
         peer.handshake.lastSentHandshake = now
@@ -128,6 +129,7 @@ extension WireGuardDevice {
             return .handshake(peer: peer.id)
         }
 
+        guard hasPrivateKey else { return drop(.noPrivateKey) }
         // §5.4.4: "a responder ... first checks mac1"; only then is the message worth any further work.
         guard cookieChecker.checkMAC1(bytes) else { return drop(.badMAC1) }
         noteHandshakeMessage(now: now)

@@ -67,7 +67,10 @@ struct PeerTimers {
 final class Peer {
     let id: PeerID
     let publicKey: PublicKey
-    let handshake: Handshake
+    /// Replaced (sessions forgotten) when the device's private key changes.
+    var handshake: Handshake
+    /// Set when the peer was removed; its slot waits for the next `addPeer`.
+    var isRemoved = false
     var cookieGenerator: CookieGenerator
     var keypairs = Keypairs()
     var endpoint: SocketAddressV4?

@@ -96,8 +96,14 @@ public struct WireGuardActions: Sendable, Equatable {
 
 /// A WireGuard interface: static identity, peers, sessions and timers. No sockets, clocks or TUN.
 public final class WireGuardDevice {
-    public let publicKey: PublicKey
-    let identity: KeyPair
+    /// Our static public key (changes only with `setPrivateKey`).
+    public internal(set) var publicKey: PublicKey
+    /// Our static key pair. Read by handshakes only, never per transport packet.
+    var identity: KeyPair
+    /// False while the interface has no private key (`setPrivateKey(nil)`, a zero UAPI `private_key`): no
+    /// handshake is sent or answered, as wireguard-go does with a zero key.
+    public internal(set) var hasPrivateKey = true
+    /// The settings the device was created with (`privateKey` is the first key; see `setPrivateKey`).
     public let configuration: DeviceConfiguration
     /// Peers by number. Read per packet; changed only by replacing the whole array (see `addPeer`).
     var peers: [Peer] = []
@@ -168,11 +174,14 @@ public final class WireGuardDevice {
     @discardableResult
     public func addPeer(_ configuration: PeerConfiguration) -> PeerID? {
         guard peerByKey[configuration.publicKey] == nil, configuration.publicKey != publicKey else { return nil }
-        let id = PeerID(rawValue: peers.count)
+        // A removed peer's slot is reused, so adding and removing peers forever does not grow the device.
+        let slot = peers.firstIndex(where: \.isRemoved) ?? peers.count
+        let id = PeerID(rawValue: slot)
         // `peers` and `routes` are built aside and stored whole: no access to them then spans a call, so the
         // optimizer can drop the dynamic exclusivity checks on the per-packet reads.
         var newPeers = peers, newRoutes = routes
-        newPeers.append(Peer(id: id, configuration: configuration, localStatic: identity))
+        let peer = Peer(id: id, configuration: configuration, localStatic: identity)
+        if slot == newPeers.count { newPeers.append(peer) } else { newPeers[slot] = peer }
         for network in configuration.allowedIPs { newRoutes.insert(network, peer: id.rawValue) }
         peers = newPeers
         routes = newRoutes
@@ -183,8 +192,8 @@ public final class WireGuardDevice {
     /// The peer with `publicKey`.
     public func peer(for publicKey: PublicKey) -> PeerID? { peerByKey[publicKey].map(PeerID.init) }
 
-    /// All peers, in the order added.
-    public var peerIDs: [PeerID] { peers.map(\.id) }
+    /// All peers, by number (a removed peer's number is reused by the next peer added).
+    public var peerIDs: [PeerID] { peers.filter { !$0.isRemoved }.map(\.id) }
 
     /// A snapshot of `peer`.
     public func status(of peer: PeerID) -> PeerStatus {

@@ -49,6 +49,9 @@ public enum WireGuardDropReason: Int, CaseIterable, Sendable, CustomStringConver
     /// Under load, a source over its handshake rate (20 a second, burst 5): dropped before any
     /// Diffie-Hellman although its mac2 was valid (wireguard-go's ratelimiter).
     case handshakeRateLimited
+    /// A handshake to send or answer while the interface has no private key (a UAPI device before
+    /// `private_key=` is set, as wireguard-go's zero key).
+    case noPrivateKey
 
     public var description: String {
         switch self {
@@ -74,6 +77,7 @@ public enum WireGuardDropReason: Int, CaseIterable, Sendable, CustomStringConver
         case .stagedQueueFull: "staged queue full"
         case .handshakeTimedOut: "handshake timed out"
         case .handshakeRateLimited: "handshake rate limited (per source, under load)"
+        case .noPrivateKey: "no private key"
         }
     }
 }

@@ -10,4 +10,10 @@ struct Sluice: ParsableCommand {
         abstract: "A userspace network datapath for virtual machines, and a lab that runs it.",
         version: SluiceVersion.current,
         subcommands: [BridgeCommand.self, VM.self, LabCommand.self, Replay.self, WG.self, MeshCommand.self, Bench.self, Check.self])
+
+    /// `sluice wg NAME` (what wg-quick runs as its userspace implementation) is `sluice wg interface NAME`:
+    /// ArgumentParser cannot take a positional argument beside subcommands, so it is rewritten before parsing.
+    static func main() {
+        main(WG.Interface.rewritten(Array(CommandLine.arguments.dropFirst())))
+    }
 }

@@ -8,7 +8,7 @@ struct WG: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "wg",
         abstract: "WireGuard: keys (as wg(8) makes them) and a userspace interface on a TUN device.",
-        subcommands: [GenKey.self, PubKey.self, GenPSK.self, Up.self])
+        subcommands: [GenKey.self, PubKey.self, GenPSK.self, Up.self, Interface.self])
 
     /// Writes `text` and a newline to standard error.
     static func warn(_ text: String) {

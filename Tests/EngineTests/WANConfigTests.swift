@@ -3,6 +3,7 @@ import Basics
 import Testing
 import Datapath
 import Wire
+import WireGuard
 import YAMLSchema
 @testable import Engine
 
@@ -80,4 +81,58 @@ func badWANConfigsAreLocated(text: String, line: Int, message: String) {
     #expect(wan.nat?.configuration.externalAddress == IPv4Address(10, 200, 0, 1))
     #expect(wan.nat?.configuration.internalNetworks == [IPv4Network("10.1.0.1/24")!])
     #expect(wan.kind == .wireguard && wan.tunnel != nil)
+}
+
+@Test func aWireGuardWANTakesMorePeersEachWithItsAllowedIPs() throws {
+    let k = wanKeys(1), p = wanKeys(2), q = wanKeys(3), r = wanKeys(4)
+    let config = try BridgeConfig.parse("""
+    name: br7
+    router: { ipv4: 10.1.0.1/24 }
+    wan:
+      type: wireguard
+      key: "\(k.privateKey)"
+      peer: "\(p.publicKey)"
+      allowed-ips: "10.61.0.0/16, 10.0.0.9/8"
+      ipv4: 10.200.0.2/24
+      interface: wan7
+      peers:
+        - { key: "\(q.publicKey)", allowed-ips: [10.62.0.0/16], endpoint: 198.51.100.2:51820, keepalive: 25s }
+        - { key: "\(r.publicKey)", allowed-ips: 10.63.1.0/24 }
+    """)
+    guard case .wireguard(let w) = config.wan else { Issue.record("not wireguard"); return }
+    #expect(w.allowedIPs == [IPv4Network("10.61.0.0/16")!, IPv4Network("10.0.0.0/8")!], "normalized to the network")
+    #expect(w.interface == "wan7" && w.peers.count == 2)
+    #expect(w.peers[0].allowedIPs == [IPv4Network("10.62.0.0/16")!] && w.peers[0].persistentKeepalive == .seconds(25)
+            && w.peers[0].endpoint == SocketAddressV4("198.51.100.2:51820"))
+    #expect(w.peers[1].allowedIPs == [IPv4Network("10.63.1.0/24")!] && w.peers[1].endpoint == nil)
+    // The WAN's device routes each network to its peer; an address no peer has goes nowhere.
+    let bridge = try Bridge(config: config, wanSetup: WANSetup(random: SeededRandom(seed: 1)))
+    let device = try #require(bridge.wan?.tunnel)
+    #expect(device.peerIDs.count == 3)
+    let owner = { (a: String) in device.allowedIPs.lookup(IPv4Address(a)!).map { device.status(of: PeerID(rawValue: $0)).publicKey.base64 } }
+    #expect(owner("10.62.3.4") == q.publicKey && owner("10.63.1.9") == r.publicKey && owner("10.61.0.1") == p.publicKey)
+    #expect(owner("10.9.9.9") == p.publicKey && owner("192.0.2.1") == nil)
+    // The single-peer form keeps its default route.
+    let single = try BridgeConfig.parse("router: { ipv4: 10.1.0.1/24 }\nwan: { type: wireguard, key: \"\(k.privateKey)\", peer: \"\(p.publicKey)\", ipv4: 10.9.0.1/24 }\n")
+    guard case .wireguard(let s) = single.wan else { Issue.record("not wireguard"); return }
+    #expect(s.allowedIPs == [IPv4Network("0.0.0.0/0")!] && s.peers.isEmpty && s.interface == nil)
+}
+
+@Test(arguments: [
+    ("peers: [ { key: \"\(wanKeys(2).publicKey)\", allowed-ips: [10.5.0.0/16] } ]", "listed twice"),
+    ("peers: [ { key: \"\(wanKeys(3).publicKey)\" } ]", "missing required key 'allowed-ips'"),
+    ("peers: [ { key: \"\(wanKeys(3).publicKey)\", allowed-ips: [10.5.0.0/33] } ]", "is not an IPv4 network"),
+    ("peers: [ { key: \"\(wanKeys(3).publicKey)\", allowed-ips: [fd00::/8] } ]", "is not an IPv4 network"),
+    ("peers: [ { key: \"\(wanKeys(3).publicKey)\", allowed-ips: [10.5.0.0/16], endpoint: vpn.example:51820 } ]", "must be an IPv4 address"),
+    ("peers: [ { key: \"\(wanKeys(3).publicKey)\", allowed-ips: [10.5.0.0/16], mtu: 1 } ]", "unknown key 'mtu'"),
+    ("interface: a-name-much-too-long", "is not an interface name"),
+])
+func badWireGuardPeersAreLocated(extra: String, message: String) {
+    let text = "router: { ipv4: 10.1.0.1/24 }\nwan: { type: wireguard, key: \"\(wanKeys(1).privateKey)\", peer: \"\(wanKeys(2).publicKey)\", ipv4: 10.9.0.1/24, \(extra) }\n"
+    do {
+        _ = try BridgeConfig.parse(text, file: "wan.yml")
+        Issue.record("accepted: \(text)")
+    } catch {
+        #expect(error.line == 2 && error.description.contains(message) && error.fix != nil, "\(error)")
+    }
 }

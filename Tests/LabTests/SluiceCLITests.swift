@@ -42,7 +42,7 @@ func sluice(_ arguments: [String], columns: Int? = nil, in directory: String? = 
 }
 
 /// Commands whose help text is ours to wrap (every command with a discussion of its own).
-let helpCommands: [[String]] = [[], ["lab"], ["lab", "run"], ["lab", "merge"], ["check"], ["bridge"], ["vm"], ["wg"], ["wg", "up"],
+let helpCommands: [[String]] = [[], ["lab"], ["lab", "run"], ["lab", "merge"], ["check"], ["bridge"], ["vm"], ["wg"], ["wg", "up"], ["wg", "interface"],
                                 ["bench"], ["bench", "forward"], ["bench", "wireguard"], ["bench", "tunnel"], ["bench", "sim"],
                                 ["bench", "load"], ["replay"], ["mesh"], ["mesh", "ca"], ["mesh", "ca", "init"], ["mesh", "ca", "sign"],
                                 ["mesh", "ca", "revoke"], ["mesh", "ca", "inspect"]]

@@ -93,18 +93,19 @@ final class WireGuardPair {
     static let addressB = "203.0.113.2"
 
     /// `b` is "wggo" or "sluice"; `sluice` lines go into the [Sluice] section of sluice ends.
-    init(_ name: String, b: String = "wggo", mtu: Int = 1420, psk: Bool = false, sluice: [String] = []) throws {
+    /// `a` is "sluice" (`sluice wg up`) or "wgquick" (wg-quick up with sluice as its userspace implementation).
+    init(_ name: String, a: String = "sluice", b: String = "wggo", mtu: Int = 1420, psk: Bool = false, sluice: [String] = []) throws {
         self.name = name
         self.sideB = b
         directory = "/tmp/sluice-wg/\(name)"
         var environment = ["MTU": "\(mtu)", "SLUICE_BIN": try sluiceBinary()]
         if psk { environment["PSK"] = "1" }
         if !sluice.isEmpty { environment["SLUICE_EXTRA"] = sluice.joined(separator: "\n") }
-        let r = try run(["bash", repositoryRoot + "/ci/interop/wg-pair.sh", "up", name, "sluice", b], timeout: 120,
+        let r = try run(["bash", repositoryRoot + "/ci/interop/wg-pair.sh", "up", name, a, b], timeout: 120,
                         environment: environment)
         guard r.succeeded else {
             _ = try? run(["bash", repositoryRoot + "/ci/interop/wg-pair.sh", "down", name], timeout: 30)
-            throw InteropFailure("wg-pair.sh up \(name) sluice \(b) failed: \(r)")
+            throw InteropFailure("wg-pair.sh up \(name) \(a) \(b) failed: \(r)")
         }
     }
 
@@ -160,10 +161,10 @@ final class WireGuardPair {
     }
 
     /// iperf3 TCP for `seconds` from side a to b (or, `reverse`, b to a); returns bits per second received.
-    func iperf(seconds: Int = 3, reverse: Bool = false) throws -> Double {
+    func iperf(seconds: Int = 3, reverse: Bool = false, to host: String = addressB) throws -> Double {
         let server = Process()
         server.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        server.arguments = ["ip", "netns", "exec", namespaceB, "iperf3", "-s", "-1", "-B", Self.addressB]
+        server.arguments = ["ip", "netns", "exec", namespaceB, "iperf3", "-s", "-1", "-B", host]
         server.standardOutput = FileHandle.nullDevice
         server.standardError = FileHandle.nullDevice
         try server.run()
@@ -171,7 +172,7 @@ final class WireGuardPair {
         var last: ProcessResult? = nil
         for _ in 0..<20 {
             usleep(200_000)
-            let r = try inA(["iperf3", "-c", Self.addressB, "-t", "\(seconds)", "-J", "--connect-timeout", "3000"]
+            let r = try inA(["iperf3", "-c", host, "-t", "\(seconds)", "-J", "--connect-timeout", "3000"]
                             + (reverse ? ["-R"] : []), timeout: Double(seconds) + 30)
             last = r
             if r.succeeded {

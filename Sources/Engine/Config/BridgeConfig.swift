@@ -140,9 +140,32 @@ public struct WireGuardWANConfig: Equatable, Sendable {
     public var rekeyAfterTime: Duration?
     /// Rekey after this many messages on one session (WireGuard: 2^60); a test knob.
     public var rekeyAfterMessages: UInt64?
+    /// The first peer's AllowedIPs (`allowed-ips:`; default 0.0.0.0/0, the default route).
+    public var allowedIPs: [IPv4Network] = [IPv4Network(address: .any, prefixLength: 0)!]
+    /// More peers (`peers:`), each with its own AllowedIPs: the longest prefix picks the peer.
+    public var peers: [WireGuardWANPeer] = []
+    /// The name wg(8) shows for the WAN: its UAPI socket is /var/run/wireguard/NAME.sock (`interface:`;
+    /// default: the bridge's name and "-wan", cut to 15 characters).
+    public var interface: String?
 
     public init(privateKey: [UInt8], peerPublicKey: [UInt8], endpoint: Endpoint?, ipv4: IPv4Network) {
         self.privateKey = privateKey; self.peerPublicKey = peerPublicKey; self.endpoint = endpoint; self.ipv4 = ipv4
+    }
+}
+
+/// One entry of a wireguard WAN's `peers:`.
+public struct WireGuardWANPeer: Equatable, Sendable {
+    /// The peer's static public key (32 bytes).
+    public var publicKey: [UInt8]
+    /// Networks routed to the peer and accepted from it.
+    public var allowedIPs: [IPv4Network]
+    /// Where the peer is (an IPv4 literal); nil waits for it to reach us first.
+    public var endpoint: SocketAddressV4?
+    public var persistentKeepalive: Duration?
+    public var presharedKey: [UInt8]?
+
+    public init(publicKey: [UInt8], allowedIPs: [IPv4Network], endpoint: SocketAddressV4? = nil) {
+        self.publicKey = publicKey; self.allowedIPs = allowedIPs; self.endpoint = endpoint
     }
 }
 

@@ -4,7 +4,8 @@ import YAMLSchema
 
 extension WANConfig {
     static let wireguardKeys = ["type", "key", "peer", "endpoint", "ipv4", "listen-port", "mtu", "keepalive",
-                                 "preshared-key", "rekey-after-time", "rekey-after-messages"]
+                                 "preshared-key", "rekey-after-time", "rekey-after-messages", "allowed-ips", "peers", "interface"]
+    static let wireguardPeerKeys = ["key", "allowed-ips", "endpoint", "keepalive", "preshared-key"]
     static let udpKeys = ["type", "endpoint", "listen-port", "ipv4", "mtu"]
     static let tapKeys = ["type", "device", "ipv4", "gateway", "mac", "mtu", "namespace"]
     /// Every key some WAN type takes, in first-seen order.
@@ -44,6 +45,40 @@ extension WANConfig {
                 let n = try v.int(in: 1...Int.max)
                 w.rekeyAfterMessages = UInt64(n)
             }
+            if let v = m["allowed-ips"] { w.allowedIPs = try parseAllowedIPs(v) }
+            if let v = m["interface"] {
+                let name = try v.string()
+                guard !name.isEmpty, name.utf8.count < 16, name.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "/") }) else {
+                    throw v.error("'\(name)' is not an interface name", fix: "use 1–15 printable characters without '/' or spaces, e.g. wan0")
+                }
+                w.interface = name
+            }
+            if let v = m["peers"] {
+                var keys = [w.peerPublicKey]
+                for item in try v.list() {
+                    let p = try item.mapping(allowed: wireguardPeerKeys)
+                    let keyValue = try p.required("key", example: "<base64 public key of the peer>")
+                    let key = try parseKey(keyValue)
+                    guard !keys.contains(key), key != w.privateKey else {
+                        throw keyValue.error("this peer is listed twice (or is our own key)", fix: "give each peer once, with all its allowed-ips")
+                    }
+                    keys.append(key)
+                    var peer = WireGuardWANPeer(publicKey: key, allowedIPs: try parseAllowedIPs(p.required("allowed-ips", example: "10.50.0.0/16")))
+                    if let e = p["endpoint"] {
+                        guard let address = try parseEndpoint(e).socketAddress else {
+                            throw e.error("a peers: endpoint must be an IPv4 address and port", fix: "write e.g. 203.0.113.7:51820")
+                        }
+                        peer.endpoint = address
+                    }
+                    if let k = p["keepalive"] {
+                        let d = try k.duration()
+                        guard d >= .seconds(1), d <= .seconds(65535) else { throw k.error("keepalive must be 1s…65535s", fix: "write e.g. keepalive: 25s") }
+                        peer.persistentKeepalive = d
+                    }
+                    if let q = p["preshared-key"] { peer.presharedKey = try parseKey(q) }
+                    w.peers.append(peer)
+                }
+            }
             return .wireguard(w)
         case "udp":
             let m = try value.mapping(allowed: udpKeys)
@@ -82,6 +117,26 @@ extension WANConfig {
             throw typeValue.error("unknown WAN type '\(other)'", fix: "use one of: wireguard, udp, tap")
         }
     }
+}
+
+/// AllowedIPs: a list of networks, or one string of comma-separated networks (as wg-quick writes them).
+func parseAllowedIPs(_ v: YAMLValue) throws(ConfigError) -> [IPv4Network] {
+    let items: [(YAMLValue, String)]
+    if let list = try? v.list() {
+        var out: [(YAMLValue, String)] = []
+        for item in list { out.append((item, try item.string())) }
+        items = out
+    } else {
+        items = try v.string().split(separator: ",").map { (v, String($0.filter { $0 != " " })) }
+    }
+    var networks: [IPv4Network] = []
+    for (value, text) in items {
+        guard let n = IPv4Network(text) else {
+            throw value.error("'\(text)' is not an IPv4 network", fix: "write e.g. 10.50.0.0/16 (IPv6 is not carried)")
+        }
+        networks.append(IPv4Network(address: n.networkAddress, prefixLength: n.prefixLength)!)
+    }
+    return networks
 }
 
 /// "10.200.0.2/24", or a bare address taken as /`bareLength` (refused when nil): a host address

@@ -4,7 +4,8 @@
 //
 // Three kinds (docs/config.md), on two interface media (docs/architecture.md, "Interface media"):
 // - wireguard: a point-to-point interface. The router hands over bare IP packets; a
-//   WireGuardDevice with one peer (AllowedIPs 0.0.0.0/0) encrypts them in place, in the room the
+//   WireGuardDevice with one peer (AllowedIPs 0.0.0.0/0 unless `allowed-ips:` says otherwise), or more
+//   (`peers:`, each behind its AllowedIPs: longest prefix wins), encrypts them in place, in the room the
 //   router leaves around them, and they leave as UDP datagrams through `sendDatagram`. Coming in,
 //   a datagram is decrypted in place and its packet goes to the router where it lies.
 // - udp: a point-to-point interface; IP packets in plain UDP datagrams to the endpoint, both ways.
@@ -70,8 +71,9 @@ public final class WAN {
     /// Where datagrams go (udp), or went first (wireguard: the device follows the peer as it roams).
     public private(set) var endpoint: SocketAddressV4?
     public internal(set) var counters = WANCounters()
-    /// A wireguard WAN with a persistent keepalive handshakes when started, as `wg` does.
-    let handshakesAtStart: Bool
+    /// The peers of a wireguard WAN that have a persistent keepalive (and an endpoint): they are greeted
+    /// with a handshake when the WAN starts, as `wg` does.
+    let handshakesAtStart: [PeerID]
 
     /// Sends one UDP datagram to an endpoint (wireguard, udp). The bytes are valid only during the
     /// call. Set by `Bridge.connect` (the driver's `BridgeOutputs.sendWANDatagram`).
@@ -120,22 +122,37 @@ public final class WAN {
                                          random: indices, keySource: keys, wallClock: setup.wallClock)
             let added = device.addPeer(PeerConfiguration(
                 publicKey: peer, presharedKey: psk, endpoint: endpoint,
-                allowedIPs: [IPv4Network(address: .any, prefixLength: 0)!], persistentKeepalive: w.persistentKeepalive))
-            guard added != nil else { throw .wan("the WireGuard peer's public key is our own") }
+                allowedIPs: w.allowedIPs, persistentKeepalive: w.persistentKeepalive))
+            guard let first = added else { throw .wan("the WireGuard peer's public key is our own") }
+            var greeted = w.persistentKeepalive != nil ? [first] : []
+            // More peers (`peers:`), each behind its own AllowedIPs.
+            for p in w.peers {
+                guard let key = PublicKey(p.publicKey) else { throw .wan("the WireGuard keys must be 32 bytes") }
+                let psk = try p.presharedKey.map { bytes throws(EngineError) in
+                    guard let k = SecretKey(bytes) else { throw .wan("the WireGuard pre-shared key must be 32 bytes") }
+                    return k
+                }
+                guard let id = device.addPeer(PeerConfiguration(publicKey: key, presharedKey: psk, endpoint: p.endpoint,
+                                                                allowedIPs: p.allowedIPs,
+                                                                persistentKeepalive: p.persistentKeepalive)) else {
+                    throw .wan("WireGuard peer \(key) is listed twice, or is our own key")
+                }
+                if p.persistentKeepalive != nil, p.endpoint != nil { greeted.append(id) }
+            }
             tunnel = device
-            handshakesAtStart = w.persistentKeepalive != nil
+            handshakesAtStart = greeted
         case .udp(let u):
             kind = .udp
             address = u.ipv4 ?? UDPWANConfig.linkLocal
             endpoint = setup.endpoint ?? u.endpoint.socketAddress
             tunnel = nil
-            handshakesAtStart = false
+            handshakesAtStart = []
         case .tap(let t):
             kind = .tap
             address = t.ipv4
             endpoint = nil
             tunnel = nil
-            handshakesAtStart = false
+            handshakesAtStart = []
         }
         if case .tap(let t) = config { mac = t.mac } else { mac = nil }
         if var n = nat {
@@ -168,8 +185,10 @@ public final class WAN {
     /// WireGuard WAN with `keepalive:` handshakes at once (as `wg` does when it comes up), so that
     /// a peer behind NAT hears from us before we have traffic for it.
     public func start(now: Instant) {
-        guard handshakesAtStart, let tunnel, let peer = tunnel.peerIDs.first, endpoint != nil else { return }
-        tunnel.initiateHandshake(with: peer, now: now)
+        guard let tunnel else { return }
+        for peer in handshakesAtStart where tunnel.status(of: peer).endpoint != nil {
+            tunnel.initiateHandshake(with: peer, now: now)
+        }
         flushTunnel()
     }
 
@@ -205,8 +224,9 @@ public final class WAN {
         sendDatagram(bytes, endpoint)
     }
 
-    /// Sends whatever WireGuard queued: handshake messages, keepalives, packets that waited for a session.
-    func flushTunnel() {
+    /// Sends whatever WireGuard queued: handshake messages, keepalives, packets that waited for a session
+    /// (the driver calls it after changing the device, e.g. through the UAPI).
+    public func flushTunnel() {
         guard let tunnel else { return }
         for d in tunnel.takeOutgoing() { send(d) }
     }
