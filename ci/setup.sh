@@ -11,6 +11,7 @@ declare -A NEED=(
   [pkg-config]="command -v pkg-config"
   [tshark]="command -v tshark"
   [gcc]="command -v gcc"
+  [prometheus]="command -v promtool"
 )
 
 missing=()

@@ -10,14 +10,15 @@ import Virtio
 import Wire
 
 public final class Bridge {
-    public let config: BridgeConfig
+    /// The running configuration: replaced by `reconfigure` (Bridge+Reconfigure.swift).
+    public internal(set) var config: BridgeConfig
     /// The bridge's ports with their counters.
     public var ports: PortTable { portTable }
     /// The bridge's segments, in configuration order.
     public var segments: [Segment] { segmentList }
     public let router: Router?
     /// One DHCP server per router interface that has a pool (index = interface).
-    public private(set) var dhcpServers: [DHCPServer?] = []
+    public internal(set) var dhcpServers: [DHCPServer?] = []
 
     /// The WAN side: the router's last interface and default route (nil without `wan:`).
     public let wan: WAN?

@@ -8,7 +8,7 @@ import Wire
 /// The DHCPv4 server of one subnet.
 public struct DHCPServer: Sendable {
     public let configuration: DHCPServerConfiguration
-    public private(set) var counters = DHCPServerCounters()
+    public internal(set) var counters = DHCPServerCounters()
     var table = DHCPLeaseTable()
     private let reservedByMAC: [MACAddress: IPv4Address]
     private let reservedByClientID: [[UInt8]: IPv4Address]

@@ -29,7 +29,8 @@ import Wire
 
 /// An IPv4 NAPT for one external address. One owner, one thread.
 public final class NAT {
-    public let configuration: NATConfiguration
+    /// Changed only by `setInternalNetworks` (NAT+Reconfigure.swift), between packets; one owner, one thread.
+    @exclusivity(unchecked) public internal(set) var configuration: NATConfiguration
     @exclusivity(unchecked) public internal(set) var counters = NATCounters()
     let table: NATTable
     var fragments = NATFragmentTable(capacity: NATConstants.fragmentTableCapacity, lifetime: NATConstants.fragmentLifetime)

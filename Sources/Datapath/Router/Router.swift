@@ -23,12 +23,13 @@ import Wire
 
 /// An IPv4 router over Ethernet and point-to-point interfaces. One owner, one thread.
 public final class Router {
-    public let configuration: RouterConfiguration
+    public internal(set) var configuration: RouterConfiguration
     /// Interfaces, by index (the `on interface:` of every call).
     public let interfaces: [RouterInterface]
     public internal(set) var counters = RouterCounters()
 
-    let table: RoutingTable
+    /// Replaced whole by `replaceStaticRoutes` (Router+Reconfigure.swift), read per packet.
+    @exclusivity(unchecked) var table: RoutingTable
     var cache: ARPCache
     let waiting: ARPWaitQueue
     var limiter: ICMPRateLimiter

@@ -21,6 +21,8 @@ public struct BridgeConfig: Equatable, Sendable {
     public var taps: [TapConfig] = []
     /// A unix socket answering `sluice bridge --stats`.
     public var control: String?
+    /// Where the bridge serves its counters over HTTP (`GET /metrics`); nil serves none.
+    public var metrics: MetricsConfig?
 
     public init() {}
 
