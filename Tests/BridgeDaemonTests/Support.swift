@@ -62,13 +62,13 @@ final class RunningBridge {
     let logPath: String
     let configPath: String
 
-    init(namespace: String? = nil, config: String, directory: String, name: String = "bridge") throws {
+    init(namespace: String? = nil, config: String, directory: String, name: String = "bridge", arguments: [String] = []) throws {
         configPath = "\(directory)/\(name).yml"
         logPath = "\(directory)/\(name).log"
         try config.write(toFile: configPath, atomically: true, encoding: .utf8)
         FileManager.default.createFile(atPath: logPath, contents: nil)
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
-        let command = [sluiceBinary()!, "bridge", configPath, "--capture-directory", directory]
+        let command = [sluiceBinary()!, "bridge", configPath, "--capture-directory", directory] + arguments
         if let namespace {
             process.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
             process.arguments = ["netns", "exec", namespace] + command
