@@ -148,6 +148,14 @@ captures: [{ file: a.pcap }]
     #expect(bridge.dhcpServers[0]?.lease(for: first)?.state == .bound, "still vm1's")
     #expect(!tap.records.isEmpty, "the new capture records")
 
+    // vm1 renews at T1 (30 min) the address it holds, though it is outside the new pool.
+    let renewed = vm1.host.lease?.obtainedAt
+    pump.run(for: .seconds(31 * 60), step: .seconds(1))
+    #expect(vm1.host.lease?.address.address == first, "vm1 kept its address: \(vm1.host.dhcpState)")
+    #expect(vm1.host.lease?.obtainedAt != renewed, "vm1 renewed (ACKed, not NAKed)")
+    #expect(bridge.dhcpServers[0]?.counters.naks == 0)
+    #expect(bridge.dhcpServers[0]?.lease(for: first)?.state == .bound)
+
     // The guests still reach each other.
     let ping = vm1.host.ping(second, count: 3, interval: .milliseconds(100), now: pump.now)
     pump.run(for: .seconds(1))
