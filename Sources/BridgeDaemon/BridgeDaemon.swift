@@ -107,8 +107,12 @@ public final class BridgeDaemon {
             serverDelegates.append(delegate)
             server.delegate = delegate
             server.traceMessages = ProcessInfo.processInfo.environment["SLUICE_TRACE_VHOST"] == "1"
-            server.log = { [unowned self] in
-                self.note(.warning, "vhost-user", ["segment": "\(socket.segment)", "socket": "\(socket.path)", "reason": "\($0)"], guestCaused: true)
+            // The server's own lines: its failures as warnings; the rest (connects and disconnects,
+            // which the daemon also logs, and SLUICE_TRACE_VHOST's message trace) at debug.
+            server.log = { [unowned self] line in
+                let failure = line.contains("failed") || line.contains("cannot")
+                self.note(failure ? .warning : .debug, "vhost-user", ["segment": "\(socket.segment)", "socket": "\(socket.path)", "reason": "\(line)"],
+                          guestCaused: true)
             }
             servers.append(server)
             note(.info, "listening for vhost-user guests",

@@ -150,6 +150,7 @@ struct EventRateLimiter {
 extension BridgeDaemon {
     /// Logs `event` at `level` with `fields`. `guestCaused` events pass the rate limiter first.
     func note(_ level: Logger.Level, _ event: String, _ fields: Logger.Metadata = [:], guestCaused: Bool = false) {
+        guard level >= logger.logLevel else { return }  // below the level: neither logged nor counted as held back
         if guestCaused {
             let (admitted, heldBack) = limiter.admit(event, now: reactor.clock.now())
             guard admitted else { return }

@@ -159,4 +159,12 @@ private func promtool() -> String? {
     #expect(format.contains("--log-format is text or json") && format.contains("exit=64"), "\(format)")
     let noControl = try sh("\(sluice) bridge \(dir)/b.yml --json 2>&1; echo exit=$?")
     #expect(noControl.contains("--json goes with --stats"), "\(noControl)")
+
+    // --log-level notice: the info lines of a start are left out, the notice of a shutdown is not.
+    let bridge = try RunningBridge(config: operationsConfig(dir), directory: dir, arguments: ["--log-level", "notice"])
+    let ready = Date().addingTimeInterval(20)
+    while Date() < ready, (try? sh("\(sluice) bridge \(bridge.configPath) --stats")) == nil { Thread.sleep(forTimeInterval: 0.05) }
+    #expect(bridge.stop() == 0)
+    #expect(bridge.log.contains(" notice shutting down reason=SIGTERM bridge=opsbr"), "\(bridge.log)")
+    #expect(!bridge.log.contains(" info "), "\(bridge.log)")
 }
