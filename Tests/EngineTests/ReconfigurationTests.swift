@@ -177,3 +177,48 @@ captures: [{ file: a.pcap }]
     #expect(bridge.config == config)
     #expect(bridge.dhcpServers[0]?.configuration.leaseTime == .seconds(3600))
 }
+
+@Test func aUDPWANSendsToItsNewEndpointAfterAReload() throws {
+    let text = """
+    router: { ipv4: 10.0.0.1/24, nat: true }
+    wan: { type: udp, endpoint: 192.0.2.2:51820, ipv4: 10.201.0.1/24 }
+    """
+    let bridge = try Bridge(config: BridgeConfig.parse(text), wanSetup: WANSetup(random: SeededRandom(seed: 7)))
+    final class Sent { var to: [SocketAddressV4] = [] }
+    let sent = Sent()
+    bridge.connect(BridgeOutputs(sendWANDatagram: { _, to in sent.to.append(to) }))
+    let vm1 = try TestGuest(name: "vm1", mac: MACAddress(0x52, 0x54, 0, 0, 0, 1), seed: 3)
+    vm1.port = try bridge.attachGuest(name: "vm1", nic: try vm1.driver.makeDevice())
+    var pump = Pump(bridge: bridge, guests: [vm1])
+    vm1.host.configureStatic(address: IPv4Network("10.0.0.11/24")!, gateway: IPv4Address(10, 0, 0, 1), now: pump.now)
+    _ = vm1.host.ping(IPv4Address(198, 51, 100, 7), count: 1, interval: .milliseconds(100), now: pump.now)
+    pump.run(for: .milliseconds(500))
+    #expect(sent.to == [SocketAddressV4(address: IPv4Address(192, 0, 2, 2), port: 51820)])
+
+    let moved = text.replacingOccurrences(of: "192.0.2.2:51820", with: "192.0.2.3:9000")
+    let change = try bridge.config.reconfiguration(toText: moved, file: "new.yml")
+    #expect(change.wanEndpoint == Endpoint(host: "192.0.2.3", port: 9000))
+    // The driver resolves the endpoint; without it the bridge refuses and changes nothing.
+    #expect(throws: EngineError.self) { try bridge.reconfigure(change, now: pump.now) }
+    let newEndpoint = SocketAddressV4(address: IPv4Address(192, 0, 2, 3), port: 9000)
+    _ = try bridge.reconfigure(change, wanEndpoint: newEndpoint, now: pump.now)
+    _ = vm1.host.ping(IPv4Address(198, 51, 100, 7), count: 1, interval: .milliseconds(100), now: pump.now)
+    pump.run(for: .milliseconds(500))
+    #expect(sent.to.last == newEndpoint && sent.to.count == 2, "\(sent.to)")
+}
+
+@Test func staticRoutesAreReplacedAndTheWANsOwnRouteStays() throws {
+    let text = """
+    router: { ipv4: 10.0.0.1/24, nat: true }
+    wan: { type: udp, endpoint: 192.0.2.2:51820, ipv4: 10.201.0.1/24 }
+    """
+    let bridge = try Bridge(config: BridgeConfig.parse(text), wanSetup: WANSetup(random: SeededRandom(seed: 7)))
+    let router = try #require(bridge.router)
+    let wanRoute = try #require(router.configuration.staticRoutes.last, "the WAN's default route")
+    let routed = text.replacingOccurrences(of: "nat: true }", with: "nat: true, routes: [{ to: 10.9.0.0/16, via: 10.0.0.254 }] }")
+    _ = try bridge.reconfigure(try bridge.config.reconfiguration(toText: routed, file: "new.yml"), now: .zero)
+    #expect(router.configuration.staticRoutes == [StaticRoute(destination: IPv4Network("10.9.0.0/16")!, gateway: IPv4Address(10, 0, 0, 254)), wanRoute])
+    #expect(bridge.wan?.nat?.configuration.internalNetworks.contains(IPv4Network("10.9.0.0/16")!) == true, "the NAT masquerades the routed network")
+    _ = try bridge.reconfigure(try bridge.config.reconfiguration(toText: text, file: "old.yml"), now: .zero)
+    #expect(router.configuration.staticRoutes == [wanRoute])
+}
