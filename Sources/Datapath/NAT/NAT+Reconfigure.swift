@@ -6,6 +6,8 @@ import Wire
 extension NAT {
     /// Masquerades sources inside `networks` from the next packet on (empty: every source).
     public func setInternalNetworks(_ networks: [IPv4Network]) {
-        configuration.internalNetworks = networks
+        var next = currentConfiguration
+        next.internalNetworks = networks
+        currentConfiguration = next  // whole, never in place (docs/performance.md)
     }
 }

@@ -10,7 +10,7 @@ extension Router {
         var next = configuration
         next.staticRoutes = routes
         try next.validate()
-        configuration = next
+        currentConfiguration = next
         table = RoutingTable(next)
     }
 
