@@ -24,6 +24,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.0"),
     ],
     targets: [
         // Layer 0 — C.
@@ -78,7 +79,8 @@ let package = Package(
         // Layer 5 — the real driver of a bridge.
         .target(
             name: "BridgeDaemon",
-            dependencies: ["Basics", "Wire", "Virtio", "Datapath", "Engine", "VhostUser", "HostIO", "Capture", "Tunnel", "WireGuard"]),
+            dependencies: ["Basics", "Wire", "Virtio", "Datapath", "Engine", "VhostUser", "HostIO", "Capture", "Tunnel", "WireGuard",
+                           .product(name: "Logging", package: "swift-log")]),
 
         // Layer 7 — the tool.
         .executableTarget(

@@ -15,6 +15,7 @@ declare -A NEED=(
   [isc-dhcp-client]="command -v dhclient"
   [systemd]="command -v systemd-analyze"
   [python3]="test -x /usr/bin/python3"
+  [prometheus]="command -v promtool"
 )
 
 missing=()

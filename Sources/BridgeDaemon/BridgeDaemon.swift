@@ -1,6 +1,8 @@
 // Room: BridgeDaemon — layer 5. The real driver of a Bridge (`sluice bridge`): one epoll reactor
 // thread serving vhost-user sockets (many guests each), TAP ports, the bridge's timers, a control
-// socket for `sluice bridge --stats`, and clean shutdown on SIGINT/SIGTERM. It owns every fd and
+// socket (`--stats`, `--metrics`, `--reload`; RequestServer.swift), an HTTP metrics listener,
+// live reload on SIGHUP (Reload.swift), a swift-log event log (EventLog.swift), and clean
+// shutdown on SIGINT/SIGTERM. It owns every fd and
 // file (the captures bridge.yml asks for, ConfiguredCaptures.swift); the Bridge it drives stays
 // sans-IO and is driven only through the driver contract (Engine's Driver.swift,
 // docs/driver-contract.md): outputs connected once, `afterEvent` after every event.
@@ -10,11 +12,18 @@ import Datapath
 import Engine
 import Foundation
 import HostIO
+import Logging
 import VhostUser
 import Virtio
 
 public final class BridgeDaemon {
-    let config: BridgeConfig
+    /// The running configuration (replaced by a reload).
+    var config: BridgeConfig
+    /// The file the configuration came from (re-read by a reload); nil cannot reload.
+    let configPath: String?
+    let captureDirectory: String
+    /// The wall-clock time of `Instant.zero`, for capture files opened later.
+    let captureEpoch: UInt64
     public let bridge: Bridge
     public let reactor: Reactor
     private(set) var servers: [VhostUserServer] = []
@@ -22,6 +31,16 @@ public final class BridgeDaemon {
     var wanUplink: WANUplink?
     var control: UnixListener?
     var controlRegistration: Reactor.Registration?
+    var metricsListener: TCPListener?
+    var metricsRegistration: Reactor.Registration?
+    /// Open connections to the control socket and the metrics listener (RequestServer.swift).
+    var requestConnections: [ObjectIdentifier: RequestConnection] = [:]
+    var vhostConnections: UInt64 = 0
+    var vhostDisconnections: UInt64 = 0
+    var reloadsApplied: UInt64 = 0
+    var reloadsRefused: UInt64 = 0
+    var metricsScrapes: UInt64 = 0
+    var requestsRefused: UInt64 = 0
     var timer: Reactor.Timer?
     var timerDeadline: Instant?
     let frame = UnsafeMutableRawBufferPointer.allocate(byteCount: 65_600, alignment: 64)
@@ -40,24 +59,39 @@ public final class BridgeDaemon {
     /// One per server, in server order (servers hold their delegate weakly).
     var serverDelegates: [ServerDelegate] = []
 
+    /// Where finished log lines go.
     var log: (String) -> Void
-    /// SIGINT and SIGTERM, read on the reactor's thread so shutdown runs there like every other event.
+    /// The event log (EventLog.swift): one line per event, through `log`.
+    var logger: Logger
+    var limiter = EventRateLimiter()
+    /// SIGINT, SIGTERM and SIGHUP, read on the reactor's thread so shutdown runs there like every other event.
     var signals: SignalFD?
     var signalRegistration: Reactor.Registration?
     /// Lease database, service manager (BridgeDaemon+Service.swift).
     var service = DaemonServiceState()
 
-    /// Builds the bridge and opens every socket and TAP port in `config`. With `stateDirectory`,
-    /// `leases:` left automatic keeps the DHCP leases in `<stateDirectory>/<name>/leases`.
-    public init(config: BridgeConfig, captureDirectory: String = ".", stateDirectory: String? = nil,
+    /// Builds the bridge and opens every socket and TAP port in `config`.
+    /// - Parameters:
+    ///   - configPath: the file `config` was read from, re-read on reload (nil: no reload).
+    ///   - stateDirectory: with `leases:` left automatic, the DHCP leases are kept in `<stateDirectory>/<name>/leases`.
+    ///   - logOptions: level and format of the lines handed to `log`.
+    public init(config: BridgeConfig, configPath: String? = nil, captureDirectory: String = ".", stateDirectory: String? = nil,
+                logOptions: LogOptions? = nil,
                 log: @escaping (String) -> Void = { print($0) }) throws {
         self.config = config
+        self.configPath = configPath
+        self.captureDirectory = captureDirectory
         self.log = log
+        let options = logOptions ?? LogOptions()!
+        let sink = LineSink(log)
+        logger = Logger(label: "sluice.bridge") { _ in EventLogHandler(logLevel: options.loggerLevel, format: options.format, sink: sink) }
+        logger[metadataKey: "bridge"] = "\(config.name)"
         reactor = try Reactor()
         // First, before any helper thread exists (an `ip` command runs through Foundation's
-        // Process): SIGINT/SIGTERM blocked process-wide arrive on the reactor instead of killing us.
-        signals = try? SignalFD([SIGINT, SIGTERM])
+        // Process): SIGINT/SIGTERM/SIGHUP blocked process-wide arrive on the reactor instead of killing us.
+        signals = try? SignalFD([SIGINT, SIGTERM, SIGHUP])
         let epoch = UInt64(Date().timeIntervalSince1970 * 1e9) &- reactor.clock.now().nanoseconds
+        captureEpoch = epoch
         bridge = try Bridge(config: config.resolvingAutomaticProbes(), wanSetup: Self.wanSetup(for: config))
         // Only a bridge with a DHCP server has leases to keep.
         if bridge.dhcpServers.contains(where: { $0 != nil }), let path = config.leaseDatabasePath(stateDirectory: stateDirectory) {
@@ -87,9 +121,16 @@ public final class BridgeDaemon {
             serverDelegates.append(delegate)
             server.delegate = delegate
             server.traceMessages = ProcessInfo.processInfo.environment["SLUICE_TRACE_VHOST"] == "1"
-            server.log = { [unowned self] in self.log("vhost-user \(socket.path): \($0)") }
+            // The server's own lines: its failures as warnings; the rest (connects and disconnects,
+            // which the daemon also logs, and SLUICE_TRACE_VHOST's message trace) at debug.
+            server.log = { [unowned self] line in
+                let failure = line.contains("failed") || line.contains("cannot")
+                self.note(failure ? .warning : .debug, "vhost-user", ["segment": "\(socket.segment)", "socket": "\(socket.path)", "reason": "\(line)"],
+                          guestCaused: true)
+            }
             servers.append(server)
-            log("listening for vhost-user guests on \(socket.path) (segment \(socket.segment), \(config.virtio.queues) queue pair(s))")
+            note(.info, "listening for vhost-user guests",
+                 ["segment": "\(socket.segment)", "socket": "\(socket.path)", "queue_pairs": "\(config.virtio.queues)"])
         }
         for tap in config.taps { try openTap(tap) }
         try openWAN(into: &outputs)
@@ -97,12 +138,18 @@ public final class BridgeDaemon {
         bridge.start(now: reactor.clock.now())
         wanUplink?.flush()   // the first handshake initiation goes now, not at the end of the first round
         if let path = config.control { try openControl(path) }
+        if let metrics = config.metrics { try openMetricsListener(metrics) }
         afterEvent(now: reactor.clock.now())
         notifyReady()
         if let signals {
             signalRegistration = try? reactor.register(signals.descriptor, interest: .read) { [unowned self] _ in
                 while let signal = self.signals?.next() {
-                    self.log("\(signal == SIGINT ? "SIGINT" : "SIGTERM"): shutting down")
+                    if signal == SIGHUP {
+                        self.note(.notice, "SIGHUP: reloading", ["file": "\(self.configPath ?? "-")"])
+                        self.reload()
+                        continue
+                    }
+                    self.note(.notice, "shutting down", ["reason": signal == SIGINT ? "SIGINT" : "SIGTERM"])
                     self.shutdown()
                 }
             }
@@ -131,6 +178,12 @@ public final class BridgeDaemon {
         closeWAN()
         if let r = controlRegistration { reactor.deregister(r) }
         if let path = config.control { unlink(path) }
+        controlRegistration = nil
+        if let r = metricsRegistration { reactor.deregister(r) }
+        metricsRegistration = nil
+        metricsListener = nil
+        for id in Array(requestConnections.keys) { closeRequest(id) }
+        flushSuppressed()
         // Every tap on the bridge: the configured captures and any a caller added (the lab's).
         for tap in bridge.removeTaps() { try? tap.close() }
         reactor.stop()
@@ -166,7 +219,8 @@ public final class BridgeDaemon {
     // MARK: vhost-user (called by each server's ServerDelegate, which knows the server's index)
 
     func guestConnected(_ guest: VhostUserGuestID, server: Int) {
-        log("\(guest) connected")
+        vhostConnections &+= 1
+        note(.info, "guest connected", ["guest": "\(guest.rawValue)", "segment": "\(config.vhostUser[server].segment)"], guestCaused: true)
     }
 
     func queuePairStarted(_ guest: VhostUserGuestID, pair: Int, nic: GuestNIC, server: Int) {
@@ -179,9 +233,11 @@ public final class BridgeDaemon {
                 let port = try bridge.attachGuest(name: name, nic: nic, segment: config.vhostUser[server].segment)
                 entry.port = port
                 guestOfPort[port] = key
-                log("\(guest) queue pair 0 running: port \(name) on \(config.vhostUser[server].segment)")
+                note(.info, "guest attached", ["guest": "\(guest.rawValue)", "port": "\(name)", "segment": "\(config.vhostUser[server].segment)"],
+                     guestCaused: true)
             } catch {
-                log("\(guest): cannot attach: \(error)")
+                note(.error, "guest not attached", ["guest": "\(guest.rawValue)", "segment": "\(config.vhostUser[server].segment)", "reason": "\(error)"],
+                     guestCaused: true)
             }
         }
         guests[key] = entry
@@ -194,10 +250,12 @@ public final class BridgeDaemon {
         guard var entry = guests[key] else { return }
         entry.pairs[pair] = nil
         if pair == 0, let port = entry.port {
+            let name = bridge.ports[port]?.name ?? "\(port)"
             bridge.detach(port)
             guestOfPort[port] = nil
             entry.port = nil
-            log("\(guest) queue pair 0 stopped: port detached")
+            note(.info, "guest detached", ["guest": "\(guest.rawValue)", "port": "\(name)", "segment": "\(config.vhostUser[server].segment)"],
+                 guestCaused: true)
         }
         guests[key] = entry
         servers[server].releaseUnusedMemory()
@@ -211,7 +269,9 @@ public final class BridgeDaemon {
 
     func guestDisconnected(_ guest: VhostUserGuestID, reason: VhostUserError, server: Int) {
         guests[GuestKey(server: server, guest: guest)] = nil
-        log("\(guest) disconnected: \(reason)")
+        vhostDisconnections &+= 1
+        note(.info, "guest disconnected", ["guest": "\(guest.rawValue)", "segment": "\(config.vhostUser[server].segment)", "reason": "\(reason)"],
+             guestCaused: true)
     }
 
     /// Drains a pair's transmit queue until it is empty (a guest does not kick again for frames
@@ -225,7 +285,9 @@ public final class BridgeDaemon {
             if notify { servers[key.server].notify(key.guest, pair: pair, queue: .transmit) }
             if nic.transmitQueue.isBroken {
                 servers[key.server].reportBroken(key.guest, pair: pair)
-                log("\(key.guest) broke its transmit queue \(pair): \(nic.transmitQueue.brokenReason.map { "\($0)" } ?? "")")
+                note(.warning, "guest broke its transmit queue",
+                     ["guest": "\(key.guest.rawValue)", "port": "\(bridge.ports[port]?.name ?? "\(port)")", "segment": "\(config.vhostUser[key.server].segment)",
+                      "reason": "\(nic.transmitQueue.brokenReason.map { "\($0)" } ?? "")", "queue_pair": "\(pair)"], guestCaused: true)
                 break
             }
             if frames < 256 { break }
@@ -259,7 +321,9 @@ public final class BridgeDaemon {
             self.afterEvent(now: now)
         }
         taps.append((device, port, registration))
-        log("TAP \(device.name) on segment \(tap.segment)" + (tap.namespace.map { " (in namespace \($0))" } ?? ""))
+        var fields: Logger.Metadata = ["port": "tap:\(device.name)", "segment": "\(tap.segment)"]
+        if let ns = tap.namespace { fields["namespace"] = "\(ns)" }
+        note(.info, "TAP port opened", fields)
     }
 
     // MARK: Statistics and control
@@ -288,27 +352,9 @@ public final class BridgeDaemon {
         return lines.joined(separator: "\n") + "\n"
     }
 
-    func openControl(_ path: String) throws {
-        let listener = try makeSocket(path, config.controlAccess) { try UnixListener(path: path) }
-        control = listener
-        controlRegistration = try reactor.register(listener.descriptor, interest: .read) { [unowned self] _ in
-            while let stream = try? self.control?.accept() {
-                guard self.admits(stream, self.config.controlAccess, socket: path) else { stream.shutdown(); continue }
-                let text = Array(self.statistics().utf8)
-                text.withUnsafeBytes { _ = try? stream.sendAll($0) }
-                stream.shutdown()
-            }
-        }
-    }
-
     /// Reads the statistics of a bridge running with `control: path`.
     public static func readStatistics(controlSocket path: String) throws -> String {
-        let stream = try UnixStream(connectingTo: path, nonBlocking: false)
-        var out: [UInt8] = []
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 65536, alignment: 8)
-        defer { buffer.deallocate() }
-        while let got = try stream.receive(into: buffer), got.count > 0 { out += buffer[0..<got.count] }
-        return String(decoding: out, as: UTF8.self)
+        try ask(controlSocket: path, .stats)
     }
 }
 

@@ -105,7 +105,7 @@ extension BridgeDaemon {
         }
         wanUplink = uplink
         let mode = self.config.router?.nat == true ? "masquerading behind \(wan.address.address)" : "routed"
-        log("WAN \(wan.kind.rawValue): \(uplink.description), \(wan.address), \(mode)")
+        note(.info, "WAN open", ["wan": "\(wan.kind.rawValue)", "uplink": "\(uplink.description)", "address": "\(wan.address)", "mode": "\(mode)"])
     }
 
     func openDatagramSocket(_ wan: WAN, _ uplink: WANUplink, listenPort: Int?, outputs: inout BridgeOutputs) throws {

@@ -67,7 +67,7 @@ public struct LearningSwitch: Sendable {
         public init() {}
     }
 
-    public let configuration: Configuration
+    public internal(set) var configuration: Configuration
     public private(set) var statistics = Statistics()
     private var table: MACTable
     private var latest = Instant.zero

@@ -10,7 +10,8 @@ import Virtio
 import Wire
 
 public final class Bridge {
-    public let config: BridgeConfig
+    /// The running configuration: replaced by `reconfigure` (Bridge+Reconfigure.swift).
+    public internal(set) var config: BridgeConfig
     /// The bridge's ports with their counters.
     public var ports: PortTable { portTable }
     /// The bridge's segments, in configuration order.

@@ -15,6 +15,8 @@
 //   5. Service:  after each event (or each batch of events of one wakeup), `service(now:)`: it runs
 //                the timers due by `now` and returns when to call it next (nil: no timer). Arm one
 //                timer there; when it fires, call `service(now:)` again and re-arm.
+//   (Reconfigure: between events, `reconfigure(_:addedTaps:wanEndpoint:now:)` applies a reload
+//                (Bridge+Reconfigure.swift), then `service(now:)` as after an event.)
 //   6. Shut down: `removeTaps()` and close each (the driver opened the files).
 //
 // `deadline` is `service`'s answer without running anything: for a driver that arms its timer

@@ -55,7 +55,7 @@ func result(_ t: ConsoleTranscript, _ name: String) -> Int? {
     captures:
       - { file: lan.pcap }
     """, directory: dir)
-    #expect(bridge.waitForLog("TAP \(tap)"), "bridge did not start: \(bridge.log)")
+    #expect(bridge.waitForLog("TAP port opened port=tap:\(tap) "), "bridge did not start: \(bridge.log)")
     try sh("ip -n \(ns[0]) link set \(tap) up && ip -n \(ns[0]) addr add 10.71.0.5/24 dev \(tap) && ip -n \(ns[0]) route add default via 10.71.0.1")
 
     // Each guest waits for the other to answer, then pings it, the router and the far host; it

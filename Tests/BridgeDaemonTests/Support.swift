@@ -65,13 +65,13 @@ final class RunningBridge {
     /// State (the lease database) goes under `directory` too, never to /var/lib; `environment` is
     /// added to the bridge's.
     init(namespace: String? = nil, config: String, directory: String, name: String = "bridge",
-         environment: [String: String] = [:], umask: String? = nil) throws {
+         environment: [String: String] = [:], umask: String? = nil, arguments: [String] = []) throws {
         configPath = "\(directory)/\(name).yml"
         logPath = "\(directory)/\(name).log"
         try config.write(toFile: configPath, atomically: true, encoding: .utf8)
         FileManager.default.createFile(atPath: logPath, contents: nil)
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
-        let command = [sluiceBinary()!, "bridge", configPath, "--capture-directory", directory, "--state-directory", directory]
+        let command = [sluiceBinary()!, "bridge", configPath, "--capture-directory", directory, "--state-directory", directory] + arguments
         if let umask {
             // Started under this umask (the sockets must not take their mode from it).
             process.executableURL = URL(fileURLWithPath: "/bin/sh")

@@ -74,8 +74,8 @@ func joinByVeth(_ ns: Namespaces, _ a: Int, _ b: Int, names: (String, String)) t
     taps: [ { name: \(tapB), namespace: \(ns[3]) } ]
     control: \(dir)/b.ctl
     """, directory: dir, name: "b")
-    #expect(bridgeA.waitForLog("WAN wireguard: UDP 0.0.0.0:51820"), "bridge A: \(bridgeA.log)")
-    #expect(bridgeB.waitForLog("WAN wireguard: UDP 0.0.0.0:51820"), "bridge B: \(bridgeB.log)")
+    #expect(bridgeA.waitForLog("uplink=\"UDP 0.0.0.0:51820"), "bridge A: \(bridgeA.log)")
+    #expect(bridgeB.waitForLog("uplink=\"UDP 0.0.0.0:51820"), "bridge B: \(bridgeB.log)")
     try sh("ip -n \(ns[2]) link set \(tapA) up && ip -n \(ns[2]) addr add 10.91.0.5/24 dev \(tapA) && ip -n \(ns[2]) route add default via 10.91.0.1")
     try sh("ip -n \(ns[3]) link set \(tapB) up && ip -n \(ns[3]) addr add 10.92.0.5/24 dev \(tapB) && ip -n \(ns[3]) route add default via 10.92.0.1")
 
@@ -144,7 +144,7 @@ func joinByVeth(_ ns: Namespaces, _ a: Int, _ b: Int, names: (String, String)) t
     wan: { type: tap, device: \(wanTap), ipv4: 192.0.2.2/24, gateway: 192.0.2.1, mac: "02:00:00:00:94:02" }
     taps: [ { name: \(guestTap), namespace: \(ns[1]) } ]
     """, directory: dir, name: "t")
-    #expect(bridge.waitForLog("WAN tap: TAP \(wanTap)"), "\(bridge.log)")
+    #expect(bridge.waitForLog("uplink=\"TAP \(wanTap)"), "\(bridge.log)")
     try sh("ip -n \(ns[0]) addr add 192.0.2.1/24 dev \(wanTap) && ip -n \(ns[0]) link set \(wanTap) up")
     try sh("ip -n \(ns[1]) link set \(guestTap) up && ip -n \(ns[1]) addr add 10.94.0.5/24 dev \(guestTap) && ip -n \(ns[1]) route add default via 10.94.0.1")
 

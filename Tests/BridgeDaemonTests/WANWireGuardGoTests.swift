@@ -91,7 +91,7 @@ final class BridgeFacingWireGuardGo {
         taps: [ { name: \(tap), namespace: \(ns[2]) } ]
         control: \(dir)/bridge.ctl
         """, directory: dir, name: "bridge")
-        guard bridge.waitForLog("WAN wireguard") else { throw TestFailure("the bridge did not start its WAN: \(bridge.log)") }
+        guard bridge.waitForLog("WAN open ") else { throw TestFailure("the bridge did not start its WAN: \(bridge.log)") }
         try sh("ip -n \(ns[2]) link set \(tap) up && ip -n \(ns[2]) addr add 10.93.0.5/24 dev \(tap) && ip -n \(ns[2]) route add default via 10.93.0.1")
     }
 

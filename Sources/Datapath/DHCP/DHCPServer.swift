@@ -194,8 +194,11 @@ public struct DHCPServer: Sendable {
         guard configuration.isHostAddress(address) else { return false }
         if reservedAddresses.contains(address) {
             guard client.reservedAddress == address else { return false }
-        } else {
-            guard configuration.poolContains(address) else { return false }
+        } else if !configuration.poolContains(address) {
+            // Outside the pool only when a reload moved the pool (DHCPServer+Reconfigure.swift):
+            // the client keeps its binding until it expires or is released (RFC 2131 §2.2, "the
+            // DHCP server must retain the binding"), so it renews rather than being NAKed.
+            guard let holder = table[address], holder.state == .bound, holder.client == client.identity else { return false }
         }
         if let holder = table[address], holder.holdsAddress {
             return holder.state != .declined && holder.client == client.identity

@@ -29,7 +29,10 @@ import Wire
 
 /// An IPv4 NAPT for one external address. One owner, one thread.
 public final class NAT {
-    public let configuration: NATConfiguration
+    /// The configuration in force (internal networks changed by a reload: NAT+Reconfigure.swift).
+    public var configuration: NATConfiguration { currentConfiguration }
+    /// Read per packet; changed only whole (docs/performance.md, exclusivity checks).
+    var currentConfiguration: NATConfiguration
     @exclusivity(unchecked) public internal(set) var counters = NATCounters()
     let table: NATTable
     var fragments = NATFragmentTable(capacity: NATConstants.fragmentTableCapacity, lifetime: NATConstants.fragmentLifetime)
@@ -39,7 +42,7 @@ public final class NAT {
     /// the table hashes; without it, allocation is next-fit and fully predictable.
     public init(_ configuration: NATConfiguration, random: SeededRandom? = nil) throws(NATConfigurationError) {
         try configuration.validate()
-        self.configuration = configuration
+        currentConfiguration = configuration
         external = configuration.externalAddress.rawValue
         var seed: UInt64 = 0x736C_7569_6365_4E41   // "sluiceNA"
         var portRandom: SeededRandom?

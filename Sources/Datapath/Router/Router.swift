@@ -23,12 +23,16 @@ import Wire
 
 /// An IPv4 router over Ethernet and point-to-point interfaces. One owner, one thread.
 public final class Router {
-    public let configuration: RouterConfiguration
+    /// The configuration in force (static routes replaced by a reload: Router+Reconfigure.swift).
+    public var configuration: RouterConfiguration { currentConfiguration }
+    /// Changed only whole (docs/performance.md, exclusivity checks), like `table`.
+    var currentConfiguration: RouterConfiguration
     /// Interfaces, by index (the `on interface:` of every call).
     public let interfaces: [RouterInterface]
     public internal(set) var counters = RouterCounters()
 
-    let table: RoutingTable
+    /// Read per packet; replaced whole by `replaceStaticRoutes` (Router+Reconfigure.swift).
+    var table: RoutingTable
     var cache: ARPCache
     let waiting: ARPWaitQueue
     var limiter: ICMPRateLimiter
@@ -56,7 +60,7 @@ public final class Router {
 
     public init(_ configuration: RouterConfiguration) throws(RouterConfigurationError) {
         try configuration.validate()
-        self.configuration = configuration
+        currentConfiguration = configuration
         interfaces = configuration.interfaces
         table = RoutingTable(configuration)
         let arp = configuration.arp

@@ -13,7 +13,7 @@ extension BridgeConfig {
 
     /// Parses a bridge config from a YAML value (also used for scenario files' inline configs).
     public static func parse(_ root: YAMLValue) throws(ConfigError) -> BridgeConfig {
-        let top = try root.mapping(allowed: ["name", "wan", "router", "virtio", "switch", "captures", "vhost-user", "taps", "control", "leases"])
+        let top = try root.mapping(allowed: ["name", "wan", "router", "virtio", "switch", "captures", "vhost-user", "taps", "control", "leases", "metrics"])
         var config = BridgeConfig()
         if let v = top["name"] { config.name = try v.string() }
         if let v = top["router"] { config.router = try RouterConfig.parse(v) }
@@ -89,6 +89,7 @@ extension BridgeConfig {
             }
         }
         if let v = top["leases"] { config.leases = try LeaseDatabaseSetting.parse(v) }
+        if let v = top["metrics"] { config.metrics = try MetricsConfig.parse(v) }
         return config
     }
 }

@@ -25,6 +25,8 @@ public struct BridgeConfig: Equatable, Sendable {
     public var controlAccess = SocketAccess.controlDefault
     /// Where the DHCP leases are kept across restarts (BridgeConfig+Operation.swift).
     public var leases = LeaseDatabaseSetting.automatic
+    /// Where the bridge serves its counters over HTTP (`GET /metrics`); nil serves none.
+    public var metrics: MetricsConfig?
 
     public init() {}
 
