@@ -105,7 +105,7 @@ let package = Package(
         .testTarget(name: "HostStackTests", dependencies: ["HostStack", "Wire", "Basics"]),
         .testTarget(name: "CaptureTests", dependencies: ["Capture", "Basics"]),
         .testTarget(name: "SimTests", dependencies: ["Sim", "HostStack", "Virtio", "Wire", "Basics"]),
-        .testTarget(name: "LabTests", dependencies: ["Lab", "Engine", "HostStack", "QEMU", "Capture", "YAMLSchema", "Wire", "Basics"]),
+        .testTarget(name: "LabTests", dependencies: ["Lab", "Engine", "HostStack", "QEMU", "Capture", "YAMLSchema", "Wire", "Basics", "HostIO"]),
         // Runs the `sluice` executable (built with the tests) in network namespaces; imports no bridge module.
         .testTarget(name: "BridgeDaemonTests", dependencies: ["QEMU", "BridgeDaemon", "Datapath", "Basics", "Wire"]),
         .testTarget(name: "TunnelTests", dependencies: ["Tunnel", "WireGuard", "Crypto", "HostIO", "Basics", "Wire"]),
