@@ -90,7 +90,8 @@ iperf() {  # iperf3 from a to b's overlay address; prints Mbit/s
   python3 -c 'import json,sys; print(int(json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"]/1e6))' <<<"$out" 2>/dev/null || echo 0
 }
 
-# 1. Direct.
+# 1. Direct (one ping first, so the handshake is not in the measured RTT).
+ns a ping -c 1 -W 3 "${OV[b]}" >/dev/null
 ping1=$(ns a ping -c 5 -i 0.2 -W 2 "${OV[b]}")
 check "ping a → b direct" '[[ $ping1 == *" 0% packet loss"* ]]'
 ping_all=1
@@ -103,6 +104,8 @@ direct_mbit=$(iperf 3)
 check "iperf3 a → b direct moved data" '((direct_mbit > 0))'
 st=$(status a)
 echo "$st" | sed 's/^/mesh-agents: status a: /'
+json=$(ns a "$SLUICE" mesh status --control "$DIR/a.sock" --json)
+check "status --json: b's path is direct" 'python3 -c "import json,sys; d=json.load(sys.stdin); p=[p for p in d[\"peers\"] if p[\"name\"].endswith(\"CN=b\")][0]; sys.exit(p[\"path\"] != \"direct\" or not p[\"session\"])" <<<"$json"'
 check "status: b is direct with a handshake" 'grep -q "peer lab/b\|peer O=lab,CN=b: direct 192.0.2.2:51820, handshake [0-9]" <<<"$st"'
 
 # 2. a ↔ b blocked: through r1.
