@@ -51,7 +51,7 @@ for n in "${NODES[@]}"; do
   "$SLUICE" mesh ca sign --ca-key "$DIR/root/ca.key" --ca-cert "$DIR/root/ca.crt" --public-key "$pub" --name "$n" \
     --addresses "${OV[$n]}/24" $caps --days 30 --out "$DIR/$n.crt" >/dev/null || exit 1
   entries+=("{ \"common_name\": \"$n\", \"endpoints\": [ { \"serial_number\": 0, \"address\": \"${IP[$n]}\", \"port\": 51820 } ],
-      \"remarks\": { \"network\": \"fd99::${OV[$n]##*.}/128\" },
+      \"remarks\": { \"network\": \"fd99::${OV[$n]##*.}/128\", \"extra_network\": [\"10.98.${OV[$n]##*.}.0/24\"] },
       \"sluice\": { \"public_key\": \"$pub\", \"addresses\": [\"${OV[$n]}/24\"], \"relay\": $relay } }")
   cat > "$DIR/$n.yml" <<YML
 # mesh.yml of node $n
@@ -80,6 +80,7 @@ for i in $(seq 50); do
   ((all)) && break; sleep 0.1
 done
 for n in "${NODES[@]}"; do echo "mesh-agents: $n: $(head -1 "$DIR/$n.log")"; done
+check "a routes b's prefix 10.98.2.0/24 to mesh0" '[[ $(ns a ip route show 10.98.2.0/24) == *"dev mesh0"* ]]'
 status() { ns "$1" "$SLUICE" mesh status --control "$DIR/$1.sock"; }
 rtt() { sed -n 's:.* = [0-9.]*/\([0-9.]*\)/.*:\1:p' <<<"$1"; }
 iperf() {  # iperf3 from a to b's overlay address; prints Mbit/s
