@@ -74,7 +74,7 @@ let package = Package(
             dependencies: ["Basics", "Wire", "Crypto", "Virtio", "Datapath", "Engine", "WireGuard", "HostIO", "CSodium"]),
 
         .target(name: "QEMU", dependencies: ["YAMLSchema", "HostIO"]),
-        .target(name: "Tunnel", dependencies: ["Basics", "Wire", "Crypto", "WireGuard", "HostIO"]),
+        .target(name: "Tunnel", dependencies: ["Basics", "Wire", "Crypto", "WireGuard", "HostIO", "Mesh"]),
 
         // Layer 5 — the real driver of a bridge.
         .target(
@@ -108,7 +108,7 @@ let package = Package(
         .testTarget(name: "LabTests", dependencies: ["Lab", "Engine", "HostStack", "QEMU", "Capture", "YAMLSchema", "Wire", "Basics", "HostIO"]),
         // Runs the `sluice` executable (built with the tests) in network namespaces; imports no bridge module.
         .testTarget(name: "BridgeDaemonTests", dependencies: ["QEMU", "BridgeDaemon", "Datapath", "Basics", "Wire"]),
-        .testTarget(name: "TunnelTests", dependencies: ["Tunnel", "WireGuard", "Crypto", "HostIO", "Basics", "Wire"]),
+        .testTarget(name: "TunnelTests", dependencies: ["Tunnel", "WireGuard", "Crypto", "HostIO", "Basics", "Wire", "Mesh"]),
         .testTarget(name: "QEMUTests", dependencies: ["QEMU", "YAMLSchema"]),
         .testTarget(name: "BenchmarksTests", dependencies: ["Benchmarks", "Engine"]),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "HostStack", "Datapath", "Virtio", "Wire", "Capture", "Basics", "Crypto", "YAMLSchema", "WireGuard"]),

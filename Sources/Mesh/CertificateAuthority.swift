@@ -256,7 +256,7 @@ public enum CertificateAuthority {
         return (k, cert)
     }
 
-    static func loadCertificates(_ text: String, what: String) throws(MeshCAError) -> [Certificate] {
+    public static func loadCertificates(_ text: String, what: String) throws(MeshCAError) -> [Certificate] {
         let blocks: [(kind: ArmorKind, bytes: [UInt8], line: Int)]
         do { blocks = try Armor.decode(text) } catch {
             throw MeshCAError("\(what): \(error)", fix: "pass a certificate file that `sluice mesh ca` wrote")
@@ -271,7 +271,7 @@ public enum CertificateAuthority {
         return out
     }
 
-    static func loadList(_ text: String, what: String) throws(MeshCAError) -> RevocationList {
+    public static func loadList(_ text: String, what: String) throws(MeshCAError) -> RevocationList {
         let blocks: [(kind: ArmorKind, bytes: [UInt8], line: Int)]
         do { blocks = try Armor.decode(text) } catch {
             throw MeshCAError("\(what): \(error)", fix: "pass a list that `sluice mesh ca revoke` wrote")

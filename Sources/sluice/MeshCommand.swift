@@ -4,12 +4,13 @@ import ArgumentParser
 import Foundation
 import Glibc
 import Mesh
+import Tunnel
 
 struct MeshCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "mesh",
-        abstract: "The sluice mesh: identities (certificates) for its nodes. See docs/mesh.md.",
-        subcommands: [CA.self])
+        abstract: "The sluice mesh: identities (certificates) and the node agent. See docs/mesh.md.",
+        subcommands: [CA.self, Up.self, Status.self])
 
     static func fail(_ command: String, _ text: String, code: Int32 = 2) -> ExitCode {
         FileHandle.standardError.write(Data("sluice mesh ca \(command): \(text)\n".utf8))
@@ -228,6 +229,94 @@ struct MeshCommand: ParsableCommand {
             } catch let e as MeshCAError { throw MeshCommand.fail("inspect", "\(file): \(e)") }
             print(result.report)
             if result.valid == false { throw ExitCode(1) }
+        }
+    }
+}
+
+extension MeshCommand {
+    /// `sluice mesh up mesh.yml`: the node agent, in the foreground.
+    struct Up: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "up",
+            abstract: "Run a mesh node on a TUN device from mesh.yml until SIGINT/SIGTERM.",
+            discussion: """
+            Reads the node key, its certificate chain, the trusted roots and registry.json named in \
+            mesh.yml; creates the TUN device in the current network namespace with the certificate's \
+            address, routes every peer's addresses and prefixes to it and serves the UDP listen-port. \
+            Traffic goes direct, or through a relay when the direct path fails. `sluice mesh status` \
+            reads the control socket. SIGINT or SIGTERM removes the routes and the interface.
+            """)
+
+        @Argument(help: "The configuration file (mesh.yml; see docs/mesh.md).")
+        var config: String
+
+        func run() throws {
+            let configuration: MeshAgentConfiguration
+            do { configuration = try MeshAgentConfiguration.load(path: config, now: MeshCommand.now) } catch {
+                FileHandle.standardError.write(Data("sluice mesh up: \(error)\n".utf8))
+                throw ExitCode(2)
+            }
+            do {
+                let agent = try MeshAgent(configuration: configuration) { line in
+                    FileHandle.standardOutput.write(Data((line + "\n").utf8))
+                }
+                try agent.run()
+            } catch {
+                FileHandle.standardError.write(Data("sluice mesh up: \(error)\n".utf8))
+                throw ExitCode(1)
+            }
+        }
+    }
+
+    /// `sluice mesh status [--json]`: what a running agent reports.
+    struct Status: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "status",
+            abstract: "Show a running agent's peers, paths, handshakes, bytes and drops.")
+
+        @Option(name: .long, help: "The agent's control socket (mesh.yml `control`).")
+        var control: String = "/run/sluice-mesh-mesh0.sock"
+
+        @Flag(name: .long, help: "Print the agent's JSON as it is.")
+        var json = false
+
+        func run() throws {
+            let data: Data
+            do { data = try MeshAgent.queryStatus(controlPath: control) } catch {
+                FileHandle.standardError.write(Data("sluice mesh status: \(error)\n".utf8))
+                throw ExitCode(1)
+            }
+            if json {
+                FileHandle.standardOutput.write(data)
+                return
+            }
+            guard let o = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+                FileHandle.standardError.write(Data("sluice mesh status: the agent's reply is not JSON\n".utf8))
+                throw ExitCode(1)
+            }
+            print(Self.text(o))
+        }
+
+        static func text(_ o: [String: Any]) -> String {
+            func num(_ v: Any?) -> String {
+                guard let n = v as? NSNumber else { return "-" }
+                return n.doubleValue == n.doubleValue.rounded() ? "\(n.int64Value)" : String(format: "%.1f", n.doubleValue)
+            }
+            var lines = ["\(o["interface"] ?? "?"): \(o["address"] ?? "?"), UDP \(num(o["listenPort"])), relay "
+                         + "\((o["relay"] as? Bool) == true ? "on" : "off"), key \(o["key"] ?? "?")"]
+            if let c = o["counters"] as? [String: Any] {
+                lines.append("  " + c.keys.sorted().map { "\($0) \(num(c[$0]))" }.joined(separator: ", "))
+            }
+            let drops = (o["drops"] as? [String: Any]) ?? [:]
+            lines.append("  drops: " + (drops.isEmpty ? "none" : drops.keys.sorted().map { "\($0) \(num(drops[$0]))" }.joined(separator: ", ")))
+            for p in (o["peers"] as? [[String: Any]]) ?? [] {
+                let path = (p["path"] as? String) ?? "?"
+                let via = (p["via"] as? String).map { path == "relayed" ? " via \($0)" : " \($0)" } ?? ""
+                let hs = p["lastHandshakeSecondsAgo"].map { "\(num($0)) s ago" } ?? "none"
+                lines.append("  peer \(p["name"] ?? "?"): \(path)\(via), handshake \(hs), rx \(num(p["rxBytes"])) B, "
+                             + "tx \(num(p["txBytes"])) B\((p["directPathDown"] as? Bool) == true ? ", direct path down" : "")")
+            }
+            return lines.joined(separator: "\n")
         }
     }
 }

@@ -45,7 +45,7 @@ func sluice(_ arguments: [String], columns: Int? = nil, in directory: String? = 
 let helpCommands: [[String]] = [[], ["lab"], ["lab", "run"], ["lab", "merge"], ["check"], ["bridge"], ["vm"], ["wg"], ["wg", "up"], ["wg", "interface"],
                                 ["bench"], ["bench", "forward"], ["bench", "wireguard"], ["bench", "tunnel"], ["bench", "sim"],
                                 ["bench", "load"], ["replay"], ["mesh"], ["mesh", "ca"], ["mesh", "ca", "init"], ["mesh", "ca", "sign"],
-                                ["mesh", "ca", "revoke"], ["mesh", "ca", "inspect"]]
+                                ["mesh", "ca", "revoke"], ["mesh", "ca", "inspect"], ["mesh", "up"], ["mesh", "status"]]
 
 @Test(arguments: helpCommands)
 func helpTextIsWrappedAtWordBoundaries(_ command: [String]) throws {
