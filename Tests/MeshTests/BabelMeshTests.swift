@@ -143,15 +143,16 @@ func firstReply(_ lab: BabelMeshLab, from a: Int, to b: Int, start: UInt16, afte
     var cutOff: [Duration?] = Array(repeating: nil, count: 8)
     lab.run(until: at + .seconds(1), period: .milliseconds(5)) { now in
         for i in 0..<8 where i != 5 && cutOff[i] == nil {
-            if lab.nodes[i].handshaker.verifier.revocations.serials.count == 1, !lab.nodes[i].hasSession(with: lab.key(5)) {
+            if lab.nodes[i].handshaker.verifier.revocations.serials.count == 1, !lab.nodes[i].hasSession(with: lab.key(5)),
+               lab.nodes[i].routing.nextHop(for: lab.overlay(5)) == nil {
                 cutOff[i] = now - at
             }
         }
     }
     let worst = cutOff.compactMap { $0 }.max()
     let routesLeft = (0..<8).filter { $0 != 5 && lab.nodes[$0].routing.nextHop(for: lab.overlay(5)) != nil }
-    print("babel mesh, 8 nodes: revocation of node 5 flooded from node 0; every other node applied it and had no session "
-          + "with 5 within \(worst.map { "\($0)" } ?? "never") (per node: "
+    print("babel mesh, 8 nodes: revocation of node 5 flooded from node 0; every other node applied it, had no session "
+          + "with 5 and no route to it within \(worst.map { "\($0)" } ?? "never") (per node: "
           + cutOff.enumerated().map { "\($0.offset):\($0.element.map { "\($0)" } ?? "-")" }.joined(separator: " ") + ")")
     for i in 0..<8 where i != 5 {
         #expect(cutOff[i] != nil, Comment(rawValue: "node \(i) still talks to or routes to node 5: list applied "
