@@ -58,6 +58,8 @@ public enum MeshDropReason: Int, CaseIterable, Sendable, CustomStringConvertible
     case stagedOverflow
     /// A plaintext of a kind this node does not know (not IPv4, not a relay, routing or probe message).
     case unknownPlaintext
+    /// A flooded revocation list that does not parse, or is not signed by a trusted root.
+    case badRevocationList
 
     public var description: String {
         switch self {
@@ -86,6 +88,7 @@ public enum MeshDropReason: Int, CaseIterable, Sendable, CustomStringConvertible
         case .noRoute: "no route to the destination"
         case .stagedOverflow: "queued packet dropped (queue full or handshake gave up)"
         case .unknownPlaintext: "unknown plaintext kind"
+        case .badRevocationList: "revocation list malformed or not signed by a root"
         }
     }
 }

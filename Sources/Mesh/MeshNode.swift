@@ -288,7 +288,33 @@ public final class MeshNode<Routing: MeshRouting> {
         ownership = nil
         var keys: [PublicKey] = []
         for s in closed where !keys.contains(s.peerStatic) { keys.append(s.peerStatic) }
+        // Routing hears of the lost neighbours at once (their routes are withdrawn, not left to time out).
+        for k in keys { for m in routing.neighbourDown(k, now: now) { sendRouting(m) } }
         return keys
+    }
+
+    /// A signed revocation list that arrived out of band (or from a neighbour, `from`): applied when a trusted root
+    /// signed it and it is newer than the one held, then the revoked sessions are closed and the list is flooded to
+    /// every neighbour with a direct session except `from`. Returns what to send.
+    public func receiveRevocationList(_ list: RevocationList, from: PublicKey? = nil, now: Instant) -> [MeshNodeAction] {
+        self.now = now
+        var set = handshaker.verifier.revocations
+        let applied: Bool
+        do throws(CertificateError) { applied = try set.apply(list, roots: handshaker.verifier.anchors) } catch {
+            handshaker.countDrop(.badRevocationList)
+            return take()
+        }
+        guard applied else { return take() }
+        updateRevocations(set, now: now)
+        let bytes = list.encoded
+        if bytes.count <= Int(UInt16.max) {
+            let plaintext = [MeshPlaintextKind.revocation, 0, UInt8(bytes.count >> 8), UInt8(bytes.count & 0xFF)] + bytes
+            for key in order where key != from {
+                let p = peers[key]!
+                if usable(p.current) != nil, p.endpoint != nil, !p.directDown { sendHop(plaintext, to: p) }
+            }
+        }
+        return take()
     }
 
     // MARK: Paths
@@ -580,6 +606,18 @@ public final class MeshNode<Routing: MeshRouting> {
             guard length <= range.count - 4 else { handshaker.countDrop(.unknownPlaintext); return }
             dataReceived(p)
             for m in routing.receive(Array(buffer[(h + 4)..<(h + 4 + length)]), from: p.key, now: now) { sendRouting(m) }
+        case MeshPlaintextKind.revocation:
+            guard hop == nil, range.count >= 4 else { handshaker.countDrop(.unknownPlaintext); return }
+            let h = range.lowerBound
+            let length = Int(buffer[h + 2]) << 8 | Int(buffer[h + 3])
+            guard length <= range.count - 4,
+                  let list = try? RevocationList(parsing: Array(buffer[(h + 4)..<(h + 4 + length)])) else {
+                handshaker.countDrop(.badRevocationList)
+                return
+            }
+            let pending = take()
+            let more = receiveRevocationList(list, from: p.key, now: now)
+            out = pending + more
         case MeshPlaintextKind.probe:
             guard hop == nil, range.count >= 12, let s = usable(p.current) ?? usable(session) else { return }
             var reply = Array(buffer[range.lowerBound..<(range.lowerBound + 12)])

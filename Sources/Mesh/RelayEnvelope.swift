@@ -9,6 +9,8 @@
 //     4  destination node key (32)      36  source node key (32)      68  the end-to-end datagram
 //   routing message (kind 0x81):  0 kind, 1 zero, 2 length (2 bytes), 4 the routing protocol's bytes
 //   path probe (0x82) and its reply (0x83):  0 kind, 1–3 zero, 4 nonce (8 bytes)
+//   revocation list (0x84):  0 kind, 1 zero, 2 length (2 bytes), 4 a signed RevocationList (RevocationList.swift),
+//     flooded: a node that applies a newer list passes it to every neighbour with a direct session but the sender
 //
 // The transport pads every plaintext to a multiple of 16 bytes, so each kind carries its own length.
 
@@ -20,6 +22,7 @@ public enum MeshPlaintextKind {
     public static let routing: UInt8 = 0x81
     public static let probe: UInt8 = 0x82
     public static let probeReply: UInt8 = 0x83
+    public static let revocation: UInt8 = 0x84
 }
 
 /// A relayed end-to-end datagram, addressed by node key.

@@ -302,6 +302,9 @@ public struct BabelRouter: Sendable {
             entry.routes.removeAll { $0.neighbour == n }
             routeCount -= held - entry.routes.count
             table.prefixes[p] = entry
+            // The selected route may be among those removed: `reselect` then sees none before or after, so the
+            // forwarding table is marked stale here.
+            forwardingDirty = true
             reselect(p, now: now)
         }
     }
