@@ -33,18 +33,18 @@ extension BridgeDaemon {
         do {
             switch try database.load(wall: service.wall) {
             case .none:
-                log("lease database \(path): none yet")
+                note(.info, "lease database: none yet", ["path": "\(path)"])
             case .entries(let e):
                 entries = e
             case .damaged(let e, let problems, let aside):
                 entries = e
-                for p in problems.prefix(10) { log("lease database \(path):\(p.line): \(p.message)") }
-                if problems.count > 10 { log("lease database \(path): \(problems.count - 10) more bad lines") }
-                log("lease database \(path): damaged; " + (aside.map { "moved aside to \($0)" } ?? "could not move it aside")
-                    + "; kept \(e.count) readable record(s)")
+                for p in problems.prefix(10) { note(.warning, "lease database: bad line", ["path": "\(path)", "line": "\(p.line)", "reason": "\(p.message)"]) }
+                if problems.count > 10 { note(.warning, "lease database: more bad lines", ["path": "\(path)", "count": "\(problems.count - 10)"]) }
+                note(.warning, "lease database: damaged", ["path": "\(path)", "moved_aside": "\(aside ?? "(could not move it aside)")",
+                                                           "kept": "\(e.count)"])
             }
         } catch {
-            log("lease database \(path): \(error); starting without leases")
+            note(.error, "lease database: unreadable, starting without leases", ["path": "\(path)", "reason": "\(error)"])
         }
         var restored = 0
         for (s, segment) in bridge.segments.enumerated() {
@@ -52,13 +52,13 @@ extension BridgeDaemon {
             guard !mine.isEmpty else { continue }
             let refused = bridge.restoreLeases(mine, segment: s)
             restored += mine.count - refused.count
-            for r in refused { log("lease database \(path): \(segment.name) \(r.lease.address) not restored: \(r.refusal)") }
+            for r in refused { note(.warning, "lease not restored", ["segment": "\(segment.name)", "reason": "\(r.refusal)", "path": "\(path)", "address": "\(r.lease.address)"]) }
         }
         let known = Set(bridge.segments.map(\.name))
         for e in entries where !known.contains(e.segment) {
-            log("lease database \(path): \(e.lease.address) is on segment '\(e.segment)', which this bridge no longer has")
+            note(.warning, "lease not restored", ["segment": "\(e.segment)", "reason": "the bridge has no such segment", "path": "\(path)", "address": "\(e.lease.address)"])
         }
-        if !entries.isEmpty { log("lease database \(path): restored \(restored) record(s)") }
+        if !entries.isEmpty { note(.info, "lease database: restored", ["path": "\(path)", "records": "\(restored)"]) }
         writeLeases()
     }
 
@@ -75,10 +75,10 @@ extension BridgeDaemon {
         do {
             try database.write(text)
             service.writtenLeases = text
-            if service.leaseWriteFailing { log("lease database \(database.path): written again") }
+            if service.leaseWriteFailing { note(.notice, "lease database: written again", ["path": "\(database.path)"]) }
             service.leaseWriteFailing = false
         } catch {
-            if !service.leaseWriteFailing { log("lease database \(database.path): cannot write: \(error) (leases are kept in memory)") }
+            if !service.leaseWriteFailing { note(.error, "lease database: cannot write (leases are kept in memory)", ["path": "\(database.path)", "reason": "\(error)"]) }
             service.leaseWriteFailing = true
         }
     }
@@ -121,14 +121,14 @@ extension BridgeDaemon {
     func admits(_ stream: UnixStream, _ access: SocketAccess, socket path: String) -> Bool {
         guard access.checksPeers else { return true }
         guard let peer = stream.peerCredentials() else {
-            log("\(path): refused a connection: no peer credentials")
+            note(.warning, "connection refused", ["socket": "\(path)", "reason": "no peer credentials"], guestCaused: true)
             return false
         }
         if peer.uid == 0 || peer.uid == getuid() { return true }
         let users = (access.allowedUsers ?? []).compactMap { try? Self.userID($0) }
         let groups = (access.allowedGroups ?? []).compactMap { try? Self.groupID($0) }
         if users.contains(peer.uid) || groups.contains(peer.gid) { return true }
-        log("\(path): refused a connection from uid \(peer.uid) gid \(peer.gid) pid \(peer.pid): not in allow-users/allow-groups")
+        note(.warning, "connection refused", ["socket": "\(path)", "reason": "not in allow-users/allow-groups", "uid": "\(peer.uid)", "gid": "\(peer.gid)", "pid": "\(peer.pid)"], guestCaused: true)
         return false
     }
 
@@ -150,7 +150,7 @@ extension BridgeDaemon {
     func notifyReady() {
         service.notifier.notify("READY=1\nSTATUS=serving bridge \(config.name)\nMAINPID=\(getpid())")
         guard let interval = service.notifier.watchdogInterval else { return }
-        log("watchdog: pinging every \(interval)")
+        note(.info, "watchdog", ["interval": "\(interval)"])
         scheduleWatchdog(interval)
     }
 

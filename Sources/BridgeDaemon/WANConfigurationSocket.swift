@@ -42,9 +42,9 @@ extension BridgeDaemon {
                     afterEvent(now: now)
                     return nil
                 }), log: log)
-            log("WAN wireguard: wg(8) sees it as \(name) (\(ConfigurationSocketPath.path(for: name)))")
+            note(.info, "WAN configuration socket", ["interface": "\(name)", "socket": "\(ConfigurationSocketPath.path(for: name))"])
         } catch {
-            log("warning: \(error); wg(8) will not see the WAN")
+            note(.warning, "WAN configuration socket not served: wg(8) will not see the WAN", ["reason": "\(error)"])
         }
     }
 }

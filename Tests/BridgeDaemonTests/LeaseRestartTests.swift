@@ -34,7 +34,7 @@ import Testing
     """
     func start(_ name: String) throws -> RunningBridge {
         let b = try RunningBridge(config: config, directory: dir, name: name)
-        #expect(b.waitForLog("TAP \(tap)"), "\(name) did not start: \(b.log)")
+        #expect(b.waitForLog("port=tap:\(tap)"), "\(name) did not start: \(b.log)")
         try sh("ip link set \(tap) master \(lb) up")
         return b
     }
@@ -78,7 +78,7 @@ import Testing
     bridgeA.kill9()
     let seen = events(0).count
     let bridgeB = try start("b")
-    #expect(bridgeB.log.contains("restored 1 record(s)"), "\(bridgeB.log)")
+    #expect(bridgeB.log.contains("lease database: restored") && bridgeB.log.contains("records=1"), "\(bridgeB.log)")
     // The first client renews its own address from the restarted bridge.
     let renewed = waitFor(0, "renew", after: seen, seconds: 15)
     #expect(renewed == "renew \(first)", "\(events(0)) \(bridgeB.log)")
@@ -94,7 +94,7 @@ import Testing
     #expect(bridgeB.stop() == 0)
     let seenC = events(0).count
     let bridgeC = try start("c")
-    #expect(bridgeC.log.contains("restored 2 record(s)"), "\(bridgeC.log)")
+    #expect(bridgeC.log.contains("lease database: restored") && bridgeC.log.contains("records=2"), "\(bridgeC.log)")
     #expect(waitFor(0, "renew", after: seenC, seconds: 15) == "renew \(first)", "\(events(0))")
     let stats = try bridgeC.stats()
     #expect(stats.contains("dhcp lan: \(first) bound") && stats.contains("dhcp lan: \(second.split(separator: " ")[1]) "), "\(stats)")
@@ -123,7 +123,7 @@ import Testing
     """
     func start(_ name: String) throws -> RunningBridge {
         let b = try RunningBridge(config: config, directory: dir, name: name)
-        #expect(b.waitForLog("TAP \(tap)"), "\(name) did not start: \(b.log)")
+        #expect(b.waitForLog("port=tap:\(tap)"), "\(name) did not start: \(b.log)")
         try sh("ip link set \(tap) master \(lb) up")
         return b
     }
@@ -144,7 +144,7 @@ import Testing
     bridgeA.kill9()
 
     let bridgeB = try start("b")
-    #expect(bridgeB.log.contains("restored 1 record(s)"), "\(bridgeB.log)")
+    #expect(bridgeB.log.contains("lease database: restored") && bridgeB.log.contains("records=1"), "\(bridgeB.log)")
     let again = try dhclient("again")
     #expect(again.contains("DHCPREQUEST for \(address) on \(veth)b"), "\(again)")
     #expect(again.contains("DHCPACK of \(address) from 10.64.0.1"), "\(again)")

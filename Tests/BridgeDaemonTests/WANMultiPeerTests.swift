@@ -56,7 +56,7 @@ import Testing
         taps: [ { name: \(tap), namespace: \(ns[3]) } ]
         control: \(dir)/bridge.ctl
         """, directory: dir, name: "bridge")
-    guard bridge.waitForLog("wg(8) sees it as \(wanName)") else { throw TestFailure("no UAPI socket: \(bridge.log)") }
+    guard bridge.waitForLog("interface=\(wanName) socket=") else { throw TestFailure("no UAPI socket: \(bridge.log)") }
     try sh("ip -n \(ns[3]) link set \(tap) up && ip -n \(ns[3]) addr add 10.94.0.5/24 dev \(tap) && ip -n \(ns[3]) route add default via 10.94.0.1")
     func ping(_ target: String, count: Int = 3) throws -> Bool {
         try sh("ip netns exec \(ns[3]) ping -c \(count) -i 0.2 -W 2 \(target)", allowFailure: true).contains("\(count) received")
