@@ -70,7 +70,7 @@ need_binary() { [[ -x "$binary" ]] || { echo "fuzz: no $binary — run: bash ci/
 # Per-target libFuzzer options: maximum input length, and a dictionary when there is one.
 options() {
   local t=$1 max=4096
-  case $t in pcap-reader|scenario-yaml) max=16384 ;; bridge-yaml|machine-yaml|wg-quick) max=2048 ;; mesh-handshake) max=8192 ;; esac
+  case $t in pcap-reader|scenario-yaml) max=16384 ;; bridge-yaml|machine-yaml|wg-quick) max=2048 ;; mesh-handshake|mesh-registry) max=8192 ;; esac
   local o=(-max_len=$max -timeout=10 -rss_limit_mb=2048 -print_final_stats=1)
   [[ -f fixtures/fuzz/dict/$t.dict ]] && o+=(-dict=fixtures/fuzz/dict/$t.dict)
   echo "${o[@]}"
@@ -162,6 +162,9 @@ coverage() {
       bridge-frames) sources="Sources/Engine Sources/Datapath" ;;
       mesh-certificate) sources="Sources/Mesh/Certificate.swift Sources/Mesh/CertificateVerifier.swift Sources/Mesh/RevocationList.swift Sources/Mesh/Armor.swift Sources/Mesh/ByteCodec.swift Sources/Mesh/OverlayNetwork.swift" ;;
       mesh-handshake) sources="Sources/Mesh Sources/WireGuard/KeypairTransport.swift Sources/WireGuard/Cookie.swift" ;;
+      babel-router) sources=Sources/Mesh/Babel ;;
+      wg-uapi) sources="Sources/WireGuard/ConfigurationProtocol.swift Sources/WireGuard/DeviceConfigure.swift" ;;
+      mesh-registry) sources="Sources/Mesh/MeshRegistry.swift Sources/Mesh/JSONDocument.swift" ;;
       noise-wireguard) sources="Sources/Noise Sources/WireGuard/NoiseIK.swift Sources/WireGuard/DeviceHandshake.swift" ;;
       *) sources=Sources ;;
     esac

@@ -47,6 +47,12 @@ let fuzzTargets: [FuzzTarget] = [
                run: MeshHandshakeTarget.run, seeds: MeshHandshakeTarget.seeds),
     FuzzTarget(name: "noise-wireguard", summary: "differential: generic Noise IKpsk2 vs WireGuard's handshake on the same (flipped) message 1",
                run: NoiseWireGuardTarget.run, seeds: NoiseWireGuardTarget.seeds),
+    FuzzTarget(name: "babel-router", summary: "Babel packets from three neighbours into the mesh's routing (BabelRouter), with its timers",
+               run: BabelRouterTarget.run, seeds: BabelRouterTarget.seeds),
+    FuzzTarget(name: "mesh-registry", summary: "aronet's registry.json (both dialects) through MeshRegistry's JSON reader and checks",
+               run: MeshRegistryTarget.run, seeds: MeshRegistryTarget.seeds),
+    FuzzTarget(name: "wg-uapi", summary: "a set=1 transaction of WireGuard's configuration protocol (wg set, syncconf) parsed, checked, applied",
+               run: WireGuardUAPITarget.run, seeds: WireGuardUAPITarget.seeds),
 ]
 
 nonisolated(unsafe) private var selectedTarget: FuzzTarget?
