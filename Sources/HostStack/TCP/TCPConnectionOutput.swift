@@ -60,7 +60,8 @@ extension TCPConnection {
             if available > 0 {
                 guard usable > 0 else { break }
                 let maxPayload = segmentLimit - optionLength(syn: false)
-                let length = min(available, usable, maxPayload, hole ?? Int.max)
+                // Two-argument mins: min's variadic form (four values) allocates its array per segment.
+                let length = min(min(available, usable), min(maxPayload, hole ?? Int.max))
                 // Sender SWS avoidance (RFC 9293 §3.8.6.2.1): send a full segment, all that is
                 // queued, or at least half the largest window the peer offered (a hole being
                 // resent is whatever size it is).
