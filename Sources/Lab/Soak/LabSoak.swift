@@ -80,9 +80,14 @@ public enum LabSoak {
                 // Each run writes over the previous run's captures of the same scenario: disk stays bounded.
                 let run = SimBackend.run(scenario, seed: runSeed, captureDirectory: "\(reportDirectory)/captures/\(slugs[i])")
                 simulated += run.simulatedDuration
+                // The soak's own record grows by one sample a run (its buffer doubling now and then):
+                // room for this one is made first, and the buffer is left out of the heap measured.
+                if samples.count == samples.capacity { samples.reserveCapacity(max(64, samples.capacity * 2)) }
+                var resources = ProcessResources.current()
+                resources.heapBytes -= samples.capacity * MemoryLayout<SoakSample>.stride
                 let sample = SoakSample(run: samples.count + 1, round: round + 1, scenario: scenario.name, seed: runSeed,
                                         passed: run.passed, simulatedTotal: simulated, wallTime: run.wallTime,
-                                        resources: ProcessResources.current())
+                                        resources: resources)
                 samples.append(sample)
                 if !run.passed {
                     progress("  ✘ round \(round + 1) \(scenario.name) (seed \(runSeed)): \(run.verdict)")
