@@ -5,6 +5,7 @@
 // bucket holds back is counted and reported in one "suppressed" line when the event is next let
 // through, and at shutdown.
 import Basics
+import Engine
 import Foundation
 import Logging
 
@@ -92,21 +93,8 @@ struct EventLogHandler: LogHandler {
         return "\(parts.tm_year + 1900)-\(two(parts.tm_mon + 1))-\(two(parts.tm_mday))T\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec)).\(m)Z"
     }
 
-    static func jsonString(_ s: String) -> String {
-        var out = "\""
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where u.value < 0x20: out += String(format: "\\u%04x", u.value)
-            default: out.unicodeScalars.append(u)
-            }
-        }
-        return out + "\""
-    }
+    /// A JSON string literal: the Engine's `JSONText.string`, which the metrics use too.
+    static func jsonString(_ s: String) -> String { JSONText.string(s) }
 }
 
 /// Where finished lines go (the daemon's `log` closure). The daemon logs only from its reactor
