@@ -51,6 +51,10 @@ let fuzzTargets: [FuzzTarget] = [
                run: BabelRouterTarget.run, seeds: BabelRouterTarget.seeds),
     FuzzTarget(name: "mesh-registry", summary: "aronet's registry.json (both dialects) through MeshRegistry's JSON reader and checks",
                run: MeshRegistryTarget.run, seeds: MeshRegistryTarget.seeds),
+    FuzzTarget(name: "ipv6-frame", summary: "an Ethernet frame through IPv6, its extension headers, ICMPv6, NDP (+options), UDP/TCP over IPv6, DHCPv6",
+               run: IPv6FrameTarget.run, seeds: IPv6FrameTarget.seeds),
+    FuzzTarget(name: "dhcpv6", summary: "a DHCPv6 message (client/server or relay) with every typed option accessor; parsed messages re-encode byte for byte",
+               run: DHCPv6Target.run, seeds: DHCPv6Target.seeds),
     FuzzTarget(name: "wg-uapi", summary: "a set=1 transaction of WireGuard's configuration protocol (wg set, syncconf) parsed, checked, applied",
                run: WireGuardUAPITarget.run, seeds: WireGuardUAPITarget.seeds),
 ]
