@@ -57,8 +57,8 @@ import Wire
     let reservations = plan.bridgeConfig.router?.interfaces[0].dhcp?.reservations ?? []
     #expect(reservations == [DHCPConfig.Reservation(mac: server.spec.mac, ipv4: IPv4Address(10, 0, 0, 100))])
     // One iperf3 server per port the guest receives on, before it lingers.
-    #expect(server.commands.map(\.text) == ["iperf3 -s -D -p 5201", "iperf3 -s -D -p 5202", "iperf3 -s -D -p 5001",
-                                            "iperf3 -s -D -p 5204", "sleep 3600"])
+    #expect(server.commands.map(\.text) == [5201, 5202, 5001, 5204].map { "iperf3 --server --port \($0) --json --interval 0.1 --daemon" }
+            + ["sleep 3600"])
     let client = try #require(plan.guests.first { $0.host == "client" })
     #expect(client.commands.map(\.name) == ["address", "t0", "t1", "t2", "t3", "linger"])
     // The same iperf3 arguments as netns, through sluice-flow (which retries while the server boots).

@@ -11,7 +11,7 @@
 //   tcp, udp            `sluice-flow <iperf3 client arguments>` (ci/guest/sluice-flow): the same
 //                       iperf3 command lines as netns (IPerf3.client), tried again while the
 //                       server's guest is still booting; its JSON is read from the console
-//   (a flow's receiver) `iperf3 -s -D -p PORT` once per port, right after its address
+//   (a flow's receiver) `iperf3 --server --port PORT … --daemon` once per port, after its address
 //   last, `linger`      `sleep` — with more than one guest, each stays up (to answer the others)
 //                       until the run sees every guest reach its linger and stops them all
 //
@@ -154,7 +154,9 @@ struct QEMUGuestPlan {
                 if let (host, port) = Self.server(of: entry.action, in: scenario), host == h.name, !ports.contains(port) { ports.append(port) }
             }
             for port in ports {
-                guest.commands.append(Command(name: "iperf3-\(port)", entry: nil, text: "iperf3 -s -D -p \(port)", target: nil))
+                // netns's server (0.1 s intervals: a udp flow's chart comes from them), as a daemon.
+                let text = (IPerf3.server(port: port) + ["--daemon"]).joined(separator: " ")
+                guest.commands.append(Command(name: "iperf3-\(port)", entry: nil, text: text, target: nil))
             }
             let mine = scenario.timeline.filter { $0.action.node == h.name }.sorted { (order[$0.index], $0.index) < (order[$1.index], $1.index) }
             for entry in mine {
