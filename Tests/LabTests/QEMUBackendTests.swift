@@ -62,9 +62,11 @@ import Wire
     let client = try #require(plan.guests.first { $0.host == "client" })
     #expect(client.commands.map(\.name) == ["address", "t0", "t1", "t2", "t3", "linger"])
     // The same iperf3 arguments as netns, through sluice-flow (which retries while the server boots).
-    #expect(client.commands[1].text == "sluice-flow --client 10.0.0.100 --port 5201 --parallel 1 --congestion cubic --json --interval 0.1 --bytes 8000000")
+    // Same segment: first the ping's ARP wait for the server's guest.
+    #expect(client.commands[1].text.hasPrefix("n=0; until arping -q -f -c 1 -w 1 -I eth0 10.0.0.100; do"))
+    #expect(client.commands[1].text.hasSuffix("done; sluice-flow --client 10.0.0.100 --port 5201 --parallel 1 --congestion cubic --json --interval 0.1 --bytes 8000000"))
     #expect(client.commands[2].text.hasSuffix("--bytes 4000000 --reverse"))
-    #expect(client.commands[3].text.hasPrefix("sluice-flow --client 10.0.0.100 --port 5001 --udp --bitrate 4000000 --length 1000 --blockcount 1000"))
+    #expect(client.commands[3].text.contains("; sluice-flow --client 10.0.0.100 --port 5001 --udp --bitrate 4000000 --length 1000 --blockcount 1000"))
     #expect(client.commands[4].text.contains("--parallel 2 --congestion reno") && client.commands[4].text.hasSuffix("--bytes 8000000"))
     #expect(client.commands.dropFirst().dropLast().allSatisfy { $0.target == IPv4Address(10, 0, 0, 100) })
     #expect(plan.notRun.isEmpty)
@@ -77,12 +79,17 @@ import Wire
     nodes:
       br0: { kind: bridge, config: { router: { ipv4: 10.0.0.1/24 } } }
       a: { kind: host, attach: br0, address: 10.0.0.10/24 }
+      b: { kind: host, attach: br0, address: 10.0.0.11/24 }
     timeline:
       - { at: 1s, do: udp, node: a, to: 10.0.0.77, duration: 1s }
+      - { at: 2s, do: tcp, node: a, to: b, bytes: 1MB }
     """
     let plan = try QEMUGuestPlan(try Scenario.parse(text, file: "f.yml"), socketDirectory: "/run/x")
     #expect(plan.notRun[0]?.contains("iperf3 needs a server") == true, "\(plan.notRun)")
-    #expect(plan.guests[0].commands.map(\.name) == ["address"])
+    #expect(plan.notRun[1] == nil)
+    #expect(plan.guests[0].commands.map(\.name) == ["address", "t1", "linger"])
+    // A static receiver listens before its address is up (before it answers the sender's ARP).
+    #expect(plan.guests[1].commands.map(\.name) == ["iperf3-5202", "address", "linger"])
 }
 
 extension RealBackendRuns { @Suite struct QEMUBackendRuns {

@@ -10,8 +10,10 @@
 //                       that guest answers
 //   tcp, udp            `sluice-flow <iperf3 client arguments>` (ci/guest/sluice-flow): the same
 //                       iperf3 command lines as netns (IPerf3.client), tried again while the
-//                       server's guest is still booting; its JSON is read from the console
-//   (a flow's receiver) `iperf3 --server --port PORT … --daemon` once per port, after its address
+//                       server's guest is still booting (on the same segment, after the ping's
+//                       ARP wait); its JSON is read from the console
+//   (a flow's receiver) `iperf3 --server --port PORT … --daemon` once per port, first of all
+//                       (before a static address: listening before it answers ARP)
 //   last, `linger`      `sleep` — with more than one guest, each stays up (to answer the others)
 //                       until the run sees every guest reach its linger and stops them all
 //
@@ -138,6 +140,17 @@ struct QEMUGuestPlan {
         for h in hosts {
             var guest = Guest(host: h.name, spec: h.spec, dhcp: false, dhcpEntry: nil, commands: [], cmdline: "",
                               socket: "\(socketDirectory)/\(h.spec.attachment.segment).sock")
+            // An iperf3 server per port this guest receives flows on (it serves one test after another),
+            // listening before its static address answers ARP, so a sender's first try finds it.
+            var ports: [Int] = []
+            for entry in scenario.timeline {
+                if let (host, port) = Self.server(of: entry.action, in: scenario), host == h.name, !ports.contains(port) { ports.append(port) }
+            }
+            for port in ports {
+                // netns's server (0.1 s intervals: a udp flow's chart comes from them), as a daemon.
+                let text = (IPerf3.server(port: port) + ["--daemon"]).joined(separator: " ")
+                guest.commands.append(Command(name: "iperf3-\(port)", entry: nil, text: text, target: nil))
+            }
             switch h.spec.address {
             case .dhcp:
                 guest.dhcp = true
@@ -147,16 +160,6 @@ struct QEMUGuestPlan {
                 guest.commands.append(Command(name: "address", entry: nil, text: text, target: nil))
             case .none:
                 break
-            }
-            // An iperf3 server per port this guest receives flows on (it serves one test after another).
-            var ports: [Int] = []
-            for entry in scenario.timeline {
-                if let (host, port) = Self.server(of: entry.action, in: scenario), host == h.name, !ports.contains(port) { ports.append(port) }
-            }
-            for port in ports {
-                // netns's server (0.1 s intervals: a udp flow's chart comes from them), as a daemon.
-                let text = (IPerf3.server(port: port) + ["--daemon"]).joined(separator: " ")
-                guest.commands.append(Command(name: "iperf3-\(port)", entry: nil, text: text, target: nil))
             }
             let mine = scenario.timeline.filter { $0.action.node == h.name }.sorted { (order[$0.index], $0.index) < (order[$1.index], $1.index) }
             for entry in mine {
@@ -199,7 +202,13 @@ struct QEMUGuestPlan {
                         notRun[entry.index] = "\(to) has no address known when the guest boots"
                         continue
                     }
-                    let text = (["sluice-flow"] + arguments(target).dropFirst()).joined(separator: " ")
+                    var text = ""
+                    if case .node(let n, _) = to, let other = hosts.first(where: { $0.name == n }), n != h.name,
+                       other.spec.attachment == h.spec.attachment {
+                        // As for a ping: wait until the target's guest answers ARP, so few tries are refused.
+                        text += "n=0; until arping -q -f -c 1 -w 1 -I eth0 \(target); do n=$((n+1)); [ $n -ge 90 ] && break; done; "
+                    }
+                    text += (["sluice-flow"] + arguments(target).dropFirst()).joined(separator: " ")
                     guest.commands.append(Command(name: "t\(entry.index)", entry: entry.index, text: text, target: target))
                 default:
                     // Refused at load for qemu (LabBackend): release, and no others reach here.
