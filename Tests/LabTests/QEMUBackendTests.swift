@@ -92,6 +92,18 @@ import Wire
     #expect(plan.guests[1].commands.map(\.name) == ["iperf3-5202", "address", "linger"])
 }
 
+@Test func aTestGuestBuiltWithoutIPerf3IsRefusedForFlows() throws {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("sluice-guestenv-\(getpid())").path
+    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    let guest = TestGuest(kernel: dir + "/vmlinuz", initramfs: dir + "/initramfs.cpio.gz")
+    #expect(QEMUScenarioRun.lacksIPerf3(guest) == nil)  // no guest.env: nothing to tell
+    try "KERNEL_VERSION=6.1\nBUSYBOX=\"BusyBox v1.35.0\"\n".write(toFile: dir + "/guest.env", atomically: true, encoding: .utf8)
+    #expect(QEMUScenarioRun.lacksIPerf3(guest)?.contains("rebuild it: bash ci/build-test-guest.sh") == true)
+    try "KERNEL_VERSION=6.1\nIPERF3=\"iperf 3.12\"\n".write(toFile: dir + "/guest.env", atomically: true, encoding: .utf8)
+    #expect(QEMUScenarioRun.lacksIPerf3(guest) == nil)
+}
+
 extension RealBackendRuns { @Suite struct QEMUBackendRuns {
     @Test func scenariosForEveryBackendPassOnQEMU() {
         if let why = QEMUBackend.unavailableReason() { print("SKIPPED qemu runs: \(why)"); return }

@@ -70,6 +70,9 @@ final class QEMUScenarioRun {
         }
         defer { try? FileManager.default.removeItem(atPath: work) }
         let plan = try QEMUGuestPlan(scenario, socketDirectory: work)
+        if plan.guests.contains(where: { $0.commands.contains { $0.text.contains("sluice-flow ") } }), let why = Self.lacksIPerf3(testGuest) {
+            throw RealBackendError(why)
+        }
         notRun = plan.notRun
         for n in plan.notes { note(n) }
 
@@ -156,6 +159,16 @@ final class QEMUScenarioRun {
         let acks = dhcpTaps.flatMap(\.records).compactMap { r in FrameDecoding.dhcpMessage(r).map { (r.time, $0) } }
             .filter { $0.1.messageType == .ack }
         return finish(running, acks: acks, captures: captures, counters: counters(bridge, captures), start: start, end: end)
+    }
+
+    /// Why `guest` cannot run flows, when its guest.env (beside the initramfs, written by
+    /// ci/build-test-guest.sh) says it was built without iperf3; nil when it has it or there is
+    /// no guest.env to tell.
+    static func lacksIPerf3(_ guest: TestGuest) -> String? {
+        let env = URL(fileURLWithPath: guest.initramfs).deletingLastPathComponent().appendingPathComponent("guest.env").path
+        guard let text = try? String(contentsOfFile: env, encoding: .utf8) else { return nil }
+        if text.split(separator: "\n").contains(where: { $0.hasPrefix("IPERF3=") }) { return nil }
+        return "the test guest at \(URL(fileURLWithPath: env).deletingLastPathComponent().path) has no iperf3 (built before tcp and udp flows ran on qemu); rebuild it: bash ci/build-test-guest.sh"
     }
 
     /// The pending guest to boot now: one whose targets across the router are all ready; when
