@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Builds the test guest that the QEMU tests and the lab's qemu backend boot: Debian's own kernel
 # and a busybox initramfs whose /init loads the virtio-net modules, takes a DHCP lease on eth0,
-# runs the commands named on the kernel command line and powers off. Markers on the serial
+# runs the commands named on the kernel command line and powers off. Debian's iperf3 (with the
+# shared libraries ldd names) is copied in too: the lab's tcp and udp flow actions run it. Markers on the serial
 # console (SLUICE-DHCP-OK, SLUICE-RESULT, ...) are the contract; see docs/machine.md.
 #
 # Usage: ci/build-test-guest.sh [--force]
 # Output (ignored by git): ci/cache/guest/{vmlinuz,initramfs.cpio.gz,guest.env,inputs.sha256}
 # Cached: nothing is rebuilt while the inputs (this script, ci/guest/*, the kernel, its modules
-# and busybox) hash the same. Installs linux-image-amd64, busybox-static, qemu-system-x86 and
-# cpio with apt-get, only when they are missing.
+# busybox, iperf3 and its libraries) hash the same. Installs linux-image-amd64, busybox-static,
+# qemu-system-x86, cpio and iperf3 with apt-get, only when they are missing.
 set -euo pipefail
 SELF=$(realpath "$0")
 cd "$(dirname "$SELF")/.."
@@ -49,6 +50,7 @@ have_kernel >/dev/null || missing+=(linux-image-amd64)
 installed busybox-static || missing+=(busybox-static)
 command -v qemu-system-x86_64 >/dev/null 2>&1 || missing+=(qemu-system-x86)
 command -v cpio >/dev/null 2>&1 || missing+=(cpio)
+command -v iperf3 >/dev/null 2>&1 || missing+=(iperf3)
 
 if ((${#missing[@]})); then
   log "installing Debian packages: ${missing[*]}"
@@ -77,6 +79,22 @@ BUSYBOX=/bin/busybox
 [[ -r $KERNEL ]] || die "cannot read $KERNEL (run as root or make it readable)"
 "$BUSYBOX" --list-full >/dev/null 2>&1 || die "$BUSYBOX is not a busybox that can list its applets; reinstall busybox-static"
 if ldd "$BUSYBOX" >/dev/null 2>&1; then die "$BUSYBOX is dynamically linked; the initramfs needs busybox-static: apt-get install busybox-static"; fi
+
+# Dynamically linked programs copied in, each with every library ldd resolves (and the loader),
+# at the same paths as on this machine.
+PROGRAMS=(/usr/bin/iperf3)
+libraries=()
+for p in "${PROGRAMS[@]}"; do
+  [[ -x $p ]] || die "$p is missing; install it: apt-get install $(basename "$p")"
+  out=$(ldd "$p" 2>&1) || die "ldd $p failed: $out"
+  # "libx.so => /path (0x…)", "/lib64/ld-linux-x86-64.so.2 (0x…)"; linux-vdso has no file.
+  while read -r lib; do
+    [[ -n $lib ]] || continue
+    [[ -r $lib ]] || die "$p needs $lib, which cannot be read"
+    [[ " ${libraries[*]} " == *" $lib "* ]] || libraries+=("$lib")
+  done < <(echo "$out" | grep -v 'not found' | sed -nE 's/.*=> (\/[^ ]+) .*/\1/p; s/^[[:space:]]*(\/[^ ]+) \(0x.*/\1/p')
+  if echo "$out" | grep -q 'not found'; then die "$p needs libraries that are not installed: $(echo "$out" | grep 'not found' | tr -s ' \t' ' ')"; fi
+done
 
 # ---- 2. Resolve the modules: built-in, or a file (maybe compressed) ------------------------
 # Prints the module's file (relative to $MODDIR), or "builtin", or nothing when this kernel has none.
@@ -113,7 +131,8 @@ done
 hash_inputs() {
   {
     echo "kernel $KVER"
-    sha256sum ci/build-test-guest.sh ci/guest/* "$KERNEL" "$BUSYBOX"
+    sha256sum ci/build-test-guest.sh ci/guest/* "$KERNEL" "$BUSYBOX" "${PROGRAMS[@]}"
+    for l in "${libraries[@]}"; do sha256sum "$(readlink -f "$l")" | sed "s|  .*|  $l|"; done
     for f in "${files[@]}"; do sha256sum "$MODDIR/$f"; done
   } | sha256sum | cut -d' ' -f1
 }
@@ -122,7 +141,8 @@ summary() {
   log "kernel:    $OUT/vmlinuz (Debian $KVER)"
   log "initramfs: $OUT/initramfs.cpio.gz ($(du -h "$OUT/initramfs.cpio.gz" | cut -f1); busybox $("$BUSYBOX" 2>&1 | head -1 | awk '{print $2}'))"
   log "modules:   ${load[*]:-none}${builtin:+ (built in: ${builtin[*]})}"
-  log "boot it:   qemu-system-x86_64 -machine q35,accel=tcg -m 256M -nographic -no-reboot -kernel $OUT/vmlinuz -initrd $OUT/initramfs.cpio.gz -append 'console=ttyS0 quiet panic=-1'"
+  log "programs:  ${PROGRAMS[*]} ($("${PROGRAMS[0]}" --version 2>/dev/null | head -1)) with ${#libraries[@]} libraries"
+  log "boot it:   qemu-system-x86_64 -machine q35,accel=tcg -m 256M -nographic -no-reboot -kernel $OUT/vmlinuz -initrd $OUT/initramfs.cpio.gz -append 'console=ttyS0 quiet panic=-1 no_timer_check'"
 }
 if ((FORCE == 0)) && [[ -f $OUT/inputs.sha256 && -f $OUT/vmlinuz && -f $OUT/initramfs.cpio.gz ]] \
    && [[ $(cat "$OUT/inputs.sha256") == "$INPUTS" ]]; then
@@ -151,10 +171,16 @@ for i in "${!load[@]}"; do
     *) cp "$src" "$dst" ;;
   esac
 done
+for p in "${PROGRAMS[@]}" "${libraries[@]}"; do
+  mkdir -p "$STAGE/$(dirname "$p")"
+  rm -f "$STAGE/$p"   # never through a busybox applet's link
+  cp -L "$p" "$STAGE/$p"
+done
 printf '%s\n' "${load[@]}" >"$STAGE/etc/sluice/modules"
 echo "$KVER" >"$STAGE/etc/sluice/kernel"
 install -m 0755 ci/guest/init "$STAGE/init"
 install -m 0755 ci/guest/udhcpc.script "$STAGE/usr/share/udhcpc/default.script"
+install -m 0755 ci/guest/sluice-flow "$STAGE/usr/bin/sluice-flow"
 echo "root:x:0:0:root:/root:/bin/sh" >"$STAGE/etc/passwd"
 echo "root:x:0:" >"$STAGE/etc/group"
 # The kernel's built-in initramfs already has /dev/console; make it here too when we may.
@@ -170,6 +196,8 @@ KERNEL_VERSION=$KVER
 MODULES="${load[*]}"
 BUILTIN_MODULES="${builtin[*]}"
 BUSYBOX="$("$BUSYBOX" 2>&1 | head -1)"
+PROGRAMS="${PROGRAMS[*]}"
+IPERF3="$(/usr/bin/iperf3 --version 2>/dev/null | head -1)"
 ENV
 echo "$INPUTS" >"$OUT/inputs.sha256"
 log "built in $(($(date +%s) - started)) s"

@@ -18,6 +18,9 @@ public enum GuestMarker: Equatable, Sendable {
     case dhcpBound(String)
     /// `SLUICE-DHCP-RENEW <address>/<prefix>`: a later lease (renewal or rebinding).
     case dhcpRenewed(String)
+    /// `SLUICE-DHCP-LEASE <address>/<prefix> server=… router=… dns=… lease=…`: a lease udhcpc
+    /// applied, as its script saw it (lists comma-separated; `-` for what the server did not send).
+    case dhcpLease(address: String, fields: [String: String])
     /// `SLUICE-DHCP-FAIL <interface>`: udhcpc gave up.
     case dhcpFailed(interface: String)
     /// `SLUICE-RUN <name>`: a command starts.
@@ -27,7 +30,7 @@ public enum GuestMarker: Equatable, Sendable {
     /// `SLUICE-DONE`: every command ran; power-off follows.
     case done
 
-    static let prefix = "SLUICE-"
+    public static let prefix = "SLUICE-"
 
     /// The marker in a console line; it may follow other output on the same line (firmware text,
     /// a kernel message). Nil for any other line.
@@ -43,6 +46,13 @@ public enum GuestMarker: Equatable, Sendable {
         case "SLUICE-NET-NONE": self = .noNetwork
         case "SLUICE-DHCP-OK" where args.count == 1: self = .dhcpBound(args[0])
         case "SLUICE-DHCP-RENEW" where args.count == 1: self = .dhcpRenewed(args[0])
+        case "SLUICE-DHCP-LEASE" where !args.isEmpty:
+            var fields: [String: String] = [:]
+            for a in args.dropFirst() {
+                guard let eq = a.firstIndex(of: "="), eq != a.startIndex else { return nil }
+                fields[String(a[..<eq])] = String(a[a.index(after: eq)...])
+            }
+            self = .dhcpLease(address: args[0], fields: fields)
         case "SLUICE-DHCP-FAIL" where args.count == 1: self = .dhcpFailed(interface: args[0])
         case "SLUICE-RUN" where args.count == 1: self = .runStarted(args[0])
         case "SLUICE-RESULT" where args.count == 2:
@@ -63,6 +73,8 @@ public enum GuestMarker: Equatable, Sendable {
         case .noNetwork: "SLUICE-NET-NONE"
         case .dhcpBound(let a): "SLUICE-DHCP-OK \(a)"
         case .dhcpRenewed(let a): "SLUICE-DHCP-RENEW \(a)"
+        case .dhcpLease(let a, let fields):
+            (["SLUICE-DHCP-LEASE", a] + fields.keys.sorted().map { "\($0)=\(fields[$0]!)" }).joined(separator: " ")
         case .dhcpFailed(let i): "SLUICE-DHCP-FAIL \(i)"
         case .runStarted(let n): "SLUICE-RUN \(n)"
         case .result(let n, let c): "SLUICE-RESULT \(n) \(c)"

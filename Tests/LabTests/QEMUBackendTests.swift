@@ -49,14 +49,88 @@ import Wire
     #expect(Set(plan.bridgeConfig.vhostUser.map(\.segment)) == ["lan", "servers"])
 }
 
+@Test func flowsBecomeSluiceFlowAndIPerf3Servers() throws {
+    let scenario = try Scenario.load(path: repositoryRoot + "/scenarios/tcp-udp-flows.yml")
+    let plan = try QEMUGuestPlan(scenario, socketDirectory: "/run/x")
+    // The DHCP guest that receives the flows is reserved an address, so the client knows it at boot.
+    let server = try #require(plan.guests.first { $0.host == "server" })
+    let reservations = plan.bridgeConfig.router?.interfaces[0].dhcp?.reservations ?? []
+    #expect(reservations == [DHCPConfig.Reservation(mac: server.spec.mac, ipv4: IPv4Address(10, 0, 0, 100))])
+    // One iperf3 server per port the guest receives on, before it lingers.
+    #expect(server.commands.map(\.text) == [5201, 5202, 5001, 5204].map { "iperf3 --server --port \($0) --json --interval 0.1 --daemon" }
+            + ["sleep 3600"])
+    let client = try #require(plan.guests.first { $0.host == "client" })
+    #expect(client.commands.map(\.name) == ["address", "t0", "t1", "t2", "t3", "linger"])
+    // The same iperf3 arguments as netns, through sluice-flow (which retries while the server boots).
+    // Same segment: first the ping's ARP wait for the server's guest.
+    #expect(client.commands[1].text.hasPrefix("n=0; until arping -q -f -c 1 -w 1 -I eth0 10.0.0.100; do"))
+    #expect(client.commands[1].text.hasSuffix("done; sluice-flow --client 10.0.0.100 --port 5201 --parallel 1 --congestion cubic --json --interval 0.1 --bytes 8000000"))
+    #expect(client.commands[2].text.hasSuffix("--bytes 4000000 --reverse"))
+    #expect(client.commands[3].text.contains("; sluice-flow --client 10.0.0.100 --port 5001 --udp --bitrate 4000000 --length 1000 --blockcount 1000"))
+    #expect(client.commands[4].text.contains("--parallel 2 --congestion reno") && client.commands[4].text.hasSuffix("--bytes 8000000"))
+    #expect(client.commands.dropFirst().dropLast().allSatisfy { $0.target == IPv4Address(10, 0, 0, 100) })
+    #expect(plan.notRun.isEmpty)
+    #expect(client.cmdline.utf8.count < 2048 && client.waitsFor.isEmpty)
+}
+
+@Test func aFlowToSomethingNotAGuestIsNotRun() throws {
+    let text = """
+    backends: [sim, qemu]
+    nodes:
+      br0: { kind: bridge, config: { router: { ipv4: 10.0.0.1/24 } } }
+      a: { kind: host, attach: br0, address: 10.0.0.10/24 }
+      b: { kind: host, attach: br0, address: 10.0.0.11/24 }
+    timeline:
+      - { at: 1s, do: udp, node: a, to: 10.0.0.77, duration: 1s }
+      - { at: 2s, do: tcp, node: a, to: b, bytes: 1MB }
+    """
+    let plan = try QEMUGuestPlan(try Scenario.parse(text, file: "f.yml"), socketDirectory: "/run/x")
+    #expect(plan.notRun[0]?.contains("iperf3 needs a server") == true, "\(plan.notRun)")
+    #expect(plan.notRun[1] == nil)
+    #expect(plan.guests[0].commands.map(\.name) == ["address", "t1", "linger"])
+    // A static receiver listens before its address is up (before it answers the sender's ARP).
+    #expect(plan.guests[1].commands.map(\.name) == ["iperf3-5202", "address", "linger"])
+}
+
+@Test func aTestGuestBuiltWithoutIPerf3IsRefusedForFlows() throws {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("sluice-guestenv-\(getpid())").path
+    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    let guest = TestGuest(kernel: dir + "/vmlinuz", initramfs: dir + "/initramfs.cpio.gz")
+    #expect(QEMUScenarioRun.lacksIPerf3(guest) == nil)  // no guest.env: nothing to tell
+    try "KERNEL_VERSION=6.1\nBUSYBOX=\"BusyBox v1.35.0\"\n".write(toFile: dir + "/guest.env", atomically: true, encoding: .utf8)
+    #expect(QEMUScenarioRun.lacksIPerf3(guest)?.contains("rebuild it: bash ci/build-test-guest.sh") == true)
+    try "KERNEL_VERSION=6.1\nIPERF3=\"iperf 3.12\"\n".write(toFile: dir + "/guest.env", atomically: true, encoding: .utf8)
+    #expect(QEMUScenarioRun.lacksIPerf3(guest) == nil)
+}
+
 extension RealBackendRuns { @Suite struct QEMUBackendRuns {
     @Test func scenariosForEveryBackendPassOnQEMU() {
         if let why = QEMUBackend.unavailableReason() { print("SKIPPED qemu runs: \(why)"); return }
-        let summary = runScenarios(["dhcp-ping-neighbours.yml", "routed-ping-subnets.yml"], backend: "qemu", tag: "all")
-        #expect(summary.passed == 2)
+        let summary = runScenarios(["dhcp-ping-neighbours.yml", "routed-ping-subnets.yml", "tcp-udp-flows.yml"], backend: "qemu", tag: "all")
+        #expect(summary.passed == 3)
         for run in summary.runs {
             print("qemu \(run.scenarioName): \(Format.duration(run.simulatedDuration)) from boot to the last guest's power-off")
         }
+        // The flows between the guests are iperf3's real numbers, not placeholders.
+        let flows = summary.runs.first { $0.scenarioName == "tcp-udp-flows" }?.actions ?? []
+        var tcp = 0
+        for a in flows {
+            switch a.result {
+            case .tcp(let r)?:
+                tcp += 1
+                print("qemu tcp-udp-flows \(a.name): \(r.bytesReceived) bytes, \(Format.bitRate(r.throughputBitsPerSecond ?? 0)), "
+                      + "\(r.retransmissions) retransmissions, \(r.throughput.count) samples")
+                #expect(r.bytesReceived > 0 && (r.throughputBitsPerSecond ?? 0) > 0 && !r.throughput.isEmpty, "\(a.name)")
+                #expect(r.streams.count == (a.name == "parallel" ? 2 : 1), "\(a.name)")
+            case .udp(let r)?:
+                print("qemu tcp-udp-flows \(a.name): \(r.sender.sent) sent, \(r.received) received")
+                #expect(r.sender.sent > 0 && r.received > 0 && !r.throughput.isEmpty)
+            default:
+                Issue.record("\(a.name): no flow result (\(a.description))")
+            }
+        }
+        #expect(tcp == 3)
     }
 }
 }

@@ -63,15 +63,22 @@ struct TestGuestBootTests {
         #expect(exit == .exited(0), "QEMU should exit by itself after the guest's poweroff -f")
 
         let markers = transcript.markers
-        #expect(markers.count == 9, "\(markers)")
-        guard markers.count == 9 else { return }
+        #expect(markers.count == 10, "\(markers)")
+        guard markers.count == 10 else { return }
         guard case .initStarted(let kernel) = markers[0] else { Issue.record("first marker \(markers[0])"); return }
         #expect(!kernel.isEmpty)
         #expect(markers[1] == .modulesLoaded(try GuestEnvironment.builtModules()))
         #expect(markers[2] == .networkUp(interface: "eth0", mac: mac))
-        guard case .dhcpBound(let address) = markers[3] else { Issue.record("no lease: \(markers[3])"); return }
+        // udhcpc's script reports the lease's details, then /init the lease.
+        guard case .dhcpLease(let leased, let fields) = markers[3] else { Issue.record("no lease details: \(markers[3])"); return }
+        // slirp's DHCP server is 10.0.2.2, its lease a day; restricted (restrict=on) it offers
+        // neither router nor DNS server, which the line says with "-".
+        #expect(fields["server"] == "10.0.2.2" && fields["lease"] == "86400", "\(fields)")
+        #expect(fields["router"] == "-" && fields["dns"] == "-", "\(fields)")
+        guard case .dhcpBound(let address) = markers[4] else { Issue.record("no lease: \(markers[4])"); return }
         #expect(address.hasPrefix("10.0.2.") && address.hasSuffix("/24"), "slirp's network is 10.0.2.0/24")
-        #expect(markers[4...] == [.runStarted("probe"), .result(name: "probe", exitCode: 0),
+        #expect(leased == address)
+        #expect(markers[5...] == [.runStarted("probe"), .result(name: "probe", exitCode: 0),
                                   .runStarted("fails"), .result(name: "fails", exitCode: 3), .done][...])
         // The probe's own output shows the leased address on eth0.
         #expect(transcript.lines.contains { $0.trimmingCharacters(in: .whitespaces).hasPrefix("inet \(address) ") })

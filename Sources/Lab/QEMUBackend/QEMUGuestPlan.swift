@@ -8,6 +8,12 @@
 //                       timeline would start them; a ping to another guest on the same segment
 //                       first waits (arping, so no ICMP of its own reaches the captures) until
 //                       that guest answers
+//   tcp, udp            `sluice-flow <iperf3 client arguments>` (ci/guest/sluice-flow): the same
+//                       iperf3 command lines as netns (IPerf3.client), tried again while the
+//                       server's guest is still booting (on the same segment, after the ping's
+//                       ARP wait); its JSON is read from the console
+//   (a flow's receiver) `iperf3 --server --port PORT … --daemon` once per port, first of all
+//                       (before a static address: listening before it answers ARP)
 //   last, `linger`      `sleep` — with more than one guest, each stays up (to answer the others)
 //                       until the run sees every guest reach its linger and stops them all
 //
@@ -16,7 +22,8 @@
 //
 // Targets must be known at boot: a static address, a router address, or a guest that takes its
 // lease by DHCP — which then gets a reservation in the bridge's pool, so its address is known.
-// What cannot be mapped (a ping to a host with no address at all) is reported as not run.
+// What cannot be mapped (a ping to a host with no address at all, a flow to something that is
+// not a guest) is reported as not run.
 import Basics
 import Engine
 import Foundation
@@ -31,7 +38,7 @@ struct QEMUGuestPlan {
         /// The timeline entry it carries out (nil: the static address).
         var entry: Int?
         var text: String
-        /// The ping's target, for reading its output.
+        /// The ping's or flow's target, for reading its output.
         var target: IPv4Address?
     }
 
@@ -66,6 +73,21 @@ struct QEMUGuestPlan {
 
     /// The marker a ping command prints once its wait for the target is over.
     static let pingStartMarker = "SLUICE-PING-START"
+    /// The marker ci/guest/sluice-flow prints before each iperf3 attempt (the last one counts).
+    static let flowStartMarker = "SLUICE-FLOW-START"
+
+    /// The guest a flow's iperf3 server runs in, and its port.
+    static func server(of action: TimelineAction, in scenario: Scenario) -> (host: String, port: Int)? {
+        switch action {
+        case .tcp(let t):
+            guard case .node(let n, _) = t.to, scenario.node(named: n)?.host != nil else { return nil }
+            return (n, t.port)
+        case .udp(let u):
+            return scenario.receiver(of: u).map { ($0, u.port) }
+        default:
+            return nil
+        }
+    }
 
     init(_ scenario: Scenario, socketDirectory: String) throws(RealBackendError) {
         guard let bridgeNode = scenario.nodes.first(where: { $0.bridge != nil }), var config = bridgeNode.bridge else {
@@ -80,8 +102,13 @@ struct QEMUGuestPlan {
         for h in hosts { if case .static(let net, _) = h.spec.address { known[h.name] = net.address } }
         var targets: [String] = []
         for entry in scenario.timeline {
-            if case .ping(let p) = entry.action, case .node(let n, _) = p.to, known[n] == nil, hosts.contains(where: { $0.name == n }),
-               !targets.contains(n) { targets.append(n) }
+            let to: TrafficTarget? = switch entry.action {
+            case .ping(let p): p.to
+            case .tcp(let t): t.to
+            case .udp(let u): u.to
+            default: nil
+            }
+            if case .node(let n, _)? = to, known[n] == nil, hosts.contains(where: { $0.name == n }), !targets.contains(n) { targets.append(n) }
         }
         for h in hosts where targets.contains(h.name) {
             guard case .dhcp = h.spec.address, let router = config.router,
@@ -113,6 +140,17 @@ struct QEMUGuestPlan {
         for h in hosts {
             var guest = Guest(host: h.name, spec: h.spec, dhcp: false, dhcpEntry: nil, commands: [], cmdline: "",
                               socket: "\(socketDirectory)/\(h.spec.attachment.segment).sock")
+            // An iperf3 server per port this guest receives flows on (it serves one test after another),
+            // listening before its static address answers ARP, so a sender's first try finds it.
+            var ports: [Int] = []
+            for entry in scenario.timeline {
+                if let (host, port) = Self.server(of: entry.action, in: scenario), host == h.name, !ports.contains(port) { ports.append(port) }
+            }
+            for port in ports {
+                // netns's server (0.1 s intervals: a udp flow's chart comes from them), as a daemon.
+                let text = (IPerf3.server(port: port) + ["--daemon"]).joined(separator: " ")
+                guest.commands.append(Command(name: "iperf3-\(port)", entry: nil, text: text, target: nil))
+            }
             switch h.spec.address {
             case .dhcp:
                 guest.dhcp = true
@@ -148,8 +186,32 @@ struct QEMUGuestPlan {
                     text += " -W \(max(1, Int((Double(p.timeout.nanosecondsClamped) / 1e9).rounded(.up))))"
                     text += " -s \(p.size)" + (p.ttl.map { " -t \($0)" } ?? "") + " \(target)"
                     guest.commands.append(Command(name: "t\(entry.index)", entry: entry.index, text: text, target: target))
+                case .tcp, .udp:
+                    let to: TrafficTarget
+                    let arguments: (IPv4Address) -> [String]
+                    switch entry.action {
+                    case .tcp(let t): to = t.to; arguments = { IPerf3.client(t, target: $0) }
+                    case .udp(let u): to = u.to; arguments = { IPerf3.client(u, target: $0) }
+                    default: continue
+                    }
+                    guard Self.server(of: entry.action, in: scenario) != nil else {
+                        notRun[entry.index] = "no guest of the scenario receives at \(to) (iperf3 needs a server)"
+                        continue
+                    }
+                    guard let target = Self.address(to, from: h.spec, known: known, scenario: scenario, config: config) else {
+                        notRun[entry.index] = "\(to) has no address known when the guest boots"
+                        continue
+                    }
+                    var text = ""
+                    if case .node(let n, _) = to, let other = hosts.first(where: { $0.name == n }), n != h.name,
+                       other.spec.attachment == h.spec.attachment {
+                        // As for a ping: wait until the target's guest answers ARP, so few tries are refused.
+                        text += "n=0; until arping -q -f -c 1 -w 1 -I eth0 \(target); do n=$((n+1)); [ $n -ge 90 ] && break; done; "
+                    }
+                    text += (["sluice-flow"] + arguments(target).dropFirst()).joined(separator: " ")
+                    guest.commands.append(Command(name: "t\(entry.index)", entry: entry.index, text: text, target: target))
                 default:
-                    // Refused at load for qemu (LabBackend): release, udp, and no others reach here.
+                    // Refused at load for qemu (LabBackend): release, and no others reach here.
                     notRun[entry.index] = "\(entry.action.kind.rawValue) cannot run in a QEMU guest"
                 }
             }
@@ -195,8 +257,12 @@ struct QEMUGuestPlan {
             return s
         }
         func length(_ e: TimelineEntry) -> Duration {
-            if case .ping(let p) = e.action { return p.interval * (p.count - 1) + p.timeout }
-            return .zero
+            switch e.action {
+            case .ping(let p): return p.interval * (p.count - 1) + p.timeout
+            case .udp(let u): return u.duration
+            case .tcp(let t): if case .duration(let d) = t.amount { return d }; return .zero
+            default: return .zero
+            }
         }
         return scenario.timeline.indices.map { start($0, 0) }
     }

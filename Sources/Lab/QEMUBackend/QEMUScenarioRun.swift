@@ -70,6 +70,9 @@ final class QEMUScenarioRun {
         }
         defer { try? FileManager.default.removeItem(atPath: work) }
         let plan = try QEMUGuestPlan(scenario, socketDirectory: work)
+        if plan.guests.contains(where: { $0.commands.contains { $0.text.contains("sluice-flow ") } }), let why = Self.lacksIPerf3(testGuest) {
+            throw RealBackendError(why)
+        }
         notRun = plan.notRun
         for n in plan.notes { note(n) }
 
@@ -158,6 +161,16 @@ final class QEMUScenarioRun {
         return finish(running, acks: acks, captures: captures, counters: counters(bridge, captures), start: start, end: end)
     }
 
+    /// Why `guest` cannot run flows, when its guest.env (beside the initramfs, written by
+    /// ci/build-test-guest.sh) says it was built without iperf3; nil when it has it or there is
+    /// no guest.env to tell.
+    static func lacksIPerf3(_ guest: TestGuest) -> String? {
+        let env = URL(fileURLWithPath: guest.initramfs).deletingLastPathComponent().appendingPathComponent("guest.env").path
+        guard let text = try? String(contentsOfFile: env, encoding: .utf8) else { return nil }
+        if text.split(separator: "\n").contains(where: { $0.hasPrefix("IPERF3=") }) { return nil }
+        return "the test guest at \(URL(fileURLWithPath: env).deletingLastPathComponent().path) has no iperf3 (built before tcp and udp flows ran on qemu); rebuild it: bash ci/build-test-guest.sh"
+    }
+
     /// The pending guest to boot now: one whose targets across the router are all ready; when
     /// none is and nothing else is still booting (guests that wait on each other), the first.
     private func nextToBoot(_ pending: [QEMUGuestPlan.Guest], running: [RunningGuest], done: (RunningGuest) -> Bool) -> Int? {
@@ -230,13 +243,19 @@ final class QEMUScenarioRun {
             if let entry = g.plan.dhcpEntry { results[entry] = dhcpResult(g, lines, acks: acks) ?? results[entry] }
             if let entry = g.plan.dhcpEntry, results[entry] == nil { notRun[entry] = notRun[entry] ?? "\(g.plan.host) never brought up eth0" }
             for command in g.plan.commands {
-                guard let entry = command.entry, case .ping(let p) = scenario.timeline[entry].action, let target = command.target else { continue }
+                guard let entry = command.entry, let target = command.target else { continue }
                 guard let run = lines.firstIndex(where: { $0.text.hasSuffix("SLUICE-RUN \(command.name)") }) else {
                     notRun[entry] = "\(g.plan.host) did not get to it (last console line: \(lines.last?.text ?? "none"))"
                     continue
                 }
                 let after = lines[(run + 1)...]
                 let done = after.firstIndex { $0.text.contains("SLUICE-RESULT \(command.name) ") }
+                if let flow = flowResult(entry, lines[(run + 1)..<(done ?? lines.endIndex)], target: target,
+                                         exit: done.flatMap { GuestMarker(line: lines[$0].text) }) {
+                    results[entry] = flow
+                    continue
+                }
+                guard case .ping(let p) = scenario.timeline[entry].action else { continue }
                 let go = after.firstIndex { $0.text.hasSuffix(QEMUGuestPlan.pingStartMarker) } ?? run
                 let output = lines[(go + 1)..<(done ?? lines.endIndex)].map { (time: Optional(captureTime($0.time)), text: $0.text) }
                 let startedAt = captureTime(lines[go].time)
@@ -257,6 +276,43 @@ final class QEMUScenarioRun {
         return RunOutput(observations: RunObservations(start: captureTime(start), captures: captured.records,
                                                        results: timeline.named, notRun: timeline.notRun),
                          actions: timeline.actions, counters: counters, captures: captured.files, log: lines, duration: end - start)
+    }
+
+    /// A tcp or udp flow's result from sluice-flow's output: the last SLUICE-FLOW-START (the
+    /// attempt that counted) starts it; iperf3's JSON follows. Nil for other actions; a flow
+    /// without JSON is noted and left without a result (reported as not run).
+    private func flowResult(_ entry: Int, _ output: ArraySlice<(time: Instant, text: String)>, target: IPv4Address,
+                            exit: GuestMarker?) -> ActionResult? {
+        let action = scenario.timeline[entry].action
+        switch action { case .tcp, .udp: break; default: return nil }
+        let name = scenario.timeline[entry].displayName
+        guard let go = output.lastIndex(where: { $0.text.hasSuffix(QEMUGuestPlan.flowStartMarker) }) else {
+            notRun[entry] = "the guest never started iperf3 (see the run log)"
+            return nil
+        }
+        let startedAt = captureTime(output[go].time)
+        // Other markers (a DHCP renewal) may land between the JSON's lines on the console.
+        let json = output[(go + 1)...].map(\.text).filter { !$0.contains(GuestMarker.prefix) }.joined(separator: "\n")
+        var exitedCleanly = false
+        if case .result(_, let code)? = exit { exitedCleanly = code == 0 }
+        do {
+            switch action {
+            case .tcp(let t):
+                let report = try IPerf3TCPReport(json: json, flow: t, startedAt: startedAt, exitedCleanly: exitedCleanly)
+                if let e = report.error { note("\(name): iperf3: \(e)") }
+                return .tcp(report.result)
+            case .udp(let u):
+                let report = try IPerf3Report(json: json, flow: u, target: target, startedAt: startedAt)
+                if let e = report.error { note("\(name): iperf3: \(e)") }
+                return .udp(report.result)
+            default:
+                return nil
+            }
+        } catch {
+            note("\(name): \(error)")
+            notRun[entry] = "\(error)"
+            return nil
+        }
     }
 
     /// The boot lease: from eth0 coming up (udhcpc starts then) to SLUICE-DHCP-OK, with the

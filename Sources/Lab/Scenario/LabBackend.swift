@@ -93,7 +93,8 @@ public struct BackendCapabilities: Sendable {
             return BackendCapabilities(backend: .netns, unsupported: reasons.map(\.0), reasons: reasons)
         case .qemu:
             // The guest's NIC is served by the bridge straight out of guest memory (vhost-user):
-            // nothing sits on its cable to impair or cut. Its commands are fixed at boot.
+            // nothing sits on its cable to impair or cut. Its commands are fixed at boot; flows are
+            // the guest's iperf3 (ci/build-test-guest.sh copies Debian's in).
             let cable = "a guest's vhost-user NIC is switched straight out of its memory; there is no cable to shape or cut (use netns)"
             let boot = "a guest's commands are fixed on its kernel command line at boot"
             let reasons: [(ScenarioFeature, String)] = [
@@ -108,9 +109,8 @@ public struct BackendCapabilities: Sendable {
                 (.linkCapture, cable),
                 (.multipleBridges, "the qemu backend runs one bridge"),
                 (.hostMTU, "the guest image sets its own MTU"),
-                (.udpFlow, "the test guest has no traffic generator (busybox only)"),
-                (.udpLatency, "the test guest has no traffic generator (busybox only)"),
-                (.tcpFlow, "the test guest has no traffic generator (busybox only)"),
+                // tcp and udp flows run the test guest's iperf3, as on netns.
+                (.udpLatency, "flows are iperf3's, which measures jitter, not one-way delay; check throughput, loss and reordering"),
                 (.pingErrors, "busybox ping ignores ICMP errors; check them in a capture (icmp[icmptype] = icmp-timxceed)"),
                 (.release, boot + "; its DHCP client runs from boot to power-off"),
                 (.dhcpAfterStart, boot + "; it takes its lease while booting (write at: 0s)"),
