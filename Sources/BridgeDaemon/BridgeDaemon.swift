@@ -190,9 +190,13 @@ public final class BridgeDaemon {
     }
 
     /// After every event (a batch of them, read at `now`): the contract's `service(now:)` runs
-    /// the bridge's due timers, and the reactor's one timer is re-armed at the deadline it returns.
+    /// the bridge's due timers, the log's rate limiter reports the windows that ended, and the
+    /// reactor's one timer is re-armed at the earlier of the two deadlines.
     func afterEvent(now: Instant) {
-        rearm(at: bridge.service(now: now))
+        let deadline = bridge.service(now: now)
+        reportSuppressed(now: now)
+        guard let summary = limiter.deadline else { return rearm(at: deadline) }
+        rearm(at: deadline.map { min($0, summary) } ?? summary)
     }
 
     func rearm(at deadline: Instant?) {
