@@ -136,10 +136,16 @@ struct EventRateLimiter {
     }
 
     /// When the next summary is due (nil: nothing held back).
-    var deadline: Instant? { suppressed.values.map(\.due).min() }
+    /// (Read after every event: no allocation, nothing to scan when nothing is held back.)
+    var deadline: Instant? {
+        var earliest: Instant?
+        for held in suppressed.values where earliest.map({ held.due < $0 }) ?? true { earliest = held.due }
+        return earliest
+    }
 
     /// The summaries whose window has ended at `now`, by event name, removed.
     mutating func due(now: Instant) -> [(event: String, count: UInt64)] {
+        guard let first = deadline, first <= now else { return [] }
         let ended = suppressed.filter { $0.value.due <= now }.sorted { $0.key < $1.key }
         for (event, _) in ended { suppressed[event] = nil }
         return ended.map { ($0.key, $0.value.count) }
