@@ -100,7 +100,7 @@ public final class BridgeDaemon {
         // bridge.yml's captures: opened here, closed by `shutdown` (with every other tap).
         _ = try bridge.openConfiguredCaptures(directory: captureDirectory, epochOffsetNanoseconds: epoch)
         var outputs = BridgeOutputs(notifyGuest: { [unowned self] port in self.interrupt(port) },
-                                    commitLeases: { [unowned self] _ in self.writeLeases() })
+                                    commitLeases: { [unowned self] segment in self.writeLeases(segment: segment) })
         var device = VhostUserDeviceConfiguration(queuePairs: config.virtio.queues)
         if !config.virtio.mergeableRxBuffers { device.features.remove(.netMergeableRxBuffers) }
         if !config.virtio.eventIndex { device.features.remove(.ringEventIndex) }
