@@ -11,8 +11,11 @@ import HostIO
 /// The daemon's service state (one stored property of BridgeDaemon).
 struct DaemonServiceState {
     var leaseDatabase: LeaseDatabase?
-    /// The text last written (nothing is written when a change leaves it the same).
-    var writtenLeases: String?
+    /// What the file holds: a change appends only the records it changed (LeaseDatabase.swift).
+    var leaseJournal = LeaseJournal()
+    /// Writes to the lease database (snapshots, appends), for the metrics and the measurements.
+    var leaseSnapshots: UInt64 = 0
+    var leaseAppends: UInt64 = 0
     /// Whether the last write failed (logged once until one succeeds).
     var leaseWriteFailing = false
     var wall = WallClock.monotonic
@@ -34,8 +37,13 @@ extension BridgeDaemon {
             switch try database.load(wall: service.wall) {
             case .none:
                 note(.info, "lease database: none yet", ["path": "\(path)"])
-            case .entries(let e):
+            case .entries(let e, let torn):
                 entries = e
+                if let torn {
+                    // A crash while appending a change: the change is lost, nothing else (the client
+                    // never got the reply it caused). The snapshot written below drops the torn line.
+                    note(.warning, "lease database: torn last line ignored", ["path": "\(path)", "line": "\(torn.line)", "reason": "\(torn.message)"])
+                }
             case .damaged(let e, let problems, let aside):
                 entries = e
                 for p in problems.prefix(10) { note(.warning, "lease database: bad line", ["path": "\(path)", "line": "\(p.line)", "reason": "\(p.message)"]) }
@@ -62,22 +70,36 @@ extension BridgeDaemon {
         writeLeases()
     }
 
-    /// Writes every DHCP server's records, when they differ from what was last written.
-    func writeLeases() {
+    /// Writes the records of the DHCP server on segment `segment` (of every server when nil) that
+    /// changed since the last write: appended to the log, or as a new snapshot when the log needs
+    /// compacting (LeaseJournal).
+    func writeLeases(segment: Int? = nil) {
         guard let database = service.leaseDatabase else { return }
         var entries: [LeaseDatabase.Entry] = []
-        for (i, server) in bridge.dhcpServers.enumerated() {
+        var covered: Set<String>?
+        if let segment, bridge.dhcpServers.indices.contains(segment) {
+            covered = [bridge.segments[segment].name]
+        }
+        for (i, server) in bridge.dhcpServers.enumerated() where segment == nil || segment == i {
             guard let server else { continue }
             for lease in server.leases { entries.append(.init(segment: bridge.segments[i].name, lease: lease)) }
         }
-        let text = LeaseDatabase.render(entries, wall: service.wall)
-        guard text != service.writtenLeases else { return }
+        let write = service.leaseJournal.plan(entries, segments: covered, wall: service.wall)
         do {
-            try database.write(text)
-            service.writtenLeases = text
+            switch write {
+            case .nothing: return
+            case .append(let lines):
+                try database.append(lines)
+                service.leaseAppends &+= 1
+            case .snapshot(let text):
+                try database.write(text)
+                service.leaseSnapshots &+= 1
+            }
+            service.leaseJournal.written()
             if service.leaseWriteFailing { note(.notice, "lease database: written again", ["path": "\(database.path)"]) }
             service.leaseWriteFailing = false
         } catch {
+            service.leaseJournal.failed()
             if !service.leaseWriteFailing { note(.error, "lease database: cannot write (leases are kept in memory)", ["path": "\(database.path)", "reason": "\(error)"]) }
             service.leaseWriteFailing = true
         }

@@ -100,7 +100,7 @@ public final class BridgeDaemon {
         // bridge.yml's captures: opened here, closed by `shutdown` (with every other tap).
         _ = try bridge.openConfiguredCaptures(directory: captureDirectory, epochOffsetNanoseconds: epoch)
         var outputs = BridgeOutputs(notifyGuest: { [unowned self] port in self.interrupt(port) },
-                                    commitLeases: { [unowned self] _ in self.writeLeases() })
+                                    commitLeases: { [unowned self] segment in self.writeLeases(segment: segment) })
         var device = VhostUserDeviceConfiguration(queuePairs: config.virtio.queues)
         if !config.virtio.mergeableRxBuffers { device.features.remove(.netMergeableRxBuffers) }
         if !config.virtio.eventIndex { device.features.remove(.ringEventIndex) }
@@ -190,9 +190,13 @@ public final class BridgeDaemon {
     }
 
     /// After every event (a batch of them, read at `now`): the contract's `service(now:)` runs
-    /// the bridge's due timers, and the reactor's one timer is re-armed at the deadline it returns.
+    /// the bridge's due timers, the log's rate limiter reports the windows that ended, and the
+    /// reactor's one timer is re-armed at the earlier of the two deadlines.
     func afterEvent(now: Instant) {
-        rearm(at: bridge.service(now: now))
+        let deadline = bridge.service(now: now)
+        reportSuppressed(now: now)
+        guard let summary = limiter.deadline else { return rearm(at: deadline) }
+        rearm(at: deadline.map { min($0, summary) } ?? summary)
     }
 
     func rearm(at deadline: Instant?) {

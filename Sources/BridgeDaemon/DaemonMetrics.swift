@@ -1,5 +1,6 @@
 // The daemon's counters beside the bridge's (Engine's Bridge+Metrics.swift): vhost-user
-// connections, the WAN uplink's sockets, reloads, request sockets, log lines held back.
+// connections, the WAN uplink's sockets, reloads, request sockets, lease database writes, log
+// lines held back.
 import Engine
 import Foundation
 
@@ -23,6 +24,11 @@ extension BridgeDaemon {
         m.add("sluice_reloads_total", .counter, help: "Configuration reloads by result", labels: [("result", "refused")], value: reloadsRefused)
         m.add("sluice_metrics_scrapes_total", .counter, help: "GET /metrics requests answered", value: metricsScrapes)
         m.add("sluice_requests_refused_total", .counter, help: "Request connections closed at accept (too many open)", value: requestsRefused)
+        if service.leaseDatabase != nil {
+            let help = "Writes to the lease database: a change's lines appended, or a whole snapshot (start, compaction)"
+            m.add("sluice_lease_database_writes_total", .counter, help: help, labels: [("kind", "append")], value: service.leaseAppends)
+            m.add("sluice_lease_database_writes_total", .counter, help: help, labels: [("kind", "snapshot")], value: service.leaseSnapshots)
+        }
         m.add("sluice_log_lines_suppressed_total", .counter, help: "Log lines held back by the rate limiter", value: limiter.totalSuppressed)
         return m
     }

@@ -2,8 +2,9 @@
 // one line per event, as text or as JSON lines, with the same fields everywhere — `guest`,
 // `port`, `segment`, `reason` — first and in that order, then any others by name. Events a guest
 // can cause (connects, protocol errors, broken queues) pass a token bucket per event; what the
-// bucket holds back is counted and reported in one "suppressed" line when the event is next let
-// through, and at shutdown.
+// bucket holds back is counted and reported in one "suppressed" line when its window ends (one
+// `interval` after the first line held back, on the daemon's timer), when the event is let
+// through again before that, and at shutdown.
 import Basics
 import Engine
 import Foundation
@@ -104,34 +105,56 @@ final class LineSink: @unchecked Sendable {
     init(_ write: @escaping (String) -> Void) { self.write = write }
 }
 
-/// Token buckets per event a guest can cause, and what each held back.
+/// Token buckets per event a guest can cause, and what each held back. Sans-IO: every call is
+/// given the time (the daemon's monotonic clock; tests pass virtual instants).
 struct EventRateLimiter {
     /// Lines let through at once, then one per `interval`, per event.
     static let burst = 20
     static let interval = Duration.seconds(1)
 
     var buckets: [String: TokenBucket] = [:]
-    var suppressed: [String: UInt64] = [:]
+    /// Per event: lines held back since its last summary, and when that summary is due (one
+    /// `interval` after the first of them).
+    var suppressed: [String: (count: UInt64, due: Instant)] = [:]
     /// Every line held back since start.
     var totalSuppressed: UInt64 = 0
 
-    /// Whether the line for `event` goes out at `now`; if so, how many were held back before it.
+    /// Whether the line for `event` goes out at `now`; if so, how many were held back before it
+    /// (and not yet reported by `due(now:)`).
     mutating func admit(_ event: String, now: Instant) -> (admitted: Bool, heldBack: UInt64) {
         var bucket = buckets[event] ?? TokenBucket(burst: Self.burst, interval: Self.interval, now: now)
         let ok = bucket.take(now: now)
         buckets[event] = bucket
         guard ok else {
-            suppressed[event, default: 0] += 1
+            var held = suppressed[event] ?? (0, now + Self.interval)
+            held.count &+= 1
+            suppressed[event] = held
             totalSuppressed &+= 1
             return (false, 0)
         }
-        return (true, suppressed.removeValue(forKey: event) ?? 0)
+        return (true, suppressed.removeValue(forKey: event)?.count ?? 0)
+    }
+
+    /// When the next summary is due (nil: nothing held back).
+    /// (Read after every event: no allocation, nothing to scan when nothing is held back.)
+    var deadline: Instant? {
+        var earliest: Instant?
+        for held in suppressed.values where earliest.map({ held.due < $0 }) ?? true { earliest = held.due }
+        return earliest
+    }
+
+    /// The summaries whose window has ended at `now`, by event name, removed.
+    mutating func due(now: Instant) -> [(event: String, count: UInt64)] {
+        guard let first = deadline, first <= now else { return [] }
+        let ended = suppressed.filter { $0.value.due <= now }.sorted { $0.key < $1.key }
+        for (event, _) in ended { suppressed[event] = nil }
+        return ended.map { ($0.key, $0.value.count) }
     }
 
     /// Every count held back, emptied (at shutdown).
     mutating func drain() -> [(event: String, count: UInt64)] {
         defer { suppressed = [:] }
-        return suppressed.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+        return suppressed.sorted { $0.key < $1.key }.map { ($0.key, $0.value.count) }
     }
 }
 
@@ -141,12 +164,25 @@ extension BridgeDaemon {
         guard level >= logger.logLevel else { return }  // below the level: neither logged nor counted as held back
         if guestCaused {
             let (admitted, heldBack) = limiter.admit(event, now: reactor.clock.now())
-            guard admitted else { return }
+            guard admitted else {
+                // The summary is due when the window ends: the reactor's timer wakes up for it
+                // (not every caller runs `afterEvent` after its line).
+                if let due = limiter.deadline, timerDeadline.map({ due < $0 }) ?? true { rearm(at: due) }
+                return
+            }
             if heldBack > 0 {
                 logger.log(level: .warning, "suppressed", metadata: ["of": "\(event)", "count": "\(heldBack)"])
             }
         }
         logger.log(level: level, "\(event)", metadata: fields)
+    }
+
+    /// Reports what the rate limiter held back in windows that have ended by `now` (from the
+    /// daemon's timer, `afterEvent`).
+    func reportSuppressed(now: Instant) {
+        for (event, count) in limiter.due(now: now) {
+            logger.log(level: .warning, "suppressed", metadata: ["of": "\(event)", "count": "\(count)"])
+        }
     }
 
     /// Reports what the rate limiter still holds back (at shutdown).

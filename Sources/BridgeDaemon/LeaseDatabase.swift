@@ -1,15 +1,22 @@
 // A bridge's DHCP lease database: one text file holding every record of every DHCP server but
-// offers, rewritten whole on each change, crash-safely: the new text goes to `<file>.tmp`, is
-// fsync'd, renamed over the file, and the directory is fsync'd, so a reader (the next start)
-// finds the old file or the new one, never a torn one. Times are Unix seconds (the wall clock at
-// the driver edge); the DHCP servers stay sans-IO and only see `DHCPLease` values.
+// offers, as an append log with compaction. A snapshot of every record (up to its `end` line) is
+// written crash-safely — the text goes to `<file>.tmp`, is fsync'd, renamed over the file, and the
+// directory is fsync'd — and each change after it is appended as one line per record (a `lease`
+// line replaces the record of its segment and address, a `drop` line removes it) and fsync'd
+// before the reply that caused it goes out. A crash mid-append leaves at most the last line torn
+// (no newline): it is ignored and reported, and the next start compacts. When the file holds
+// more than twice as many lines as there are records (`LeaseJournal`), the next change is written
+// as a fresh snapshot instead. Times are Unix seconds (the wall clock at the driver edge); the
+// DHCP servers stay sans-IO and only see `DHCPLease` values.
 //
-//   # sluice lease database v1
+//   # sluice lease database v2
 //   lease <segment> <address> <state> <expiry unix s> <client> [mac=<mac>] [host=<%-escaped>]
-//   end <number of lease lines>
+//   end <number of lease lines above>
+//   lease … | drop <segment> <address>          (changes since the snapshot, one per line)
 //
 // <client> is `id:<hex>` (client identifier) or `hw:<htype>:<hex>` (chaddr). The `end` line
-// detects a truncated file (a copy cut short, a disk that lied).
+// detects a snapshot cut short (a copy cut short, a disk that lied). Version 1 files (a snapshot
+// with nothing after `end`, from before the log) load as they are.
 import Basics
 import Datapath
 import Foundation
@@ -19,7 +26,9 @@ public struct LeaseDatabase {
     public let path: String
     public init(path: String) { self.path = path }
 
-    public static let header = "# sluice lease database v1"
+    public static let header = "# sluice lease database v2"
+    /// The header of the files written before the append log (a snapshot only).
+    public static let headerV1 = "# sluice lease database v1"
 
     /// One record and the segment whose server holds it.
     public struct Entry: Equatable {
@@ -37,58 +46,102 @@ public struct LeaseDatabase {
 
     // MARK: Text
 
-    /// The file's text for `entries` (offers left out), times read on `wall`.
+    /// A snapshot's text for `entries` (offers left out), times read on `wall`.
     public static func render(_ entries: [Entry], wall: WallClock) -> String {
         var lines = [header]
         var count = 0
         for e in entries where e.lease.state != .offered {
-            let l = e.lease
-            let expiry = wall.unixNanoseconds(at: l.expiry) / 1_000_000_000
-            var line = "lease \(e.segment) \(l.address) \(l.state.rawValue) \(expiry) \(clientText(l.client))"
-            if let mac = l.mac { line += " mac=\(mac)" }
-            if let host = l.hostName { line += " host=\(escape(host))" }
-            lines.append(line)
+            lines.append(line(e, wall: wall))
             count += 1
         }
         lines.append("end \(count)")
         return lines.joined(separator: "\n") + "\n"
     }
 
-    /// The records in `text`, and every line that could not be read (1-based line numbers).
-    /// Good lines are kept even when others are bad.
-    public static func parse(_ text: String, wall: WallClock) -> (entries: [Entry], problems: [Problem]) {
-        var entries: [Entry] = [], problems: [Problem] = []
-        let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+    /// The `lease` line of one record (without the newline).
+    public static func line(_ e: Entry, wall: WallClock) -> String {
+        let l = e.lease
+        let expiry = wall.unixNanoseconds(at: l.expiry) / 1_000_000_000
+        var line = "lease \(e.segment) \(l.address) \(l.state.rawValue) \(expiry) \(clientText(l.client))"
+        if let mac = l.mac { line += " mac=\(mac)" }
+        if let host = l.hostName { line += " host=\(escape(host))" }
+        return line
+    }
+
+    /// The line that removes the record of `address` on `segment`.
+    public static func dropLine(segment: String, address: IPv4Address) -> String { "drop \(segment) \(address)" }
+
+    /// What `parse` read.
+    public struct Parsed {
+        /// The records: the snapshot with every complete change applied, in file order.
+        public var entries: [Entry] = []
+        /// Lines that could not be read (the file is damaged).
+        public var problems: [Problem] = []
+        /// The last line, when it has no newline: a change cut short by a crash, ignored.
+        public var tornTail: Problem?
+        /// Lines in the file (snapshot and changes, the torn one left out).
+        public var lines = 0
+    }
+
+    /// The records in `text`, every line that could not be read (1-based line numbers), and a torn
+    /// last line. Good lines are kept even when others are bad.
+    public static func parse(_ text: String, wall: WallClock) -> Parsed {
+        var out = Parsed()
+        var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        // A file ends in a newline; text after the last one is a line whose write was cut short.
+        let tail = lines.removeLast()
+        if !tail.isEmpty {
+            out.tornTail = Problem(line: lines.count + 1, message: "the last line has no newline (a change cut short): ignored")
+        }
+        var records: [Entry] = []
+        var index: [String: [IPv4Address: Int]] = [:]  // segment → address → position in `records`
         var sawHeader = false, end: (line: Int, count: Int)?, leaseLines = 0
         for (i, line) in lines.enumerated() {
             let number = i + 1
             if line.isEmpty { continue }
+            out.lines += 1
             if number == 1 {
-                if line == header { sawHeader = true; continue }
-                problems.append(Problem(line: 1, message: "not a sluice lease database (expected '\(header)')"))
-                return ([], problems)
+                if line == header || line == headerV1 { sawHeader = true; continue }
+                out.problems.append(Problem(line: 1, message: "not a sluice lease database (expected '\(header)')"))
+                return Parsed(problems: out.problems)
             }
-            if end != nil { problems.append(Problem(line: number, message: "text after the 'end' line")); continue }
             let fields = line.split(separator: " ").map(String.init)
             if fields.first == "end" {
+                guard end == nil else { out.problems.append(Problem(line: number, message: "a second 'end' line")); continue }
                 guard fields.count == 2, let n = Int(fields[1]), n >= 0 else {
-                    problems.append(Problem(line: number, message: "malformed 'end' line")); continue
+                    out.problems.append(Problem(line: number, message: "malformed 'end' line")); continue
                 }
                 end = (number, n)
+                if n != leaseLines {
+                    out.problems.append(Problem(line: number, message: "'end \(n)' but \(leaseLines) lease lines"))
+                }
                 continue
             }
-            leaseLines += 1
-            do { entries.append(try entry(fields, wall: wall)) } catch {
-                problems.append(Problem(line: number, message: error.message))
+            if end == nil { leaseLines += 1 }
+            if fields.first == "drop" {
+                guard end != nil else { out.problems.append(Problem(line: number, message: "a 'drop' line before the 'end' line")); continue }
+                guard fields.count == 3, let address = IPv4Address(fields[2]) else {
+                    out.problems.append(Problem(line: number, message: "expected 'drop <segment> <address>'")); continue
+                }
+                if let at = index[fields[1]]?.removeValue(forKey: address) { records[at].segment = "" }  // tombstone
+                continue
+            }
+            do {
+                let e = try entry(fields, wall: wall)
+                if let at = index[e.segment]?[e.lease.address] { records[at] = e } else {
+                    index[e.segment, default: [:]][e.lease.address] = records.count
+                    records.append(e)
+                }
+            } catch {
+                out.problems.append(Problem(line: number, message: error.message))
             }
         }
-        if !sawHeader, problems.isEmpty { problems.append(Problem(line: 1, message: "empty file")) }
-        if let end, end.count != leaseLines {
-            problems.append(Problem(line: end.line, message: "'end \(end.count)' but \(leaseLines) lease lines"))
-        } else if end == nil, sawHeader {
-            problems.append(Problem(line: max(1, lines.count - (lines.last == "" ? 1 : 0)), message: "no 'end' line: the file is cut short"))
+        out.entries = records.filter { !$0.segment.isEmpty }
+        if !sawHeader, out.problems.isEmpty { out.problems.append(Problem(line: 1, message: "empty file")) }
+        if end == nil, sawHeader {
+            out.problems.append(Problem(line: max(1, lines.count), message: "no 'end' line: the snapshot is cut short"))
         }
-        return (entries, problems)
+        return out
     }
 
     struct LineError: Error { var message: String }
@@ -197,14 +250,14 @@ public struct LeaseDatabase {
     public enum Loaded {
         /// No file yet (a first start).
         case none
-        /// Every line read.
-        case entries([Entry])
+        /// Every line read; `tornTail` is a last change cut short by a crash (ignored, not damage).
+        case entries([Entry], tornTail: Problem?)
         /// Some lines could not be read: the readable ones, the problems, and where the file was
         /// moved aside (nil if the move failed).
         case damaged([Entry], [Problem], movedTo: String?)
     }
 
-    /// Reads the file (removing a `.tmp` left by a write that never finished). A damaged file is
+    /// Reads the file (removing a `.tmp` left by a snapshot that never finished). A damaged file is
     /// renamed to `<file>.corrupt-<unix time>` so the next write does not destroy the evidence.
     public func load(wall: WallClock) throws -> Loaded {
         unlink(path + ".tmp")
@@ -212,13 +265,34 @@ public struct LeaseDatabase {
             if FileManager.default.fileExists(atPath: path) { throw LeaseDatabaseError.unreadable(path) }
             return .none
         }
-        let (entries, problems) = Self.parse(String(decoding: data, as: UTF8.self), wall: wall)
-        if problems.isEmpty { return .entries(entries) }
+        let parsed = Self.parse(String(decoding: data, as: UTF8.self), wall: wall)
+        if parsed.problems.isEmpty { return .entries(parsed.entries, tornTail: parsed.tornTail) }
         let aside = "\(path).corrupt-\(wall.unixNanoseconds / 1_000_000_000)"
-        return .damaged(entries, problems, movedTo: rename(path, aside) == 0 ? aside : nil)
+        return .damaged(parsed.entries, parsed.problems, movedTo: rename(path, aside) == 0 ? aside : nil)
     }
 
-    /// Replaces the file with `text`: temporary file, fsync, rename, fsync of the directory.
+    /// Appends `lines` (each without its newline) to the file in one write, then fsyncs it. The
+    /// file must exist (a snapshot was written first). A failure may leave a torn line: the caller
+    /// writes a snapshot next.
+    public func append(_ lines: [String]) throws {
+        guard !lines.isEmpty else { return }
+        let fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC)
+        guard fd >= 0 else { throw LeaseDatabaseError.system("open \(path)", errno) }
+        defer { close(fd) }
+        try Self.writeAll(fd, Array((lines.joined(separator: "\n") + "\n").utf8), path)
+        guard fdatasync(fd) == 0 else { throw LeaseDatabaseError.system("fdatasync \(path)", errno) }
+    }
+
+    static func writeAll(_ fd: Int32, _ bytes: [UInt8], _ path: String) throws {
+        var done = 0
+        while done < bytes.count {
+            let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + done, $0.count - done) }
+            if n < 0 { if errno == EINTR { continue }; throw LeaseDatabaseError.system("write \(path)", errno) }
+            done += n
+        }
+    }
+
+    /// Replaces the file with `text` (a snapshot): temporary file, fsync, rename, fsync of the directory.
     /// Creates the directory (0750) when missing.
     public func write(_ text: String) throws {
         let directory = (path as NSString).deletingLastPathComponent
@@ -231,13 +305,7 @@ public struct LeaseDatabase {
         guard fd >= 0 else { throw LeaseDatabaseError.system("open \(temporary)", errno) }
         var ok = false
         defer { if !ok { close(fd); unlink(temporary) } }
-        let bytes = Array(text.utf8)
-        var done = 0
-        while done < bytes.count {
-            let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + done, $0.count - done) }
-            if n < 0 { if errno == EINTR { continue }; throw LeaseDatabaseError.system("write \(temporary)", errno) }
-            done += n
-        }
+        try Self.writeAll(fd, Array(text.utf8), temporary)
         guard fsync(fd) == 0 else { throw LeaseDatabaseError.system("fsync \(temporary)", errno) }
         ok = true
         guard close(fd) == 0 else { unlink(temporary); throw LeaseDatabaseError.system("close \(temporary)", errno) }
@@ -245,6 +313,119 @@ public struct LeaseDatabase {
         let dfd = open(directory.isEmpty ? "." : directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         if dfd >= 0 { _ = fsync(dfd); close(dfd) }
     }
+}
+
+/// What has been written to the lease database, and what to write for the records as they are
+/// now: the changed records as lines to append, or a whole snapshot when the log has grown past
+/// twice the records it holds (compaction) or a write failed.
+public struct LeaseJournal {
+    public typealias Entry = LeaseDatabase.Entry
+    struct Key: Hashable { var segment: String; var address: IPv4Address }
+    /// The records as the file holds them (offers are never onDisk).
+    var onDisk: [Key: DHCPLease] = [:]
+    /// How many of `onDisk` each segment has.
+    var writtenPerSegment: [String: Int] = [:]
+    /// Lines in the file (snapshot and appended changes).
+    public private(set) var fileLines = 0
+    /// Set when the file may not hold what `onDisk` says (a failed write): the next write is a snapshot.
+    var needsSnapshot = true
+    /// What the last `plan` found, applied by `written()`.
+    var pending: (write: Write, all: [Entry]?, changed: [Entry], dropped: [Key]) = (.nothing, nil, [], [])
+
+    /// The file may hold up to this many lines per record before it is compacted (and at least `minimumLines`).
+    public static let compactionFactor = 2
+    public static let minimumLines = 64
+
+    public init() {}
+
+    /// What to do to make the file hold `entries`.
+    public enum Write: Equatable {
+        case nothing
+        /// Append these lines.
+        case append([String])
+        /// Replace the file with this snapshot.
+        case snapshot(String)
+    }
+
+    /// What to write for `entries` (every record of the segments in `segments`, or of all when nil),
+    /// read on `wall`. Call `written()` once it is on disk, or `failed()`.
+    public mutating func plan(_ entries: [Entry], segments: Set<String>? = nil, wall: WallClock) -> Write {
+        var kept: [Entry] = [], changed: [Entry] = []
+        kept.reserveCapacity(entries.count)
+        var present = 0  // records of `entries` the file has, changed or not
+        for e in entries where e.lease.state != .offered {
+            kept.append(e)
+            let old = onDisk[Key(segment: e.segment, address: e.lease.address)]
+            if old != nil { present += 1 }
+            if old != e.lease { changed.append(e) }
+        }
+        // Written records of the covered segments that `entries` no longer has (rare: only then a scan).
+        let covered = segments.map { $0.reduce(0) { $0 + (writtenPerSegment[$1] ?? 0) } } ?? onDisk.count
+        var dropped: [Key] = []
+        if present < covered {
+            let seen = Set(kept.map { Key(segment: $0.segment, address: $0.lease.address) })
+            dropped = onDisk.keys.filter { !seen.contains($0) && (segments?.contains($0.segment) ?? true) }
+                .sorted { ($0.segment, $0.address.rawValue) < ($1.segment, $1.address.rawValue) }
+        }
+        let live = onDisk.count - covered + kept.count
+        let lines = changed.count + dropped.count
+        let write: Write
+        var all: [Entry]?
+        if needsSnapshot || (lines > 0 && fileLines + lines > Self.compactionFactor * max(live, Self.minimumLines / Self.compactionFactor)) {
+            all = fullSet(kept, segments: segments)
+            write = .snapshot(LeaseDatabase.render(all!, wall: wall))
+        } else if lines == 0 {
+            write = .nothing
+        } else {
+            write = .append(changed.map { LeaseDatabase.line($0, wall: wall) }
+                            + dropped.map { LeaseDatabase.dropLine(segment: $0.segment, address: $0.address) })
+        }
+        pending = (write, all, changed, dropped)
+        return write
+    }
+
+    /// Every record after this change: `entries` for the segments they cover, the onDisk ones for the rest.
+    func fullSet(_ kept: [Entry], segments: Set<String>?) -> [Entry] {
+        guard let segments else { return kept }
+        let others = onDisk.filter { !segments.contains($0.key.segment) }
+            .sorted { ($0.key.segment, $0.key.address.rawValue) < ($1.key.segment, $1.key.address.rawValue) }
+            .map { Entry(segment: $0.key.segment, lease: $0.value) }
+        return others + kept
+    }
+
+    /// What the last `plan` returned is on disk.
+    public mutating func written() {
+        let (write, all, changed, dropped) = pending
+        pending = (.nothing, nil, [], [])
+        switch write {
+        case .nothing: return
+        case .snapshot:
+            onDisk = [:]
+            writtenPerSegment = [:]
+            for e in all ?? [] { store(e) }
+            fileLines = (all?.count ?? 0) + 2  // header and end
+            needsSnapshot = false
+        case .append(let lines):
+            for e in changed { store(e) }
+            for key in dropped where onDisk.removeValue(forKey: key) != nil { writtenPerSegment[key.segment, default: 1] -= 1 }
+            fileLines += lines.count
+        }
+    }
+
+    mutating func store(_ e: Entry) {
+        if onDisk.updateValue(e.lease, forKey: Key(segment: e.segment, address: e.lease.address)) == nil {
+            writtenPerSegment[e.segment, default: 0] += 1
+        }
+    }
+
+    /// The write failed: the file may hold a torn line, so the next write is a snapshot.
+    public mutating func failed() {
+        pending = (.nothing, nil, [], [])
+        needsSnapshot = true
+    }
+
+    /// Records onDisk.
+    public var records: Int { onDisk.count }
 }
 
 public enum LeaseDatabaseError: Error, CustomStringConvertible {

@@ -25,9 +25,9 @@ struct LeaseDatabaseTests {
         let entries = [entry(1, host: "vm 1/ü%"), entry(2, state: .released), entry(3, state: .expired), entry(4, state: .declined)]
         let text = LeaseDatabase.render(entries + [entry(5, state: .offered)], wall: wall)
         #expect(text.hasPrefix(LeaseDatabase.header + "\n") && text.hasSuffix("end 4\n"))
-        let (parsed, problems) = LeaseDatabase.parse(text, wall: wall)
-        #expect(problems.isEmpty)
-        #expect(parsed == entries)
+        let parsed = LeaseDatabase.parse(text, wall: wall)
+        #expect(parsed.problems.isEmpty && parsed.tornTail == nil)
+        #expect(parsed.entries == entries)
     }
 
     @Test("Damage is found and located: a bad line, a cut-short file, a foreign file")
@@ -35,15 +35,18 @@ struct LeaseDatabaseTests {
         let good = LeaseDatabase.render([entry(1), entry(2), entry(3)], wall: wall)
         var lines = good.split(separator: "\n").map(String.init)
         lines[2] = "lease lan 10.0.0.300 bound 1765003600 hw:1:525400000002"
-        let (kept, problems) = LeaseDatabase.parse(lines.joined(separator: "\n") + "\n", wall: wall)
-        #expect(kept.count == 2 && problems.map(\.line) == [3], "\(problems)")
+        let bad = LeaseDatabase.parse(lines.joined(separator: "\n") + "\n", wall: wall)
+        #expect(bad.entries.count == 2 && bad.problems.map(\.line) == [3], "\(bad.problems)")
         // Cut anywhere before the end line: always reported, never trapping.
         let bytes = Array(good.utf8)
         for cut in 0..<bytes.count - 1 {
-            let (_, p) = LeaseDatabase.parse(String(decoding: bytes[0..<cut], as: UTF8.self), wall: wall)
+            let p = LeaseDatabase.parse(String(decoding: bytes[0..<cut], as: UTF8.self), wall: wall).problems
             #expect(!p.isEmpty, "cut at \(cut) went unnoticed")
         }
         #expect(LeaseDatabase.parse("hello\n", wall: wall).problems.first?.line == 1)
+        // A version 1 file (before the log) loads as it is.
+        let v1 = good.replacingOccurrences(of: LeaseDatabase.header, with: LeaseDatabase.headerV1)
+        #expect(LeaseDatabase.parse(v1, wall: wall).entries == [entry(1), entry(2), entry(3)] && LeaseDatabase.parse(v1, wall: wall).problems.isEmpty)
     }
 
     @Test("Write replaces the file whole and load reads it back; a stale .tmp is removed")
@@ -53,7 +56,7 @@ struct LeaseDatabaseTests {
         let db = LeaseDatabase(path: dir + "/sub/leases")
         try db.write(LeaseDatabase.render([entry(1)], wall: wall))
         try "junk".write(toFile: db.path + ".tmp", atomically: false, encoding: .utf8)
-        guard case .entries(let e) = try db.load(wall: wall) else { Issue.record("not loaded"); return }
+        guard case .entries(let e, tornTail: nil) = try db.load(wall: wall) else { Issue.record("not loaded"); return }
         #expect(e == [entry(1)])
         #expect(!FileManager.default.fileExists(atPath: db.path + ".tmp"))
     }
@@ -124,7 +127,7 @@ func boundLeases(_ count: Int) -> (text: String, wall: WallClock) {
         if FileManager.default.fileExists(atPath: db.path + ".tmp") { killedMidWrite += 1 }
         // Always loadable, with every lease: the old file or the new one, never a torn one.
         switch try db.load(wall: wall) {
-        case .entries(let e): #expect(e.count == count, "round \(round): \(e.count) leases")
+        case .entries(let e, let torn): #expect(e.count == count && torn == nil, "round \(round): \(e.count) leases, torn \(String(describing: torn))")
         case .none: Issue.record("round \(round): the database is gone")
         case .damaged(_, let problems, _): Issue.record("round \(round): damaged: \(problems.prefix(3))")
         }
@@ -148,7 +151,7 @@ func boundLeases(_ count: Int) -> (text: String, wall: WallClock) {
     #expect(aside.count == 1)
     // The readable records were kept and written back.
     let now = WallClock(unixNanoseconds: UInt64(Date().timeIntervalSince1970 * 1e9), at: .zero)
-    guard case .entries(let e) = try LeaseDatabase(path: dir + "/leases").load(wall: now) else {
+    guard case .entries(let e, tornTail: nil) = try LeaseDatabase(path: dir + "/leases").load(wall: now) else {
         Issue.record("the rewritten database does not load"); return
     }
     #expect(e.map(\.lease.address) == [IPv4Address(10, 60, 1, 0), IPv4Address(10, 60, 1, 2)])
