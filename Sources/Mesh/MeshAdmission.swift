@@ -97,6 +97,10 @@ public final class MeshAdmission {
     }
 
     public func addInvite(_ invite: MeshInvite) { invites[invite.id] = invite }
+
+    /// Asked for an invite id not loaded (after the Noise message and the payload passed): the driver may look in
+    /// its store for invites made since it last read it, and add them with `addInvite`.
+    public var lookForInvites: (() -> Void)?
     public func removeInvite(id: [UInt8]) { invites[id] = nil }
 
     /// True when `index` names one of this node's join sessions (the driver dispatches type-4 messages by index).
@@ -164,6 +168,7 @@ public final class MeshAdmission {
         guard let plain = try? state.readMessage(noise), let joiner = state.remoteStatic,
               let ephemeral = state.remoteEphemeral else { return drop(.handshakeDecryptFailed) }
         guard let payload = JoinPayload.decode(plain) else { return drop(.payloadMalformed) }
+        if invites[payload.inviteID] == nil { lookForInvites?() }
         guard let invite = invites[payload.inviteID] else { return drop(.unknownInvite) }
         guard unixSeconds(now) <= invite.expires || usedBy[invite.id] == joiner else { return drop(.expiredInvite) }
         if let user = usedBy[invite.id], user != joiner { return drop(.usedInvite) }

@@ -3,9 +3,9 @@
 //
 // mesh.yml keys (all three together): `admission-ca-key` (the signing key, `ca.key` of the CA that signs joined
 // nodes), `admission-ca-cert` (its `ca.crt`; the root comes from `roots`), `invites` (the directory `sluice mesh
-// invite --invites` writes `<id>.invite` files into). The directory is read at start and again (at most once a
-// second) when a join names an invite not loaded; a used invite's file is renamed `<id>.used`, so a restarted agent
-// cannot accept it again. `admission-control` is the approval socket (default: the control socket + `.admission`).
+// invite --invites` writes `<id>.invite` files into). The directory is read at start and again when a join names
+// an invite not loaded and the directory changed since (its mtime); a used invite's file is renamed `<id>.used`,
+// so a restarted agent cannot accept it again. `admission-control` is the approval socket (default: the control socket + `.admission`).
 //
 // Approval protocol: the client connects, writes one line (`approve SELECTOR`, `refuse SELECTOR` or `joins`), and
 // reads one JSON object (`{"ok":true,…}` or `{"ok":false,"error":…,"fix":…}`).
@@ -78,7 +78,8 @@ final class MeshAdmissionService {
     let settings: MeshAdmissionSettings
     let control: UnixListener
     let log: (String) -> Void
-    var lastScan: Instant?
+    /// The directory's modification time at the last scan: a join naming an unknown invite rescans only when it changed.
+    var scannedStamp: (Int, Int)?
     /// Invite files whose content did not load, by name (logged once).
     var badFiles: Set<String> = []
 
@@ -94,7 +95,11 @@ final class MeshAdmissionService {
             throw TunnelError("cannot listen on the admission socket \(settings.controlPath): \(error)")
         }
         chmod(settings.controlPath, 0o600)
-        scan(now: now)
+        scan()
+        admission.lookForInvites = { [unowned self] in
+            // An invite made since the last scan changed the directory: read it again.
+            if let stamp = directoryStamp(), scannedStamp.map({ $0 != stamp }) ?? true { scan() }
+        }
     }
 
     func close() {
@@ -103,8 +108,8 @@ final class MeshAdmissionService {
     }
 
     /// Loads every `*.invite` of the directory not loaded yet.
-    func scan(now: Instant) {
-        lastScan = now
+    func scan() {
+        scannedStamp = directoryStamp()
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: settings.invitesDirectory) else { return }
         for name in names.sorted() where name.hasSuffix(".invite") {
             let file = settings.invitesDirectory + "/" + name
@@ -121,6 +126,12 @@ final class MeshAdmissionService {
         }
     }
 
+    func directoryStamp() -> (Int, Int)? {
+        var st = stat()
+        guard stat(settings.invitesDirectory, &st) == 0 else { return nil }
+        return (st.st_mtim.tv_sec, st.st_mtim.tv_nsec)
+    }
+
     /// True when the datagram is the admission node's: a join initiation, or transport for a join session.
     func owns(_ datagram: [UInt8]) -> Bool {
         guard datagram.count >= 8 else { return false }
@@ -133,12 +144,7 @@ final class MeshAdmissionService {
 
     /// Handles one datagram; returns the reply to send to its source.
     func receive(_ datagram: [UInt8], from source: SocketAddressV4, now: Instant) -> [UInt8]? {
-        var r = admission.receive(datagram, from: source, now: now)
-        if r.dropped == .unknownInvite, lastScan.map({ now - $0 >= .seconds(1) }) ?? true {
-            // Perhaps an invite made since the last scan: read the directory and try once more.
-            scan(now: now)
-            r = admission.receive(datagram, from: source, now: now)
-        }
+        let r = admission.receive(datagram, from: source, now: now)
         for event in r.events {
             switch event {
             case .inviteConsumed(let id, let name):

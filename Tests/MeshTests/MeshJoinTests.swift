@@ -349,3 +349,13 @@ private struct JoinVectorFailure: Error {}
                              outputLength: 32, key: invite.secret.withUnsafeBytes { Array($0) })
     #expect(Array(payload[28..<60]) == proof)
 }
+
+@Test func anInviteMadeAfterStartIsFoundThroughTheDriversHook() {
+    let s = JoinSetup()
+    s.admission.removeInvite(id: s.invite.id)
+    var asked = 0
+    s.admission.lookForInvites = { asked += 1; s.admission.addInvite(s.invite) }
+    let r = s.admission.receive(s.joiner().initiate(now: .zero)!, from: joinerAddress, now: .zero)
+    #expect(r.reply != nil && r.dropped == nil && asked == 1)
+    #expect(s.admission.counters.drops.total == 0, "the datagram is counted once, as accepted")
+}

@@ -91,6 +91,7 @@ PY
 )
 ns c "$SLUICE" mesh join "$bad" --out "$DIR/c-bad" --timeout 3 > "$DIR/join-bad.log" 2>&1; bad_exit=$?
 check "a wrong secret gets no certificate" '((bad_exit != 0)) && [[ ! -e $DIR/c-bad/node.crt ]]'
+status_json | python3 -c "import json,sys; print(\"mesh-join: admission after the wrong secret:\", json.load(sys.stdin)[\"admission\"])"
 check "a counted the wrong secret (badInviteProof) and lists no join" \
   '[[ $(status_json | field "d[\"drops\"].get(\"wrong invite secret\", 0)") -ge 1 && $(status_json | field "len(d[\"joins\"])") == 0 ]]'
 
@@ -104,6 +105,7 @@ for i in $(seq 100); do
   sleep 0.1
 done
 check "sluice mesh status on a lists c's join as waiting" '[[ -n $waiting ]]'
+echo "mesh-join: RESULT join_waiting_seconds=$(python3 -c "print(round($(date +%s.%N)-$t0,2))")"
 ns a "$SLUICE" mesh status --control "$DIR/a.sock" | grep -E "admission|join" | sed 's/^/mesh-join: status a: /'
 check "the invite file was marked used" 'ls "$DIR"/invites/*.used >/dev/null 2>&1 && ! ls "$DIR"/invites/*.invite >/dev/null 2>&1'
 sleep 1
