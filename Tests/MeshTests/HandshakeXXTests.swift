@@ -3,6 +3,8 @@
 // counter and no larger reply; the node engine dials by endpoint and pings.
 import Basics
 import Crypto
+import Foundation
+import Noise
 import Testing
 import Wire
 @testable import Mesh
@@ -164,4 +166,71 @@ extension Array where Element == UInt8 {
         guard s.count <= count else { return false }
         return (0...(count - s.count)).contains { Array(self[$0..<($0 + s.count)]) == s }
     }
+}
+
+// MARK: Golden vectors (fixtures/vectors/mesh-xx.json; regenerate on purpose only:
+// SLUICE_WRITE_MESH_VECTORS=1 swift test --filter xxVectors)
+
+private let xxVectorURL = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .deletingLastPathComponent().appendingPathComponent("fixtures/vectors/mesh-xx.json")
+
+private func computeXXVector() throws -> [String: String] {
+    let p = Pair(seed: 1)
+    var out: [String: String] = [:]
+    out["protocol"] = MeshConstants.xxProtocolName
+    out["prologue"] = MeshConstants.xxPrologue.hex
+    out["unix_time_ns"] = String(fixtureClock.unixNanoseconds)
+    out["initiator_static_private"] = p.keyA.privateKey.withUnsafeBytes { Array($0) }.hex
+    out["responder_static_private"] = p.keyB.privateKey.withUnsafeBytes { Array($0) }.hex
+    out["initiator_chain"] = p.a.identity.chain.map(\.encoded.hex).joined(separator: ",")
+    out["responder_chain"] = p.b.identity.chain.map(\.encoded.hex).joined(separator: ",")
+    for (name, component) in [("initiator", "a"), ("responder", "b")] {
+        var g = SeededRandom(seed: 1, component: component)
+        out["\(name)_ephemeral_private"] = KeyPair.deterministic(using: &g).privateKey.withUnsafeBytes { Array($0) }.hex
+        out["\(name)_index"] = String(UInt32(truncatingIfNeeded: g.next()))
+    }
+    let (a, _, messages) = try xxHandshake(p)
+    out["message1"] = messages[0].hex
+    out["message2"] = messages[1].hex
+    out["message3"] = messages[2].hex
+    var m = transportBuffer(source: IPv4Address(10, 99, 1, 5))
+    let n = try #require(m.withUnsafeMutableBytes { p.a.seal(a, packet: $0, count: 64, now: .zero) })
+    out["transport_initiator_to_responder"] = Array(m.prefix(n)).hex
+    return out
+}
+
+@Test func xxVectorsReproduceByteForByte() throws {
+    let computed = try computeXXVector()
+    if ProcessInfo.processInfo.environment["SLUICE_WRITE_MESH_VECTORS"] == "1" {
+        var document: [String: Any] = computed
+        document["description"] = "Sluice mesh XX (docs/mesh.md, XX): Noise XX with certificate chains in messages 2 and 3, "
+            + "WireGuard framing and transport. Hex unless noted; *_index and unix_time_ns are decimal; chains are comma-separated."
+        let data = try JSONSerialization.data(withJSONObject: document, options: [.prettyPrinted, .sortedKeys])
+        try data.write(to: xxVectorURL)
+        print("wrote \(xxVectorURL.path) — this run compared nothing; run again without SLUICE_WRITE_MESH_VECTORS")
+        return
+    }
+    let stored = try JSONSerialization.jsonObject(with: Data(contentsOf: xxVectorURL)) as! [String: Any]
+    for (key, value) in computed.sorted(by: { $0.key < $1.key }) {
+        #expect(stored[key] as? String == value, "field \(key) differs from the committed vector")
+    }
+    #expect(Set(stored.keys).subtracting(["description"]) == Set(computed.keys))
+}
+
+/// Message 1 and 2 read by the generic Noise HandshakeState from the recorded keys alone: the responder's chain is
+/// in message 2's payload.
+@Test func theXXVectorOpensWithGenericNoise() throws {
+    let stored = try JSONSerialization.jsonObject(with: Data(contentsOf: xxVectorURL)) as! [String: Any]
+    let m1 = [UInt8](hex: stored["message1"] as! String)!, m2 = [UInt8](hex: stored["message2"] as! String)!
+    let responder = KeyPair(privateKey: SecretKey(hex: stored["responder_static_private"] as! String)!)
+    let initiatorEphemeral = KeyPair(privateKey: SecretKey(hex: stored["initiator_ephemeral_private"] as! String)!)
+    let initiator = KeyPair(privateKey: SecretKey(hex: stored["initiator_static_private"] as! String)!)
+    let hs = try HandshakeState(protocolName: stored["protocol"] as! String, initiator: true,
+                                prologue: [UInt8](hex: stored["prologue"] as! String)!, localStatic: initiator,
+                                localEphemeral: initiatorEphemeral)
+    #expect(try hs.writeMessage(payload: []) == Array(m1[8..<40]))
+    let payload = try hs.readMessage(Array(m2[12..<992]))
+    #expect(hs.remoteStatic == responder.publicKey)
+    let chain = (stored["responder_chain"] as! String).split(separator: ",").map { [UInt8](hex: String($0))! }
+    #expect(Array(payload[3..<(3 + chain[0].count)]) == chain[0])
 }
