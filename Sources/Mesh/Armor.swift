@@ -4,7 +4,7 @@
 //   <standard base64 of the bytes, 64 characters a line>
 //   -----END SLUICE MESH CERTIFICATE-----
 //
-// Kinds: CERTIFICATE, SIGNING KEY (an Ed25519 seed — secret), REVOCATION LIST. Text outside blocks is ignored
+// Kinds: CERTIFICATE, SIGNING KEY (an Ed25519 seed — secret), REVOCATION LIST, INVITE (secret). Text outside blocks is ignored
 // (comments); anything malformed inside is a located error.
 
 import Crypto
@@ -14,6 +14,8 @@ public enum ArmorKind: String, Sendable, CaseIterable {
     case certificate = "CERTIFICATE"
     case signingKey = "SIGNING KEY"
     case revocationList = "REVOCATION LIST"
+    /// A join invite (secret): Sources/Mesh/MeshInvite.swift.
+    case invite = "INVITE"
 }
 
 /// A problem in an armoured file: the 1-based line and what is wrong.

@@ -167,6 +167,13 @@ public enum CertificateAuthority {
                 lines.append("revocation list — signer \(l.signer), sequence \(l.sequence), issued \(CivilTime.format(l.issuedAt))")
                 for s in l.serials { lines.append("  revoked serial \(s)") }
                 for k in l.keys { lines.append("  revoked key \(k.base64)") }
+            case .invite:
+                let i: MeshInvite
+                do { i = try MeshInvite(parsing: block.bytes) } catch {
+                    throw MeshCAError("line \(block.line): invite \(error)", fix: "make a new one with `sluice mesh invite`")
+                }
+                lines.append("invite (secret) \(i.idHex) for \(i.template.name), expires \(CivilTime.format(i.expires))"
+                             + (i.autoApprove ? ", approved automatically" : ""))
             }
         }
         guard let roots else { return (lines.joined(separator: "\n"), nil) }

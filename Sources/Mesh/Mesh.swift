@@ -13,6 +13,10 @@ public enum MeshConstants {
     public static let initiationType: UInt32 = 0x11
     /// Mesh handshake response.
     public static let responseType: UInt32 = 0x12
+    /// Noise XX for a peer whose static key is unknown (MeshHandshakerXX.swift): message 1, 2 and 3.
+    public static let xxInitiationType: UInt32 = 0x15
+    public static let xxResponseType: UInt32 = 0x16
+    public static let xxConfirmationType: UInt32 = 0x17
     /// Cookie replies and transport data reuse WireGuard's types 3 and 4 and formats unchanged: both are addressed
     /// by a receiver index, and indices are unique per port across WireGuard and mesh sessions.
     public static let cookieReplyType: UInt32 = 3

@@ -72,7 +72,7 @@ public final class MeshHandshaker {
     /// This node's key and chain; `renew` replaces the chain.
     public private(set) var identity: MeshIdentity
     public private(set) var verifier: CertificateVerifier
-    public private(set) var counters = MeshCounters()
+    public internal(set) var counters = MeshCounters()
     /// Transport limits (tests shrink Rekey-After-Messages to force rekeys).
     public let limits: WireGuardLimits
     public var wallClock: WallClock
@@ -100,6 +100,12 @@ public final class MeshHandshaker {
     var windowStart = Instant.zero
     var windowCount = 0
     var underLoadUntil: Instant?
+    /// XX handshakes (MeshHandshakerXX.swift): ours waiting for message 2, and others' waiting for message 3; the
+    /// node-wide window of XX first messages answered.
+    var xxInitiations: [UInt32: XXInitiation] = [:]
+    var xxResponses: [UInt32: XXResponse] = [:]
+    var xxWindowStart = Instant.zero
+    var xxWindowCount = 0
 
     /// `random` supplies ephemeral keys, indices and cookie secrets; `wallClock` the TAI64N timestamps and the time
     /// certificates are checked at.
@@ -141,7 +147,8 @@ public final class MeshHandshaker {
     func newIndex() -> UInt32 {
         while true {
             let i = UInt32(truncatingIfNeeded: random.next())
-            if i != 0, pending[i] == nil, sessions[i] == nil, indexInUseElsewhere?(i) != true { return i }
+            if i != 0, pending[i] == nil, sessions[i] == nil, xxInitiations[i] == nil, xxResponses[i] == nil,
+               indexInUseElsewhere?(i) != true { return i }
         }
     }
 
@@ -203,6 +210,9 @@ public final class MeshHandshaker {
         case MeshConstants.responseType:
             guard datagram.count == MeshConstants.responseSize else { return drop(.badSize) }
             return receiveResponse(datagram, from: source, now: now)
+        case MeshConstants.xxInitiationType, MeshConstants.xxResponseType, MeshConstants.xxConfirmationType:
+            guard datagram.count == MeshConstants.initiationSize else { return drop(.badSize) }
+            return receiveXX(datagram, type: type, from: source, now: now)
         case MeshConstants.cookieReplyType:
             guard datagram.count == CookieReply.size,
                   let reply = datagram.withUnsafeBytes({ try? CookieReply(parsing: $0) }) else { return drop(.badSize) }

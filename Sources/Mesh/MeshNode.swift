@@ -190,6 +190,14 @@ public final class MeshNode<Routing: MeshRouting> {
         return take()
     }
 
+    /// Dials a node known only by its endpoint (Noise XX, MeshHandshakerXX.swift): it becomes a peer when its
+    /// certificate validates. Repeat after Rekey-Timeout if no session came.
+    public func dial(endpoint: SocketAddressV4, now: Instant) -> [MeshNodeAction] {
+        self.now = now
+        if let m = handshaker.initiateXX(now: now) { out.append(.send(m, to: endpoint)) }
+        return take()
+    }
+
     /// A UDP datagram from `source`.
     public func receive(datagram: [UInt8], from source: SocketAddressV4, now: Instant) -> [MeshNodeAction] {
         self.now = now
@@ -508,7 +516,8 @@ public final class MeshNode<Routing: MeshRouting> {
         }
         let type = UInt32(datagram[0]) | UInt32(datagram[1]) << 8 | UInt32(datagram[2]) << 16 | UInt32(datagram[3]) << 24
         switch type {
-        case MeshConstants.initiationType, MeshConstants.responseType, MeshConstants.cookieReplyType:
+        case MeshConstants.initiationType, MeshConstants.responseType, MeshConstants.cookieReplyType,
+             MeshConstants.xxInitiationType, MeshConstants.xxResponseType, MeshConstants.xxConfirmationType:
             receiveHandshake(datagram, from: source, hop: hop, origin: origin)
         case MeshConstants.transportType:
             receiveTransport(datagram, from: source, hop: hop, origin: origin)

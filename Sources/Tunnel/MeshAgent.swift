@@ -52,6 +52,8 @@ public final class MeshAgent {
     var tunWritten: UInt64 = 0
     var tunWriteDrops: UInt64 = 0
     var udpSendErrors: UInt64 = 0
+    /// The admission node (mesh.yml's admission keys), if this agent admits new nodes: MeshAdmissionService.swift.
+    var admission: MeshAdmissionService?
 
     public init(configuration: MeshAgentConfiguration, log: @escaping (String) -> Void) throws(TunnelError) {
         self.configuration = configuration
@@ -85,6 +87,7 @@ public final class MeshAgent {
                               + (error == .addressInUse ? " — another agent serves it" : ""))
         }
         readBuffer = .allocate(byteCount: 65536, alignment: 16)
+        do { try startAdmission(now: now) } catch { tun.close(); unlink(configuration.controlPath); throw error }
         do { try configureLink() } catch {
             tun.close()
             throw TunnelError("configuring \(tun.name): \(error)")
@@ -134,6 +137,11 @@ public final class MeshAgent {
             registrations.append(try reactor.register(socket.descriptor, interest: .read) { [unowned self] _ in socketReadable() })
             registrations.append(try reactor.register(control.descriptor, interest: .read) { [unowned self] _ in controlReadable() })
             registrations.append(try reactor.register(signals.descriptor, interest: .read) { [unowned self] _ in signalled() })
+            if let admission {
+                registrations.append(try reactor.register(admission.control.descriptor, interest: .read) { [unowned self] _ in
+                    for (bytes, to) in admission.controlReadable(now: clock.now()) { perform([.send(bytes, to: to)]) }
+                })
+            }
         } catch { throw TunnelError("epoll: \(error)") }
         log("\(tun.name): up, \(configuration.address), mtu \(configuration.mtu), listening on UDP \(listenPort), "
             + "\(configuration.peers.count) peers, \(configuration.relays.count) relays, relay \(node.isRelay ? "on" : "off"), "
@@ -153,6 +161,7 @@ public final class MeshAgent {
         try? socket.descriptor.close()
         signals.close()
         unlink(configuration.controlPath)
+        admission?.close()
         log("\(tun.name): down")
     }
 
@@ -194,6 +203,10 @@ public final class MeshAgent {
             guard !received.truncated, case .ipv4(let source) = received.source else { continue }
             endpointBytes[source, default: (0, 0)].rx &+= UInt64(received.count)
             let datagram = [UInt8](UnsafeRawBufferPointer(rebasing: readBuffer[0..<received.count]))
+            if let admission, admission.owns(datagram) {
+                if let reply = admission.receive(datagram, from: source, now: clock.now()) { perform([.send(reply, to: source)]) }
+                continue
+            }
             perform(node.receive(datagram: datagram, from: source, now: clock.now()))
         }
         armNodeTimer()
@@ -281,7 +294,7 @@ public final class MeshAgent {
             p["txBytes"] = bytes.tx
             peers.append(p)
         }
-        return [
+        var result: [String: Any] = [
             "interface": tun.name, "address": configuration.address.description, "listenPort": Int(listenPort),
             "key": configuration.identity.staticKey.publicKey.base64, "relay": node.isRelay,
             "uptimeSeconds": Self.seconds(now - started),
@@ -293,6 +306,8 @@ public final class MeshAgent {
             "drops": drops,
             "peers": peers,
         ]
+        if let admission { result["admission"] = admission.status(now: now) }
+        return result
     }
 
     /// `sluice mesh status`: connects to an agent's control socket and returns the JSON it writes.

@@ -33,11 +33,14 @@ public struct MeshAgentConfiguration {
     public var controlPath: String
     public var registryPath: String
     public var path: String
+    /// Every `key: value` of mesh.yml with its line (the admission settings are read from it:
+    /// MeshAdmissionService.swift).
+    public var settings: [String: (value: String, line: Int)] = [:]
 
     /// Inner MTU under a 1500-byte path: 1500 − IPv4 20 − UDP 8 − end-to-end transport 32 − envelope 68 − hop 32.
     public static let defaultMTU = 1340
     static let keys: Set<String> = ["private-key", "certificate", "roots", "revocations", "registry", "listen-port",
-                                    "tun", "mtu", "relay", "address", "control"]
+                                    "tun", "mtu", "relay", "address", "control", "admission-ca-key", "admission-ca-cert", "invites", "admission-control"]
 
     public static func load(path: String, now: Int64) throws(MeshAgentConfigError) -> MeshAgentConfiguration {
         guard let data = FileManager.default.contents(atPath: path) else {
@@ -189,9 +192,13 @@ public struct MeshAgentConfiguration {
             address = n
         }
         let control = values["control"]?.value ?? "/run/sluice-mesh-\(tun).sock"
-        return MeshAgentConfiguration(identity: identity, verifier: verifier, registry: registry, peers: peers,
-                                      relays: registry.relays(localKey: staticKey.publicKey), relay: relay,
-                                      listenPort: UInt16(port), tunName: tun, mtu: mtu, address: address,
-                                      controlPath: control, registryPath: resolve(registryEntry.value), path: path)
+        var configuration = MeshAgentConfiguration(
+            identity: identity, verifier: verifier, registry: registry, peers: peers,
+            relays: registry.relays(localKey: staticKey.publicKey), relay: relay,
+            listenPort: UInt16(port), tunName: tun, mtu: mtu, address: address,
+            controlPath: control, registryPath: resolve(registryEntry.value), path: path)
+        configuration.settings = values
+        _ = try configuration.admissionSettings()  // errors in the admission keys are reported at load
+        return configuration
     }
 }

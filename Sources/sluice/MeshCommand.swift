@@ -10,7 +10,7 @@ struct MeshCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "mesh",
         abstract: "The sluice mesh: identities (certificates) and the node agent. See docs/mesh.md.",
-        subcommands: [CA.self, Up.self, Status.self])
+        subcommands: [CA.self, Up.self, Status.self, Invite.self, Join.self, Approve.self])
 
     static func fail(_ command: String, _ text: String, code: Int32 = 2) -> ExitCode {
         FileHandle.standardError.write(Data("sluice mesh ca \(command): \(text)\n".utf8))
@@ -315,6 +315,14 @@ extension MeshCommand {
                 let hs = p["lastHandshakeSecondsAgo"].map { "\(num($0)) s ago" } ?? "none"
                 lines.append("  peer \(p["name"] ?? "?"): \(path)\(via), handshake \(hs), rx \(num(p["rxBytes"])) B, "
                              + "tx \(num(p["txBytes"])) B\((p["directPathDown"] as? Bool) == true ? ", direct path down" : "")")
+            }
+            if let a = o["admission"] as? [String: Any] {
+                let joins = (a["joins"] as? [[String: Any]]) ?? []
+                lines.append("  admission: \(num(a["invitesLoaded"])) invites, \(num(a["invitesUsed"])) used, \(num(a["approved"])) approved, "
+                             + "\(joins.isEmpty ? "no joins" : "\(joins.count) joins")")
+                for j in joins {
+                    lines.append("  join \(j["name"] ?? "?"): \(j["state"] ?? "?") for \(num(j["secondsAgo"])) s, key \(j["key"] ?? "?"), invite \(j["invite"] ?? "?")")
+                }
             }
             return lines.joined(separator: "\n")
         }
