@@ -106,7 +106,7 @@ final class MeshPeerState {
 public final class MeshNode<Routing: MeshRouting> {
     public let handshaker: MeshHandshaker
     public var routing: Routing
-    public private(set) var configuration: MeshNodeConfiguration
+    public internal(set) var configuration: MeshNodeConfiguration
     public private(set) var counters = MeshNodeCounters()
     var peers: [PublicKey: MeshPeerState] = [:]
     /// Peers in the order they were added: every walk over peers is deterministic.
