@@ -12,7 +12,9 @@
 //
 // I/O is batched as in `sluice wg up`: datagrams leave by sendmmsg (runs to one endpoint as one UDP GSO message) and
 // arrive by recvmmsg (UDP GRO), the TUN device has the virtio-net header (TCP super-packets read are segmented,
-// TCP segments written are coalesced). The engine itself takes and returns arrays: a few allocations per packet.
+// TCP segments written are coalesced). The common case — an inner packet to or from a peer with a session on the
+// direct path — is sealed and opened in place in the batch slots (MeshNode+InPlace.swift); everything else goes
+// through the engine's general path, which takes and returns arrays.
 
 import Basics
 import Crypto
@@ -21,6 +23,7 @@ import Glibc
 import HostIO
 import Mesh
 import Wire
+import WireGuard
 
 /// A mesh node on a TUN device in the current network namespace.
 public final class MeshAgent {
@@ -92,6 +95,7 @@ public final class MeshAgent {
         }
         readBuffer = .allocate(byteCount: TUNPacketHeader.size + 65536, alignment: 16)
         readBuffer.initializeMemory(as: UInt8.self, repeating: 0)
+        // The largest segment cut from a super-packet (the MTU); its bytes are written straight into a send slot.
         segmentBuffer = .allocate(byteCount: configuration.mtu, alignment: 16)
         deliverBuffer = .allocate(byteCount: TUNPacketHeader.size + 65536, alignment: 16)
         // A slot holds the largest datagram the node makes at this MTU (inner packet, end-to-end transport, relay
@@ -201,23 +205,45 @@ public final class MeshAgent {
 
     func tunReadable() {
         let now = clock.now()
+        let h = TransportHeader.size
         var moved = 0
         while moved < Self.fairnessLimit {
             let n: Int
             do {
-                guard let count = try tun.read(into: readBuffer) else { break }
-                n = count
+                if tun.offloads {
+                    guard let count = try tun.read(into: readBuffer) else { break }
+                    n = count
+                } else {
+                    // Straight into the next send slot, behind room for the transport header.
+                    let slot = sendBatch.nextSlot
+                    guard let count = try tun.read(into: UnsafeMutableRawBufferPointer(rebasing: slot[h..<(slot.count - 32)])) else { break }
+                    n = count
+                }
             } catch {
                 log("\(tun.name): read: \(error)")
                 break
             }
             moved += 1
-            if tun.offloads { sendOffloaded(count: n, now: now) } else {
-                perform(node.send(packet: [UInt8](UnsafeRawBufferPointer(rebasing: readBuffer[0..<n])), now: now))
-            }
+            if tun.offloads { sendOffloaded(count: n, now: now) } else { send(sendBatch.nextSlot, count: n, now: now) }
         }
         tunRead &+= UInt64(moved)
         finishRound()
+    }
+
+    /// Sends the inner packet at `slot[16..<16 + count]` (the next send slot): sealed in place and committed to the
+    /// batch when the engine can (a session on the direct path), else through the engine's general path.
+    @inline(__always)
+    func send(_ slot: UnsafeMutableRawBufferPointer, count: Int, now: Instant) {
+        if let (to, length) = node.sendInPlace(slot, count: count, now: now) {
+            endpointBytes[to, default: (0, 0)].tx &+= UInt64(length)
+            sendBatch.commit(length: length, to: to)
+            if sendBatch.isFull { _ = sendBatch.send(on: socket) }
+            let more = node.takeActions()
+            if !more.isEmpty { perform(more) }
+        } else {
+            let h = TransportHeader.size
+            perform(node.send(packet: [UInt8](UnsafeRawBufferPointer(rebasing: slot[h..<(h + count)])), now: now))
+        }
     }
 
     /// A read with a virtio-net header: a TCP super-packet is cut into segments of the interface's MTU (each sent
@@ -233,8 +259,11 @@ public final class MeshAgent {
                 return
             }
             for i in 0..<segmentation.count {
-                let length = segmentation.write(segment: i, of: UnsafeRawBufferPointer(packet), to: segmentBuffer)
-                perform(node.send(packet: [UInt8](UnsafeRawBufferPointer(rebasing: segmentBuffer[0..<length])), now: now))
+                let slot = sendBatch.nextSlot
+                let h = TransportHeader.size
+                let length = segmentation.write(segment: i, of: UnsafeRawBufferPointer(packet),
+                                                to: UnsafeMutableRawBufferPointer(rebasing: slot[h..<(h + segmentBuffer.count)]))
+                send(slot, count: length, now: now)
             }
         } else if header.gsoType == TUNPacketHeader.gsoNone {
             if header.flags & TUNPacketHeader.needsChecksum != 0,
@@ -242,7 +271,10 @@ public final class MeshAgent {
                 tunOffloadDrops &+= 1
                 return
             }
-            perform(node.send(packet: [UInt8](UnsafeRawBufferPointer(packet)), now: now))
+            guard packet.count <= segmentBuffer.count else { tunOffloadDrops &+= 1; return }
+            let slot = sendBatch.nextSlot
+            (slot.baseAddress! + TransportHeader.size).copyMemory(from: packet.baseAddress!, byteCount: packet.count)
+            send(slot, count: packet.count, now: now)
         } else {
             tunOffloadDrops &+= 1
         }
@@ -265,7 +297,12 @@ public final class MeshAgent {
                 // UDP GRO may have joined several datagrams of one size: each goes to the node on its own.
                 let whole = receiveBatch.forEachDatagram(inMessage: i) { datagram, source in
                     endpointBytes[source, default: (0, 0)].rx &+= UInt64(datagram.count)
-                    perform(node.receive(datagram: [UInt8](UnsafeRawBufferPointer(datagram)), from: source, now: now))
+                    // Opened in place; an inner packet on the direct path is delivered from the receive slot.
+                    if let range = node.receiveInPlace(datagram, count: datagram.count, from: source, now: now) {
+                        deliver(UnsafeRawBufferPointer(rebasing: datagram[range]))
+                    }
+                    let more = node.takeActions()
+                    if !more.isEmpty { perform(more) }
                 }
                 if !whole { udpReceiveDrops &+= 1 }
             }

@@ -132,3 +132,50 @@ import Wire
     #expect(leafed[0].nextHop(for: b) == NeighbourID(2), "b still announces itself")
     #expect(leafed[2].nextHop(for: IPv4Address(10, 0, 0, 1)) == nil)
 }
+
+/// The in-place path (what the agent calls per packet): with a session on the direct path a packet is sealed in the
+/// caller's buffer and opened in the receiver's, delivering the same bytes; without one, nothing is consumed and the
+/// general path takes over.
+@Test func inPlaceSendAndReceiveMatchTheGeneralPath() throws {
+    let lab = MeshLab(count: 3, relays: [2])
+    let h = TransportHeader.size
+    let packet = lab.echo(from: 0, to: lab.overlay(1), sequence: 42)
+    let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 2048, alignment: 16)
+    defer { buffer.deallocate() }
+    buffer.copyBytes(from: packet)
+    let moved = UnsafeMutableRawBufferPointer(rebasing: buffer[h...])
+    moved.copyBytes(from: packet)
+    // No session yet: the general path is needed.
+    #expect(lab.nodes[0].sendInPlace(buffer, count: packet.count, now: lab.now) == nil)
+    #expect(lab.nodes[0].takeActions().isEmpty)
+    lab.ping(from: 0, to: 1, sequence: 1)
+    lab.run(until: at(.seconds(1)))
+    #expect(lab.replies.count == 1)
+
+    let sent = lab.nodes[0].counters.packetsSent
+    moved.copyBytes(from: packet)
+    let (to, length) = try #require(lab.nodes[0].sendInPlace(buffer, count: packet.count, now: lab.now))
+    #expect(to == lab.endpoint(1))
+    #expect(lab.nodes[0].counters.packetsSent == sent + 1)
+    let delivered = lab.nodes[1].counters.packetsDelivered
+    let range = try #require(lab.nodes[1].receiveInPlace(buffer, count: length, from: lab.endpoint(0), now: lab.now))
+    #expect(Array(buffer[range]) == packet)
+    #expect(lab.nodes[1].counters.packetsDelivered == delivered + 1)
+    // The same message again is a replay: refused and counted, nothing delivered.
+    let replays = lab.drops(1, .replayedCounter)
+    moved.copyBytes(from: packet)
+    let again = try #require(lab.nodes[0].sendInPlace(buffer, count: packet.count, now: lab.now))
+    let copy = Array(buffer[0..<again.length])
+    #expect(lab.nodes[1].receiveInPlace(buffer, count: again.length, from: lab.endpoint(0), now: lab.now) != nil)
+    copy.withUnsafeBytes { buffer.copyMemory(from: $0) }
+    #expect(lab.nodes[1].receiveInPlace(buffer, count: copy.count, from: lab.endpoint(0), now: lab.now) == nil)
+    #expect(lab.drops(1, .replayedCounter) == replays + 1)
+    // A spoofed inner source is dropped on this path too.
+    var spoofed = lab.echo(from: 0, to: lab.overlay(1), sequence: 43, source: IPv4Address(10, 99, 1, 99))
+    moved.copyBytes(from: spoofed)
+    let s = try #require(lab.nodes[0].sendInPlace(buffer, count: spoofed.count, now: lab.now))
+    let disallowed = lab.drops(1, .disallowedSource)
+    #expect(lab.nodes[1].receiveInPlace(buffer, count: s.length, from: lab.endpoint(0), now: lab.now) == nil)
+    #expect(lab.drops(1, .disallowedSource) == disallowed + 1)
+    spoofed = []
+}
