@@ -37,20 +37,40 @@ public struct BabelMeshRouting: MeshRouting, Sendable {
     /// refused.
     public init(localKey: PublicKey, addresses: [OverlayNetwork], prefixes: [OverlayNetwork], peers: [MeshPeer],
                 configuration: BabelConfiguration = BabelConfiguration(), now: Instant) {
-        var allowed: [RouterID: [BabelPrefix]] = [:]
-        for p in peers {
-            allowed[RouterID(publicKey: p.key.bytes), default: []] +=
-                Self.allowedPrefixes(addresses: p.addresses, prefixes: p.prefixes)
-        }
         let mine = Self.allowedPrefixes(addresses: addresses, prefixes: prefixes)
-        allowed[RouterID(publicKey: localKey.bytes), default: []] += mine
-        let table = allowed
+        let allowed = AllowedPrefixes()
+        local = (RouterID(publicKey: localKey.bytes), mine)
+        allowed.table = Self.table(peers: peers, local: local)
+        self.allowed = allowed
         router = BabelRouter(routerID: RouterID(publicKey: localKey.bytes), configuration: configuration, now: now,
                              authorize: { originator, prefix in
-                                 table[originator]?.contains { $0.covers(prefix) } ?? false
+                                 allowed.table[originator]?.contains { $0.covers(prefix) } ?? false
                              })
         originated = mine
         for p in mine { _ = router.originate(prefix: p, now: now) }  // no neighbour yet: nothing to send
+    }
+
+    /// The prefixes each known node may announce, read by the router's authorizer. A reference, so a reload can
+    /// replace the peers (`setPeers`) under a running router; only this adapter writes it, on the engine's thread.
+    final class AllowedPrefixes: @unchecked Sendable {
+        var table: [RouterID: [BabelPrefix]] = [:]
+    }
+    let allowed: AllowedPrefixes
+    let local: (RouterID, [BabelPrefix])
+
+    static func table(peers: [MeshPeer], local: (RouterID, [BabelPrefix])) -> [RouterID: [BabelPrefix]] {
+        var t: [RouterID: [BabelPrefix]] = [:]
+        for p in peers {
+            t[RouterID(publicKey: p.key.bytes), default: []] += allowedPrefixes(addresses: p.addresses, prefixes: p.prefixes)
+        }
+        t[local.0, default: []] += local.1
+        return t
+    }
+
+    /// New configured peers (a reload): updates from now on are authorized against their addresses and prefixes.
+    /// Routes already held are kept until they expire or are retracted.
+    public func setPeers(_ peers: [MeshPeer]) {
+        allowed.table = Self.table(peers: peers, local: local)
     }
 
     mutating func id(_ key: PublicKey) -> NeighbourID {
@@ -117,6 +137,13 @@ public struct BabelMeshRouting: MeshRouting, Sendable {
         let d = router.nextDeadline()
         return d == .distantFuture ? nil : d
     }
+
+    /// Whether this node runs as a Babel leaf (announces only its own prefixes): a reload that turns relaying on or
+    /// off. Routes it announced before becoming a leaf stay at its neighbours until their hold time runs out.
+    public mutating func setLeaf(_ leaf: Bool) { router.configuration.leaf = leaf }
+
+    /// The node key of a router neighbour id (for status).
+    public func key(of neighbour: NeighbourID) -> PublicKey? { keys[neighbour] }
 
     /// The link cost and smoothed RTT the router measured to `neighbour` (nil when unknown).
     public func link(_ neighbour: PublicKey) -> (cost: UInt16, rtt: Duration?)? {

@@ -106,8 +106,8 @@ final class MeshPeerState {
 public final class MeshNode<Routing: MeshRouting> {
     public let handshaker: MeshHandshaker
     public var routing: Routing
-    public private(set) var configuration: MeshNodeConfiguration
-    public private(set) var counters = MeshNodeCounters()
+    public internal(set) var configuration: MeshNodeConfiguration
+    public internal(set) var counters = MeshNodeCounters()
     var peers: [PublicKey: MeshPeerState] = [:]
     /// Peers in the order they were added: every walk over peers is deterministic.
     var order: [PublicKey] = []
@@ -569,6 +569,12 @@ public final class MeshNode<Routing: MeshRouting> {
         var buffer = message
         let opened = buffer.withUnsafeMutableBytes { handshaker.openPlaintext(message: $0, count: message.count, now: now) }
         guard case .plaintext(let session, let range) = opened else { return }
+        transportOpened(buffer, session: session, range: range, from: source, hop: hop, origin: origin)
+    }
+
+    /// A transport message opened: its plaintext at `buffer[range]`, authenticated for `session`.
+    func transportOpened(_ buffer: [UInt8], session: MeshSession, range: Range<Int>, from source: SocketAddressV4,
+                         hop: MeshPeerState?, origin: PublicKey?) {
         guard let p = peers[session.peerStatic] else {
             handshaker.countDrop(.unknownIndex)
             return

@@ -133,7 +133,7 @@ final class MeshAdmissionService {
     }
 
     /// True when the datagram is the admission node's: a join initiation, or transport for a join session.
-    func owns(_ datagram: [UInt8]) -> Bool {
+    func owns(_ datagram: UnsafeRawBufferPointer) -> Bool {
         guard datagram.count >= 8 else { return false }
         let type = UInt32(datagram[0]) | UInt32(datagram[1]) << 8 | UInt32(datagram[2]) << 16 | UInt32(datagram[3]) << 24
         if type == MeshJoinConstants.initiationType { return true }

@@ -7,10 +7,14 @@
 //   node timer        → node.tick at node.nextDeadline() (retransmits, keepalives, failover, probes, routing)
 //   control readable  → one connection: the status as JSON, then close (`sluice mesh status`)
 //   signals           → SIGINT / SIGTERM: routes and the interface removed, the control socket unlinked; SIGHUP
-//                       logs that reloading is not done yet
+//                       re-reads mesh.yml, registry.json and the revocations and applies them without dropping the
+//                       sessions of peers that stay (`reload`)
 //
-// The engine takes and returns arrays (one allocation per packet): the agent is the correct, simple driver, not yet
-// the batched one `sluice wg up` has (no GSO/GRO, no sendmmsg).
+// I/O is batched as in `sluice wg up`: datagrams leave by sendmmsg (runs to one endpoint as one UDP GSO message) and
+// arrive by recvmmsg (UDP GRO), the TUN device has the virtio-net header (TCP super-packets read are segmented,
+// TCP segments written are coalesced). The common case — an inner packet to or from a peer with a session on the
+// direct path — is sealed and opened in place in the batch slots (MeshNode+InPlace.swift); everything else goes
+// through the engine's general path, which takes and returns arrays.
 
 import Basics
 import Crypto
@@ -19,18 +23,12 @@ import Glibc
 import HostIO
 import Mesh
 import Wire
-
-/// The routing the agent runs. The one place it is chosen: Babel (Sources/Mesh/Babel) plugs in here once the
-/// node engine drives it through `MeshRouting`.
-public typealias MeshAgentRouting = StaticMeshRouting
-
-extension MeshAgentConfiguration {
-    func makeRouting() -> MeshAgentRouting { StaticMeshRouting(peers: peers, relays: relays) }
-}
+import WireGuard
 
 /// A mesh node on a TUN device in the current network namespace.
 public final class MeshAgent {
-    let configuration: MeshAgentConfiguration
+    /// The configuration running; a reload replaces what it can apply live (`reload`).
+    var configuration: MeshAgentConfiguration
     let node: MeshNode<MeshAgentRouting>
     let tun: TUNDevice
     let socket: UDPSocket
@@ -40,7 +38,16 @@ public final class MeshAgent {
     let clock: MonotonicClock
     let signals: SignalFD
     let log: (String) -> Void
+    /// TUN reads (with offloads: the virtio-net header and up to 64 KiB) and recvmmsg/sendmmsg batches.
     let readBuffer: UnsafeMutableRawBufferPointer
+    /// One TCP segment cut from a super-packet; one packet behind a virtio-net header for a TUN write.
+    let segmentBuffer: UnsafeMutableRawBufferPointer
+    let deliverBuffer: UnsafeMutableRawBufferPointer
+    let sendBatch: DatagramBatch
+    let receiveBatch: DatagramBatch
+    let coalescer = TCPCoalescer()
+    var udpReceiveDrops: UInt64 = 0
+    var tunOffloadDrops: UInt64 = 0
     var registrations: [Reactor.Registration] = []
     var nodeTimer: Reactor.Timer?
     var nodeTimerDeadline: Instant?
@@ -54,6 +61,8 @@ public final class MeshAgent {
     var udpSendErrors: UInt64 = 0
     /// The admission node (mesh.yml's admission keys), if this agent admits new nodes: MeshAdmissionService.swift.
     var admission: MeshAdmissionService?
+    var reloads: UInt64 = 0
+    var reloadFailures: UInt64 = 0
 
     public init(configuration: MeshAgentConfiguration, log: @escaping (String) -> Void) throws(TunnelError) {
         self.configuration = configuration
@@ -67,8 +76,8 @@ public final class MeshAgent {
                                         random: SystemRandom(), wallClock: .system(at: now))
         node = MeshNode(handshaker: handshaker,
                         configuration: MeshNodeConfiguration(peers: configuration.peers, relay: configuration.relay),
-                        routing: configuration.makeRouting())
-        do { tun = try TUNDevice(name: configuration.tunName) } catch {
+                        routing: configuration.makeRouting(now: now))
+        do { tun = try TUNDevice(name: configuration.tunName, offloads: configuration.tunOffload) } catch {
             throw TunnelError("cannot create TUN device '\(configuration.tunName)': \(error)"
                               + (error == .notPermitted ? " — run as root (CAP_NET_ADMIN)" : ""))
         }
@@ -86,7 +95,19 @@ public final class MeshAgent {
             throw TunnelError("cannot listen on the control socket \(configuration.controlPath): \(error)"
                               + (error == .addressInUse ? " — another agent serves it" : ""))
         }
-        readBuffer = .allocate(byteCount: 65536, alignment: 16)
+        readBuffer = .allocate(byteCount: TUNPacketHeader.size + 65536, alignment: 16)
+        readBuffer.initializeMemory(as: UInt8.self, repeating: 0)
+        // The largest segment cut from a super-packet (the MTU); its bytes are written straight into a send slot.
+        segmentBuffer = .allocate(byteCount: configuration.mtu, alignment: 16)
+        deliverBuffer = .allocate(byteCount: TUNPacketHeader.size + 65536, alignment: 16)
+        // A slot holds the largest datagram the node makes at this MTU (inner packet, end-to-end transport, relay
+        // envelope, hop transport); anything larger is sent on its own.
+        sendBatch = DatagramBatch(capacity: Self.batchSize, slotSize: configuration.mtu + 256)
+        receiveBatch = DatagramBatch(capacity: Self.batchSize, slotSize: 65536)
+        if configuration.udpOffload {
+            sendBatch.segmentationOffload = true
+            socket.enableReceiveOffload()
+        }
         do { try startAdmission(now: now) } catch { tun.close(); unlink(configuration.controlPath); throw error }
         do { try configureLink() } catch {
             tun.close()
@@ -94,7 +115,11 @@ public final class MeshAgent {
         }
     }
 
-    deinit { readBuffer.deallocate() }
+    deinit {
+        readBuffer.deallocate()
+        segmentBuffer.deallocate()
+        deliverBuffer.deallocate()
+    }
 
     /// MTU, address, up, and a route for every peer address and prefix outside the interface's own subnet that
     /// does not cover a peer's endpoint.
@@ -109,6 +134,18 @@ public final class MeshAgent {
         }
         LinkSetup.disableIPv6(name)
         do { try NetworkInterface.setUp(name) } catch { throw LinkSetupError(step: "bring \(name) up", reason: "\(error)") }
+        let (wanted, warnings) = Self.routes(for: configuration)
+        for w in warnings { log("warning: \(w)") }
+        routes = wanted
+        for route in routes { try LinkSetup.ip(["route", "replace", "\(route)", "dev", name]) }
+    }
+
+    /// The routes to the interface: every peer's IPv4 addresses (as /32) and prefixes outside the interface's own
+    /// subnet, except one that covers a peer's endpoint (it would loop the mesh into itself: a warning).
+    static func routes(for configuration: MeshAgentConfiguration) -> ([IPv4Network], [String]) {
+        let a = configuration.address
+        var routes: [IPv4Network] = []
+        var warnings: [String] = []
         let endpoints = configuration.peers.compactMap(\.endpoint)
         for peer in configuration.peers {
             for network in peer.addresses + peer.prefixes where network.family == 4 {
@@ -119,13 +156,13 @@ public final class MeshAgent {
                     : IPv4Network(address: n.networkAddress, prefixLength: n.prefixLength)!
                 if a.prefixLength <= route.prefixLength && a.contains(route.address) { continue }
                 if let e = endpoints.first(where: { route.contains($0.address) }) {
-                    log("warning: route \(route) not installed: it covers the endpoint \(e) and would loop the mesh into itself")
+                    warnings.append("route \(route) not installed: it covers the endpoint \(e) and would loop the mesh into itself")
                     continue
                 }
                 if !routes.contains(route) { routes.append(route) }
             }
         }
-        for route in routes { try LinkSetup.ip(["route", "replace", "\(route)", "dev", name]) }
+        return (routes, warnings)
     }
 
     // MARK: Running
@@ -144,9 +181,12 @@ public final class MeshAgent {
             }
         } catch { throw TunnelError("epoll: \(error)") }
         log("\(tun.name): up, \(configuration.address), mtu \(configuration.mtu), listening on UDP \(listenPort), "
-            + "\(configuration.peers.count) peers, \(configuration.relays.count) relays, relay \(node.isRelay ? "on" : "off"), "
+            + "\(configuration.peers.count) peers, routing \(node.routing.kind.rawValue), "
+            + "\(configuration.relays.count) relays, relay \(node.isRelay ? "on" : "off"), "
             + "routes \(routes.map(\.description).joined(separator: " ")), control \(configuration.controlPath), "
             + "key \(configuration.identity.staticKey.publicKey.base64)")
+        // With Babel every peer with an endpoint is brought up now: routes (and relays) exist before traffic.
+        if node.routing.kind == .babel { perform(node.connect(now: clock.now())) }
         armNodeTimer()
         do { try reactor.run() } catch { throw TunnelError("epoll: \(error)") }
         shutdown()
@@ -167,62 +207,168 @@ public final class MeshAgent {
 
     // MARK: Packets
 
+    /// Packets moved per descriptor per reactor round before the others get their turn.
+    static let fairnessLimit = 256
+    /// Datagrams per sendmmsg / recvmmsg.
+    static let batchSize = 64
+
     func tunReadable() {
+        let now = clock.now()
+        let h = TransportHeader.size
         var moved = 0
-        while moved < 256 {
+        while moved < Self.fairnessLimit {
             let n: Int
             do {
-                guard let count = try tun.read(into: readBuffer) else { break }
-                n = count
+                if tun.offloads {
+                    guard let count = try tun.read(into: readBuffer) else { break }
+                    n = count
+                } else {
+                    // Straight into the next send slot, behind room for the transport header.
+                    let slot = sendBatch.nextSlot
+                    guard let count = try tun.read(into: UnsafeMutableRawBufferPointer(rebasing: slot[h..<(slot.count - 32)])) else { break }
+                    n = count
+                }
             } catch {
                 log("\(tun.name): read: \(error)")
                 break
             }
             moved += 1
-            let packet = [UInt8](UnsafeRawBufferPointer(rebasing: readBuffer[0..<n]))
-            perform(node.send(packet: packet, now: clock.now()))
+            if tun.offloads { sendOffloaded(count: n, now: now) } else { send(sendBatch.nextSlot, count: n, now: now) }
         }
         tunRead &+= UInt64(moved)
-        armNodeTimer()
+        finishRound()
+    }
+
+    /// Sends the inner packet at `slot[16..<16 + count]` (the next send slot): sealed in place and committed to the
+    /// batch when the engine can (a session on the direct path), else through the engine's general path.
+    @inline(__always)
+    func send(_ slot: UnsafeMutableRawBufferPointer, count: Int, now: Instant) {
+        if let (to, length) = node.sendInPlace(slot, count: count, now: now) {
+            endpointBytes[to, default: (0, 0)].tx &+= UInt64(length)
+            sendBatch.commit(length: length, to: to)
+            if sendBatch.isFull { _ = sendBatch.send(on: socket) }
+            let more = node.takeActions()
+            if !more.isEmpty { perform(more) }
+        } else {
+            let h = TransportHeader.size
+            perform(node.send(packet: [UInt8](UnsafeRawBufferPointer(rebasing: slot[h..<(h + count)])), now: now))
+        }
+    }
+
+    /// A read with a virtio-net header: a TCP super-packet is cut into segments of the interface's MTU (each sent
+    /// on its own), a partial checksum completed.
+    func sendOffloaded(count n: Int, now: Instant) {
+        guard n > TUNPacketHeader.size else { return }
+        let header = TUNPacketHeader(UnsafeRawBufferPointer(readBuffer))
+        let packet = UnsafeMutableRawBufferPointer(rebasing: readBuffer[TUNPacketHeader.size..<n])
+        if header.gsoType & ~TUNPacketHeader.gsoECN == TUNPacketHeader.gsoTCPv4 {
+            guard let segmentation = TCPSegmentation(packet: UnsafeRawBufferPointer(packet), gsoSize: Int(header.gsoSize)),
+                  segmentation.headerLength + segmentation.segmentSize <= segmentBuffer.count else {
+                tunOffloadDrops &+= 1
+                return
+            }
+            for i in 0..<segmentation.count {
+                let slot = sendBatch.nextSlot
+                let h = TransportHeader.size
+                let length = segmentation.write(segment: i, of: UnsafeRawBufferPointer(packet),
+                                                to: UnsafeMutableRawBufferPointer(rebasing: slot[h..<(h + segmentBuffer.count)]))
+                send(slot, count: length, now: now)
+            }
+        } else if header.gsoType == TUNPacketHeader.gsoNone {
+            if header.flags & TUNPacketHeader.needsChecksum != 0,
+               !TCPSegmentation.completeChecksum(packet, start: Int(header.checksumStart), offset: Int(header.checksumOffset)) {
+                tunOffloadDrops &+= 1
+                return
+            }
+            guard packet.count <= segmentBuffer.count else { tunOffloadDrops &+= 1; return }
+            let slot = sendBatch.nextSlot
+            (slot.baseAddress! + TransportHeader.size).copyMemory(from: packet.baseAddress!, byteCount: packet.count)
+            send(slot, count: packet.count, now: now)
+        } else {
+            tunOffloadDrops &+= 1
+        }
     }
 
     func socketReadable() {
         var moved = 0
         var errors = 0
-        while moved < 256 {
-            let received: UDPDatagram
-            do {
-                guard let d = try socket.receive(into: readBuffer) else { break }
-                received = d
-            } catch {
+        while moved < Self.fairnessLimit {
+            let n: Int
+            do { n = try receiveBatch.receive(on: socket) } catch {
                 errors += 1
                 if errors > 4 { break }
                 continue
             }
-            moved += 1
-            guard !received.truncated, case .ipv4(let source) = received.source else { continue }
-            endpointBytes[source, default: (0, 0)].rx &+= UInt64(received.count)
-            let datagram = [UInt8](UnsafeRawBufferPointer(rebasing: readBuffer[0..<received.count]))
-            if let admission, admission.owns(datagram) {
-                if let reply = admission.receive(datagram, from: source, now: clock.now()) { perform([.send(reply, to: source)]) }
-                continue
+            if n == 0 { break }
+            moved += n
+            let now = clock.now()
+            for i in 0..<n {
+                // UDP GRO may have joined several datagrams of one size: each goes to the node on its own.
+                let whole = receiveBatch.forEachDatagram(inMessage: i) { datagram, source in
+                    endpointBytes[source, default: (0, 0)].rx &+= UInt64(datagram.count)
+                    // A join for the admission node (MeshAdmissionService.swift): not the engine's.
+                    if let admission, admission.owns(UnsafeRawBufferPointer(datagram)) {
+                        if let reply = admission.receive([UInt8](datagram), from: source, now: now) { perform([.send(reply, to: source)]) }
+                        return
+                    }
+                    // Opened in place; an inner packet on the direct path is delivered from the receive slot.
+                    if let range = node.receiveInPlace(datagram, count: datagram.count, from: source, now: now) {
+                        deliver(UnsafeRawBufferPointer(rebasing: datagram[range]))
+                    }
+                    let more = node.takeActions()
+                    if !more.isEmpty { perform(more) }
+                }
+                if !whole { udpReceiveDrops &+= 1 }
             }
-            perform(node.receive(datagram: datagram, from: source, now: clock.now()))
+            if n < receiveBatch.capacity { break }
         }
-        armNodeTimer()
+        finishRound()
     }
 
     func perform(_ actions: [MeshNodeAction]) {
         for action in actions {
             switch action {
             case .send(let bytes, let to):
-                let sent = bytes.withUnsafeBytes { try? socket.send($0, to: .ipv4(to)) }
-                if sent != nil { endpointBytes[to, default: (0, 0)].tx &+= UInt64(bytes.count) } else { udpSendErrors &+= 1 }
+                endpointBytes[to, default: (0, 0)].tx &+= UInt64(bytes.count)
+                if bytes.count <= sendBatch.slotSize {
+                    bytes.withUnsafeBytes { sendBatch.append($0, to: to) }
+                    if sendBatch.isFull { _ = sendBatch.send(on: socket) }
+                } else {
+                    let sent = bytes.withUnsafeBytes { try? socket.send($0, to: .ipv4(to)) }
+                    if sent == nil { udpSendErrors &+= 1 }
+                }
             case .deliver(let packet):
-                let written = packet.withUnsafeBytes { try? tun.write($0) }
-                if written != nil { tunWritten &+= 1 } else { tunWriteDrops &+= 1 }
+                packet.withUnsafeBytes { deliver($0) }
             }
         }
+    }
+
+    /// Writes an inner packet to the TUN device; with offloads, runs of TCP segments are coalesced first.
+    func deliver(_ packet: UnsafeRawBufferPointer) {
+        guard tun.offloads else {
+            writeToTUN(packet)
+            return
+        }
+        if coalescer.append(packet) { return }
+        if !coalescer.isEmpty { writeToTUN(coalescer.finish()) }
+        if coalescer.start(packet) { return }
+        // Alone: a virtio-net header in front, marked DATA_VALID.
+        guard TUNPacketHeader.size + packet.count <= deliverBuffer.count else { tunWriteDrops &+= 1; return }
+        TUNPacketHeader(flags: TUNPacketHeader.dataValid).write(to: deliverBuffer, at: 0)
+        (deliverBuffer.baseAddress! + TUNPacketHeader.size).copyMemory(from: packet.baseAddress!, byteCount: packet.count)
+        writeToTUN(UnsafeRawBufferPointer(rebasing: deliverBuffer[0..<(TUNPacketHeader.size + packet.count)]))
+    }
+
+    func writeToTUN(_ bytes: UnsafeRawBufferPointer) {
+        let written = try? tun.write(bytes)
+        if written != nil { tunWritten &+= 1 } else { tunWriteDrops &+= 1 }
+    }
+
+    /// The end of a reactor event: the coalesced TUN write and the batched datagrams go out, the timer is re-armed.
+    func finishRound() {
+        if !coalescer.isEmpty { writeToTUN(coalescer.finish()) }
+        if !sendBatch.isEmpty { _ = sendBatch.send(on: socket) }
+        armNodeTimer()
     }
 
     /// Keeps one reactor timer at the node's earliest deadline.
@@ -235,7 +381,7 @@ public final class MeshAgent {
             nodeTimer = nil
             nodeTimerDeadline = nil
             perform(node.tick(now: clock.now()))
-            armNodeTimer()
+            finishRound()
         }
     }
 
@@ -243,7 +389,7 @@ public final class MeshAgent {
         while let signal = signals.next() {
             switch signal {
             case SIGHUP:
-                log("\(tun.name): SIGHUP: reloading peers is not supported yet; restart the agent to apply registry changes")
+                reload()
             default:
                 log("\(tun.name): signal \(signal), stopping")
                 reactor.stop()
@@ -287,22 +433,44 @@ public final class MeshAgent {
             }
             if let session = node.currentSession(with: s.key) {
                 p["lastHandshakeSecondsAgo"] = Self.seconds(now - session.keypair.created)
+                p["sessionIndex"] = Int(session.localIndex)
             }
             if let r = s.lastDirectReceive { p["lastDirectReceiveSecondsAgo"] = Self.seconds(now - r) }
             let bytes = s.endpoint.flatMap { endpointBytes[$0] } ?? (0, 0)
             p["rxBytes"] = bytes.rx
             p["txBytes"] = bytes.tx
+            if case .babel(let babel) = node.routing, let link = babel.link(s.key) {
+                p["cost"] = Int(link.cost)
+                if let rtt = link.rtt { p["rttMs"] = (Self.seconds(rtt) * 1e5).rounded() / 100 }
+            }
             peers.append(p)
+        }
+        // The routes in use: Babel's selected routes (next hop and metric), or the static ones (via the peer).
+        var routes: [[String: Any]] = []
+        func name(_ key: PublicKey) -> String { names[key] ?? key.base64 }
+        switch node.routing {
+        case .babel(let babel):
+            for r in babel.router.selectedRoutes {
+                var e: [String: Any] = ["prefix": r.prefix.description, "metric": Int(r.metric), "routerID": r.routerID.description]
+                if let n = r.nextHop { e["via"] = babel.key(of: n).map(name) ?? n.description } else { e["via"] = "local" }
+                routes.append(e)
+            }
+        case .fixed(let fixed):
+            for r in fixed.routes {
+                let hop = fixed.down.contains(r.via) ? fixed.alternateHop(for: IPv4Address(rawValue: 0), avoiding: r.via) : r.via
+                routes.append(["prefix": r.network.description, "via": hop.map(name) ?? "none", "owner": name(r.via)])
+            }
         }
         var result: [String: Any] = [
             "interface": tun.name, "address": configuration.address.description, "listenPort": Int(listenPort),
             "key": configuration.identity.staticKey.publicKey.base64, "relay": node.isRelay,
-            "uptimeSeconds": Self.seconds(now - started),
+            "uptimeSeconds": Self.seconds(now - started), "routing": node.routing.kind.rawValue, "routes": routes,
             "counters": ["packetsSent": c.packetsSent, "packetsDelivered": c.packetsDelivered, "relayed": c.relayed,
                          "keepalivesSent": c.keepalivesSent, "probesSent": c.probesSent, "failovers": c.failovers,
                          "failbacks": c.failbacks, "sessionsEstablished": h.sessionsEstablished,
                          "tunRead": tunRead, "tunWritten": tunWritten, "tunWriteDrops": tunWriteDrops,
-                         "udpSendErrors": udpSendErrors],
+                         "udpSendErrors": udpSendErrors &+ sendBatch.sendFailed &+ sendBatch.sendBlocked,
+                         "udpReceiveDrops": udpReceiveDrops, "tunOffloadDrops": tunOffloadDrops, "reloads": reloads, "reloadFailures": reloadFailures],
             "drops": drops,
             "peers": peers,
         ]

@@ -31,16 +31,25 @@ public struct MeshAgentConfiguration {
     /// The interface address: `address`, else the first IPv4 address of this node's certificate.
     public var address: IPv4Network
     public var controlPath: String
+    /// `routing: babel` (default) or `static` (MeshAgentRouting.swift).
+    public var routing: MeshAgentRoutingKind
+    /// TUN offloads (virtio-net header: TCP segmentation of reads, coalescing of writes) and UDP GSO/GRO (default on).
+    public var tunOffload: Bool
+    public var udpOffload: Bool
     public var registryPath: String
     public var path: String
     /// Every `key: value` of mesh.yml with its line (the admission settings are read from it:
     /// MeshAdmissionService.swift).
     public var settings: [String: (value: String, line: Int)] = [:]
 
-    /// Inner MTU under a 1500-byte path: 1500 − IPv4 20 − UDP 8 − end-to-end transport 32 − envelope 68 − hop 32.
-    public static let defaultMTU = 1340
+    /// Inner MTU under a 1500-byte path, relayed: 1500 − IPv4 20 − UDP 8 − end-to-end transport 32 − envelope 68 −
+    /// hop transport 32 = 1340, less the end-to-end padding (plaintexts are padded to 16 bytes: 1340 would become
+    /// 1344 and the relayed datagram 1516 bytes, which UDP GSO refuses and the IP layer would fragment) = 1328.
+    public static let defaultMTU = 1328
     static let keys: Set<String> = ["private-key", "certificate", "roots", "revocations", "registry", "listen-port",
-                                    "tun", "mtu", "relay", "address", "control", "admission-ca-key", "admission-ca-cert", "invites", "admission-control"]
+                                    "tun", "mtu", "relay", "address", "control", "routing",
+                                    "tun-offload", "udp-offload", "admission-ca-key", "admission-ca-cert", "invites",
+                                    "admission-control"]
 
     public static func load(path: String, now: Int64) throws(MeshAgentConfigError) -> MeshAgentConfiguration {
         guard let data = FileManager.default.contents(atPath: path) else {
@@ -162,13 +171,17 @@ public struct MeshAgentConfiguration {
         }
         let peers = registry.peers(localKey: staticKey.publicKey)
 
-        let relay: Bool
-        switch values["relay"]?.value {
-        case nil, "true", "yes": relay = true
-        case "false", "no": relay = false
-        case let v?: throw MeshAgentConfigError(file: path, line: values["relay"]!.line, message: "relay: \"\(v)\" is not true or false",
-                                                fix: "`relay: true` (forward for others when the certificate allows) or `relay: false`")
+        func flag(_ key: String, _ fix: String) throws(MeshAgentConfigError) -> Bool {
+            switch values[key]?.value {
+            case nil, "true", "yes": return true
+            case "false", "no": return false
+            case let v?: throw MeshAgentConfigError(file: path, line: values[key]!.line, message: "\(key): \"\(v)\" is not true or false",
+                                                    fix: fix)
+            }
         }
+        let relay = try flag("relay", "`relay: true` (forward for others when the certificate allows) or `relay: false`")
+        let tunOffload = try flag("tun-offload", "`tun-offload: true` (TCP segmentation and coalescing on the TUN device) or `false`")
+        let udpOffload = try flag("udp-offload", "`udp-offload: true` (UDP GSO and GRO) or `false`")
         let port = try number("listen-port", 1...65535, default: 51820)
         let mtu = try number("mtu", 576...9000, default: defaultMTU)
         let tun = values["tun"]?.value ?? "mesh0"
@@ -191,12 +204,21 @@ public struct MeshAgentConfiguration {
             }
             address = n
         }
+        var routing = MeshAgentRoutingKind.babel
+        if let r = values["routing"] {
+            guard let k = MeshAgentRoutingKind(rawValue: r.value) else {
+                throw MeshAgentConfigError(file: path, line: r.line, message: "routing: \"\(r.value)\" is not a routing",
+                                           fix: "`routing: babel` (routes from Babel, the default) or `routing: static` (direct, relays in registry order)")
+            }
+            routing = k
+        }
         let control = values["control"]?.value ?? "/run/sluice-mesh-\(tun).sock"
         var configuration = MeshAgentConfiguration(
             identity: identity, verifier: verifier, registry: registry, peers: peers,
             relays: registry.relays(localKey: staticKey.publicKey), relay: relay,
             listenPort: UInt16(port), tunName: tun, mtu: mtu, address: address,
-            controlPath: control, registryPath: resolve(registryEntry.value), path: path)
+            controlPath: control, routing: routing, tunOffload: tunOffload,
+            udpOffload: udpOffload, registryPath: resolve(registryEntry.value), path: path)
         configuration.settings = values
         _ = try configuration.admissionSettings()  // errors in the admission keys are reported at load
         return configuration

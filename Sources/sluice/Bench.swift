@@ -11,7 +11,7 @@ import Tunnel
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Benchmarks, each beside a reference measured in the same run.",
-        subcommands: [BenchForward.self, BenchWireGuard.self, BenchTunnel.self, BenchSim.self, BenchLoad.self],
+        subcommands: [BenchForward.self, BenchWireGuard.self, BenchTunnel.self, BenchMesh.self, BenchSim.self, BenchLoad.self],
         defaultSubcommand: BenchForward.self)
 }
 
@@ -220,6 +220,62 @@ struct BenchTunnel: ParsableCommand {
         for r in rows {
             md += String(format: "| %d | %.2f | %.2f | %.2f | %@ |\n", r.mtu, r.vethGbps, r.wireguardGoGbps, r.sluiceGbps,
                          r.ratio.map { String(format: "%.2f×", $0) } ?? "n/a")
+        }
+        print(md, terminator: "")
+        if let markdown { try md.write(toFile: markdown, atomically: true, encoding: .utf8) }
+    }
+}
+
+/// `sluice bench mesh`: iperf3 through two `sluice mesh up` agents, direct and through one relay, beside
+/// `sluice wg up` ⇄ `sluice wg up`, by MTU (Sources/Lab/Bench/MeshBenchmark.swift).
+struct BenchMesh: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "mesh",
+        abstract: "Measure iperf3 TCP through sluice mesh up (direct, and through one relay) against sluice wg up, by MTU.",
+        discussion: """
+        Three network namespaces (a, b and the relay r) on a bridge run `sluice mesh up` from one PKI and \
+        registry.json; iperf3 runs from a to b on the direct path, then with UDP between a and b blocked \
+        by nftables (through r). Beside it, two namespaces run `sluice wg up` ⇄ `sluice wg up` (as in \
+        `sluice bench tunnel`). Ratios are to sluice WireGuard. Needs root, iperf3, nftables.
+        """)
+
+    @Option(name: .long, help: "Tunnel MTUs, comma-separated.")
+    var mtus: String = "1420,8920"
+
+    @Option(name: .long, help: "Seconds of iperf3 per measurement.")
+    var seconds: Int = 10
+
+    @Option(name: .long, help: "Measurements per row; the best counts.")
+    var rounds: Int = 2
+
+    @Option(name: .long, help: "Also write the table as Markdown to this file.")
+    var markdown: String?
+
+    func run() throws {
+        let list = try commaSeparatedIntegers(mtus, in: 576...9000, naming: "MTU")
+        guard (1...600).contains(seconds), (1...10).contains(rounds) else { throw ValidationError("--seconds 1...600, --rounds 1...10") }
+        if let why = MeshBenchmark.cannotRun() {
+            FileHandle.standardError.write(Data("sluice bench mesh: cannot run: \(why)\n".utf8))
+            throw ExitCode(2)
+        }
+        #if DEBUG
+        print("note: this is a debug build; build with -c release for meaningful numbers")
+        #endif
+        let rows: [MeshBenchmarkRow]
+        do {
+            rows = try MeshBenchmark.run(mtus: list, seconds: seconds, rounds: rounds, sluice: CommandLine.selfExecutable) {
+                FileHandle.standardError.write(Data("… \($0)\n".utf8))
+            }
+        } catch {
+            FileHandle.standardError.write(Data("sluice bench mesh: \(error)\n".utf8))
+            throw ExitCode(1)
+        }
+        func ratio(_ r: Double?) -> String { r.map { String(format: "%.0f %%", $0 * 100) } ?? "n/a" }
+        var md = "| MTU | sluice wg Gbit/s | mesh direct Gbit/s | mesh via relay Gbit/s | direct / wg (≥ 95 %) | relay / wg (≥ 45 %) |\n"
+            + "|---|---|---|---|---|---|\n"
+        for r in rows {
+            md += String(format: "| %d | %.2f | %.2f | %.2f | ", r.mtu, r.wireguardGbps, r.directGbps, r.relayedGbps)
+                + "\(ratio(r.directRatio)) | \(ratio(r.relayedRatio)) |\n"
         }
         print(md, terminator: "")
         if let markdown { try md.write(toFile: markdown, atomically: true, encoding: .utf8) }

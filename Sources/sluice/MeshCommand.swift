@@ -313,8 +313,14 @@ extension MeshCommand {
                 let path = (p["path"] as? String) ?? "?"
                 let via = (p["via"] as? String).map { path == "relayed" ? " via \($0)" : " \($0)" } ?? ""
                 let hs = p["lastHandshakeSecondsAgo"].map { "\(num($0)) s ago" } ?? "none"
+                let link = p["cost"].map { ", cost \(num($0))" + (p["rttMs"].map { ", rtt \(num($0)) ms" } ?? "") } ?? ""
                 lines.append("  peer \(p["name"] ?? "?"): \(path)\(via), handshake \(hs), rx \(num(p["rxBytes"])) B, "
-                             + "tx \(num(p["txBytes"])) B\((p["directPathDown"] as? Bool) == true ? ", direct path down" : "")")
+                             + "tx \(num(p["txBytes"])) B\((p["directPathDown"] as? Bool) == true ? ", direct path down" : "")\(link)")
+            }
+            let routes = (o["routes"] as? [[String: Any]]) ?? []
+            lines.append("  routing \(o["routing"] ?? "?"), \(routes.count) route\(routes.count == 1 ? "" : "s")")
+            for r in routes {
+                lines.append("  route \(r["prefix"] ?? "?") via \(r["via"] ?? "?")" + (r["metric"].map { " metric \(num($0))" } ?? ""))
             }
             if let a = o["admission"] as? [String: Any] {
                 let joins = (a["joins"] as? [[String: Any]]) ?? []

@@ -1,5 +1,6 @@
-// `sluice mesh up`: mesh.yml's located errors (unit), and four agents in network namespaces (root): direct, through
-// a relay with the direct path blocked by nftables, the relay killed, clean shutdown (ci/interop/mesh-agents.sh).
+// `sluice mesh up`: mesh.yml's located errors (unit), and four agents in network namespaces (root), with Babel and
+// with static routing: direct, a SIGHUP reload that keeps sessions, through a relay with the direct path blocked by
+// nftables, the relay killed, clean shutdown (ci/interop/mesh-agents.sh).
 
 import Crypto
 import Foundation
@@ -98,15 +99,24 @@ import Testing
 @Suite(.serialized, .enabled(if: getuid() == 0, "mesh agent tests need root: network namespaces, TUN devices, nftables"))
 struct MeshAgentNamespaceTests {
     /// ci/interop/mesh-agents.sh does the work; every check it makes is a line, and a failed one fails this test.
+    /// With Babel (the default routing): routes and costs in the status, a SIGHUP reload that keeps the session,
+    /// the blocked direct path moved to whichever relay Babel's route takes, that relay killed.
     @Test(.timeLimit(.minutes(5)))
-    func fourAgentsDirectRelayedAndRelayKilled() throws {
+    func fourAgentsDirectRelayedAndRelayKilled() throws { try agents(routing: "babel") }
+
+    /// The same with `routing: static`: the registry's first relay (r1) takes the traffic, then r2.
+    @Test(.timeLimit(.minutes(5)))
+    func fourAgentsWithStaticRouting() throws { try agents(routing: "static") }
+
+    func agents(routing: String) throws {
         for tool in ["nft", "iperf3", "ip", "ping", "python3"] where try run(["sh", "-c", "command -v \(tool)"], timeout: 10).status != 0 {
             let r = try run(["apt-get", "install", "-y", "-qq", tool == "nft" ? "nftables" : tool == "ping" ? "iputils-ping" : tool],
                             timeout: 600, environment: ["DEBIAN_FRONTEND": "noninteractive"])
             #expect(r.succeeded, "installing \(tool): \(r)")
         }
         let sluice = try sluiceBinary()
-        let r = try run(["bash", repositoryRoot + "/ci/interop/mesh-agents.sh", sluice], timeout: 280)
+        let r = try run(["bash", repositoryRoot + "/ci/interop/mesh-agents.sh", sluice], timeout: 280,
+                        environment: ["MESH_ROUTING": routing])
         print(r.output.split(separator: "\n").filter { $0.contains("RESULT") || $0.contains("FAILED") }.joined(separator: "\n"))
         #expect(r.succeeded, "\(r)")
         #expect(r.output.contains("mesh-agents: 0 failed checks"), "\(r)")

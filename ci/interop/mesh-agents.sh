@@ -2,13 +2,18 @@
 # Four `sluice mesh up` agents in network namespaces on one LAN (a Linux bridge in its own namespace), with one
 # PKI made by `sluice mesh ca` and one registry.json: a and b (plain nodes), r1 and r2 (relays, r1 preferred).
 #   1. ping and iperf3 a → b on the direct path;
-#   2. nftables in a's namespace drops UDP between a and b: a → b goes through r1 (status says "relayed via r1");
-#   3. r1 is killed: a → b recovers through r2 (or the script reports that it did not);
+#   1b. SIGHUP: a's registry gains a node x and loses nothing; a reloads, routes x, and keeps its session with b
+#       (same session index, no new handshake) while pinging b;
+#   2. nftables in a's namespace drops UDP between a and b: a → b goes through a relay (status says which; with
+#      static routing r1, the first listed);
+#   3. that relay is killed: a → b recovers through the other one;
 #   4. SIGTERM: every agent exits 0 and its interface and routes are gone.
-# Usage: bash ci/interop/mesh-agents.sh /path/to/sluice   (root; needs ip, ping, iperf3, nft). Exits non-zero on a
-# failed check; prints "mesh-agents: RESULT key=value …" lines with the numbers.
+# Usage: bash ci/interop/mesh-agents.sh /path/to/sluice   (root; needs ip, ping, iperf3, nft). MESH_ROUTING=static
+# runs the agents with `routing: static` (default babel). Exits non-zero on a failed check; prints
+# "mesh-agents: RESULT key=value …" lines with the numbers.
 set -uo pipefail
 SLUICE=${1:?usage: mesh-agents.sh SLUICE}
+ROUTING=${MESH_ROUTING:-babel}
 P=${MESH_PREFIX:-sm$$}
 DIR=$(mktemp -d /tmp/sluice-mesh-agents.XXXXXX)
 NODES=(a b r1 r2)
@@ -61,15 +66,19 @@ roots: root/ca.crt
 registry: registry.json
 listen-port: 51820
 tun: mesh0
+routing: $ROUTING
 control: $DIR/$n.sock
 YML
 done
-joined=$(IFS=,; echo "${entries[*]}")
-cat > "$DIR/registry.json" <<JSON
+write_registry() {
+  local joined; joined=$(IFS=,; echo "${entries[*]}")
+  cat > "$DIR/registry.json" <<JSON
 [ { "organization": "lab",
     "public_key": "-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEADqdiztjubP4jLkaFVDKw6dtna5QUvcBHuejj1CKUH40=\n-----END PUBLIC KEY-----",
     "nodes": [ $joined ] } ]
 JSON
+}
+write_registry
 
 for n in "${NODES[@]}"; do
   ip netns exec "$P-$n" "$SLUICE" mesh up "$DIR/$n.yml" > "$DIR/$n.log" 2>&1 &
@@ -108,6 +117,36 @@ echo "$st" | sed 's/^/mesh-agents: status a: /'
 json=$(ns a "$SLUICE" mesh status --control "$DIR/a.sock" --json)
 check "status --json: b's path is direct" 'python3 -c "import json,sys; d=json.load(sys.stdin); p=[p for p in d[\"peers\"] if p[\"name\"].endswith(\"CN=b\")][0]; sys.exit(p[\"path\"] != \"direct\" or not p[\"session\"])" <<<"$json"'
 check "status: b is direct with a handshake" 'grep -q "peer lab/b\|peer O=lab,CN=b: direct 192.0.2.2:51820, handshake [0-9]" <<<"$st"'
+if [[ $ROUTING == babel ]]; then
+  check "status: babel routes b's address through b" 'grep -q "route 10.99.0.2/32 via O=lab,CN=b metric" <<<"$st"'
+  check "status: b's link has a cost" 'grep -q "CN=b: direct .*, cost [0-9]" <<<"$st"'
+fi
+
+# 1b. SIGHUP: a new node x (behind NAT) in the registry; a keeps its session with b.
+jget() { python3 -c "import json,sys; d=json.load(sys.stdin); p=[p for p in d['peers'] if p['name'].endswith('CN=b')][0]; print($1)"; }
+before=$(ns a "$SLUICE" mesh status --control "$DIR/a.sock" --json)
+index_before=$(jget "p.get('sessionIndex')" <<<"$before")
+est_before=$(python3 -c "import json,sys; print(json.load(sys.stdin)['counters']['sessionsEstablished'])" <<<"$before")
+xpub=$("$SLUICE" wg genkey | "$SLUICE" wg pubkey)
+entries+=("{ \"common_name\": \"x\", \"endpoints\": [ { \"serial_number\": 0, \"address\": null, \"port\": 51820 } ],
+    \"remarks\": { \"network\": \"fd99::9/128\", \"extra_network\": [\"10.98.9.0/24\"] },
+    \"sluice\": { \"public_key\": \"$xpub\", \"addresses\": [\"10.99.0.9/24\"] } }")
+write_registry
+t0=$(date +%s.%N)
+kill -HUP "${PID[a]}"
+for i in $(seq 50); do grep -q "SIGHUP: reloaded" "$DIR/a.log" && break; sleep 0.1; done
+echo "mesh-agents: RESULT reload_seconds=$(python3 -c "print(round($(date +%s.%N)-$t0,2))")"
+check "a logs the reload with x added" 'grep -q "SIGHUP: reloaded .*peers added O=lab,CN=x, removed none" "$DIR/a.log"'
+check "a routes x's prefix 10.98.9.0/24 after the reload" '[[ $(ns a ip route show 10.98.9.0/24) == *"dev mesh0"* ]]'
+ping_reload=$(ns a ping -c 3 -i 0.2 -W 2 "${OV[b]}")
+check "ping a → b after the reload" '[[ $ping_reload == *" 0% packet loss"* ]]'
+after=$(ns a "$SLUICE" mesh status --control "$DIR/a.sock" --json)
+index_after=$(jget "p.get('sessionIndex')" <<<"$after")
+est_after=$(python3 -c "import json,sys; print(json.load(sys.stdin)['counters']['sessionsEstablished'])" <<<"$after")
+echo "mesh-agents: RESULT reload_session_index_before=$index_before after=$index_after sessions_established_before=$est_before after=$est_after"
+check "the session with b survived the reload (same index)" '[[ -n $index_before && $index_before == "$index_after" ]]'
+check "no handshake because of the reload" '((est_before == est_after))'
+check "x is a peer after the reload" 'grep -q "CN=x" <<<"$after"'
 
 # 2. a ↔ b blocked: through r1.
 ns a nft add table inet meshblock
@@ -125,33 +164,41 @@ ping2=$(ns a ping -c 5 -i 0.2 -W 2 "${OV[b]}")
 check "ping a → b with the direct path blocked" '[[ $ping2 == *" 0% packet loss"* ]]'
 st=$(status a)
 echo "$st" | sed 's/^/mesh-agents: status a: /'
-check "status: b relayed via r1" 'grep -q "CN=b: relayed via O=lab,CN=r1" <<<"$st"'
+via=$(sed -n 's/.*CN=b: relayed via O=lab,CN=\(r[12]\).*/\1/p' <<<"$st")
+other=r2; [[ $via == r2 ]] && other=r1
+if [[ $ROUTING == static ]]; then
+  check "status: b relayed via r1" '[[ $via == r1 ]]'
+else
+  check "status: b relayed via r1 or r2" '[[ -n $via ]]'
+fi
+[[ -z $via ]] && via=r1
 relay_mbit=$(iperf 3)
-check "iperf3 a → b through r1 moved data" '((relay_mbit > 0))'
-str1=$(status r1)
-check "r1 counted relayed envelopes" '[[ $(sed -n "s/.*relayed \([0-9]*\).*/\1/p" <<<"$str1") -gt 0 ]]'
+check "iperf3 a → b through $via moved data" '((relay_mbit > 0))'
+str1=$(status $via)
+check "$via counted relayed envelopes" '[[ $(sed -n "s/.*relayed \([0-9]*\).*/\1/p" <<<"$str1") -gt 0 ]]'
 
-# 3. r1 killed.
-kill -TERM "${PID[r1]}"; wait "${PID[r1]}"; r1_exit=$?; unset 'PID[r1]'
-check "r1 exits 0 on SIGTERM" '((r1_exit == 0))'
+# 3. The relay in use killed.
+kill -TERM "${PID[$via]}"; wait "${PID[$via]}"; r1_exit=$?; unset "PID[$via]"
+check "$via exits 0 on SIGTERM" '((r1_exit == 0))'
 t0=$(date +%s.%N)
 recovered=""
 for i in $(seq 30); do
   if ns a ping -c 1 -W 1 "${OV[b]}" >/dev/null 2>&1; then recovered=$(date +%s.%N); break; fi
 done
 if [[ -n $recovered ]]; then
-  echo "mesh-agents: RESULT failover_to_r2_seconds=$(python3 -c "print(round($recovered-$t0,2))")"
+  echo "mesh-agents: RESULT failover_to_${other}_seconds=$(python3 -c "print(round($recovered-$t0,2))")"
 else
-  echo "mesh-agents: RESULT failover_to_r2_seconds=none"
+  echo "mesh-agents: RESULT failover_to_${other}_seconds=none"
 fi
 st=$(status a)
-echo "$st" | sed 's/^/mesh-agents: status a (r1 gone): /'
-check "a → b recovers through r2 after r1 died" '[[ -n $recovered ]]'
+echo "$st" | sed "s/^/mesh-agents: status a ($via gone): /"
+check "a → b recovers through $other after $via died" '[[ -n $recovered ]]'
+check "status: b relayed via $other" 'grep -q "CN=b: relayed via O=lab,CN=$other" <<<"$st"'
 
 echo "mesh-agents: RESULT rtt_direct_ms=$(rtt "$ping1") rtt_relayed_ms=$(rtt "$ping2") iperf_direct_mbit=$direct_mbit iperf_relayed_mbit=$relay_mbit"
 
 # 4. Clean shutdown.
-for n in a b r2; do
+for n in a b $other; do
   kill -TERM "${PID[$n]}"; wait "${PID[$n]}"; code=$?; unset "PID[$n]"
   check "$n exits 0 on SIGTERM" '((code == 0))'
   check "$n: mesh0 is gone" '! ns "$n" ip link show mesh0 >/dev/null 2>&1'

@@ -52,6 +52,9 @@ public struct BabelConfiguration: Sendable, Equatable {
     public var updateInterval: Duration = .seconds(16)
     /// Maximum Babel packet (header and body) this router emits; fits a mesh session's inner MTU.
     public var maxPacketSize: Int = 1200
+    /// A leaf announces only the prefixes it originates, never routes learned from neighbours: a mesh node that does
+    /// not relay must not become anyone's next hop toward a third node.
+    public var leaf: Bool = false
 
     /// RFC 8966 Appendix A.2.2: the cost of a lossless link in the ETX formula.
     public var nominalCost: UInt16 = 256

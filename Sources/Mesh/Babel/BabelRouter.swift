@@ -23,7 +23,7 @@ public struct BabelRouter: Sendable {
     public typealias Authorizer = @Sendable (_ originator: RouterID, _ prefix: BabelPrefix) -> Bool
 
     public let routerID: RouterID
-    public let configuration: BabelConfiguration
+    public internal(set) var configuration: BabelConfiguration
     let authorize: Authorizer
     /// Our seqno for the prefixes we originate (§3.2.2).
     public private(set) var seqno: UInt16 = 0
@@ -509,12 +509,13 @@ public struct BabelRouter: Sendable {
     /// What we announce for `prefix`: our own origination, the selected route, or nothing.
     func announcement(_ prefix: BabelPrefix) -> Announcement? {
         if originated.contains(prefix) { return Announcement(routerID: routerID, seqno: seqno, metric: 0) }
-        guard let r = table.prefixes[prefix]?.selectedRoute else { return nil }
+        guard !configuration.leaf, let r = table.prefixes[prefix]?.selectedRoute else { return nil }
         return Announcement(routerID: r.routerID, seqno: r.seqno, metric: r.metric)
     }
 
     /// Adds the announcement for `prefix` to `stream` (or a retraction) and records it in the source table (§3.7.3).
     mutating func addAnnouncement(_ prefix: BabelPrefix, to stream: inout UpdateStream, retractIfNone: Bool, now: Instant) {
+        if configuration.leaf && !originated.contains(prefix) { return }  // a leaf neither announces nor retracts
         let interval = BabelConfiguration.centiseconds(configuration.updateInterval)
         if let a = announcement(prefix) {
             stream.add(BabelUpdate(prefix: prefix, interval: interval, seqno: a.seqno, metric: a.metric), routerID: a.routerID)
