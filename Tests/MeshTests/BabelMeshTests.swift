@@ -205,10 +205,10 @@ func firstReply(_ lab: BabelMeshLab, from a: Int, to b: Int, start: UInt16, afte
     #expect(delivered >= 590)
 }
 
-// The issue asks for 64 nodes; a full mesh of sessions among 64 engines in one process holds ~4000 session ends,
-// each with sodium_malloc'd keys (guard pages: several memory mappings each), which exceeds Linux's default
-// vm.max_map_count (65 530) and aborts in sodium_malloc. 32 nodes (992 sessions) fit; the per-node control traffic
-// grows with the neighbour count, so it is also reported per neighbour.
+// 32 nodes here, in the debug build's test time; the 64-node run (the issue's number) is the scenario
+// fixtures/mesh-scale/mesh-64-nodes.yml, run once by ci/test.sh on the release build. (64 engines in one process used
+// to exceed vm.max_map_count with one sodium_malloc per key; keys now share slabs, Sources/Crypto/SecretSlab.swift.)
+// The per-node control traffic grows with the neighbour count, so it is also reported per neighbour.
 @Test func babelMeshThirtyTwoNodesFullMeshConvergeWithin30sUnder16kBPerNode() {
     let n = 32
     var all: [(Int, Int)] = []
