@@ -182,6 +182,8 @@ struct MeshScenarioRun {
 
     func pathText(_ sim: MeshSimulation, _ a: Int, _ b: Int) -> String {
         guard let node = sim.nodes[a] else { return "down" }
+        // A peer whose key or certificate is revoked is refused by every handshake: unreachable, whatever the path.
+        if node.handshaker.verifier.revocations.keys.contains(sim.key(b)) { return "unreachable" }
         switch node.path(to: sim.key(b)) {
         case .direct: return "direct"
         case .relayed(let via): return "relayed via \(sim.index[via].map { mesh.nodes[$0].name } ?? "?")"
@@ -315,17 +317,42 @@ struct MeshScenarioRun {
             let name = entry.name ?? "timeline[\(k)] (\(entry.action.verb))"
             switch entry.action {
             case .ping(let from, let to, let count, let interval):
-                var text = "ping \(names[from]) → \(names[to]) over the mesh, \(count) × \(Format.duration(interval))"
-                if let p = pingResult(id, observed: o, end: end) {
-                    text += ": \(p.received)/\(p.sent) answered, longest gap between replies \(Format.duration(p.outage))"
+                let text = "ping \(names[from]) → \(names[to]) over the mesh, \(count) × \(Format.duration(interval))"
+                var result: ActionResult?
+                if let p = pingResult(id, observed: o, end: end), let sent = o.sent[id] {
+                    var summary = "\(p.received)/\(p.sent) answered, longest gap between replies \(Format.duration(p.outage))"
+                    if let avg = measured(.rttAvg, action: id, observed: o) { summary += ", rtt avg \(Format.duration(nanoseconds: avg))" }
+                    // Round-trip time per probe against the time it was sent: a failover shows as a gap of misses.
+                    let replies = o.replies[id] ?? [:]
+                    var points: [(x: Double, y: Double)] = []
+                    var misses: [Double] = []
+                    for (k, at) in sent.enumerated() {
+                        let x = Double(at.nanoseconds) / 1e9
+                        if let r = replies[UInt16(k)] { points.append((x, Double((r - at).nanosecondsClamped) / 1e6)) } else { misses.append(x) }
+                    }
+                    let chart = SVGChart(title: "\(name): round-trip time per probe", xLabel: "sent at (s)", yLabel: "RTT (ms)",
+                                         series: [.init(name: "rtt", points: points, color: SVGChart.palette[0], style: .lineAndDots)],
+                                         misses: misses, missLabel: "unanswered").render()
+                    result = .recorded(RecordedActionResult(startedAt: sent.first ?? .zero, summary: summary, chart: chart))
                 }
-                out.append(ActionReport(name: name, kind: .ping, node: names[from], description: text, result: nil))
+                out.append(ActionReport(name: name, kind: .ping, node: names[from], description: text, result: result))
             case .pingAll(let within, _):
                 let n = mesh.nodes.count
-                let answered = o.answered[id]?.count ?? 0
-                var text = "full mesh of pings (\(n * (n - 1)) pairs) within \(Format.duration(within)): \(answered) answered"
-                if let c = measured(.converged, action: id, observed: o) { text += ", converged after \(Format.duration(nanoseconds: c))" }
-                out.append(ActionReport(name: name, kind: .ping, node: nil, description: text, result: nil))
+                let text = "full mesh of pings (\(n * (n - 1)) pairs) within \(Format.duration(within))"
+                var result: ActionResult?
+                if let start = o.pingAllStart[id] {
+                    let answered = o.answered[id] ?? [:]
+                    var summary = "\(answered.count) of \(n * (n - 1)) pairs answered"
+                    if let c = measured(.converged, action: id, observed: o) { summary += ", converged after \(Format.duration(nanoseconds: c))" }
+                    // Pairs answered against time since the start: the convergence curve.
+                    var points: [(x: Double, y: Double)] = [(0, 0)]
+                    for (k, t) in answered.values.sorted().enumerated() { points.append((Double((t - start).nanosecondsClamped) / 1e9, Double(k + 1))) }
+                    let chart = SVGChart(title: "\(name): pairs answered", xLabel: "time since start (s)", yLabel: "pairs",
+                                         series: [.init(name: "answered", points: points, color: SVGChart.palette[1], style: .line)],
+                                         integerY: true).render()
+                    result = .recorded(RecordedActionResult(startedAt: start, summary: summary, chart: chart))
+                }
+                out.append(ActionReport(name: name, kind: .ping, node: nil, description: text, result: result))
             default: break
             }
         }
