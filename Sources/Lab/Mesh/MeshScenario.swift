@@ -124,6 +124,9 @@ public struct MeshScenario: Sendable {
         case controlTraffic(Condition, from: Duration, until: Duration?)
         /// Ordered pairs whose next hops loop, summed over samples every `every`.
         case loops(Condition, every: Duration)
+        /// How often `node`'s next hop toward `to` changes after `from` (sampled every `every`), and the shortest
+        /// time between two changes.
+        case routeChanges(node: Int, to: Int, count: Condition?, gap: Condition?, from: Duration, every: Duration)
 
         public static func == (x: Check, y: Check) -> Bool {
             switch (x, y) {
@@ -133,6 +136,8 @@ public struct MeshScenario: Sendable {
             case (.route(let a, let b, let c, let d), .route(let e, let f, let g, let h)): a == e && b == f && c == g && d == h
             case (.controlTraffic(let a, let b, let c), .controlTraffic(let d, let e, let f)): a == d && b == e && c == f
             case (.loops(let a, let b), .loops(let c, let d)): a == c && b == d
+            case (.routeChanges(let a, let b, let c, let d, let e, let f), .routeChanges(let g, let h, let i, let j, let k, let l)):
+                a == g && b == h && c == i && d == j && e == k && f == l
             default: false
             }
         }

@@ -7,7 +7,8 @@ import YAMLSchema
 extension ScenarioParser {
     static let meshNodeKeys = ["kind", "count", "relay"]
     static let meshLinkKeys = ["between", "name", "delay", "loss", "up"]
-    static let meshExpectKeys = ["action", "name", "path", "route", "control-traffic", "loops", "is", "present", "at", "from", "until", "every"]
+    static let meshExpectKeys = ["action", "name", "path", "route", "control-traffic", "loops", "route-changes", "count", "gap", "is",
+                                 "present", "at", "from", "until", "every"]
     static let maximumMeshDelay = Duration.seconds(10)
 
     /// True when some node of `nodes:` is `kind: mesh`.
@@ -350,8 +351,23 @@ extension ScenarioParser {
                     let condition = try ScenarioValues.condition(l, unit: .count)
                     check = .loops(condition, every: every)
                     generated = "routing loops \(ScenarioValues.describe(condition, unit: .count))"
+                } else if let r = m["route-changes"] {
+                    try only(["route-changes", "count", "gap", "from", "every", "name"], for: "route-changes")
+                    let rm = try r.mapping(allowed: ["node", "to"])
+                    let node = try meshNode(rm.required("node"), in: mesh), to = try meshNode(rm.required("to"), in: mesh)
+                    guard node != to else { throw r.error("node: and to: are the same node", fix: "name two different nodes") }
+                    let count = try m["count"].map { x throws(ConfigError) in try ScenarioValues.condition(x, unit: .count) }
+                    let gap = try m["gap"].map { x throws(ConfigError) in try ScenarioValues.condition(x, unit: .duration) }
+                    guard count != nil || gap != nil else {
+                        throw item.error("nothing to check for route-changes", fix: "add count: { le: 10 } and/or gap: { ge: 60s }")
+                    }
+                    let every = try m["every"].map { x throws(ConfigError) in try Self.meshInterval(x) } ?? .milliseconds(100)
+                    check = .routeChanges(node: node, to: to, count: count, gap: gap, from: try when("from") ?? .zero, every: every)
+                    generated = "route changes \(mesh.nodes[node].name) → \(mesh.nodes[to].name)"
+                        + (count.map { " count \(ScenarioValues.describe($0, unit: .count))" } ?? "")
+                        + (gap.map { " gap \(ScenarioValues.describe($0, unit: .duration))" } ?? "")
                 } else {
-                    throw item.error("a mesh expectation checks an action, a path, a route, control-traffic or loops",
+                    throw item.error("a mesh expectation checks an action, a path, a route, route-changes, control-traffic or loops",
                                      fix: "write e.g. { path: { from: a, to: b }, is: direct } or { action: p, received: { ge: 9 } }")
                 }
                 mesh.expectations.append(.init(index: index, name: try m["name"]?.string() ?? generated, check: check, location: ScenarioLocation(item)))

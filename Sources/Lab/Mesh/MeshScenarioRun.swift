@@ -27,6 +27,9 @@ struct MeshScenarioRun {
         /// Expectation index → sampled text (paths, routes) or numbers.
         var samples: [Int: String] = [:]
         var loops: [Int: (sum: Int, checks: Int)] = [:]
+        /// route-changes: the last next hop seen and the times it changed.
+        var lastHop: [Int: String] = [:]
+        var changes: [Int: [Instant]] = [:]
         var traffic: [Int: [Int]] = [:]
         var log: [String] = []
     }
@@ -79,6 +82,17 @@ struct MeshScenarioRun {
                     }
                 }
                 sample(.zero)
+            case .routeChanges(let node, let to, _, _, let from, let every):
+                o.changes[e.index] = []
+                func sample(_ t: Instant) {
+                    sim.schedule(at: t) {
+                        let hop = self.routeText(sim, node, to)
+                        if let last = o.lastHop[e.index], last != hop { o.changes[e.index]!.append(sim.now) }
+                        o.lastHop[e.index] = hop
+                        if t + every <= end { sample(t + every) }
+                    }
+                }
+                sample(.zero + from)
             default: break
             }
         }
@@ -298,6 +312,31 @@ struct MeshScenarioRun {
                 + (outcome.passed ? "" : ", expected \(bound)")
             outcome.checks = [CheckResult(subject: "control traffic (B/s, busiest node)", measured: "\(Int(worst))", bound: bound,
                                           passed: outcome.passed, value: worst)]
+        case .routeChanges(_, _, let count, let gap, let from, _):
+            let times = o.changes[e.index] ?? []
+            let gaps = zip(times.dropFirst(), times).map { $0 - $1 }
+            // With fewer than two changes there is no gap between changes: the whole window stands for it.
+            let shortest = gaps.min() ?? (scenario.duration - from)
+            var parts: [String] = ["\(times.count) changes"]
+            var ok = true
+            if let count {
+                let held = Self.holds(count, Double(times.count))
+                ok = ok && held
+                let bound = ScenarioValues.describe(count, unit: .count)
+                if !held { parts[0] += ", expected \(bound)" }
+                outcome.checks.append(CheckResult(subject: "route changes", measured: "\(times.count)", bound: bound, passed: held, value: Double(times.count)))
+            }
+            if let gap {
+                let v = Double(shortest.nanosecondsClamped)
+                let held = Self.holds(gap, v)
+                ok = ok && held
+                let bound = ScenarioValues.describe(gap, unit: .duration)
+                parts.append("shortest gap \(Format.duration(shortest))" + (held ? "" : ", expected \(bound)"))
+                outcome.checks.append(CheckResult(subject: "gap between changes", measured: Format.duration(shortest), bound: bound, passed: held, value: v))
+            }
+            if !times.isEmpty { parts.append("at " + times.prefix(12).map { Format.time($0) }.joined(separator: ", ") + (times.count > 12 ? ", …" : "")) }
+            outcome.passed = ok
+            outcome.message = parts.joined(separator: "; ")
         case .loops(let condition, _):
             let s = o.loops[e.index] ?? (0, 0)
             outcome.passed = s.checks > 0 && Self.holds(condition, Double(s.sum))
