@@ -77,6 +77,8 @@ private func errors(_ text: String) -> [ConfigError] {
         ("nodes:\n  a: { kind: mesh }\n  b: { kind: mesh }\ntimeline:\n  - { at: 1s, do: heal, as: h }\nexpect:\n  - { action: h, received: 1 }\n", "no results to check", "outage"),
         ("nodes:\n  a: { kind: mesh }\n  b: { kind: mesh }\nexpect:\n  - { control-traffic: { le: 10 }, from: 5s, until: 2s }\n", "not after from", "window"),
         ("nodes:\n  a: { kind: mesh }\ncaptures:\n  x: { at: a }\n", "no captures", "remove captures"),
+        ("nodes:\n  a: { kind: mesh }\n  b: { kind: mesh }\nexpect:\n  - { route-changes: { node: a, to: b } }\n", "nothing to check", "gap"),
+        ("nodes:\n  a: { kind: mesh }\n  b: { kind: mesh }\nexpect:\n  - { route: { node: a, to: b }, every: 1s }\n", "does not apply", "allowed here"),
     ]
     for (text, message, fix) in cases {
         let found = errors(text)
