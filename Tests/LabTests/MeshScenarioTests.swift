@@ -135,3 +135,17 @@ private func errors(_ text: String) -> [ConfigError] {
     for o in run.outcomes { print("mesh-small signalled: \(o.passed ? "pass" : "FAIL") \(o.name): \(o.message)") }
     #expect(run.outcomes.filter { !$0.passed }.isEmpty)
 }
+
+@Test func meshScenarioDocumentedExampleParses() throws {
+    // The example under "Mesh scenarios" in docs/scenarios.md is a valid file.
+    let doc = try String(contentsOfFile: repositoryRoot + "/docs/scenarios.md", encoding: .utf8)
+    let section = try #require(doc.range(of: "## Mesh scenarios"))
+    let rest = doc[section.upperBound...]
+    let open = try #require(rest.range(of: "```yaml\n"))
+    let close = try #require(rest[open.upperBound...].range(of: "```"))
+    let s = try Scenario.parse(String(rest[open.upperBound..<close.lowerBound]), file: "docs/scenarios.md")
+    let mesh = try #require(s.mesh)
+    #expect(mesh.nodes.count == 9)
+    #expect(mesh.nodes.last?.relay == false)
+    #expect(mesh.links.count == 36)
+}
