@@ -67,7 +67,7 @@ let package = Package(
         .target(
             name: "Lab",  // layer 6 (above BridgeDaemon), declared here with the other composition targets
             dependencies: ["Basics", "Wire", "Virtio", "Datapath", "HostStack", "Sim", "Engine", "Capture", "YAMLSchema",
-                           "HostIO", "BridgeDaemon", "QEMU", "Crypto", .product(name: "Yams", package: "Yams")]),
+                           "HostIO", "BridgeDaemon", "QEMU", "Crypto", "Mesh", .product(name: "Yams", package: "Yams")]),
 
         .target(
             name: "Benchmarks",  // layer 6, beside Lab: the `sluice bench` harnesses

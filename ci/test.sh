@@ -37,6 +37,9 @@ bash ci/main.sh
 # The 1,000-host scale scenario (fixtures/scale/, kept out of the default suite for time), once, on
 # the release build main.sh made: every host's lease, pings and flow, under `sluice bench sim`'s load.
 .build/release/sluice lab run fixtures/scale --backend sim --report ci/out/scale-report
+# The 64-node mesh (fixtures/mesh-scale/, docs/scenarios.md "Mesh scenarios"), once, on the same build: a full mesh
+# of pings converged within 30 s, control traffic under 16 kB/s per node, no routing loops.
+.build/release/sluice lab run fixtures/mesh-scale --backend sim --report ci/out/mesh-scale-report
 # The soak (docs/scenarios.md, Soak runs): fixtures/soak's churn for one simulated hour on the same
 # build; heap in use, descriptors and mappings must not grow from one run's end to the next.
 .build/release/sluice lab run fixtures/soak --soak 1h --report ci/out/soak

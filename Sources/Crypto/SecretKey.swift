@@ -1,8 +1,10 @@
 // A 32-byte secret (private key, preshared key, chaining key, cipher key) in sodium_malloc memory.
 //
 // STYLE.md: "Secrets live in sodium_malloc memory, compared with sodium_memcmp, freed with sodium_free."
-// sodium_malloc places the bytes before a guard page and sodium_free wipes them; the owner is a final class,
-// so the memory is freed exactly once, when the last reference goes.
+// The 32 bytes are a slot of a sodium_malloc'd slab (SecretSlab.swift: mlocked, between guard pages, many keys to a
+// slab so thousands of sessions stay under vm.max_map_count); the slot is wiped with sodium_memzero when the key is
+// released, and the slab freed with sodium_free when all its slots are. The owner is a final class, so the slot is
+// given back exactly once, when the last reference goes.
 
 import CSodium
 
@@ -12,13 +14,12 @@ public final class SecretKey: @unchecked Sendable, Equatable, CustomStringConver
     public static let length = 32
 
     @usableFromInline let pointer: UnsafeMutableRawPointer
+    let slot: SecretSlot
 
     /// An all-zero key (the default preshared key, or a slot to derive into).
     public init() {
-        precondition(Sodium.ready, "sodium_init failed")
-        guard let p = sodium_malloc(Self.length) else { fatalError("sodium_malloc failed: out of memory") }
-        pointer = p
-        sodium_memzero(p, Self.length)
+        slot = SecretSlabPool.shared.allocate()
+        pointer = slot.pointer
     }
 
     /// A copy of `bytes`, which must be exactly 32 bytes; nil otherwise.
@@ -63,7 +64,7 @@ public final class SecretKey: @unchecked Sendable, Equatable, CustomStringConver
         return key
     }
 
-    deinit { sodium_free(pointer) }
+    deinit { SecretSlabPool.shared.release(slot) }
 
     /// Reads the 32 bytes.
     @inlinable public func withUnsafeBytes<R, E: Error>(_ body: (UnsafeRawBufferPointer) throws(E) -> R) throws(E) -> R {

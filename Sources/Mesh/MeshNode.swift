@@ -236,20 +236,7 @@ public final class MeshNode<Routing: MeshRouting> {
                 sendEndToEnd([], to: p, isData: false)
             }
             if !p.directDown, let u = p.unansweredSince, now - u >= configuration.directPathTimeout {
-                markDirectDown(p)
-                // What waited for the hop session on the dead path goes on the new path.
-                let waiting = p.stagedHop
-                p.stagedHop = []
-                for plaintext in waiting {
-                    if let e = plaintext.withUnsafeBytes({ RelayEnvelope(parsing: $0, range: 0..<plaintext.count) }),
-                       e.destination != p.key {
-                        forward(e, excluding: p.key)
-                    } else {
-                        handshaker.countDrop(.noRoute)  // for the dead neighbour itself (routing messages)
-                    }
-                }
-                // A handshake under way goes again, now on the relayed path.
-                if p.handshakeStarted != nil { initiate(p, retry: true) }
+                failDirectPath(p)
             }
             if p.directDown, let t = p.nextProbeAt, t <= now {
                 p.nextProbeAt = now + configuration.probeInterval
@@ -258,6 +245,37 @@ public final class MeshNode<Routing: MeshRouting> {
         }
         for m in routing.tick(now: now) { sendRouting(m) }
         return take()
+    }
+
+    /// The driver learned that the direct path to `endpoint` is gone — the underlay interface toward it went down, or
+    /// an ICMP destination-unreachable came back for a datagram sent to it. Every peer at that endpoint fails over at
+    /// once, as if the direct-path timeout had passed (traffic takes routing's alternate hop, routing hears that the
+    /// neighbour is down, probes bring the path back when it answers again). Returns what to send.
+    public func directPathFailed(endpoint: SocketAddressV4, now: Instant) -> [MeshNodeAction] {
+        self.now = now
+        for key in order {
+            let p = peers[key]!
+            if !p.directDown, p.endpoint == endpoint { failDirectPath(p) }
+        }
+        return take()
+    }
+
+    /// Declares the direct path to `p` down and moves what waited on it to the new path.
+    func failDirectPath(_ p: MeshPeerState) {
+        markDirectDown(p)
+        // What waited for the hop session on the dead path goes on the new path.
+        let waiting = p.stagedHop
+        p.stagedHop = []
+        for plaintext in waiting {
+            if let e = plaintext.withUnsafeBytes({ RelayEnvelope(parsing: $0, range: 0..<plaintext.count) }),
+               e.destination != p.key {
+                forward(e, excluding: p.key)
+            } else {
+                handshaker.countDrop(.noRoute)  // for the dead neighbour itself (routing messages)
+            }
+        }
+        // A handshake under way goes again, now on the relayed path.
+        if p.handshakeStarted != nil { initiate(p, retry: true) }
     }
 
     /// When `tick` should next be called.

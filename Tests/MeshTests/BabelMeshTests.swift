@@ -205,10 +205,10 @@ func firstReply(_ lab: BabelMeshLab, from a: Int, to b: Int, start: UInt16, afte
     #expect(delivered >= 590)
 }
 
-// The issue asks for 64 nodes; a full mesh of sessions among 64 engines in one process holds ~4000 session ends,
-// each with sodium_malloc'd keys (guard pages: several memory mappings each), which exceeds Linux's default
-// vm.max_map_count (65 530) and aborts in sodium_malloc. 32 nodes (992 sessions) fit; the per-node control traffic
-// grows with the neighbour count, so it is also reported per neighbour.
+// 32 nodes here, in the debug build's test time; the 64-node run (the issue's number) is the scenario
+// fixtures/mesh-scale/mesh-64-nodes.yml, run once by ci/test.sh on the release build. (64 engines in one process used
+// to exceed vm.max_map_count with one sodium_malloc per key; keys now share slabs, Sources/Crypto/SecretSlab.swift.)
+// The per-node control traffic grows with the neighbour count, so it is also reported per neighbour.
 @Test func babelMeshThirtyTwoNodesFullMeshConvergeWithin30sUnder16kBPerNode() {
     let n = 32
     var all: [(Int, Int)] = []
@@ -228,4 +228,31 @@ func firstReply(_ lab: BabelMeshLab, from a: Int, to b: Int, start: UInt16, afte
     #expect(routed == n * (n - 1))
     #expect(loops == 0)
     #expect(worst <= 16_000)
+}
+
+@Test func babelMeshFailsOverAtOnceWhenTheFailureIsSignalled() {
+    // The same cut as babelMeshReroutesASilentlyFailedLink, but both ends are told (interface down / ICMP
+    // unreachable) through MeshNode.directPathFailed: no 2 s timeout, traffic on the new path within 0.5 s.
+    let lab = BabelMeshLab(count: 8, links: ringWithChords(8))
+    #expect(lab.pingAll(within: .seconds(20)) == 56)
+    #expect(lab.walk(0, 1) == .reached(hops: 1))
+    let cutAt = lab.now + .milliseconds(50)
+    var signalled = false, loopsSeen = 0
+    let reply = firstReply(lab, from: 0, to: 1, start: 31_000, after: cutAt, until: cutAt + .seconds(5)) { now in
+        if now >= cutAt, !signalled {
+            signalled = true
+            lab.setCut(0, 1, true)
+            lab.handle(lab.nodes[0].directPathFailed(endpoint: lab.endpoint(1), now: now), of: 0)
+            lab.handle(lab.nodes[1].directPathFailed(endpoint: lab.endpoint(0), now: now), of: 1)
+        }
+        loopsSeen += lab.loops()
+    }
+    let took = reply.map { $0 - cutAt }
+    print("babel mesh, 8 nodes: signalled cut 0–1, first reply on the new path \(took.map { "\($0)" } ?? "never") after the cut; "
+          + "0→1 now \(lab.walk(0, 1)); failovers at 0: \(lab.nodes[0].counters.failovers)")
+    #expect(took != nil && took! <= .milliseconds(500))
+    #expect(loopsSeen == 0)
+    #expect(lab.nodes[0].counters.failovers >= 1)
+    // An endpoint no peer has changes nothing.
+    #expect(lab.nodes[2].directPathFailed(endpoint: SocketAddressV4(address: IPv4Address(203, 0, 113, 9), port: 1), now: lab.now).isEmpty)
 }

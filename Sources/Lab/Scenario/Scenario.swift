@@ -25,6 +25,9 @@ public struct Scenario: Sendable {
     /// Timeline entries in file order (not time order: `after:` entries are placed at run time).
     public var timeline: [TimelineEntry] = []
     public var expectations: [ScenarioExpectation] = []
+    /// Set when the nodes are mesh nodes (docs/scenarios.md, "Mesh scenarios"): then `nodes`, `links`, `timeline`
+    /// and `expectations` stay empty and this holds the whole scenario.
+    public var mesh: MeshScenario?
     /// Every field used that some backend might not honour, where it was written.
     public var features: [FeatureUse] = []
     /// Where the file starts (for errors about the whole scenario).

@@ -174,6 +174,11 @@ struct ScenarioParser {
         } catch { record(error) }
         do { if let v = top["backends"] { scenario.backends = try parseBackends(v) } } catch { record(error) }
 
+        // Mesh nodes: the whole file is a mesh scenario (Sources/Lab/Mesh/MeshScenarioParser.swift).
+        if let nodesValue = top["nodes"], Self.hasMeshNodes(nodesValue) {
+            parseMesh(top)
+            return scenario
+        }
         // Without the nodes, every later section would only report references to nodes that are missing.
         do {
             let nodesValue = try top.required("nodes", example: "{ br0: { kind: bridge, config: { router: { ipv4: 10.0.0.1/24 } } } }")

@@ -13,6 +13,16 @@ public enum SimBackend {
         let clock = ContinuousClock()
         let began = clock.now
         var run = LabRun(scenario, seed: seed, backend: .sim)
+        if let mesh = scenario.mesh {
+            // Mesh nodes: the engines on a simulated underlay (Sources/Lab/Mesh).
+            do {
+                run = try MeshScenarioRun(scenario, mesh: mesh, seed: seed).run().0
+            } catch {
+                run.status = .error("the mesh simulation stopped: \(error)")
+            }
+            run.wallTime = clock.now - began
+            return run
+        }
         do {
             let topology = try SimTopology(scenario, seed: seed, captureDirectory: captureDirectory)
             let output = try SimScenarioRun(scenario, topology: topology).run()
