@@ -33,39 +33,14 @@ public enum TLSClientHello {
     public static let defaultMaximumBytes = 16 * 1024
 
     /// Reads the records at the start of `b` (everything received so far): `.needMoreBytes` until
-    /// the ClientHello is whole, then the info and the bytes of the records that carried it.
+    /// the ClientHello is whole, then the info and the length of the records that carried it.
     public static func peek(_ b: UnsafeRawBufferPointer, maximumBytes: Int = defaultMaximumBytes) -> Result<StreamParse<TLSClientHelloInfo>, TLSPeekRefusal> {
-        var handshake: [UInt8] = []
-        var at = 0
-        while true {
-            guard b.count >= at + 5 else { return early(b, at) }
-            guard b[at] == 22 else { return .failure(.notHandshakeRecord) }
-            guard b[at + 1] == 3, b[at + 2] <= 4 else { return .failure(.badRecordVersion) }
-            let length = Int(b[at + 3]) << 8 | Int(b[at + 4])
-            guard (1...16384).contains(length) else { return .failure(.badRecordLength) }
-            guard at + 5 + length <= maximumBytes else { return .failure(.tooLarge) }
-            guard b.count >= at + 5 + length else { return .success(.needMoreBytes) }
-            handshake.append(contentsOf: b[(at + 5)..<(at + 5 + length)])
-            at += 5 + length
-            if handshake.count >= 4 {
-                guard handshake[0] == 1 else { return .failure(.notClientHello) }
-                let bodyLength = Int(handshake[1]) << 16 | Int(handshake[2]) << 8 | Int(handshake[3])
-                guard 4 + bodyLength <= maximumBytes else { return .failure(.tooLarge) }
-                if handshake.count >= 4 + bodyLength {
-                    return handshake.withUnsafeBytes { h in
-                        parseBody(UnsafeRawBufferPointer(rebasing: h[4..<(4 + bodyLength)])).map { .complete($0, consumed: at) }
-                    }
-                }
-            }
+        var peeker = TLSClientHelloPeeker(maximumBytes: maximumBytes, keepingBytes: false)
+        switch peeker.receive(b) {
+        case nil: return .success(.needMoreBytes)
+        case .failure(let why): return .failure(why)
+        case .success(let info): return .success(.complete(info, consumed: peeker.recordsEnd))
         }
-    }
-
-    /// A partial first record header: refuse early what can never be a handshake record.
-    private static func early(_ b: UnsafeRawBufferPointer, _ at: Int) -> Result<StreamParse<TLSClientHelloInfo>, TLSPeekRefusal> {
-        if b.count > at, b[at] != 22 { return .failure(.notHandshakeRecord) }
-        if b.count > at + 1, b[at + 1] != 3 { return .failure(.badRecordVersion) }
-        if b.count > at + 2, b[at + 2] > 4 { return .failure(.badRecordVersion) }
-        return .success(.needMoreBytes)
     }
 
     /// The ClientHello body (after the 4-octet handshake header).
@@ -146,27 +121,61 @@ public enum TLSClientHello {
 }
 
 /// Accumulates a client's first bytes until its ClientHello can be read (bounded by `maximumBytes`);
-/// `bytes` are then forwarded unchanged to the backend the gate picks.
+/// `bytes` are then forwarded unchanged to the backend the gate picks. Incremental: each byte is
+/// looked at once (records are taken apart as they complete), so a client sending one octet at a
+/// time costs linear work.
 public struct TLSClientHelloPeeker: Sendable {
     public let maximumBytes: Int
+    /// Everything received until the answer (when keeping bytes): what the driver forwards.
     public private(set) var bytes: [UInt8] = []
     public private(set) var result: Result<TLSClientHelloInfo, TLSPeekRefusal>?
+    /// Where the first incomplete record starts (the end of the ClientHello's records once answered).
+    public private(set) var recordsEnd = 0
+    private let keepingBytes: Bool
+    private var pending: [UInt8] = []  // bytes from recordsEnd on (only what is not yet a whole record)
+    private var handshake: [UInt8] = []
 
-    public init(maximumBytes: Int = TLSClientHello.defaultMaximumBytes) { self.maximumBytes = maximumBytes }
+    public init(maximumBytes: Int = TLSClientHello.defaultMaximumBytes) { self.init(maximumBytes: maximumBytes, keepingBytes: true) }
+
+    init(maximumBytes: Int, keepingBytes: Bool) { self.maximumBytes = maximumBytes; self.keepingBytes = keepingBytes }
 
     /// Feed the next segment. Nil means more bytes are needed; after an answer, further bytes are
     /// the caller's to forward (they are not kept).
     public mutating func receive(_ segment: UnsafeRawBufferPointer) -> Result<TLSClientHelloInfo, TLSPeekRefusal>? {
         if let result { return result }
-        bytes.append(contentsOf: segment)
-        let answer = bytes.withUnsafeBytes { TLSClientHello.peek($0, maximumBytes: maximumBytes) }
-        switch answer {
-        case .failure(let why): result = .failure(why); bytes = []
-        case .success(.invalid): result = .failure(.malformed); bytes = []
-        case .success(.needMoreBytes):
-            if bytes.count >= maximumBytes { result = .failure(.tooLarge); bytes = [] }
-        case .success(.complete(let info, _)): result = .success(info)
+        if keepingBytes { bytes.append(contentsOf: segment) }
+        pending.append(contentsOf: segment)
+        let answer = advance()
+        if let answer {
+            result = answer
+            if case .failure = answer { bytes = [] }
+            pending = []; handshake = []
         }
-        return result
+        return answer
+    }
+
+    private mutating func advance() -> Result<TLSClientHelloInfo, TLSPeekRefusal>? {
+        while true {
+            let p = pending
+            if p.count >= 1, p[0] != 22 { return .failure(.notHandshakeRecord) }
+            if p.count >= 2, p[1] != 3 { return .failure(.badRecordVersion) }
+            if p.count >= 3, p[2] > 4 { return .failure(.badRecordVersion) }
+            guard p.count >= 5 else { return recordsEnd + p.count >= maximumBytes ? .failure(.tooLarge) : nil }
+            let length = Int(p[3]) << 8 | Int(p[4])
+            guard (1...16384).contains(length) else { return .failure(.badRecordLength) }
+            guard recordsEnd + 5 + length <= maximumBytes else { return .failure(.tooLarge) }
+            guard p.count >= 5 + length else { return nil }
+            handshake.append(contentsOf: p[5..<(5 + length)])
+            pending.removeFirst(5 + length)
+            recordsEnd += 5 + length
+            if handshake.count >= 4 {
+                guard handshake[0] == 1 else { return .failure(.notClientHello) }
+                let bodyLength = Int(handshake[1]) << 16 | Int(handshake[2]) << 8 | Int(handshake[3])
+                guard 4 + bodyLength <= maximumBytes else { return .failure(.tooLarge) }
+                if handshake.count >= 4 + bodyLength {
+                    return handshake.withUnsafeBytes { TLSClientHello.parseBody(UnsafeRawBufferPointer(rebasing: $0[4..<(4 + bodyLength)])) }
+                }
+            }
+        }
     }
 }

@@ -61,6 +61,12 @@ func splitIntoRecords(_ hello: [UInt8], size: Int) -> [UInt8] {
             #expect(answer == .success(expected), "records of \(size)")
             #expect(peeker.bytes == split, "the peeker keeps every byte to forward")
         }
+        // One octet at a time (the peeker works incrementally), then bytes after the answer are not kept.
+        var peeker = TLSClientHelloPeeker()
+        var answer: Result<TLSClientHelloInfo, TLSPeekRefusal>?
+        for b in o + [23, 3, 3] where answer == nil { answer = withDirty([b]) { peeker.receive($0) } }
+        #expect(answer == .success(expected) && peeker.bytes == o && peeker.recordsEnd == o.count)
+        #expect(withDirty([1, 2, 3]) { peeker.receive($0) } == .success(expected) && peeker.bytes == o)
     }
 
     @Test func garbageAndOversizedAreRefusedWithAReason() throws {
