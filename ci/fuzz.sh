@@ -169,6 +169,7 @@ coverage() {
       socks5-server) sources="Sources/Streams/SOCKS5Messages.swift Sources/Streams/SOCKS5Server.swift Sources/Streams/StreamDestination.swift" ;;
       http-connect) sources="Sources/Streams/HTTPConnect.swift Sources/Streams/StreamDestination.swift" ;;
       tls-client-hello) sources=Sources/Streams/TLSClientHello.swift ;;
+      gate-yaml) sources="Sources/Streams/GateRules.swift Sources/YAMLSchema" ;;
       *) sources=Sources ;;
     esac
     # shellcheck disable=SC2086

@@ -63,6 +63,8 @@ let fuzzTargets: [FuzzTarget] = [
                run: HTTPConnectTarget.run, seeds: HTTPConnectTarget.seeds),
     FuzzTarget(name: "tls-client-hello", summary: "segments into the TLS ClientHello peeker (records reassembled, SNI and ALPN extracted)",
                run: TLSClientHelloTarget.run, seeds: TLSClientHelloTarget.seeds),
+    FuzzTarget(name: "gate-yaml", summary: "gate.yml text through the streams gateway's rule parser, then one route",
+               run: GateYAMLTarget.run, seeds: GateYAMLTarget.seeds),
 ]
 
 nonisolated(unsafe) private var selectedTarget: FuzzTarget?

@@ -1,9 +1,10 @@
-// Fuzz targets `socks5-server`, `http-connect` and `tls-client-hello` (layer 2, Streams): the streams
+// Fuzz targets `socks5-server`, `http-connect`, `tls-client-hello` and `gate-yaml` (layer 2, Streams): the streams
 // gateway's protocol layer. A client's bytes, cut into segments the input chooses, go through the
 // server state machines and the ClientHello peeker; whatever is accepted must make sense (a
 // destination that re-encodes, a consumed count inside the input, a bounded buffer).
 //
-// Input of every target: length-prefixed records (FuzzInput.record), each one segment from the client.
+// Input of the first three: a flags/bound prefix, then length-prefixed records (FuzzInput.record),
+// each one segment from the client. `gate-yaml`: gate.yml text through GateRules.parse, then a route.
 import Streams
 import Wire
 
@@ -115,5 +116,34 @@ enum TLSClientHelloTarget {
         }
         return [[0, 0x40] + records([hello]), [0, 0x40] + records([Array(hello.prefix(10)), Array(hello.dropFirst(10))]),
                 [0, 0x40] + records(split)]
+    }
+}
+
+enum GateYAMLTarget {
+    static func run(_ data: UnsafeRawBufferPointer) {
+        let text = String(decoding: data, as: UTF8.self)
+        guard let rules = try? GateRules.parse(text, file: "gate.yml") else { return }
+        let context = StreamContext(listener: "socks", destination: StreamDestination(host: .name("www.example.com"), port: 443),
+                                    serverName: "www.example.com", alpn: ["h2"], identity: "node-a", groups: ["ops"])
+        let (index, action) = rules.route(context)
+        if let index { precondition(index < rules.rules.count && rules.rules[index].action == action) } else { precondition(action == rules.fallback) }
+    }
+
+    static func seeds() -> [[UInt8]] {
+        [Array("""
+        rules:
+          - name: internal
+            destination: [10.0.0.0/8, "fd00::/8", .corp.example]
+            port: [22, 8000-8100]
+            action: direct
+          - sni: "*.example.com"
+            alpn: h2
+            listener: socks
+            identity: node-a
+            group: [ops]
+            action: via
+            via: node-b
+        default: reject
+        """.utf8)]
     }
 }

@@ -55,7 +55,8 @@ public enum SOCKS5 {
             return .complete(Greeting(methods: Array(b[2..<(2 + n)])), consumed: 2 + n)
         }
 
-        public func emit() -> [UInt8] { [SOCKS5.version, UInt8(truncatingIfNeeded: methods.count)] + methods.prefix(255) }
+        /// At most 255 methods are sent (the count is one octet).
+        public func emit() -> [UInt8] { [SOCKS5.version, UInt8(min(methods.count, 255))] + methods.prefix(255) }
     }
 
     /// The server's choice: VER, METHOD.
