@@ -4,6 +4,7 @@
 import Foundation
 import Glibc
 import Testing
+import Wire
 @testable import Streams
 
 private struct Listener {
@@ -57,9 +58,14 @@ private func curlPath() -> String? {
 
 /// Runs curl with `arguments`; returns its exit status and standard output.
 private func runCurl(_ arguments: [String], serve: @escaping @Sendable () -> Void) throws -> (Int32, String) {
+    try run(curlPath()!, ["-s", "--max-time", "15"] + arguments, serve: serve)
+}
+
+private func run(_ path: String, _ arguments: [String], serve: @escaping @Sendable () -> Void) throws -> (Int32, String) {
     let process = Process()
-    process.executableURL = URL(fileURLWithPath: curlPath()!)
-    process.arguments = ["-s", "--max-time", "15"] + arguments
+    process.executableURL = URL(fileURLWithPath: path)
+    process.arguments = arguments
+    process.standardInput = FileHandle.nullDevice
     let out = Pipe()
     process.standardOutput = out
     process.standardError = FileHandle.nullDevice
@@ -139,6 +145,50 @@ private final class Box<T>: @unchecked Sendable { var value: T; init(_ v: T) { v
                 #expect(seen.value.last == .close(.wrongCredentials), "\(seen.value)")
                 #expect(status != 0, "curl must fail on 407")
             }
+        }
+    }
+
+    @Test func curlSOCKS5WithAnAddressAndNoAuthentication() throws {
+        guard curlPath() != nil else { print("0.000 warning streams.test.skipped reason=curl_not_installed"); return }
+        let listener = try Listener()
+        defer { close(listener.fd) }
+        let seen = Box<[SOCKS5ServerAction]>([])
+        // socks5:// (not socks5h): curl resolves the name itself and sends ATYP 1.
+        let (status, body) = try runCurl(["-x", "socks5://127.0.0.1:\(listener.port)", "http://127.0.0.1:9/"]) {
+            guard let c = listener.accept(within: 10) else { return }
+            defer { close(c) }
+            var m = SOCKS5ServerMachine(policy: SOCKS5ServerPolicy())
+            while m.state != .closed && m.state != .dialing, let bytes = readSome(c) {
+                for action in bytes.withUnsafeBytes({ m.receive($0) }) {
+                    seen.value.append(action)
+                    if case .send(let reply) = action { writeAll(c, reply) }
+                }
+            }
+            guard m.state == .dialing else { return }
+            for case .send(let reply) in m.connected(bound: StreamDestination(host: .ipv4(.any), port: 0)) { writeAll(c, reply) }
+            _ = serveOrigin(c, pending: m.pendingPayload)
+        }
+        #expect(seen.value.filter { $0 != .needMoreBytes } == [.send([5, 0]), .connect(StreamDestination(host: .ipv4(IPv4Address(127, 0, 0, 1)), port: 9), username: nil)])
+        #expect(status == 0 && body == "hello", "curl exit \(status)")
+    }
+
+    /// A live `openssl s_client` ClientHello (not the fixture), read as it arrives, for two names.
+    @Test func opensslClientHelloLive() throws {
+        guard let openssl = ["/usr/bin/openssl", "/usr/local/bin/openssl"].first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
+            print("0.000 warning streams.test.skipped reason=openssl_not_installed"); return
+        }
+        for name in ["alpha.test", "beta.test"] {
+            let listener = try Listener()
+            defer { close(listener.fd) }
+            let answer = Box<Result<TLSClientHelloInfo, TLSPeekRefusal>?>(nil)
+            _ = try run(openssl, ["s_client", "-connect", "127.0.0.1:\(listener.port)", "-servername", name, "-alpn", "h2,http/1.1"]) {
+                guard let c = listener.accept(within: 10) else { return }
+                defer { close(c) }
+                var peeker = TLSClientHelloPeeker()
+                while answer.value == nil, let bytes = readSome(c) { answer.value = bytes.withUnsafeBytes { peeker.receive($0) } }
+            }
+            guard case .success(let info) = answer.value else { Issue.record("\(name): \(String(describing: answer.value))"); continue }
+            #expect(info.serverName == name && info.alpn == ["h2", "http/1.1"])
         }
     }
 }
