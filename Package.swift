@@ -4,7 +4,8 @@
 // Layering (docs/architecture.md): each target depends only on targets of a lower layer.
 //   0  CShims, CSodium, CPcap, CMallocCounter      C the Swift code cannot call directly (CShims: every glibc call Swift's Glibc module lacks)
 //   1  Basics, Wire, Crypto, YAMLSchema             time, randomness, wire formats, libsodium + BLAKE2s, located YAML
-//   2  Virtio, Datapath, HostStack, Noise, WireGuard  sans-IO virtqueue, switch, router, DHCP, hosts, Noise, WireGuard
+//   2  Virtio, Datapath, HostStack, Noise, WireGuard, Streams  sans-IO virtqueue, switch, router, DHCP, hosts, Noise, WireGuard;
+//                                                  the streams gateway's SOCKS5/HTTP CONNECT/ClientHello parsers and rules
 //   3  Capture, Sim, HostIO, VhostUser, Mesh        pcap/BPF; simulator kernel; epoll, sockets, batched UDP, TUN/TAP, signalfd; vhost-user;
 //                                                  the mesh's certificates and handshake (sans-IO, over Noise and WireGuard)
 //   4  Engine; QEMU; Tunnel                         bridge from bridge.yml; QEMU runner; WireGuard on TUN
@@ -50,6 +51,7 @@ let package = Package(
         .target(name: "HostStack", dependencies: ["Basics", "Wire"]),
         .target(name: "Noise", dependencies: ["Crypto"]),
         .target(name: "WireGuard", dependencies: ["Basics", "Wire", "Crypto"]),
+        .target(name: "Streams", dependencies: ["Wire", "YAMLSchema"]),
 
         // Layer 3 — system libraries.
         .target(name: "Capture", dependencies: ["Basics", "CPcap"]),
@@ -93,6 +95,7 @@ let package = Package(
 
         .testTarget(name: "BasicsTests", dependencies: ["Basics"]),
         .testTarget(name: "WireTests", dependencies: ["Wire"]),
+        .testTarget(name: "StreamsTests", dependencies: ["Streams", "Wire", "YAMLSchema"]),
         .testTarget(name: "CryptoTests", dependencies: ["Crypto"]),
         .testTarget(name: "NoiseTests", dependencies: ["Noise", "Crypto"]),
         .testTarget(name: "MeshTests", dependencies: ["Mesh", "WireGuard", "Noise", "Crypto", "Wire", "Basics"]),
@@ -125,6 +128,6 @@ if Context.environment["SLUICE_FUZZ"] == "1" {
     package.targets.append(
         .executableTarget(
             name: "SluiceFuzz",
-            dependencies: ["Basics", "Wire", "Crypto", "WireGuard", "Datapath", "Virtio", "VhostUser", "HostIO", "CShims", "Capture", "Engine", "QEMU", "Tunnel", "Lab", "Mesh", "Noise"],
+            dependencies: ["Basics", "Wire", "Crypto", "WireGuard", "Datapath", "Virtio", "VhostUser", "HostIO", "CShims", "Capture", "Engine", "QEMU", "Tunnel", "Lab", "Mesh", "Noise", "Streams"],
             path: "Fuzz/SluiceFuzz"))
 }

@@ -166,6 +166,10 @@ coverage() {
       wg-uapi) sources="Sources/WireGuard/ConfigurationProtocol.swift Sources/WireGuard/DeviceConfigure.swift" ;;
       mesh-registry) sources="Sources/Mesh/MeshRegistry.swift Sources/Mesh/JSONDocument.swift" ;;
       noise-wireguard) sources="Sources/Noise Sources/WireGuard/NoiseIK.swift Sources/WireGuard/DeviceHandshake.swift" ;;
+      socks5-server) sources="Sources/Streams/SOCKS5Messages.swift Sources/Streams/SOCKS5Server.swift Sources/Streams/StreamDestination.swift" ;;
+      http-connect) sources="Sources/Streams/HTTPConnect.swift Sources/Streams/StreamDestination.swift" ;;
+      tls-client-hello) sources=Sources/Streams/TLSClientHello.swift ;;
+      gate-yaml) sources="Sources/Streams/GateRules.swift Sources/YAMLSchema" ;;
       *) sources=Sources ;;
     esac
     # shellcheck disable=SC2086

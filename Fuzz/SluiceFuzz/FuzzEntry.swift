@@ -57,6 +57,14 @@ let fuzzTargets: [FuzzTarget] = [
                run: DHCPv6Target.run, seeds: DHCPv6Target.seeds),
     FuzzTarget(name: "wg-uapi", summary: "a set=1 transaction of WireGuard's configuration protocol (wg set, syncconf) parsed, checked, applied",
                run: WireGuardUAPITarget.run, seeds: WireGuardUAPITarget.seeds),
+    FuzzTarget(name: "socks5-server", summary: "a client's segments into the SOCKS5 server machine (RFC 1928/1929); the input as a UDP request header too",
+               run: SOCKS5ServerTarget.run, seeds: SOCKS5ServerTarget.seeds),
+    FuzzTarget(name: "http-connect", summary: "a client's segments into the HTTP CONNECT server machine (head, Proxy-Authorization Basic)",
+               run: HTTPConnectTarget.run, seeds: HTTPConnectTarget.seeds),
+    FuzzTarget(name: "tls-client-hello", summary: "segments into the TLS ClientHello peeker (records reassembled, SNI and ALPN extracted)",
+               run: TLSClientHelloTarget.run, seeds: TLSClientHelloTarget.seeds),
+    FuzzTarget(name: "gate-yaml", summary: "gate.yml text through the streams gateway's rule parser, then one route",
+               run: GateYAMLTarget.run, seeds: GateYAMLTarget.seeds),
 ]
 
 nonisolated(unsafe) private var selectedTarget: FuzzTarget?
