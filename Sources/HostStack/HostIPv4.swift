@@ -16,14 +16,16 @@ extension Host {
         let parsed: IPv4Frame.Parsed
         do { parsed = try IPv4Frame.parse(frame) } catch { countDrop(error); return }
         let ip = parsed.ip
-        // No reassembly: RFC 1122 §3.3.2 makes it a MUST for real hosts, but no simulated
-        // traffic here is fragmented.
-        guard !ip.isFragment else { counters.unsupported += 1; return }
         let payload = frame.slice(parsed.payloadRange)
         let own = address
         let unicast = own.map { ip.destination == $0.address } ?? false
         let broadcast = ip.destination.isLimitedBroadcast
             || (own.map { $0.prefixLength < 31 && ip.destination == $0.broadcastAddress } ?? false)
+        if ip.isFragment {
+            // RFC 1122 §3.3.2: "A host MUST be able to reassemble incoming datagrams".
+            guard unicast || broadcast else { counters.notForUs += 1; return }
+            return receiveFragment(frame, parsed, now: now)
+        }
 
         switch ip.protocol {
         case .icmp:
@@ -40,6 +42,25 @@ extension Host {
             // RFC 1122 §3.2.2.1: "A host SHOULD generate Destination Unreachable messages with
             // code: 2 (Protocol Unreachable), when the designated transport protocol is not supported".
             sendICMPError(.destinationUnreachable(code: ICMPv4UnreachableCode.protocol), about: frame, parsed, now: now)
+        }
+    }
+
+    /// A fragment for us: held until its datagram is whole (IPv4Reassembly.swift), which is then
+    /// taken in like any datagram.
+    func receiveFragment(_ frame: UnsafeRawBufferPointer, _ parsed: IPv4Frame.Parsed, now: Instant) {
+        counters.fragmentsReceived += 1
+        let (evicted, timedOut) = (reassembly.evicted, reassembly.timedOut)
+        let outcome = reassembly.receive(frame, ipOffset: parsed.ipOffset, ip: parsed.ip, payload: parsed.payloadRange, now: now)
+        counters.reassemblyEvicted += reassembly.evicted - evicted
+        counters.reassemblyTimeouts += reassembly.timedOut - timedOut
+        switch outcome {
+        case .held: break
+        case .duplicate: counters.duplicateFragments += 1
+        case .overlap: counters.reassemblyOverlaps += 1
+        case .malformed: counters.reassemblyMalformed += 1
+        case .whole(let datagram):
+            counters.datagramsReassembled += 1
+            datagram.withUnsafeBytes { receiveIPv4($0, now: now) }
         }
     }
 
