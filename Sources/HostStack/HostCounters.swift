@@ -49,8 +49,10 @@ public struct HostCounters: Equatable, Sendable {
     // IP output.
     /// Datagrams with no address configured, no on-link route and no gateway.
     public var noRoute = 0
-    /// Datagrams larger than the MTU (the host never fragments).
+    /// Datagrams larger than 65535 bytes, or than the MTU with DF set (TCP).
     public var tooBig = 0
+    /// Fragments sent for datagrams larger than the MTU (DF clear: UDP, ICMP).
+    public var fragmentsSent = 0
 
     // ICMP.
     public var echoRequestsReceived = 0
@@ -92,7 +94,7 @@ public struct HostCounters: Equatable, Sendable {
          ("arpRequestsSent", arpRequestsSent), ("arpRepliesSent", arpRepliesSent),
          ("arpProbesSent", arpProbesSent), ("arpAnnouncementsSent", arpAnnouncementsSent),
          ("arpResolutionFailures", arpResolutionFailures), ("arpQueueDrops", arpQueueDrops),
-         ("noRoute", noRoute), ("tooBig", tooBig),
+         ("noRoute", noRoute), ("tooBig", tooBig), ("fragmentsSent", fragmentsSent),
          ("echoRequestsReceived", echoRequestsReceived), ("echoRepliesSent", echoRepliesSent),
          ("echoRequestsSent", echoRequestsSent), ("echoRepliesReceived", echoRepliesReceived),
          ("unmatchedEchoReplies", unmatchedEchoReplies),
