@@ -60,6 +60,7 @@ public final class Host {
     var echoPorts: Set<UInt16> = []
     var inboxes: [UInt16: [UDPDatagram]] = [:]
     var outgoing = OutgoingFrames()
+    var reassembly = IPv4Reassembly()
     /// TCP connections and listeners (HostTCP).
     var tcp: TCPHostState
     /// For ping identifiers, flood stream ids, IP identification and ephemeral ports.

@@ -15,8 +15,24 @@ public struct HostCounters: Equatable, Sendable {
     public var notForUs = 0
     /// Frames carrying our own source MAC (a loop or a hub echo).
     public var ownFrames = 0
-    /// EtherTypes, VLAN tags, IP fragments and protocols this host does not handle.
+    /// EtherTypes, VLAN tags and protocols this host does not handle.
     public var unsupported = 0
+
+    // Reassembly (IPv4Reassembly.swift).
+    /// IP fragments addressed to this host.
+    public var fragmentsReceived = 0
+    /// Datagrams put back together and taken in.
+    public var datagramsReassembled = 0
+    /// Exact repeats of fragments already held (ignored).
+    public var duplicateFragments = 0
+    /// Datagrams dropped because a fragment overlapped data already received.
+    public var reassemblyOverlaps = 0
+    /// Datagrams dropped for a bad fragment (not a multiple of 8 with MF, past 65535, two ends).
+    public var reassemblyMalformed = 0
+    /// Datagrams dropped unfinished after the reassembly timeout.
+    public var reassemblyTimeouts = 0
+    /// Unfinished datagrams dropped to make room for a new one.
+    public var reassemblyEvicted = 0
 
     // ARP.
     public var arpRequestsReceived = 0
@@ -33,8 +49,10 @@ public struct HostCounters: Equatable, Sendable {
     // IP output.
     /// Datagrams with no address configured, no on-link route and no gateway.
     public var noRoute = 0
-    /// Datagrams larger than the MTU (the host never fragments).
+    /// Datagrams larger than 65535 bytes, or than the MTU with DF set (TCP).
     public var tooBig = 0
+    /// Fragments sent for datagrams larger than the MTU (DF clear: UDP, ICMP).
+    public var fragmentsSent = 0
 
     // ICMP.
     public var echoRequestsReceived = 0
@@ -68,11 +86,15 @@ public struct HostCounters: Equatable, Sendable {
         [("framesReceived", framesReceived), ("bytesReceived", bytesReceived),
          ("framesSent", framesSent), ("bytesSent", bytesSent),
          ("malformed", malformed), ("notForUs", notForUs), ("ownFrames", ownFrames), ("unsupported", unsupported),
+         ("fragmentsReceived", fragmentsReceived), ("datagramsReassembled", datagramsReassembled),
+         ("duplicateFragments", duplicateFragments), ("reassemblyOverlaps", reassemblyOverlaps),
+         ("reassemblyMalformed", reassemblyMalformed), ("reassemblyTimeouts", reassemblyTimeouts),
+         ("reassemblyEvicted", reassemblyEvicted),
          ("arpRequestsReceived", arpRequestsReceived), ("arpRepliesReceived", arpRepliesReceived),
          ("arpRequestsSent", arpRequestsSent), ("arpRepliesSent", arpRepliesSent),
          ("arpProbesSent", arpProbesSent), ("arpAnnouncementsSent", arpAnnouncementsSent),
          ("arpResolutionFailures", arpResolutionFailures), ("arpQueueDrops", arpQueueDrops),
-         ("noRoute", noRoute), ("tooBig", tooBig),
+         ("noRoute", noRoute), ("tooBig", tooBig), ("fragmentsSent", fragmentsSent),
          ("echoRequestsReceived", echoRequestsReceived), ("echoRepliesSent", echoRepliesSent),
          ("echoRequestsSent", echoRequestsSent), ("echoRepliesReceived", echoRepliesReceived),
          ("unmatchedEchoReplies", unmatchedEchoReplies),

@@ -16,14 +16,16 @@ extension Host {
         let parsed: IPv4Frame.Parsed
         do { parsed = try IPv4Frame.parse(frame) } catch { countDrop(error); return }
         let ip = parsed.ip
-        // No reassembly: RFC 1122 §3.3.2 makes it a MUST for real hosts, but no simulated
-        // traffic here is fragmented.
-        guard !ip.isFragment else { counters.unsupported += 1; return }
         let payload = frame.slice(parsed.payloadRange)
         let own = address
         let unicast = own.map { ip.destination == $0.address } ?? false
         let broadcast = ip.destination.isLimitedBroadcast
             || (own.map { $0.prefixLength < 31 && ip.destination == $0.broadcastAddress } ?? false)
+        if ip.isFragment {
+            // RFC 1122 §3.3.2: "A host MUST be able to reassemble incoming datagrams".
+            guard unicast || broadcast else { counters.notForUs += 1; return }
+            return receiveFragment(frame, parsed, now: now)
+        }
 
         switch ip.protocol {
         case .icmp:
@@ -40,6 +42,25 @@ extension Host {
             // RFC 1122 §3.2.2.1: "A host SHOULD generate Destination Unreachable messages with
             // code: 2 (Protocol Unreachable), when the designated transport protocol is not supported".
             sendICMPError(.destinationUnreachable(code: ICMPv4UnreachableCode.protocol), about: frame, parsed, now: now)
+        }
+    }
+
+    /// A fragment for us: held until its datagram is whole (IPv4Reassembly.swift), which is then
+    /// taken in like any datagram.
+    func receiveFragment(_ frame: UnsafeRawBufferPointer, _ parsed: IPv4Frame.Parsed, now: Instant) {
+        counters.fragmentsReceived += 1
+        let (evicted, timedOut) = (reassembly.evicted, reassembly.timedOut)
+        let outcome = reassembly.receive(frame, ipOffset: parsed.ipOffset, ip: parsed.ip, payload: parsed.payloadRange, now: now)
+        counters.reassemblyEvicted += reassembly.evicted - evicted
+        counters.reassemblyTimeouts += reassembly.timedOut - timedOut
+        switch outcome {
+        case .held: break
+        case .duplicate: counters.duplicateFragments += 1
+        case .overlap: counters.reassemblyOverlaps += 1
+        case .malformed: counters.reassemblyMalformed += 1
+        case .whole(let datagram):
+            counters.datagramsReassembled += 1
+            datagram.withUnsafeBytes { receiveIPv4($0, now: now) }
         }
     }
 
@@ -67,8 +88,11 @@ extension Host {
     @discardableResult
     func sendIPv4(to destination: IPv4Address, datagramLength: Int, now: Instant,
                   build: (UnsafeMutableRawBufferPointer, EthernetHeader) throws(WireError) -> Int) -> Bool {
-        guard datagramLength <= min(configuration.mtu, Int(UInt16.max)) else { counters.tooBig += 1; return false }
+        guard datagramLength <= Int(UInt16.max) else { counters.tooBig += 1; return false }
         guard let hop = nextHop(destination) else { counters.noRoute += 1; return false }
+        if datagramLength > configuration.mtu {
+            return sendFragments(to: destination, datagramLength: datagramLength, now: now, build: build)
+        }
         let length = EthernetHeader.untaggedLength + datagramLength
         let neighborMAC: MACAddress
         switch hop {
@@ -94,6 +118,49 @@ extension Host {
         }
         let ethernet = EthernetHeader(destination: neighborMAC, source: mac, etherType: .ipv4)
         return emitFrame(maximumLength: length) { frame throws(WireError) in try build(frame, ethernet) }
+    }
+
+    /// A datagram larger than the MTU: built whole, then sent as fragments (RFC 791 §3.2) of at
+    /// most the MTU, every one but the last carrying a multiple of 8 data bytes. Refused
+    /// (`tooBig`) if the datagram has DF set (TCP, which sizes its segments to the path MTU).
+    /// The host sends no IP options, so every fragment carries the datagram's header as it is.
+    func sendFragments(to destination: IPv4Address, datagramLength: Int, now: Instant,
+                       build: (UnsafeMutableRawBufferPointer, EthernetHeader) throws(WireError) -> Int) -> Bool {
+        let e = EthernetHeader.untaggedLength
+        var whole = [UInt8](repeating: 0, count: e + datagramLength)
+        let ethernet = EthernetHeader(destination: .zero, source: mac, etherType: .ipv4)
+        let written: Int? = whole.withUnsafeMutableBytes { buffer in
+            do throws(WireError) { return try build(buffer, ethernet) } catch { return nil }
+        }
+        guard let written, written == e + datagramLength else { return false }
+        let headerLength = Int(whole[e] & 0x0F) * 4
+        let flags = UInt16(whole[e + 6]) << 8 | UInt16(whole[e + 7])
+        guard flags & 0x4000 == 0, headerLength >= IPv4Constants.minimumHeaderLength,
+              headerLength + 8 <= configuration.mtu else { counters.tooBig += 1; return false }
+        let data = datagramLength - headerLength
+        let step = (configuration.mtu - headerLength) & ~7
+        var position = 0
+        var sent = true
+        while position < data {
+            let count = min(step, data - position)
+            let last = position + count == data
+            let length = headerLength + count
+            let piece = Array(whole[e..<(e + headerLength)]) + whole[(e + headerLength + position)..<(e + headerLength + position + count)]
+            let ok = sendIPv4(to: destination, datagramLength: length, now: now) { out, ethernet throws(WireError) in
+                try out.requireSpace(e + length)
+                let h = try ethernet.emit(into: out)
+                piece.withUnsafeBytes { out.copyBytes($0, at: h) }
+                out.setU16(h + 2, UInt16(length))
+                out.setU16(h + 6, (flags & 0x8000) | (last ? 0 : 0x2000) | UInt16(position / 8))
+                out.setU16(h + 10, 0)
+                out.setU16(h + 10, InternetChecksum.of(UnsafeRawBufferPointer(out.slice(h..<(h + headerLength)))))
+                return h + length
+            }
+            if !ok { sent = false }
+            counters.fragmentsSent += 1
+            position += count
+        }
+        return sent
     }
 
     /// Sends an ICMP error about the datagram in `frame`, quoting its header and first 8 payload

@@ -116,7 +116,8 @@ extension Host {
                          destinationPort: UInt16, payloadLength: Int, now: Instant,
                          fill: (UnsafeMutableRawBufferPointer) -> Void) -> Bool {
         let datagramLength = IPv4Constants.minimumHeaderLength + UDPConstants.headerLength + payloadLength
-        guard datagramLength <= min(configuration.mtu, Int(UInt16.max)) else { counters.tooBig += 1; return false }
+        // Larger than the MTU: sendIPv4 fragments it.
+        guard datagramLength <= Int(UInt16.max) else { counters.tooBig += 1; return false }
         let header = ipHeader(to: destination, from: source, protocol: .udp,
                               payloadLength: UDPConstants.headerLength + payloadLength)
         let udp = UDPHeader(sourcePort: sourcePort, destinationPort: destinationPort)

@@ -91,9 +91,9 @@ import Wire
     #expect(message.nextHopMTU == 1400)
     #expect(data.count == 576 - 28)                                        // RFC 1812 §4.3.2.3 cap
     #expect(Int(s.ip.totalLength) == 576)
-    // Without DF: this router does not fragment; dropped and counted, no error.
-    #expect(router.receive(Lab.udpFrame(payloadLength: 1472), on: 0, now: Lab.t0, output: &out) == .dropped(.fragmentationUnsupported))
-    #expect(out.sent.isEmpty)
+    // Without DF: fragmented (RouterFragmentationTests), no error.
+    #expect(router.receive(Lab.udpFrame(payloadLength: 1472), on: 0, now: Lab.t0, output: &out) == .forwarded(interface: 1))
+    #expect(out.take().count == 2 && router.counters.datagramsFragmented == 1)
     // Exactly the MTU passes.
     #expect(router.receive(Lab.udpFrame(dontFragment: true, payloadLength: 1372), on: 0, now: Lab.t0, output: &out) == .forwarded(interface: 1))
 }

@@ -41,16 +41,19 @@ func garbageFromTheWANIsCountedNeverDelivered(kind: String) throws {
     if kind == "wireguard" { #expect(w.counters.rxPackets == 0 && w.tunnel!.counters.drops.total > 0) }
 }
 
-@Test func packetsAboveTheWANMTUStopAtTheRouter() throws {
+@Test func packetsAboveTheWANMTUAreFragmentedAtTheRouter() throws {
     let pair = try wireGuardPair(natA: false, natB: false)
-    // 1392 data bytes + 8 ICMP + 20 IP = 1420, the tunnel's MTU; one byte more does not fit.
+    // 1392 data bytes + 8 ICMP + 20 IP = 1420, the tunnel's MTU; one byte more does not fit, and
+    // without DF the router cuts it in two (both ways: B's router cuts the replies).
     let fits = pair.guestA.host.ping(IPv4Address(10, 2, 0, 10), count: 2, interval: .milliseconds(200), size: 1392, now: pair.now)
     let tooBig = pair.guestA.host.ping(IPv4Address(10, 2, 0, 10), count: 2, interval: .milliseconds(200), size: 1393, now: pair.now)
     pair.run(for: .seconds(3))
     #expect(pair.guestA.host.pingResult(fits).received == 2)
-    #expect(pair.guestA.host.pingResult(tooBig).received == 0)
-    let drops = try #require(pair.a.router?.counters.drops)
-    #expect(drops[.fragmentationNeeded] + drops[.fragmentationUnsupported] == 2)
+    #expect(pair.guestA.host.pingResult(tooBig).received == 2)
+    let a = try #require(pair.a.router?.counters), b = try #require(pair.b.router?.counters)
+    #expect(a.drops[.fragmentationNeeded] + a.drops[.fragmentationUnsupported] == 0)
+    #expect(a.datagramsFragmented == 2 && a.fragmentsCreated == 4 && b.datagramsFragmented == 2)
+    #expect(pair.guestA.host.counters.datagramsReassembled == 2)
     // What crossed fits: no transport message larger than MTU + 32 (header and tag).
     #expect(pair.crossed.allSatisfy { $0.bytes.count <= 1420 + 32 })
 }

@@ -77,11 +77,14 @@ struct UDPTests {
         #expect(a.floodStats(id).sent == 10 && a.floodStats(id).icmpErrors == 10)
     }
 
-    @Test("Datagrams that do not fit the MTU are refused and counted")
+    @Test("Datagrams larger than the MTU are fragmented; larger than IPv4 allows, refused and counted")
     func tooBig() {
         let (net, a, _) = backToBack()
-        #expect(!a.sendUDP(to: ipB, port: 1, payload: [UInt8](repeating: 0, count: 1473), now: net.now))
         #expect(a.sendUDP(to: ipB, port: 1, payload: [UInt8](repeating: 0, count: 1472), now: net.now))
+        #expect(a.counters.fragmentsSent == 0)
+        #expect(a.sendUDP(to: ipB, port: 1, payload: [UInt8](repeating: 0, count: 1473), now: net.now))
+        #expect(a.counters.fragmentsSent == 2 && a.counters.tooBig == 0)
+        #expect(!a.sendUDP(to: ipB, port: 1, payload: [UInt8](repeating: 0, count: 65508), now: net.now))
         #expect(a.counters.tooBig == 1)
         let ping = a.ping(ipB, count: 1, size: 100_000, now: net.now)
         #expect(a.pingResult(ping).probes[0].outcome == .notSent && a.counters.tooBig == 2)

@@ -22,6 +22,8 @@
 // - Fragments: first fragments are translated as whole datagrams; later ones outbound get the
 //   external address; later ones inbound follow their first fragment (`NATFragmentTable`) and
 //   are dropped (counted) if it has not been seen — 4787 REQ-14 only for in-order arrival.
+//   Tiny first fragments and TCP fragments at offset 1 are dropped (RFC 1858 §3, `tinyFragment`).
+//   No reassembly (docs/architecture.md, "Fragmentation").
 // - Full tables drop new sessions (counted); nothing is evicted, so behaviour never depends on
 //   who else is using the NAT beyond "is there room".
 import Basics

@@ -31,6 +31,10 @@ public enum NATDropReason: Int, CaseIterable, Sendable, Error {
     case tableFull
     /// No external port (or ICMP identifier) left in `portRange` for a new mapping.
     case portExhausted
+    /// A first fragment too short to hold its transport header's ports (and, for TCP, its
+    /// flags), or a TCP fragment at offset 1 (8 bytes): the tiny- and overlapping-fragment attacks
+    /// of RFC 1858 §3, which could slip other ports or flags past the translation.
+    case tinyFragment
     // No CustomStringConvertible: interpolation prints the case name.
 }
 

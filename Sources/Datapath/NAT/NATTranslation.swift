@@ -39,9 +39,12 @@ extension NAT {
         let t = ip.headerLength
         let length = datagram.count - t
         let whole = !ip.moreFragments
+        // RFC 1858 §3.1: a first fragment must hold the whole transport header, or a later one
+        // could supply the ports or flags the translation never saw.
+        let short: NATDropReason = whole ? .malformed : .tinyFragment
         switch ip.protocol {
         case .udp:
-            guard length >= UDPConstants.headerLength else { throw .malformed }
+            guard length >= UDPConstants.headerLength else { throw short }
             // RFC 768: "Length is the length in octets of this user datagram including this
             // header and the data" — checked when the whole datagram is here.
             let udpLength = Int(datagram.u16(t + 4))
@@ -49,14 +52,14 @@ extension NAT {
             return NATFlowHeader(proto: .udp, sourcePort: datagram.u16(t), destinationPort: datagram.u16(t + 2),
                                  tcpFlags: [], icmpType: 0)
         case .tcp:
-            guard length >= TCPConstants.minimumHeaderLength else { throw .malformed }
+            guard length >= TCPConstants.minimumHeaderLength else { throw short }
             // RFC 9293 §3.1: Data Offset, "the number of 32-bit words in the TCP header".
             let offset = Int(datagram.u8(t + 12) >> 4) * 4
             if offset < TCPConstants.minimumHeaderLength || (whole && offset > length) { throw .malformed }
             return NATFlowHeader(proto: .tcp, sourcePort: datagram.u16(t), destinationPort: datagram.u16(t + 2),
                                  tcpFlags: TCPFlags(rawValue: datagram.u8(t + 13)), icmpType: 0)
         case .icmp:
-            guard length >= ICMPv4Constants.headerLength else { throw .malformed }
+            guard length >= ICMPv4Constants.headerLength else { throw short }
             let id = datagram.u16(t + 4)
             return NATFlowHeader(proto: .icmp, sourcePort: id, destinationPort: id, tcpFlags: [],
                                  icmpType: datagram.u8(t))
@@ -74,6 +77,7 @@ extension NAT {
 
     func outbound(_ datagram: UnsafeMutableRawBufferPointer, _ ip: IPv4Header, now: Instant) -> NATVerdict {
         if ip.fragmentOffset != 0 {
+            if Self.isOverlappingTCPFragment(ip) { return drop(.tinyFragment) }
             // A later fragment: no ports, and its source can only become the external address.
             var changes = ChecksumAdjustment()
             NATRewrite.rewriteAddress(datagram, .source, to: external, changes: &changes)
@@ -171,12 +175,19 @@ extension NAT {
 
     /// A later fragment of an inbound datagram: to wherever its first fragment went.
     func inboundLaterFragment(_ datagram: UnsafeMutableRawBufferPointer, _ ip: IPv4Header, now: Instant) -> NATVerdict {
+        if Self.isOverlappingTCPFragment(ip) { return drop(.tinyFragment) }
         guard let address = fragments.internalAddress(remote: ip.source.rawValue, identification: ip.identification,
                                                       proto: ip.protocol.rawValue, now: now) else { return drop(.fragment) }
         var changes = ChecksumAdjustment()
         NATRewrite.rewriteAddress(datagram, .destination, to: address, changes: &changes)
         counters.inboundTranslated &+= 1
         return .translated
+    }
+
+    /// RFC 1858 §3.2: "if FO=1 and PROTOCOL=TCP then drop packet" — a fragment at offset 8
+    /// would overwrite the flags of the first fragment's TCP header at reassembly.
+    @inline(__always) static func isOverlappingTCPFragment(_ ip: IPv4Header) -> Bool {
+        ip.fragmentOffset == 1 && ip.protocol == .tcp
     }
 
     /// RFC 4787 REQ-6: "The NAT mapping Refresh Direction MUST have a 'NAT Outbound refresh

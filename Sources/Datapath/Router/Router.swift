@@ -7,9 +7,10 @@
 //   or point-to-point (bare IP packets, no ARP: every next hop there is the other end). A frame
 //   handed in on a point-to-point interface, or a packet on an Ethernet one, is dropped (counted).
 // - Ethernet interfaces are untagged: 802.1Q-tagged frames are dropped (counted).
-// - No fragmentation: a datagram larger than the outgoing MTU is dropped, with ICMP
-//   fragmentation-needed if DF is set and silently (counted) otherwise. Fragments pass through;
-//   fragments addressed to the router are dropped (no reassembly).
+// - A datagram larger than the outgoing MTU is fragmented if DF is clear (RFC 791 §3.2,
+//   RFC 1812 §4.2.2.7; RouterFragmentation.swift), and dropped with ICMP fragmentation-needed if
+//   DF is set. Fragments pass through (and are cut again if still too large); fragments
+//   addressed to the router are dropped (no reassembly).
 // - ICMP errors and echo replies go back out of the arrival interface, from that interface's
 //   address: on Ethernet to the link-layer source of the offending frame (the previous hop), on
 //   a point-to-point interface to its other end.

@@ -43,7 +43,10 @@ public enum RouterDropReason: Int, CaseIterable, Sendable {
     case noRoute
     /// Larger than the outgoing MTU with DF set (fragmentation needed sent).
     case fragmentationNeeded
-    /// Larger than the outgoing MTU without DF: this router does not fragment.
+    /// Larger than the outgoing MTU without DF, and cannot be fragmented (RouterFragmentation.swift):
+    /// its IP options are malformed (an option length below 2 or past the header, so which to
+    /// copy into later fragments is unknown, RFC 791 §3.1), or its pieces would need a fragment
+    /// offset past the 13-bit field (a hostile input fragment near the end of the offset space).
     case fragmentationUnsupported
     /// The ARP wait queue for the neighbor, or all of it, was full.
     case arpQueueOverflow
@@ -86,6 +89,10 @@ public struct RouterCounters: Equatable, Sendable {
     public var framesReceived: UInt64 = 0
     /// IP datagrams sent on towards their destination (including after ARP resolution).
     public var forwarded: UInt64 = 0
+    /// Datagrams larger than the outgoing MTU without DF, sent as fragments (RFC 791 §3.2).
+    public var datagramsFragmented: UInt64 = 0
+    /// Fragments built for them.
+    public var fragmentsCreated: UInt64 = 0
     /// Datagrams waiting for ARP at the moment they arrived.
     public var queuedForARP: UInt64 = 0
     /// UDP datagrams handed to `RouterOutput.deliver`.

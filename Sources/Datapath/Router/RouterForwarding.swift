@@ -69,7 +69,11 @@ extension Router {
         if Int(header.totalLength) > out.mtu {
             // RFC 1191 §4: "the router MUST include the MTU of that next-hop network in the
             // low-order 16 bits of the ICMP header field".
-            guard header.dontFragment else { return drop(.fragmentationUnsupported) }
+            // RFC 1812 §4.2.2.7: "A router MUST be able to fragment ... datagrams" without DF.
+            if !header.dontFragment {
+                IPv4Header.decrementTimeToLive(in: datagram)
+                return sendFragments(datagram, header: header, route: route, arrival: arrival, now: now, output: &output)
+            }
             sendICMPError(.destinationUnreachable(code: ICMPv4UnreachableCode.fragmentationNeeded, nextHopMTU: UInt16(out.mtu)),
                           about: original, header: header, arrival: arrival, now: now, output: &output)
             return drop(.fragmentationNeeded)
