@@ -45,6 +45,7 @@ extension BridgeDaemon {
             return (false, "\(path): \(error)")
         }
         config = change.config
+        if change.impairmentsChanged { applyReloadedImpairments() }
         afterEvent(now: reactor.clock.now())  // deadlines may have moved (aging, leases)
         return (true, change.summary.joined(separator: "; "))
     }
