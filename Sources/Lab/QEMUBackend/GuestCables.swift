@@ -4,11 +4,12 @@
 // file's settings in the bridge config (QEMUGuestPlan); this carries out the timeline's
 // link-down, link-up and impair entries on the running daemon, in process.
 //
-// When: a guest's timeline starts when its NIC comes up (the console's SLUICE-NET-UP; its boot
-// DHCP is the timeline's `dhcp` at 0s, its commands follow in order), so an entry at `t` on a
-// guest's link is applied at that moment + t (an `after:` entry at its estimated start, as the
-// plan orders the guest's commands). Boot under TCG takes tens of seconds, so "at 3s" means three
-// seconds into the guest's own timeline, not into the run.
+// When: a guest runs its commands in order, not at their times, so its timeline is anchored on its
+// first ping: when the ping really started (the console's SLUICE-PING-START after its SLUICE-RUN)
+// minus the entry's time (its estimated start for an `after:` entry) is the guest's 0s; until a
+// ping has started, its NIC coming up (SLUICE-NET-UP; its boot DHCP is the timeline's `dhcp` at
+// 0s) stands in. An entry at `t` on a guest's link is applied at that 0s + t. Boot under TCG takes
+// tens of seconds, so "at 3s" means three seconds into the guest's own timeline, not into the run.
 import Basics
 import Engine
 import Sim
@@ -36,8 +37,10 @@ struct GuestCables {
     private var cables: [Int: Cable] = [:]
     /// Link entries still to carry out, in (time, entry) order.
     private var pending: [(entry: Int, link: Int, at: Duration)] = []
-    /// When each guest's timeline started (its SLUICE-NET-UP), once seen.
-    private var origins: [String: Instant] = [:]
+    /// When each guest's timeline started, once known, and whether a ping anchored it (final).
+    private var origins: [String: (time: Instant, anchored: Bool)] = [:]
+    /// Each entry's estimated start (QEMUGuestPlan.estimatedStarts).
+    private let starts: [Duration]
 
     init(_ scenario: Scenario, plan: QEMUGuestPlan) {
         self.scenario = scenario
@@ -47,7 +50,7 @@ struct GuestCables {
             cables[l.index] = Cable(host: g.host, hostIsA: l.hostIsA, socket: g.socket, forward: spec.forward, reverse: spec.reverse,
                                     up: spec.initiallyUp)
         }
-        let starts = QEMUGuestPlan.estimatedStarts(scenario)
+        starts = QEMUGuestPlan.estimatedStarts(scenario)
         for entry in scenario.timeline {
             let link: Int
             switch entry.action {
@@ -64,13 +67,13 @@ struct GuestCables {
     /// The changes due at `now`, in timeline order (each returned once).
     mutating func due(now: Instant, running: [QEMUScenarioRun.RunningGuest]) -> [Change] {
         guard !pending.isEmpty else { return [] }
-        for g in running where origins[g.plan.host] == nil {
-            if let up = g.console.all.first(where: { $0.text.contains("SLUICE-NET-UP") }) { origins[g.plan.host] = up.time }
+        for g in running where origins[g.plan.host]?.anchored != true {
+            if let origin = Self.origin(of: g.plan, lines: g.console.all, starts: starts) { origins[g.plan.host] = origin }
         }
         var changes: [Change] = []
         var left: [(entry: Int, link: Int, at: Duration)] = []
         for p in pending {
-            guard var cable = cables[p.link], let origin = origins[cable.host], now >= origin + p.at else {
+            guard var cable = cables[p.link], let origin = origins[cable.host]?.time, now >= origin + p.at else {
                 left.append(p)
                 continue
             }
@@ -99,6 +102,19 @@ struct GuestCables {
         }
         pending = left
         return changes
+    }
+
+    /// When guest `plan`'s timeline started, from its console `lines`: its first ping's real start
+    /// minus that entry's estimated start (`anchored`), else its eth0 coming up; nil before either.
+    static func origin(of plan: QEMUGuestPlan.Guest, lines: [(time: Instant, text: String)], starts: [Duration])
+        -> (time: Instant, anchored: Bool)? {
+        for command in plan.commands {
+            guard let entry = command.entry, starts.indices.contains(entry) else { continue }
+            guard let run = lines.firstIndex(where: { $0.text.hasSuffix("SLUICE-RUN \(command.name)") }) else { break }
+            guard let go = lines[run...].first(where: { $0.text.hasSuffix(QEMUGuestPlan.pingStartMarker) }) else { break }
+            return (go.time - starts[entry], true)
+        }
+        return lines.first { $0.text.contains("SLUICE-NET-UP") }.map { ($0.time, false) }
     }
 
     /// What each impaired guest port's cable did ("br0 port vhost0-1 ingress"), like a link's

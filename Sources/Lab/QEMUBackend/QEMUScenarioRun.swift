@@ -265,7 +265,11 @@ final class QEMUScenarioRun {
         let captured = CapturedFrames(captures, place: \.at.description)
         log.sort { $0.time < $1.time }
         let lines = log.map { "\(Format.time(Instant(nanoseconds: 0) + ($0.time - min($0.time, start)))) \($0.text)" }
-        return RunOutput(observations: RunObservations(start: captureTime(start), captures: captured.records,
+        // Capture windows count from the guests' timeline (the earliest guest's 0s; link changes
+        // are timed from each guest's own, GuestCables.origin).
+        let starts = QEMUGuestPlan.estimatedStarts(scenario)
+        let origin = guests.compactMap { g in GuestCables.origin(of: g.plan, lines: g.console.all, starts: starts)?.time }.min() ?? start
+        return RunOutput(observations: RunObservations(start: captureTime(origin), captures: captured.records,
                                                        results: timeline.named, notRun: timeline.notRun),
                          actions: timeline.actions, counters: counters, captures: captured.files, log: lines, duration: end - start)
     }
