@@ -69,8 +69,9 @@ import Wire
 extension RealBackendRuns { @Suite struct QEMUBackendRuns {
     @Test func scenariosForEveryBackendPassOnQEMU() {
         if let why = QEMUBackend.unavailableReason() { print("SKIPPED qemu runs: \(why)"); return }
-        let summary = runScenarios(["dhcp-ping-neighbours.yml", "routed-ping-subnets.yml"], backend: "qemu", tag: "all")
-        #expect(summary.passed == 2)
+        // link-down-recovery: the guest's link cut and restored on its port in the bridge (GuestCables).
+        let summary = runScenarios(["dhcp-ping-neighbours.yml", "routed-ping-subnets.yml", "link-down-recovery.yml"], backend: "qemu", tag: "all")
+        #expect(summary.passed == 3)
         for run in summary.runs {
             print("qemu \(run.scenarioName): \(Format.duration(run.simulatedDuration)) from boot to the last guest's power-off")
         }
