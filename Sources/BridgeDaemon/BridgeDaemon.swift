@@ -71,6 +71,9 @@ public final class BridgeDaemon {
     var service = DaemonServiceState()
     /// Seeds the port impairments' random streams (PortImpairments.swift): the system's CSPRNG.
     var random = SystemRandom()
+    /// A fixed seed for the port impairments' random streams instead (the lab's qemu backend
+    /// passes the scenario's seed, so its links draw as on sim); set it before guests attach.
+    public var impairmentSeed: UInt64?
     /// The impairments put on each new guest of a vhost-user socket, by server index: the file's
     /// `impair:`, or what the last `impair <socket>` set.
     var guestImpairments: [PortImpairment?] = []

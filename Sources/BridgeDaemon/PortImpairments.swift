@@ -20,7 +20,11 @@ extension BridgeDaemon {
     func applyImpairment(_ impairment: PortImpairment, to port: PortID, name: String) {
         let now = reactor.clock.now()
         do {
-            try bridge.impair(port, impairment, now: now, random: &random)
+            if let seed = impairmentSeed {
+                try bridge.impair(port, impairment, now: now, seed: seed)
+            } else {
+                try bridge.impair(port, impairment, now: now, random: &random)
+            }
             note(.info, "port impaired", ["port": "\(name)", "impair": "\(impairment.summary)"])
         } catch {
             note(.error, "port not impaired", ["port": "\(name)", "reason": "\(error)"])

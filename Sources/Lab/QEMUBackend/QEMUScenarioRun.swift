@@ -51,8 +51,12 @@ final class QEMUScenarioRun {
     /// Boot, commands and power-off of the slowest guest must fit in this (TCG on a shared machine).
     static let bootAllowance: Duration = .seconds(300)
 
-    init(_ scenario: Scenario, guest: TestGuest, captureDirectory: String, interrupt: InterruptGuard) {
+    /// The run's seed: the guests' links draw from it (their ports' impairments), as on sim.
+    let seed: UInt64
+
+    init(_ scenario: Scenario, seed: UInt64 = 0, guest: TestGuest, captureDirectory: String, interrupt: InterruptGuard) {
         self.scenario = scenario
+        self.seed = seed
         self.testGuest = guest
         self.captureDirectory = captureDirectory
         self.interrupt = interrupt
@@ -88,6 +92,7 @@ final class QEMUScenarioRun {
         } catch {
             throw RealBackendError("bridge \(plan.bridgeName): \(error)")
         }
+        daemon.impairmentSeed = seed
         interrupt.takeSignals()
         defer { daemon.shutdown() }
         let reactor = daemon.reactor, bridge = daemon.bridge
