@@ -8,7 +8,7 @@
 //                                                  the streams gateway's SOCKS5/HTTP CONNECT/ClientHello parsers and rules
 //   3  Capture, Sim, HostIO, VhostUser, Mesh        pcap/BPF; simulator kernel; epoll, sockets, batched UDP, TUN/TAP, signalfd; vhost-user;
 //                                                  the mesh's certificates and handshake (sans-IO, over Noise and WireGuard)
-//   4  Engine; QEMU; Tunnel                         bridge from bridge.yml; QEMU runner; WireGuard on TUN
+//   4  Engine; QEMU; Tunnel                         bridge from bridge.yml (port impairments: Sim's link model); QEMU runner; WireGuard on TUN
 //   5  BridgeDaemon                                 the real driver: epoll, vhost-user, TAP around a Bridge
 //   6  Lab; Benchmarks                              scenarios on sim, netns (HostIO TAPs) and qemu (BridgeDaemon + QEMU);
 //                                                  the `sluice bench` harnesses, outside the production modules
@@ -64,7 +64,7 @@ let package = Package(
         // Layer 4 — composition.
         .target(
             name: "Engine",
-            dependencies: ["Basics", "Wire", "Virtio", "Datapath", "Capture", "YAMLSchema", "WireGuard", "Crypto"]),
+            dependencies: ["Basics", "Wire", "Virtio", "Datapath", "Capture", "YAMLSchema", "WireGuard", "Crypto", "Sim"]),
 
         .target(
             name: "Lab",  // layer 6 (above BridgeDaemon), declared here with the other composition targets
@@ -114,7 +114,7 @@ let package = Package(
         .testTarget(name: "TunnelTests", dependencies: ["Tunnel", "WireGuard", "Crypto", "HostIO", "Basics", "Wire", "Mesh"]),
         .testTarget(name: "QEMUTests", dependencies: ["QEMU", "YAMLSchema"]),
         .testTarget(name: "BenchmarksTests", dependencies: ["Benchmarks", "Engine"]),
-        .testTarget(name: "EngineTests", dependencies: ["Engine", "HostStack", "Datapath", "Virtio", "Wire", "Capture", "Basics", "Crypto", "YAMLSchema", "WireGuard"]),
+        .testTarget(name: "EngineTests", dependencies: ["Engine", "HostStack", "Datapath", "Virtio", "Wire", "Capture", "Basics", "Crypto", "YAMLSchema", "WireGuard", "Sim"]),
         .testTarget(name: "SystemLibraryTests", dependencies: ["CSodium", "CPcap"]),
     ],
     swiftLanguageModes: [.v6]

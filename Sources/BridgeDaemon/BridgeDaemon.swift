@@ -69,6 +69,14 @@ public final class BridgeDaemon {
     var signalRegistration: Reactor.Registration?
     /// Lease database, service manager (BridgeDaemon+Service.swift).
     var service = DaemonServiceState()
+    /// Seeds the port impairments' random streams (PortImpairments.swift): the system's CSPRNG.
+    var random = SystemRandom()
+    /// A fixed seed for the port impairments' random streams instead (the lab's qemu backend
+    /// passes the scenario's seed, so its links draw as on sim); set it before guests attach.
+    public var impairmentSeed: UInt64?
+    /// The impairments put on each new guest of a vhost-user socket, by server index: the file's
+    /// `impair:`, or what the last `impair <socket>` set.
+    var guestImpairments: [PortImpairment?] = []
 
     /// Builds the bridge and opens every socket and TAP port in `config`.
     /// - Parameters:
@@ -109,6 +117,7 @@ public final class BridgeDaemon {
             device.features.remove(.netMQ)
             device.protocolFeatures.remove(.multipleQueues)
         }
+        guestImpairments = config.vhostUser.map(\.impair)
         for (i, socket) in config.vhostUser.enumerated() {
             let server = try makeSocket(socket.path, socket.access) {
                 try VhostUserServer(path: socket.path, configuration: device, reactor: reactor)
@@ -239,6 +248,7 @@ public final class BridgeDaemon {
                 guestOfPort[port] = key
                 note(.info, "guest attached", ["guest": "\(guest.rawValue)", "port": "\(name)", "segment": "\(config.vhostUser[server].segment)"],
                      guestCaused: true)
+                if let impairment = guestImpairments[server] { applyImpairment(impairment, to: port, name: name) }
             } catch {
                 note(.error, "guest not attached", ["guest": "\(guest.rawValue)", "segment": "\(config.vhostUser[server].segment)", "reason": "\(error)"],
                      guestCaused: true)
@@ -328,6 +338,7 @@ public final class BridgeDaemon {
         var fields: Logger.Metadata = ["port": "tap:\(device.name)", "segment": "\(tap.segment)"]
         if let ns = tap.namespace { fields["namespace"] = "\(ns)" }
         note(.info, "TAP port opened", fields)
+        if let impairment = tap.impair { applyImpairment(impairment, to: port, name: "tap:\(device.name)") }
     }
 
     // MARK: Statistics and control
@@ -342,6 +353,7 @@ public final class BridgeDaemon {
             if !drops.isEmpty { line += ", drops " + drops.map { "\($0.reason)=\($0.count)" }.joined(separator: " ") }
             lines.append(line)
         }
+        lines += impairmentStatistics()
         lines += wanStatistics()
         if let r = bridge.router {
             lines.append("router: forwarded \(r.counters.forwarded), echo replies \(r.counters.echoRepliesSent), ICMP errors \(r.counters.icmpErrorsSent), ARP requests sent \(r.counters.arp.requestsSent), drops \(r.counters.drops.total)")

@@ -46,6 +46,7 @@ extension BridgeDaemon {
         }
         config = change.config
         writeLeases()  // records the change dropped or shortened, if any
+        if change.impairmentsChanged { applyReloadedImpairments() }
         afterEvent(now: reactor.clock.now())  // deadlines may have moved (aging, leases)
         return (true, change.summary.joined(separator: "; "))
     }

@@ -140,6 +140,9 @@ extension BridgeDaemon {
         guard newline != nil || ended || request.count > Self.maxRequest else { return nil }
         let line = String(decoding: request[..<(newline ?? min(request.count, Self.maxRequest))], as: UTF8.self)
             .trimmingCharacters(in: .whitespacesAndNewlines)
+        if line == "impair" || line.hasPrefix("impair ") {
+            return Array(impairAnswer(line.split(separator: " ").dropFirst().map(String.init)).utf8)
+        }
         let asked: ControlRequest? = line.isEmpty ? .stats : ControlRequest(rawValue: line)
         switch asked {
         case .stats?: return Array(statistics().utf8)
@@ -149,7 +152,7 @@ extension BridgeDaemon {
             let outcome = reload()
             return Array(((outcome.applied ? "ok: " : "refused: ") + outcome.message + "\n").utf8)
         case nil:
-            return Array("error: unknown request '\(line.prefix(64))' (ask one of: \(ControlRequest.allCases.map(\.rawValue).joined(separator: ", ")))\n".utf8)
+            return Array("error: unknown request '\(line.prefix(64))' (ask one of: \(ControlRequest.allCases.map(\.rawValue).joined(separator: ", ")), impair PORT key=value…)\n".utf8)
         }
     }
 
@@ -192,8 +195,14 @@ extension BridgeDaemon {
 
     /// Asks the bridge running with control socket `path` for `request`; returns its answer.
     public static func ask(controlSocket path: String, _ request: ControlRequest) throws -> String {
+        try ask(controlSocket: path, line: request.rawValue)
+    }
+
+    /// Sends one request line (`impair vhost0-1 delay=20ms`) to the control socket at `path`;
+    /// returns the answer.
+    public static func ask(controlSocket path: String, line text: String) throws -> String {
         let stream = try UnixStream(connectingTo: path, nonBlocking: false)
-        let line = Array((request.rawValue + "\n").utf8)
+        let line = Array((text + "\n").utf8)
         try line.withUnsafeBytes { try stream.sendAll($0) }
         var out: [UInt8] = []
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 65536, alignment: 8)

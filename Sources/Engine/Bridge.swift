@@ -6,6 +6,7 @@
 import Basics
 import Capture
 import Datapath
+import Sim
 import Virtio
 import Wire
 
@@ -66,12 +67,23 @@ public final class Bridge {
     /// Whether `connect` was called.
     var connected = false
 
+    /// Port impairments (Bridge+Impairment.swift): whether a port's frames go through its cable's
+    /// link model, by port id — the one branch an unimpaired port pays per frame.
+    let impaired = UnsafeMutableBufferPointer<Bool>.allocate(capacity: Bridge.maxPorts)
+    /// The links' agenda and random streams, made by the first `impair`; nil until then (and the
+    /// per-event paths skip the link model entirely).
+    var impairmentAgenda: Simulation?
+    /// Each impaired port's cable (A: the device, B: the bridge), by port id; kept when its
+    /// impairments are cleared, so frames on the wire still arrive. Changed only whole.
+    var impairmentLinks: [Int: PortImpairmentLink] = [:]
+
     /// Builds the bridge's segments, router and DHCP servers. It opens nothing: the captures
     /// `config.captures` asks for are opened by the driver and added with `addTap`.
     /// - Parameter wanSetup: the resolved WAN endpoint and (simulations) the seed of the WAN's randomness.
     public init(config: BridgeConfig, wanSetup: WANSetup = WANSetup()) throws(EngineError) {
         self.config = config
         dirty.initialize(repeating: false)
+        impaired.initialize(repeating: false)
         let switchConfig = LearningSwitch.Configuration(capacity: config.switching.tableSize, agingTime: config.switching.aging)
         if let r = config.router {
             var rc = RouterConfiguration(interfaces: r.interfaces.map { RouterInterface(mac: $0.mac, network: $0.ipv4, mtu: $0.mtu) })
@@ -104,6 +116,7 @@ public final class Bridge {
         dhcpScratch.deallocate()
         pendingReceiveNotify.deallocate()
         dirty.deallocate()
+        impaired.deallocate()
     }
 
     /// Registers a port. The table is taken out of `portTable` for the call (see `portTable`).
@@ -195,6 +208,7 @@ public final class Bridge {
     public func detach(_ port: PortID) {
         let index = Int(port.rawValue)
         guard backends.indices.contains(index), !isRouterPort(index) else { return }
+        if impairmentLinks[index] != nil { removeImpairment(index) }
         let s = segmentOfPort[index]
         changeSegments { list in
             list[s].ports.removeAll { $0 == port }
@@ -255,6 +269,7 @@ public final class Bridge {
     /// guest always go to the pair attached with `attachGuest`. Returns the frames taken and
     /// whether that pair's driver asked to be notified.
     public func serviceTransmit(of nic: GuestNIC, on port: PortID, now: Instant, limit: Int = 256) -> (frames: Int, notify: Bool) {
+        if impairmentAgenda != nil, let impaired = serviceImpairedTransmit(of: nic, on: port, now: now, limit: limit) { return impaired }
         let batch = nic.transmit(limit: limit) { _, frame in
             self.portTable.countReceived(on: port, bytes: frame.count)
             self.switchFrame(frame, from: port, now: now)
@@ -267,6 +282,7 @@ public final class Bridge {
 
     /// A frame arriving from an external port (TAP, link, test).
     public func receive(_ frame: UnsafeRawBufferPointer, from port: PortID, now: Instant) {
+        if impairmentAgenda != nil, receiveImpaired(frame, from: port, now: now) { return }
         portTable.countReceived(on: port, bytes: frame.count)
         switchFrame(frame, from: port, now: now)
         flushNotifications()
@@ -286,8 +302,16 @@ public final class Bridge {
         }
     }
 
-    /// Hands one frame to a port's backend.
+    /// Hands one frame to a port: onto its cable when it is impaired, else to its backend.
     func transmit(_ frame: UnsafeRawBufferPointer, to port: PortID, now: Instant) {
+        let index = Int(port.rawValue)
+        if impaired[index] { return transmitImpaired(frame, to: index) }
+        deliver(frame, to: port, now: now)
+    }
+
+    /// Hands one frame to a port's backend (the far end of an impaired port's cable too).
+    @inline(__always)
+    func deliver(_ frame: UnsafeRawBufferPointer, to port: PortID, now: Instant) {
         let index = Int(port.rawValue)
         switch backends[index] {
         case .virtio(let nic):
@@ -408,11 +432,13 @@ public final class Bridge {
         consider(wan?.nextDeadline())
         for server in dhcpServers { consider(server?.nextDeadline()) }
         for segment in segmentList { consider(segment.learning.nextDeadline()) }
+        if let agenda = impairmentAgenda { consider(agenda.nextEventTime) }
         return deadline
     }
 
     /// Runs every timer that is due at `now`. Drivers call `service(now:)` (Driver.swift).
     func poll(now: Instant) {
+        if impairmentAgenda != nil { advanceImpairments(to: now) }
         wan?.poll(now: now)
         if let router {
             var output = RouterSink(bridge: self, now: now)

@@ -4,15 +4,18 @@ import Engine
 import Foundation
 import YAMLSchema
 
-/// `sluice bridge bridge.yml [--stats [--json] | --metrics | --reload]`: serve vhost-user guests and
-/// TAP ports with the engine, or ask the running bridge through its control socket.
+/// `sluice bridge bridge.yml [--stats [--json] | --metrics | --reload | impair [PORT [key=value… | clear]]]`:
+/// serve vhost-user guests and TAP ports with the engine, or ask the running bridge through its
+/// control socket.
 struct BridgeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bridge",
         abstract: "Serve QEMU guests over vhost-user (and TAP ports) with Sluice's switch, router and DHCP.",
-        discussion: "Runs in the foreground until SIGINT or SIGTERM; SIGHUP reloads the file. With --stats (--json), --metrics or --reload, asks the bridge already running with this file's control socket instead (docs/operating.md).")
+        discussion: "Runs in the foreground until SIGINT or SIGTERM; SIGHUP reloads the file. With --stats (--json), --metrics or --reload, asks the bridge already running with this file's control socket instead; 'impair PORT key=value…' (or 'impair PORT clear') changes a port's impairments there (docs/operating.md).")
 
     @Argument(help: "The bridge configuration (docs/config.md).") var file: String
+    @Argument(parsing: .remaining, help: "impair [PORT [key=value… | clear]]: show or change a port's impairments on the running bridge.")
+    var request: [String] = []
     @Flag(help: "Print the running bridge's counters (needs 'control:' in the file) and exit.") var stats = false
     @Flag(help: "With --stats: print them as one JSON object.") var json = false
     @Flag(help: "Print the running bridge's counters in the Prometheus text format and exit.") var metrics = false
@@ -28,6 +31,18 @@ struct BridgeCommand: ParsableCommand {
         do { config = try BridgeConfig.read(path: file) } catch {
             FileHandle.standardError.write(Data("\(error)\n".utf8))
             throw ExitCode(2)
+        }
+        if let verb = request.first {
+            guard verb == "impair" else { throw ValidationError("unknown request '\(verb)': the only one is impair [PORT [key=value… | clear]]") }
+            guard !stats, !metrics, !reload else { throw ValidationError("impair goes alone, without --stats, --metrics or --reload") }
+            guard let control = config.control else {
+                throw ValidationError("\(file) has no 'control:' socket; add e.g. control: /run/sluice/\(config.name).ctl")
+            }
+            if let bad = request.first(where: { $0.contains("\n") }) { throw ValidationError("'\(bad)' has a line break") }
+            let answer = try BridgeDaemon.ask(controlSocket: control, line: request.joined(separator: " "))
+            print(answer, terminator: "")
+            if answer.hasPrefix("error:") { throw ExitCode(1) }
+            return
         }
         if [stats, metrics, reload].filter({ $0 }).count > 1 { throw ValidationError("give one of --stats, --metrics, --reload") }
         if json && !stats { throw ValidationError("--json goes with --stats") }

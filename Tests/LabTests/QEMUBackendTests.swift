@@ -13,7 +13,9 @@ import Wire
     let scenario = try Scenario.load(path: repositoryRoot + "/scenarios/dhcp-ping-neighbours.yml")
     let plan = try QEMUGuestPlan(scenario, socketDirectory: "/run/x")
     #expect(plan.guests.map(\.host) == ["vm1", "vm2"])
-    #expect(plan.bridgeConfig.vhostUser == [VhostUserSocketConfig(path: "/run/x/lan.sock", segment: "lan")])
+    // A socket per guest (its port carries the guest's link); neither link here is impaired.
+    #expect(plan.bridgeConfig.vhostUser == [VhostUserSocketConfig(path: "/run/x/vm1.sock", segment: "lan"),
+                                            VhostUserSocketConfig(path: "/run/x/vm2.sock", segment: "lan")])
     // vm1 pings vm2, which takes its lease by DHCP: vm2 gets a reservation so vm1 knows where to ping.
     let vm2 = try #require(scenario.node(named: "vm2")?.host)
     let reservations = plan.bridgeConfig.router?.interfaces[0].dhcp?.reservations ?? []
@@ -38,7 +40,7 @@ import Wire
     #expect(!server.dhcp && server.cmdline.contains("sluice.dhcp=0"))
     #expect(server.commands.map(\.name) == ["address", "t1", "linger"])
     #expect(server.commands[0].text == "ip addr add 10.0.1.10/24 dev eth0 && ip route add default via 10.0.1.1")
-    #expect(server.socket == "/run/x/servers.sock")
+    #expect(server.socket == "/run/x/server.sock")
     let client = try #require(plan.guests.first { $0.host == "client" })
     // A static target needs no reservation and no wait; TTL 1 reaches busybox's -t.
     #expect(client.commands.count == 3 && client.commands[1].text.hasSuffix("-s 56 -t 1 10.0.1.10"))
@@ -104,11 +106,29 @@ import Wire
     #expect(QEMUScenarioRun.lacksIPerf3(guest) == nil)
 }
 
+@Test func aGuestsLinkBecomesItsPortsImpairments() throws {
+    let scenario = try Scenario.load(path: repositoryRoot + "/scenarios/ping-loss-delay-jitter.yml")
+    let plan = try QEMUGuestPlan(scenario, socketDirectory: "/run/x")
+    // links: [{ between: [vm1, br0], delay: 20ms, jitter: 5ms, loss: 10% }]: vm1's port, both ways.
+    let vm1 = try #require(plan.bridgeConfig.vhostUser.first { $0.path == "/run/x/vm1.sock" })
+    let impairment = try #require(vm1.impair)
+    #expect(impairment.summary == "both: delay 20ms jitter 5ms loss 10%")
+    #expect(plan.bridgeConfig.vhostUser.first { $0.path == "/run/x/vm2.sock" }?.impair == nil)
+    #expect(plan.guests.first { $0.host == "vm1" }?.link?.index == 0)
+    // A link written bridge-first: its forward direction is what the guest receives (egress).
+    var forward = LinkImpairments(); forward.delay = .milliseconds(7)
+    let swapped = QEMUGuestPlan.portImpairment(forward: forward, reverse: .none, hostIsA: false, up: false)
+    #expect(swapped.egress.delay == .milliseconds(7) && swapped.ingress.delay == .zero && !swapped.up)
+}
+
 extension RealBackendRuns { @Suite struct QEMUBackendRuns {
     @Test func scenariosForEveryBackendPassOnQEMU() {
         if let why = QEMUBackend.unavailableReason() { print("SKIPPED qemu runs: \(why)"); return }
-        let summary = runScenarios(["dhcp-ping-neighbours.yml", "routed-ping-subnets.yml", "tcp-udp-flows.yml"], backend: "qemu", tag: "all")
-        #expect(summary.passed == 3)
+        // link-down-recovery: the guest's link cut and restored on its port in the bridge (GuestCables);
+        // tcp-udp-flows: the guests' iperf3.
+        let summary = runScenarios(["dhcp-ping-neighbours.yml", "routed-ping-subnets.yml", "tcp-udp-flows.yml", "link-down-recovery.yml"],
+                                   backend: "qemu", tag: "all")
+        #expect(summary.passed == 4)
         for run in summary.runs {
             print("qemu \(run.scenarioName): \(Format.duration(run.simulatedDuration)) from boot to the last guest's power-off")
         }

@@ -53,7 +53,7 @@ extension BridgeConfig {
         }
         if let v = top["vhost-user"] {
             for item in try v.list() {
-                let m = try item.mapping(allowed: ["socket", "segment"] + SocketAccess.keys)
+                let m = try item.mapping(allowed: ["socket", "segment", "impair"] + SocketAccess.keys)
                 let path = try m.required("socket", example: "/run/sluice/vm1.sock").string()
                 guard !path.isEmpty, path.utf8.count < 108 else {
                     throw try m.required("socket").error("a unix socket path must be 1–107 bytes", fix: "use a shorter path")
@@ -63,18 +63,21 @@ extension BridgeConfig {
                 }
                 var socket = VhostUserSocketConfig(path: path, segment: try segment(m))
                 socket.access = try SocketAccess.parse(m, defaults: .vhostUserDefault)
+                socket.impair = try m["impair"].map { v throws(ConfigError) in try PortImpairment.parse(v) }
                 config.vhostUser.append(socket)
             }
         }
         if let v = top["taps"] {
             for item in try v.list() {
-                let m = try item.mapping(allowed: ["name", "segment", "namespace"])
+                let m = try item.mapping(allowed: ["name", "segment", "namespace", "impair"])
                 let nameValue = try m.required("name", example: "sluice-tap0")
                 let name = try nameValue.string()
                 guard !name.isEmpty, name.utf8.count < 16, !name.contains("/"), !name.contains(" ") else {
                     throw nameValue.error("'\(name)' is not a valid interface name", fix: "use 1–15 characters without '/' or spaces")
                 }
-                config.taps.append(TapConfig(name: name, segment: try segment(m), namespace: try m["namespace"]?.string()))
+                var tap = TapConfig(name: name, segment: try segment(m), namespace: try m["namespace"]?.string())
+                tap.impair = try m["impair"].map { v throws(ConfigError) in try PortImpairment.parse(v) }
+                config.taps.append(tap)
             }
         }
         if let v = top["control"] {

@@ -244,6 +244,8 @@ public struct VhostUserSocketConfig: Equatable, Sendable {
     public var segment: String
     /// Who may connect (default 0660: the bridge's user and group).
     public var access = SocketAccess.vhostUserDefault
+    /// Impairments on the port of every guest connecting here (`impair:`; PortImpairment.swift).
+    public var impair: PortImpairment?
     public init(path: String, segment: String) { self.path = path; self.segment = segment }
 }
 
@@ -253,6 +255,8 @@ public struct TapConfig: Equatable, Sendable {
     public var segment: String
     /// Move the TAP into this network namespace (`ip netns` name) after creating it.
     public var namespace: String?
+    /// Impairments on the TAP's port (`impair:`; PortImpairment.swift).
+    public var impair: PortImpairment?
     public init(name: String, segment: String, namespace: String? = nil) { self.name = name; self.segment = segment; self.namespace = namespace }
 }
 

@@ -30,6 +30,9 @@ public struct BridgeReconfiguration: Equatable, Sendable {
     public var wanEndpoint: Endpoint?
     /// The WireGuard WAN's persistent keepalive, when it changed (`.some(nil)`: turned off).
     public var wanKeepalive: Duration??
+    /// Whether a socket's or TAP's `impair:` changed: the driver puts the new impairments on
+    /// their ports (`Bridge.impair`).
+    public var impairmentsChanged = false
     /// One line per change, for the log and the `--reload` answer.
     public var summary: [String] = []
 
@@ -48,8 +51,17 @@ extension BridgeConfig {
         }
         if name != new.name { throw refuse(["name"], "the bridge's name") }
         if virtio != new.virtio { throw refuse(["virtio"], "virtio settings (negotiated with each guest)") }
-        if vhostUser != new.vhostUser { throw refuse(["vhost-user"], "the vhost-user sockets") }
-        if taps != new.taps { throw refuse(["taps"], "the TAP ports") }
+        // `impair:` changes live; anything else of a socket or TAP does not.
+        if vhostUser.map(\.withoutImpairment) != new.vhostUser.map(\.withoutImpairment) { throw refuse(["vhost-user"], "the vhost-user sockets") }
+        if taps.map(\.withoutImpairment) != new.taps.map(\.withoutImpairment) { throw refuse(["taps"], "the TAP ports") }
+        for (old, next) in zip(vhostUser, new.vhostUser) where old.impair != next.impair {
+            r.impairmentsChanged = true
+            r.summary.append("impair \(next.path): \(next.impair?.summary ?? "none")")
+        }
+        for (old, next) in zip(taps, new.taps) where old.impair != next.impair {
+            r.impairmentsChanged = true
+            r.summary.append("impair tap:\(next.name): \(next.impair?.summary ?? "none")")
+        }
         if control != new.control { throw refuse(["control"], "the control socket") }
         if metrics != new.metrics { throw refuse(["metrics"], "the metrics listener") }
         if switching.tableSize != new.switching.tableSize { throw refuse(["switch", "table-size"], "the MAC table size") }
@@ -153,4 +165,14 @@ extension BridgeConfig {
         let root = try YAMLValue.parse(text, file: file)
         return try reconfiguration(to: BridgeConfig.parse(root), root: root)
     }
+}
+
+extension VhostUserSocketConfig {
+    /// The socket without its `impair:` (what a reload must leave alone).
+    var withoutImpairment: VhostUserSocketConfig { var c = self; c.impair = nil; return c }
+}
+
+extension TapConfig {
+    /// The TAP without its `impair:` (what a reload must leave alone).
+    var withoutImpairment: TapConfig { var c = self; c.impair = nil; return c }
 }

@@ -33,6 +33,7 @@ extension Bridge {
     /// from `source`. WireGuard decrypts it in place; the packet inside goes to the router where it lies.
     public func receiveWANDatagram(_ buffer: UnsafeMutableRawBufferPointer, count: Int, from source: SocketAddressV4, now: Instant) {
         guard let wan else { return }
+        if impairmentAgenda != nil { advanceImpairments(to: now) }
         if let packet = wan.receive(datagram: buffer, count: count, from: source, now: now), let router {
             var output = RouterSink(bridge: self, now: now)
             outcomes.count(router.receive(packet: packet, on: wan.interface, now: now, output: &output))
@@ -44,6 +45,7 @@ extension Bridge {
     /// A frame that arrived on the TAP uplink (tap WAN); it may be rewritten in place.
     public func receiveWANFrame(_ frame: UnsafeMutableRawBufferPointer, now: Instant) {
         guard let wan else { return }
+        if impairmentAgenda != nil { advanceImpairments(to: now) }
         if let frame = wan.receive(frame: frame, now: now), let router {
             var output = RouterSink(bridge: self, now: now)
             outcomes.count(router.receive(frame, on: wan.interface, now: now, output: &output))

@@ -55,7 +55,7 @@ public enum QEMUBackend {
         let interrupt = InterruptGuard()
         defer { interrupt.finish() }
         do {
-            let output = try QEMUScenarioRun(scenario, guest: guest, captureDirectory: captureDirectory, interrupt: interrupt).run()
+            let output = try QEMUScenarioRun(scenario, seed: seed, guest: guest, captureDirectory: captureDirectory, interrupt: interrupt).run()
             run.record(output, of: scenario)
         } catch {
             run.status = .error("\(error)")

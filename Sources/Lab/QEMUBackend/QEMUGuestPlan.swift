@@ -51,8 +51,10 @@ struct QEMUGuestPlan {
         var dhcpEntry: Int?
         var commands: [Command]
         var cmdline: String
-        /// The vhost-user socket of its segment.
+        /// Its own vhost-user socket (on its segment): the port its link's impairments go on.
         var socket: String
+        /// The scenario link that is its cable (host–bridge), and whether the host is its first end.
+        var link: (index: Int, hostIsA: Bool)?
         /// Guests on other segments it pings: it is booted once they are ready (unless they wait
         /// for it too).
         var waitsFor: [String] = []
@@ -128,10 +130,25 @@ struct QEMUGuestPlan {
             notes.append("\(h.name) (\(h.spec.mac)) reserved \(address) in \(bridgeName).\(h.spec.attachment.segment)'s pool, so guests that ping it know its address at boot")
         }
 
-        // One vhost-user socket per segment with guests.
-        var segments: [String] = []
-        for h in hosts where !segments.contains(h.spec.attachment.segment) { segments.append(h.spec.attachment.segment) }
-        config.vhostUser = segments.map { VhostUserSocketConfig(path: "\(socketDirectory)/\($0).sock", segment: $0) }
+        // One vhost-user socket per guest, on its segment, with its link's impairments on the port
+        // (the link's forward direction is the guest's transmit when the guest is its first end).
+        var cables: [String: (index: Int, hostIsA: Bool)] = [:]
+        for link in scenario.links {
+            switch (link.a, link.b) {
+            case (.host(let h), .bridge): cables[h] = (link.index, true)
+            case (.bridge, .host(let h)): cables[h] = (link.index, false)
+            default: break
+            }
+        }
+        config.vhostUser = hosts.map { h in
+            var socket = VhostUserSocketConfig(path: Self.socket(h.name, in: socketDirectory), segment: h.spec.attachment.segment)
+            if let cable = cables[h.name] {
+                let link = scenario.links[cable.index]
+                let impairment = Self.portImpairment(forward: link.forward, reverse: link.reverse, hostIsA: cable.hostIsA, up: link.initiallyUp)
+                socket.impair = impairment.isNone ? nil : impairment
+            }
+            return socket
+        }
         config.taps = []
         config.control = nil
         bridgeConfig = config
@@ -139,7 +156,7 @@ struct QEMUGuestPlan {
         let order = Self.estimatedStarts(scenario)
         for h in hosts {
             var guest = Guest(host: h.name, spec: h.spec, dhcp: false, dhcpEntry: nil, commands: [], cmdline: "",
-                              socket: "\(socketDirectory)/\(h.spec.attachment.segment).sock")
+                              socket: Self.socket(h.name, in: socketDirectory), link: cables[h.name])
             // An iperf3 server per port this guest receives flows on (it serves one test after another),
             // listening before its static address answers ARP, so a sender's first try finds it.
             var ports: [Int] = []
@@ -226,6 +243,14 @@ struct QEMUGuestPlan {
             }
             guests.append(guest)
         }
+    }
+
+    /// The vhost-user socket of guest `host`.
+    static func socket(_ host: String, in directory: String) -> String { "\(directory)/\(host).sock" }
+
+    /// A host's link as its port's impairments: ingress is what the guest sends.
+    static func portImpairment(forward: LinkImpairments, reverse: LinkImpairments, hostIsA: Bool, up: Bool) -> PortImpairment {
+        PortImpairment(ingress: (hostIsA ? forward : reverse).simulated, egress: (hostIsA ? reverse : forward).simulated, up: up)
     }
 
     /// A ping target's address, if known at boot.

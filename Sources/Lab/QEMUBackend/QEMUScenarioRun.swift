@@ -45,12 +45,18 @@ final class QEMUScenarioRun {
     /// Replays (the only bridge-side action here) by entry: frames, bytes and frames played.
     private var replays: [Int: (progress: ReplayProgress, startedAt: Instant, finishedAt: Instant?)] = [:]
     private var notRun: [Int: String] = [:]
+    /// Link changes carried out (link-down, link-up, impair), by entry.
+    private var linkResults: [Int: ActionResult] = [:]
 
     /// Boot, commands and power-off of the slowest guest must fit in this (TCG on a shared machine).
     static let bootAllowance: Duration = .seconds(300)
 
-    init(_ scenario: Scenario, guest: TestGuest, captureDirectory: String, interrupt: InterruptGuard) {
+    /// The run's seed: the guests' links draw from it (their ports' impairments), as on sim.
+    let seed: UInt64
+
+    init(_ scenario: Scenario, seed: UInt64 = 0, guest: TestGuest, captureDirectory: String, interrupt: InterruptGuard) {
         self.scenario = scenario
+        self.seed = seed
         self.testGuest = guest
         self.captureDirectory = captureDirectory
         self.interrupt = interrupt
@@ -89,6 +95,7 @@ final class QEMUScenarioRun {
         } catch {
             throw RealBackendError("bridge \(plan.bridgeName): \(error)")
         }
+        daemon.impairmentSeed = seed
         interrupt.takeSignals()
         defer { daemon.shutdown() }
         let reactor = daemon.reactor, bridge = daemon.bridge
@@ -106,7 +113,9 @@ final class QEMUScenarioRun {
             }
         }
         var dhcpTaps: [CaptureTap] = []
-        for socket in plan.bridgeConfig.vhostUser {
+        var tapped: [String] = []  // one per segment (a socket per guest)
+        for socket in plan.bridgeConfig.vhostUser where !tapped.contains(socket.segment) {
+            tapped.append(socket.segment)
             let tap = CaptureTap(name: "dhcp:\(socket.segment)", filter: try? BPFFilter("udp src port 67"), sink: .memory(capacity: 1024))
             do { try bridge.addTap(tap, segment: socket.segment) } catch { throw RealBackendError("\(error)") }
             dhcpTaps.append(tap)
@@ -117,6 +126,7 @@ final class QEMUScenarioRun {
         var running: [RunningGuest] = []
         defer { for g in running where g.process.exitStatus == nil { g.process.stop(grace: .seconds(3)) } }
         for entry in scenario.timeline { if case .replay(let r) = entry.action { scheduleReplay(entry, r, on: daemon, start: start) } }
+        var cables = GuestCables(scenario, plan: plan)
 
         // Boot guests as their targets become ready; serve until every guest is done (lingering
         // or powered off), then stop them.
@@ -135,6 +145,11 @@ final class QEMUScenarioRun {
             while let next = nextToBoot(pending, running: running, done: done) {
                 let g = pending.remove(at: next)
                 try boot(g, into: &running, bridgeName: plan.bridgeName)
+            }
+            for change in cables.due(now: now, running: running) {
+                daemon.setGuestImpairment(change.impairment, socket: change.socket)
+                note(change.note)
+                linkResults[change.entry] = .done(at: captureTime(now))
             }
             // The daemon arms the bridge's timer on the reactor (replayed frames go through it too).
             do { try reactor.runOnce(timeout: .milliseconds(20)) } catch { if error != .interrupted { throw RealBackendError("epoll: \(error)") } }
@@ -263,6 +278,7 @@ final class QEMUScenarioRun {
                 results[entry] = .ping(PingActionResult(startedAt: startedAt, result: parser.result(output, finished: done != nil), interval: p.interval))
             }
         }
+        for (i, r) in linkResults { results[i] = r }
         for (i, r) in replays {
             results[i] = .replay(r.progress.result(startedAt: captureTime(r.startedAt), finishedAt: r.finishedAt.map(captureTime)))
         }
@@ -273,7 +289,11 @@ final class QEMUScenarioRun {
         let captured = CapturedFrames(captures, place: \.at.description)
         log.sort { $0.time < $1.time }
         let lines = log.map { "\(Format.time(Instant(nanoseconds: 0) + ($0.time - min($0.time, start)))) \($0.text)" }
-        return RunOutput(observations: RunObservations(start: captureTime(start), captures: captured.records,
+        // Capture windows count from the guests' timeline (the earliest guest's 0s; link changes
+        // are timed from each guest's own, GuestCables.origin).
+        let starts = QEMUGuestPlan.estimatedStarts(scenario)
+        let origin = guests.compactMap { g in GuestCables.origin(of: g.plan, lines: g.console.all, starts: starts)?.time }.min() ?? start
+        return RunOutput(observations: RunObservations(start: captureTime(origin), captures: captured.records,
                                                        results: timeline.named, notRun: timeline.notRun),
                          actions: timeline.actions, counters: counters, captures: captured.files, log: lines, duration: end - start)
     }
@@ -347,6 +367,7 @@ final class QEMUScenarioRun {
     }
 
     private func counters(_ bridge: Bridge, _ captures: [CaptureRuntime]) -> [CounterTable] {
-        CounterTable.ports(of: bridge, named: bridge.config.name) + captures.map(\.counterTable)
+        CounterTable.ports(of: bridge, named: bridge.config.name) + GuestCables.counterTables(bridge, scenario: scenario)
+            + captures.map(\.counterTable)
     }
 }

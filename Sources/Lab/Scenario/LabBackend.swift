@@ -8,7 +8,7 @@ public enum LabBackend: String, Sendable, CaseIterable, CustomStringConvertible 
     case sim
     /// Linux network namespaces attached to the bridge over TAP; links shaped with tc-netem.
     case netns
-    /// QEMU guests over vhost-user; links shaped with tc-netem on the host side.
+    /// QEMU guests over vhost-user; links shaped by the bridge's port impairments (Sim's link model).
     case qemu
 
     public var description: String { rawValue }
@@ -92,21 +92,17 @@ public struct BackendCapabilities: Sendable {
             ]
             return BackendCapabilities(backend: .netns, unsupported: reasons.map(\.0), reasons: reasons)
         case .qemu:
-            // The guest's NIC is served by the bridge straight out of guest memory (vhost-user):
-            // nothing sits on its cable to impair or cut. Its commands are fixed at boot; flows are
-            // the guest's iperf3 (ci/build-test-guest.sh copies Debian's in).
-            let cable = "a guest's vhost-user NIC is switched straight out of its memory; there is no cable to shape or cut (use netns)"
+            // The guest's NIC is served by the bridge straight out of guest memory (vhost-user);
+            // its link's impairments, up/down and timeline changes are its port's in the bridge
+            // (Engine's port impairments: Sim's link model, as on netns). Its commands are fixed at
+            // boot; flows are the guest's iperf3 (ci/build-test-guest.sh copies Debian's in).
             let boot = "a guest's commands are fixed on its kernel command line at boot"
             let reasons: [(ScenarioFeature, String)] = [
-                (.linkDelay, cable), (.linkJitter, cable), (.linkRandomLoss, cable), (.linkGilbertElliottLoss, cable),
-                (.linkDuplicate, cable), (.linkReorder, cable), (.linkCorrupt, cable), (.linkRate, cable),
-                (.linkQueue, cable), (.linkMTU, cable), (.linkInitiallyDown, cable), (.asymmetricLink, cable),
-                (.linkUpDown, cable), (.impairChange, cable),
                 (.replayIntoHost, "a guest's NIC cannot be fed frames from outside; replay into a bridge segment instead"),
                 (.bridgeToBridgeLink, "the qemu backend runs one bridge"),
                 (.wanLink, "the qemu backend runs one bridge"),
                 (.replayIntoWAN, "the qemu backend runs one bridge, without a WAN link"),
-                (.linkCapture, cable),
+                (.linkCapture, "captures on a link's wire are recorded by the sim backend only so far; capture at a bridge segment"),
                 (.multipleBridges, "the qemu backend runs one bridge"),
                 (.hostMTU, "the guest image sets its own MTU"),
                 // tcp and udp flows run the test guest's iperf3, as on netns.
