@@ -88,7 +88,7 @@ let package = Package(
         .executableTarget(
             name: "sluice",
             dependencies: [
-                "Basics", "Capture", "YAMLSchema", "Engine", "BridgeDaemon", "Lab", "Benchmarks", "QEMU", "Tunnel", "CMallocCounter", "Mesh",
+                "Basics", "Capture", "YAMLSchema", "Engine", "BridgeDaemon", "Lab", "Benchmarks", "QEMU", "Tunnel", "CMallocCounter", "Mesh", "Crypto", "Wire",
                 "HostIO",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
