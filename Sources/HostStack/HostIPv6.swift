@@ -465,6 +465,9 @@ extension Host {
             ?? usable.first { $0.state == .preferred } ?? usable.first)?.address ?? linkLocal
     }
 
+    /// Whether the host has a route to `destination` now (on-link, or a default router).
+    public func ipv6Reaches(_ destination: IPv6Address) -> Bool { ipv6NextHop(destination) != nil }
+
     /// The neighbour a packet to `destination` goes to: itself when on-link (link-local, or in
     /// one of our prefixes), else the default router.
     func ipv6NextHop(_ destination: IPv6Address) -> IPv6Address? {

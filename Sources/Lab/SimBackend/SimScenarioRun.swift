@@ -181,11 +181,14 @@ final class SimScenarioRun: ReplayingRun {
             guest(node).withHost { host, now in host.releaseDHCP(now: now) }
             complete(i)
         case .ping(let p) where p.ipv6:
-            // family: ipv6 — the target host's global address if it has one, else its link-local.
+            // family: ipv6 — the target host's global address if the sender has a route to it (an
+            // address in its prefix, or a default router), else its link-local address.
             guard case .node(let target, _) = p.to, let peer = topology.host(named: target) else {
                 return notStarted(i, "\(p.to) is not a host (family: ipv6) at \(Format.time(now))")
             }
-            guard let address = peer.guest.host.ipv6GlobalAddress ?? peer.guest.host.ipv6LinkLocal else {
+            let sender = guest(p.node).host
+            let global = peer.guest.host.ipv6GlobalAddress.flatMap { sender.ipv6Reaches($0) ? $0 : nil }
+            guard let address = global ?? peer.guest.host.ipv6LinkLocal else {
                 return notStarted(i, "\(target) has no usable IPv6 address (ipv6: missing, DAD pending or failed) at \(Format.time(now))")
             }
             note("\(name): \(p.node) pings \(target) at \(address), \(p.count) × \(Format.duration(p.interval))")
@@ -554,6 +557,10 @@ final class SimScenarioRun: ReplayingRun {
             rows += [.init("nic.transmitted", nic.transmitted), .init("nic.received", nic.received), .init("nic.kicks", nic.kicks),
                      .init("nic.notifications", nic.notifications)]
             if nic.transmitRingFull > 0 { rows.append(.init("nic.transmitRingFull", nic.transmitRingFull)) }
+            // IPv6 hosts only (ipv6:), so IPv4-only reports are unchanged.
+            if h.guest.host.ipv6Started {
+                rows += h.guest.host.ipv6Counters.fields.filter { $0.value != 0 }.map { CounterTable.Row("ipv6.\($0.name)", $0.value) }
+            }
             tables.append(CounterTable(title: "host \(h.name)", rows: rows))
         }
         for b in topology.bridges { tables += CounterTable.ports(of: b.bridge, named: b.name) }
