@@ -11,14 +11,14 @@ import Basics
 import Wire
 
 /// Where an IPv6 address came from.
-public enum IPv6AddressOrigin: String, Sendable {
-    case linkLocal = "link-local"
-    case slaac = "SLAAC"
-    case `static`
+public enum IPv6AddressOrigin: Sendable {
+    // No raw values: `==` on a raw-valued enum goes through RawRepresentable's generic `==`,
+    // which allocates in debug builds on the per-packet paths.
+    case linkLocal, slaac, `static`
 }
 
 /// RFC 4862 §2's address states (plus `duplicate`: DAD failed, the address is not used).
-public enum IPv6AddressState: String, Sendable {
+public enum IPv6AddressState: Sendable {
     case tentative, preferred, deprecated, duplicate
 }
 
@@ -150,7 +150,16 @@ extension Host {
     /// Whether the host speaks IPv6.
     public var ipv6Started: Bool { v6.started }
     /// The link-local address, once DAD has passed.
-    public var ipv6LinkLocal: IPv6Address? { v6.addresses.first { $0.origin == .linkLocal && $0.isUsable }?.address }
+    public var ipv6LinkLocal: IPv6Address? {
+        // Plain loops on the per-packet paths: unspecialized `first(where:)` allocates in debug builds.
+        let addresses = v6.addresses
+        var i = 0
+        while i < addresses.count {
+            if addresses[i].origin == .linkLocal, addresses[i].isUsable { return addresses[i].address }
+            i += 1
+        }
+        return nil
+    }
     /// The first usable address that is not link-local (SLAAC or static), if any.
     public var ipv6GlobalAddress: IPv6Address? {
         v6.addresses.first { $0.origin != .linkLocal && $0.isUsable }?.address
@@ -283,13 +292,18 @@ extension Host {
         }
         let ip = parsed.ip
         let destination = ip.destination
-        var unicast = false, tentativeTarget = false, group = false
-        if destination.isMulticast {
-            group = destination == .allNodes
-                || v6.addresses.contains { $0.state != .duplicate && $0.address.solicitedNodeMulticast == destination }
-        } else if let a = v6.addresses.first(where: { $0.address == destination }) {
-            unicast = a.isUsable
-            tentativeTarget = a.state == .tentative
+        var unicast = false, tentativeTarget = false, group = destination == .allNodes
+        let addresses = v6.addresses
+        var i = 0
+        while i < addresses.count {  // index loop: `for in` allocates per call in debug builds
+            let a = addresses[i]
+            i += 1
+            if destination.isMulticast {
+                if a.state != .duplicate, a.address.solicitedNodeMulticast == destination { group = true }
+            } else if a.address == destination {
+                unicast = a.isUsable
+                tentativeTarget = a.state == .tentative
+            }
         }
         // RFC 4862 §5.4: a tentative address takes no packets but DAD's own NDP.
         guard unicast || group || tentativeTarget else { v6.counters.notForUs += 1; return }
@@ -460,9 +474,19 @@ extension Host {
     func ipv6Source(for destination: IPv6Address) -> IPv6Address? {
         let linkLocal = ipv6LinkLocal
         if destination.isLinkLocal || destination.isMulticast { return linkLocal }
-        let usable = v6.addresses.filter { $0.isUsable && $0.origin != .linkLocal }
-        return (usable.first { $0.network.contains(destination) && $0.state == .preferred }
-            ?? usable.first { $0.state == .preferred } ?? usable.first)?.address ?? linkLocal
+        // One pass, no filtered copy: nothing allocated per packet.
+        var inPrefix: IPv6Address?, preferred: IPv6Address?, usable: IPv6Address?
+        let addresses = v6.addresses
+        var i = 0
+        while i < addresses.count {
+            let a = addresses[i]
+            i += 1
+            guard a.origin != .linkLocal, a.isUsable else { continue }
+            if inPrefix == nil, a.state == .preferred, a.network.contains(destination) { inPrefix = a.address }
+            if preferred == nil, a.state == .preferred { preferred = a.address }
+            if usable == nil { usable = a.address }
+        }
+        return inPrefix ?? preferred ?? usable ?? linkLocal
     }
 
     /// Whether the host has a route to `destination` now (on-link, or a default router).
@@ -472,8 +496,11 @@ extension Host {
     /// one of our prefixes), else the default router.
     func ipv6NextHop(_ destination: IPv6Address) -> IPv6Address? {
         if destination.isLinkLocal { return destination }
-        if v6.addresses.contains(where: { $0.isUsable && $0.origin != .linkLocal && $0.network.contains(destination) }) {
-            return destination
+        let addresses = v6.addresses
+        var i = 0
+        while i < addresses.count {
+            if addresses[i].isUsable, addresses[i].origin != .linkLocal, addresses[i].network.contains(destination) { return destination }
+            i += 1
         }
         return v6.defaultRouter
     }
