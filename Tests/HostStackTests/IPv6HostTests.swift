@@ -181,7 +181,7 @@ struct IPv6HostTests {
         // The later ones come from the link-local address with our link-layer address.
         #expect(rs[2].ip.source == llA && rs[2].message.sourceLinkLayerAddress == macA)
         if rs[0].ip.source.isUnspecified { #expect(rs[0].message.sourceLinkLayerAddress == nil) }
-        // Seeded: another seed, another first delay; the same seed, the same frames.
+        // Seeded: the same seed gives the same frames at the same times.
         let (net2, a2, _) = v6Pair()
         a2.startIPv6(now: net2.now)
         net2.run(for: .seconds(20))
