@@ -67,6 +67,8 @@ public final class Host {
     var random: SeededRandom
     var nextIdentification: UInt16
     var nextEphemeralPort: UInt16
+    /// IPv6 (HostIPv6): idle until `startIPv6`.
+    var v6: HostIPv6State
 
     /// A host with no address. `random` is split per component by stable names, so the same seed
     /// gives the same frames.
@@ -90,6 +92,8 @@ public final class Host {
         // Linux's ephemeral range, 32768–60999.
         nextEphemeralPort = 32768 + UInt16(own.next() % 28232)
         self.random = own
+        // Split last, so the IPv4 components draw exactly what they drew before IPv6 existed.
+        v6 = HostIPv6State(configuration: configuration.ipv6, random: r.split("ipv6"))
     }
 
     // MARK: Driver interface
@@ -102,11 +106,14 @@ public final class Host {
         let ethernet: EthernetHeader
         do { ethernet = try EthernetHeader(parsing: frame) } catch { countDrop(error); return }
         guard ethernet.source != mac else { counters.ownFrames += 1; return }
-        guard ethernet.destination == mac || ethernet.destination.isBroadcast else { counters.notForUs += 1; return }
+        guard ethernet.destination == mac || ethernet.destination.isBroadcast
+                || (ethernet.etherType == .ipv6 && acceptsIPv6Multicast(ethernet.destination))
+        else { counters.notForUs += 1; return }
         guard ethernet.vlan == nil else { counters.unsupported += 1; return }
         switch ethernet.etherType {
         case .arp: receiveARP(frame.slice(from: ethernet.headerLength), now: now)
         case .ipv4: receiveIPv4(frame, now: now)
+        case .ipv6 where v6.started: receiveIPv6(frame, now: now)
         default: counters.unsupported += 1
         }
     }
@@ -130,6 +137,7 @@ public final class Host {
         pollPings(now: now)
         pollFloods(now: now)
         pollTCP(now: now)
+        pollIPv6(now: now)
     }
 
     /// The earliest instant at which `poll` has work; nil when idle.
@@ -139,6 +147,7 @@ public final class Host {
         earliest = Instant.earliest(earliest, dhcp.deadline)
         for session in pings where !session.result.isFinished { earliest = Instant.earliest(earliest, session.nextDeadline()) }
         for flood in floods { earliest = Instant.earliest(earliest, flood.nextDeadline()) }
+        earliest = Instant.earliest(earliest, nextIPv6Deadline())
         return Instant.earliest(earliest, nextTCPDeadline())
     }
 

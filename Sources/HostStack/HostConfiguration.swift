@@ -28,6 +28,8 @@ public struct HostConfiguration: Sendable {
     public var udpInboxLimit = 1024
     /// TCP buffers, timers, options and congestion control.
     public var tcp = TCPConfiguration()
+    /// IPv6 timers and policies (used once `Host.startIPv6` is called).
+    public var ipv6 = HostIPv6Configuration()
     /// Events kept in `Host.events`; later ones are counted in `counters.eventsDropped`.
     public var eventLimit = 10_000
 

@@ -43,7 +43,8 @@ extension Host {
     private func pollPing(_ i: Int, now: Instant) {
         pings[i].expire(now: now)
         while let index = pings[i].dueProbe(now: now) {
-            let delivered = sendEchoRequest(session: pings[i].result, index: index, now: now)
+            let delivered = pings[i].result.targetIPv6.map { sendEchoRequest6(session: pings[i].result, target: $0, index: index, now: now) }
+                ?? sendEchoRequest(session: pings[i].result, index: index, now: now)
             pings[i].markSent(index, at: now, delivered: delivered)
         }
     }

@@ -45,6 +45,8 @@ public struct PingProbe: Equatable, Sendable {
 /// What a ping session saw: ping(8)'s summary and every probe.
 public struct PingResult: Equatable, Sendable, CustomStringConvertible {
     public var target: IPv4Address
+    /// The target of a `ping6` session (then `target` is 0.0.0.0 and `timeToLive` is the hop limit).
+    public var targetIPv6: IPv6Address? = nil
     /// The ICMP identifier of the session's requests.
     public var identifier: UInt16
     /// Probes asked for.
@@ -98,7 +100,8 @@ public struct PingResult: Equatable, Sendable, CustomStringConvertible {
             let frac = String(micro % 1000)
             return "\(micro / 1000).\(String(repeating: "0", count: 3 - frac.count))\(frac)"
         }
-        var s = "--- \(target) ping statistics ---\n\(sent) packets transmitted, \(received) received"
+        let shown = targetIPv6.map { "\($0)" } ?? "\(target)"
+        var s = "--- \(shown) ping statistics ---\n\(sent) packets transmitted, \(received) received"
         if duplicates > 0 { s += ", +\(duplicates) duplicates" }
         if !errors.isEmpty { s += ", +\(errors.count) errors" }
         s += ", \(Int((loss * 100).rounded()))% packet loss"

@@ -47,6 +47,7 @@ public enum ScenarioFeature: String, Sendable, CaseIterable {
     case dhcpAfterStart = "a dhcp action after 0s"
     case udpLatency = "a udp flow's one-way latency"
     case pingErrors = "ICMP errors counted by ping"
+    case ipv6Hosts = "IPv6 hosts (ipv6:) and IPv6 pings (family: ipv6)"
 }
 
 /// Where in the file a feature was used.
@@ -89,6 +90,7 @@ public struct BackendCapabilities: Sendable {
                 (.wanLink, "WAN links are wired by the sim backend only so far"),
                 (.linkCapture, "captures on a link's wire are recorded by the sim backend only so far; capture at a bridge segment"),
                 (.replayIntoWAN, "WAN links are wired by the sim backend only so far"),
+                (.ipv6Hosts, "IPv6 in netns hosts is not wired yet (ping -6 to a link-local needs %iface); use the sim backend"),
             ]
             return BackendCapabilities(backend: .netns, unsupported: reasons.map(\.0), reasons: reasons)
         case .qemu:
@@ -110,6 +112,7 @@ public struct BackendCapabilities: Sendable {
                 (.pingErrors, "busybox ping ignores ICMP errors; check them in a capture (icmp[icmptype] = icmp-timxceed)"),
                 (.release, boot + "; its DHCP client runs from boot to power-off"),
                 (.dhcpAfterStart, boot + "; it takes its lease while booting (write at: 0s)"),
+                (.ipv6Hosts, "the test guest's IPv6 is not wired into the qemu backend yet; use the sim backend"),
             ]
             return BackendCapabilities(backend: .qemu, unsupported: reasons.map(\.0), reasons: reasons)
         }

@@ -47,10 +47,13 @@ public struct HostNode: Equatable, Sendable {
     public var address: HostAddressing
     /// The NIC's MTU; nil takes the host's default (1500).
     public var mtu: Int?
+    /// IPv6 (`ipv6:`); nil: the host speaks no IPv6 and sends none.
+    public var ipv6: HostIPv6Addressing?
 
-    public init(attachment: BridgeSegment, mac: MACAddress, macIsExplicit: Bool, address: HostAddressing, mtu: Int? = nil) {
+    public init(attachment: BridgeSegment, mac: MACAddress, macIsExplicit: Bool, address: HostAddressing, mtu: Int? = nil,
+                ipv6: HostIPv6Addressing? = nil) {
         self.attachment = attachment; self.mac = mac; self.macIsExplicit = macIsExplicit
-        self.address = address; self.mtu = mtu
+        self.address = address; self.mtu = mtu; self.ipv6 = ipv6
     }
 
     /// A MAC derived from a node's name: QEMU's 52:54:00 prefix (what the qemu backend gives the
@@ -61,6 +64,15 @@ public struct HostNode: Equatable, Sendable {
         let low = (hash ^ (hash >> 24) ^ (hash >> 48)) & 0xFF_FFFF
         return MACAddress(rawValue: 0x5254_0000_0000 | low)
     }
+}
+
+/// How a host gets its IPv6 addresses. Both form the link-local address (fe80::/64 + the MAC's
+/// modified EUI-64 id) with DAD, and send router solicitations.
+public enum HostIPv6Addressing: Equatable, Sendable {
+    /// Link-local, and SLAAC addresses from router advertisements.
+    case auto
+    /// Link-local, and this address (after DAD).
+    case `static`(IPv6Network)
 }
 
 /// How a host gets its address.

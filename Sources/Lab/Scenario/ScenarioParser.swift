@@ -102,6 +102,7 @@ private struct PendingHost {
     var macIsExplicit: Bool
     var address: HostAddressing
     var mtu: Int?
+    var ipv6: HostIPv6Addressing? = nil
 }
 
 struct ScenarioParser {
@@ -308,7 +309,7 @@ struct ScenarioParser {
     }
 
     mutating func parseHost(name: String, _ v: YAMLValue) throws(ConfigError) {
-        let m = try v.mapping(allowed: ["kind", "attach", "mac", "address", "gateway", "mtu"])
+        let m = try v.mapping(allowed: ["kind", "attach", "mac", "address", "gateway", "mtu", "ipv6"])
         var attach: (BridgeSegment, YAMLValue)?
         if let a = m["attach"] { attach = (try segmentReference(a, role: "attach"), a) }
         var mac = HostNode.derivedMAC(for: name)
@@ -338,9 +339,22 @@ struct ScenarioParser {
         }
         var mtu: Int?
         if let mv = m["mtu"] { mtu = try mv.int(in: 576...65535); use(.hostMTU, at: mv) }
+        let ipv6 = try m["ipv6"].map { (iv) throws(ConfigError) in try ipv6Addressing(iv) }
         hostIndex[name] = hosts.count
         hosts.append(PendingHost(name: name, value: v, attach: attach.map { (segment: $0.0, value: $0.1) },
-                                 mac: mac, macIsExplicit: explicit, address: address, mtu: mtu))
+                                 mac: mac, macIsExplicit: explicit, address: address, mtu: mtu, ipv6: ipv6))
+    }
+
+    /// `ipv6: auto` (link-local + SLAAC) or `ipv6: fd00::5/64` (link-local + that address).
+    mutating func ipv6Addressing(_ v: YAMLValue) throws(ConfigError) -> HostIPv6Addressing {
+        use(.ipv6Hosts, at: v)
+        let text = try v.string()
+        if text == "auto" { return .auto }
+        guard text.contains("/"), let network = IPv6Network(text), !network.address.isMulticast, !network.address.isUnspecified else {
+            throw v.error("'\(text)' is not auto or an IPv6 address with a prefix length",
+                          fix: "write ipv6: auto (link-local + SLAAC) or ipv6: fd00::5/64")
+        }
+        return .static(network)
     }
 
     /// Resolves "br0" (its first segment) or "br0.lan2" to a bridge segment.
@@ -558,7 +572,7 @@ struct ScenarioParser {
                                    fix: "add attach: <bridge> (or <bridge>.<segment>), or a link between it and a bridge")
         }
         return HostNode(attachment: attachment, mac: host.mac, macIsExplicit: host.macIsExplicit,
-                        address: host.address, mtu: host.mtu)
+                        address: host.address, mtu: host.mtu, ipv6: host.ipv6)
     }
 
     func resolve(_ path: String) -> String {
@@ -613,7 +627,7 @@ struct ScenarioParser {
     static func entryKeys(_ kind: ActionKind) -> [String] {
         switch kind {
         case .dhcp, .release: ["node"]
-        case .ping: ["node", "to", "count", "interval", "size", "ttl", "timeout"]
+        case .ping: ["node", "to", "count", "interval", "size", "ttl", "timeout", "family"]
         case .udp: ["node", "to", "port", "rate", "size", "duration"]
         case .tcp: ["node", "to", "port", "bytes", "duration", "streams", "reverse", "congestion"]
         case .linkDown, .linkUp: ["link"]
@@ -750,6 +764,15 @@ struct ScenarioParser {
             if let v = m["interval"] { p.interval = try v.duration() }
             if let v = m["size"] { p.size = try v.int(in: 0...65507) }
             if let v = m["ttl"] { p.ttl = try v.int(in: 1...255); use(.pingTTL, at: v) }
+            if let v = m["family"] {
+                switch try v.string() {
+                case "ipv4": p.ipv6 = false
+                case "ipv6":
+                    p.ipv6 = true; use(.ipv6Hosts, at: v)
+                    if case .address = p.to { throw v.error("family: ipv6 pings a host by name, not an IPv4 address", fix: "write to: <host name>") }
+                default: throw v.error("family must be ipv4 or ipv6", fix: "write family: ipv6 to ping the target's IPv6 address")
+                }
+            }
             if let v = m["timeout"] {
                 p.timeout = try v.duration()
                 guard p.timeout > .zero else { throw v.error("a timeout of zero loses every reply", fix: "write e.g. timeout: 1s") }

@@ -133,6 +133,9 @@ public struct PingAction: Equatable, Sendable {
     public var ttl: Int?
     /// How long each probe waits for its reply.
     public var timeout: Duration = .seconds(1)
+    /// `family: ipv6`: ping the target host's IPv6 address (its SLAAC/static one if the sender has
+    /// a route to it, else its link-local), with ICMPv6; `ttl` is then the hop limit.
+    public var ipv6 = false
 
     public init(node: String, to: TrafficTarget) { self.node = node; self.to = to }
 }

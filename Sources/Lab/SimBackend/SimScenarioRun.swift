@@ -115,6 +115,11 @@ final class SimScenarioRun: ReplayingRun {
     /// does not start itself.
     private func prepareHosts() {
         for h in topology.hosts {
+            switch h.spec.ipv6 {
+            case nil: break
+            case .auto: h.guest.withHost { host, now in host.startIPv6(now: now) }
+            case .static(let network): h.guest.withHost { host, now in host.addIPv6Address(network, now: now) }
+            }
             switch h.spec.address {
             case .static(let network, let gateway):
                 h.guest.withHost { host, now in host.configureStatic(address: network, gateway: gateway, now: now) }
@@ -175,6 +180,24 @@ final class SimScenarioRun: ReplayingRun {
             note("\(name): \(node) releases its lease")
             guest(node).withHost { host, now in host.releaseDHCP(now: now) }
             complete(i)
+        case .ping(let p) where p.ipv6:
+            // family: ipv6 — the target host's global address if the sender has a route to it (an
+            // address in its prefix, or a default router), else its link-local address.
+            guard case .node(let target, _) = p.to, let peer = topology.host(named: target) else {
+                return notStarted(i, "\(p.to) is not a host (family: ipv6) at \(Format.time(now))")
+            }
+            let sender = guest(p.node).host
+            let global = peer.guest.host.ipv6GlobalAddress.flatMap { sender.ipv6Reaches($0) ? $0 : nil }
+            guard let address = global ?? peer.guest.host.ipv6LinkLocal else {
+                return notStarted(i, "\(target) has no usable IPv6 address (ipv6: missing, DAD pending or failed) at \(Format.time(now))")
+            }
+            note("\(name): \(p.node) pings \(target) at \(address), \(p.count) × \(Format.duration(p.interval))")
+            let id = guest(p.node).withHost { host, now in
+                host.ping6(address, count: p.count, interval: p.interval, size: p.size, timeout: p.timeout,
+                           hopLimit: p.ttl.map { UInt8($0) }, now: now)
+            }
+            handles[i] = .ping(host: p.node, id, interval: p.interval)
+            watch(i, on: p.node)
         case .ping(let p):
             let (address, what) = topology.resolve(p.to, from: p.node)
             guard let address else { return notStarted(i, "\(what) at \(Format.time(now))") }
@@ -534,6 +557,10 @@ final class SimScenarioRun: ReplayingRun {
             rows += [.init("nic.transmitted", nic.transmitted), .init("nic.received", nic.received), .init("nic.kicks", nic.kicks),
                      .init("nic.notifications", nic.notifications)]
             if nic.transmitRingFull > 0 { rows.append(.init("nic.transmitRingFull", nic.transmitRingFull)) }
+            // IPv6 hosts only (ipv6:), so IPv4-only reports are unchanged.
+            if h.guest.host.ipv6Started {
+                rows += h.guest.host.ipv6Counters.fields.filter { $0.value != 0 }.map { CounterTable.Row("ipv6.\($0.name)", $0.value) }
+            }
             tables.append(CounterTable(title: "host \(h.name)", rows: rows))
         }
         for b in topology.bridges { tables += CounterTable.ports(of: b.bridge, named: b.name) }
