@@ -185,6 +185,22 @@ struct BenchTunnel: ParsableCommand {
         Needs root, iperf3, wireguard-go and wireguard-tools.
         """)
 
+    @OptionGroup var options: TunnelBenchOptions
+
+    func run() throws {
+        let rows = try options.measure("tunnel", mtus: 576...65000, cannotRun: TunnelBenchmark.cannotRun(), TunnelBenchmark.run)
+        var md = "| MTU | veth Gbit/s | wireguard-go ⇄ wireguard-go Gbit/s | sluice ⇄ sluice Gbit/s | sluice / wireguard-go |\n|---|---|---|---|---|\n"
+        for r in rows {
+            md += String(format: "| %d | %.2f | %.2f | %.2f | %@ |\n", r.mtu, r.vethGbps, r.wireguardGoGbps, r.sluiceGbps,
+                         r.ratio.map { String(format: "%.2f×", $0) } ?? "n/a")
+        }
+        print(md, terminator: "")
+        if let markdown = options.markdown { try md.write(toFile: markdown, atomically: true, encoding: .utf8) }
+    }
+}
+
+/// What `sluice bench tunnel` and `sluice bench mesh` share: MTUs, seconds and rounds of iperf3, a Markdown copy.
+struct TunnelBenchOptions: ParsableArguments {
     @Option(name: .long, help: "Tunnel MTUs, comma-separated.")
     var mtus: String = "1420,8920"
 
@@ -197,32 +213,24 @@ struct BenchTunnel: ParsableCommand {
     @Option(name: .long, help: "Also write the table as Markdown to this file.")
     var markdown: String?
 
-    func run() throws {
-        let list = try commaSeparatedIntegers(mtus, in: 576...65000, naming: "MTU")
+    /// Checks the options, says why the benchmark cannot run here (exit 2) or failed (exit 1), and runs it.
+    func measure<Row>(_ name: String, mtus range: ClosedRange<Int>, cannotRun: String?,
+                      _ run: ([Int], Int, Int, String, (String) -> Void) throws -> [Row]) throws -> [Row] {
+        let list = try commaSeparatedIntegers(mtus, in: range, naming: "MTU")
         guard (1...600).contains(seconds), (1...10).contains(rounds) else { throw ValidationError("--seconds 1...600, --rounds 1...10") }
-        if let why = TunnelBenchmark.cannotRun() {
-            FileHandle.standardError.write(Data("sluice bench tunnel: cannot run: \(why)\n".utf8))
+        if let why = cannotRun {
+            FileHandle.standardError.write(Data("sluice bench \(name): cannot run: \(why)\n".utf8))
             throw ExitCode(2)
         }
         #if DEBUG
         print("note: this is a debug build; build with -c release for meaningful numbers")
         #endif
-        let rows: [TunnelBenchmarkRow]
         do {
-            rows = try TunnelBenchmark.run(mtus: list, seconds: seconds, rounds: rounds, sluice: CommandLine.selfExecutable) {
-                FileHandle.standardError.write(Data("… \($0)\n".utf8))
-            }
+            return try run(list, seconds, rounds, CommandLine.selfExecutable) { FileHandle.standardError.write(Data("… \($0)\n".utf8)) }
         } catch {
-            FileHandle.standardError.write(Data("sluice bench tunnel: \(error)\n".utf8))
+            FileHandle.standardError.write(Data("sluice bench \(name): \(error)\n".utf8))
             throw ExitCode(1)
         }
-        var md = "| MTU | veth Gbit/s | wireguard-go ⇄ wireguard-go Gbit/s | sluice ⇄ sluice Gbit/s | sluice / wireguard-go |\n|---|---|---|---|---|\n"
-        for r in rows {
-            md += String(format: "| %d | %.2f | %.2f | %.2f | %@ |\n", r.mtu, r.vethGbps, r.wireguardGoGbps, r.sluiceGbps,
-                         r.ratio.map { String(format: "%.2f×", $0) } ?? "n/a")
-        }
-        print(md, terminator: "")
-        if let markdown { try md.write(toFile: markdown, atomically: true, encoding: .utf8) }
     }
 }
 
@@ -239,37 +247,10 @@ struct BenchMesh: ParsableCommand {
         `sluice bench tunnel`). Ratios are to sluice WireGuard. Needs root, iperf3, nftables.
         """)
 
-    @Option(name: .long, help: "Tunnel MTUs, comma-separated.")
-    var mtus: String = "1420,8920"
-
-    @Option(name: .long, help: "Seconds of iperf3 per measurement.")
-    var seconds: Int = 10
-
-    @Option(name: .long, help: "Measurements per row; the best counts.")
-    var rounds: Int = 2
-
-    @Option(name: .long, help: "Also write the table as Markdown to this file.")
-    var markdown: String?
+    @OptionGroup var options: TunnelBenchOptions
 
     func run() throws {
-        let list = try commaSeparatedIntegers(mtus, in: 576...9000, naming: "MTU")
-        guard (1...600).contains(seconds), (1...10).contains(rounds) else { throw ValidationError("--seconds 1...600, --rounds 1...10") }
-        if let why = MeshBenchmark.cannotRun() {
-            FileHandle.standardError.write(Data("sluice bench mesh: cannot run: \(why)\n".utf8))
-            throw ExitCode(2)
-        }
-        #if DEBUG
-        print("note: this is a debug build; build with -c release for meaningful numbers")
-        #endif
-        let rows: [MeshBenchmarkRow]
-        do {
-            rows = try MeshBenchmark.run(mtus: list, seconds: seconds, rounds: rounds, sluice: CommandLine.selfExecutable) {
-                FileHandle.standardError.write(Data("… \($0)\n".utf8))
-            }
-        } catch {
-            FileHandle.standardError.write(Data("sluice bench mesh: \(error)\n".utf8))
-            throw ExitCode(1)
-        }
+        let rows = try options.measure("mesh", mtus: 576...9000, cannotRun: MeshBenchmark.cannotRun(), MeshBenchmark.run)
         func ratio(_ r: Double?) -> String { r.map { String(format: "%.0f %%", $0 * 100) } ?? "n/a" }
         var md = "| MTU | sluice wg Gbit/s | mesh direct Gbit/s | mesh via relay Gbit/s | direct / wg (≥ 95 %) | relay / wg (≥ 45 %) |\n"
             + "|---|---|---|---|---|---|\n"
@@ -278,7 +259,7 @@ struct BenchMesh: ParsableCommand {
                 + "\(ratio(r.directRatio)) | \(ratio(r.relayedRatio)) |\n"
         }
         print(md, terminator: "")
-        if let markdown { try md.write(toFile: markdown, atomically: true, encoding: .utf8) }
+        if let markdown = options.markdown { try md.write(toFile: markdown, atomically: true, encoding: .utf8) }
     }
 }
 
