@@ -12,8 +12,10 @@ struct MeshCommand: ParsableCommand {
         abstract: "The sluice mesh: identities (certificates) and the node agent. See docs/mesh.md.",
         subcommands: [CA.self, Up.self, Status.self, Invite.self, Join.self, Approve.self])
 
+    /// Writes `sluice mesh [ca] COMMAND: text` (the CA's commands sit under `ca`) and gives the exit code.
     static func fail(_ command: String, _ text: String, code: Int32 = 2) -> ExitCode {
-        FileHandle.standardError.write(Data("sluice mesh ca \(command): \(text)\n".utf8))
+        let path = ["invite", "join", "approve"].contains(command) ? command : "ca \(command)"
+        FileHandle.standardError.write(Data("sluice mesh \(path): \(text)\n".utf8))
         return ExitCode(code)
     }
 
