@@ -7,17 +7,11 @@ extension UDPHeader {
     /// checksum is mandatory: RFC 8200 §8.1, "IPv6 receivers must discard UDP packets containing
     /// a zero checksum". The length field must fit the buffer; bytes past it are ignored.
     @inlinable public init(parsing datagram: UnsafeRawBufferPointer, source: IPv6Address, destination: IPv6Address) throws(WireError) {
-        try datagram.require(UDPConstants.headerLength)
-        self.init(sourcePort: datagram.u16(0), destinationPort: datagram.u16(2))
-        length = datagram.u16(4)
-        checksum = datagram.u16(6)
-        guard Int(length) >= UDPConstants.headerLength else { throw WireError.badLength }
-        guard Int(length) <= datagram.count else { throw WireError.truncated(needed: Int(length), have: datagram.count) }
+        try self.init(parsingFieldsOf: datagram)
         guard checksum != 0 else { throw WireError.malformed("UDP over IPv6 without a checksum") }
         var sum = InternetChecksum()
         sum.addPseudoHeader(source: source, destination: destination, nextHeader: .udp, length: Int(length))
-        sum.add(datagram.slice(0..<Int(length)))
-        guard sum.value == 0 else { throw WireError.badChecksum }
+        try verifyChecksum(of: datagram, startingWith: sum)
     }
 
     /// Writes header and `payload` (copied; it may overlap `datagram`) for IPv6, with the length
@@ -37,20 +31,11 @@ extension UDPHeader {
         into datagram: UnsafeMutableRawBufferPointer, payloadLength: Int,
         source: IPv6Address, destination: IPv6Address
     ) throws(WireError) -> Int {
-        let total = UDPConstants.headerLength + payloadLength
-        guard payloadLength >= 0, total <= Int(UInt16.max) else { throw WireError.badLength }
-        try datagram.requireSpace(total)
-        datagram.setU16(0, sourcePort)
-        datagram.setU16(2, destinationPort)
-        datagram.setU16(4, UInt16(total))
-        datagram.setU16(6, 0)
-        var sum = InternetChecksum()
-        sum.addPseudoHeader(source: source, destination: destination, nextHeader: .udp, length: total)
-        sum.add(UnsafeRawBufferPointer(datagram.slice(0..<total)))
-        // RFC 8200 §8.1: "if that computation yields a result of zero, it must be changed to hex FFFF".
-        let c = sum.value
-        datagram.setU16(6, c == 0 ? 0xFFFF : c)
-        return total
+        try emit(into: datagram, payloadLength: payloadLength) { total in
+            var sum = InternetChecksum()
+            sum.addPseudoHeader(source: source, destination: destination, nextHeader: .udp, length: total)
+            return sum
+        }
     }
 }
 

@@ -32,6 +32,17 @@ public struct UDPHeader: Hashable, Sendable {
     /// checksum must verify ("An all zero transmitted checksum value means that the transmitter
     /// generated no checksum").
     @inlinable public init(parsing datagram: UnsafeRawBufferPointer, source: IPv4Address, destination: IPv4Address) throws(WireError) {
+        try self.init(parsingFieldsOf: datagram)
+        if checksum != 0 {
+            var sum = InternetChecksum()
+            sum.addPseudoHeader(source: source, destination: destination, protocol: .udp, length: Int(length))
+            try verifyChecksum(of: datagram, startingWith: sum)
+        }
+    }
+
+    /// The ports, length and checksum field of the datagram at the start of `datagram`, the length
+    /// checked against the buffer (the part both IP versions share).
+    @inlinable init(parsingFieldsOf datagram: UnsafeRawBufferPointer) throws(WireError) {
         try datagram.require(UDPConstants.headerLength)
         sourcePort = datagram.u16(0)
         destinationPort = datagram.u16(2)
@@ -40,12 +51,14 @@ public struct UDPHeader: Hashable, Sendable {
         // "Length is the length in octets of this user datagram including this header and the data."
         guard Int(length) >= UDPConstants.headerLength else { throw WireError.badLength }
         guard Int(length) <= datagram.count else { throw WireError.truncated(needed: Int(length), have: datagram.count) }
-        if checksum != 0 {
-            var sum = InternetChecksum()
-            sum.addPseudoHeader(source: source, destination: destination, protocol: .udp, length: Int(length))
-            sum.add(datagram.slice(0..<Int(length)))
-            guard sum.value == 0 else { throw WireError.badChecksum }
-        }
+    }
+
+    /// Checks the checksum of the `length` octets of `datagram`, `pseudoHeader` holding the sum of
+    /// the IP version's pseudo-header.
+    @inlinable func verifyChecksum(of datagram: UnsafeRawBufferPointer, startingWith pseudoHeader: InternetChecksum) throws(WireError) {
+        var sum = pseudoHeader
+        sum.add(datagram.slice(0..<Int(length)))
+        guard sum.value == 0 else { throw WireError.badChecksum }
     }
 
     /// Writes header and `payload` (copied; it may overlap `datagram`), with the length and the
@@ -65,17 +78,30 @@ public struct UDPHeader: Hashable, Sendable {
         into datagram: UnsafeMutableRawBufferPointer, payloadLength: Int,
         source: IPv4Address, destination: IPv4Address
     ) throws(WireError) -> Int {
+        try emit(into: datagram, payloadLength: payloadLength) { total in
+            var sum = InternetChecksum()
+            sum.addPseudoHeader(source: source, destination: destination, protocol: .udp, length: total)
+            return sum
+        }
+    }
+
+    /// Writes the header in front of `payloadLength` octets already at offset 8, the checksum
+    /// starting from `pseudoHeader(total length)` (the IP version's pseudo-header); returns the
+    /// datagram length.
+    @inlinable func emit(
+        into datagram: UnsafeMutableRawBufferPointer, payloadLength: Int, pseudoHeader: (Int) -> InternetChecksum
+    ) throws(WireError) -> Int {
         let total = UDPConstants.headerLength + payloadLength
-        guard total <= Int(UInt16.max) else { throw WireError.badLength }
+        guard payloadLength >= 0, total <= Int(UInt16.max) else { throw WireError.badLength }
         try datagram.requireSpace(total)
         datagram.setU16(0, sourcePort)
         datagram.setU16(2, destinationPort)
         datagram.setU16(4, UInt16(total))
         datagram.setU16(6, 0)
-        var sum = InternetChecksum()
-        sum.addPseudoHeader(source: source, destination: destination, protocol: .udp, length: total)
+        var sum = pseudoHeader(total)
         sum.add(UnsafeRawBufferPointer(datagram.slice(0..<total)))
-        // RFC 768: "If the computed checksum is zero, it is transmitted as all ones".
+        // RFC 768: "If the computed checksum is zero, it is transmitted as all ones" (and RFC 8200 §8.1
+        // for IPv6: "it must be changed to hex FFFF").
         let c = sum.value
         datagram.setU16(6, c == 0 ? 0xFFFF : c)
         return total
