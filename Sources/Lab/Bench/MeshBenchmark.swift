@@ -167,26 +167,7 @@ final class MeshTrio {
 
     /// Gbit/s received by an iperf3 server on b's overlay address, from a client in a, over `seconds`.
     func iperf3(seconds: Int) throws(RealBackendError) -> Double {
-        let target = Self.overlay["b"]!
-        let server = try Subprocess(nodes["b"]!.command(["iperf3", "-s", "-1", "-B", target]))
-        defer { server.stop() }
-        var output = ""
-        for _ in 0..<25 {
-            usleep(200_000)
-            let client = try Subprocess(nodes["a"]!.command(["iperf3", "-c", target, "-t", "\(seconds)", "-J"]))
-            guard client.wait(timeout: .seconds(Int64(seconds) + 30)) else {
-                client.stop(SIGKILL)
-                throw RealBackendError("iperf3 to \(target) did not finish")
-            }
-            output = client.output
-            if client.exitCode == 0 { break }
-        }
-        guard let json = try? JSONSerialization.jsonObject(with: Data(output.utf8)) as? [String: Any],
-              let end = json["end"] as? [String: Any], let received = end["sum_received"] as? [String: Any],
-              let bps = received["bits_per_second"] as? Double else {
-            throw RealBackendError("iperf3 to \(target) printed no result: \(output.suffix(500))")
-        }
-        return bps / 1e9
+        try TunnelBenchmark.iperf3(from: nodes["a"]!, to: nodes["b"]!, at: Self.overlay["b"]!, seconds: seconds)
     }
 
     func tearDown() {

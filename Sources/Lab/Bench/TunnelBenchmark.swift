@@ -158,25 +158,7 @@ final class TunnelPair {
 
     /// Gbit/s received by an iperf3 server at `target` in b, from a client in a, over `seconds`.
     func iperf3(to target: String, seconds: Int) throws(RealBackendError) -> Double {
-        let server = try Subprocess(b.command(["iperf3", "-s", "-1", "-B", target]))
-        defer { server.stop() }
-        var output = ""
-        for _ in 0..<25 {   // until the server listens
-            usleep(200_000)
-            let client = try Subprocess(a.command(["iperf3", "-c", target, "-t", "\(seconds)", "-J"]))
-            guard client.wait(timeout: .seconds(Int64(seconds) + 30)) else {
-                client.stop(SIGKILL)
-                throw RealBackendError("iperf3 to \(target) did not finish")
-            }
-            output = client.output
-            if client.exitCode == 0 { break }
-        }
-        guard let json = try? JSONSerialization.jsonObject(with: Data(output.utf8)) as? [String: Any],
-              let end = json["end"] as? [String: Any], let received = end["sum_received"] as? [String: Any],
-              let bps = received["bits_per_second"] as? Double else {
-            throw RealBackendError("iperf3 to \(target) printed no result: \(output.suffix(500))")
-        }
-        return bps / 1e9
+        try TunnelBenchmark.iperf3(from: a, to: b, at: target, seconds: seconds)
     }
 
     func tearDown() {
@@ -201,5 +183,32 @@ final class TunnelPair {
             usleep(100_000)
         }
         throw RealBackendError("\(what) did not come up within 10 s")
+    }
+}
+
+extension TunnelBenchmark {
+    /// Gbit/s received by an iperf3 server at `target` in `server`'s namespace, from a client in `client`'s, over
+    /// `seconds` (the client retries while the server starts listening). `sluice bench tunnel` and `sluice bench mesh`.
+    static func iperf3(from client: NetworkNamespace, to server: NetworkNamespace, at target: String,
+                       seconds: Int) throws(RealBackendError) -> Double {
+        let listener = try Subprocess(server.command(["iperf3", "-s", "-1", "-B", target]))
+        defer { listener.stop() }
+        var output = ""
+        for _ in 0..<25 {   // until the server listens
+            usleep(200_000)
+            let run = try Subprocess(client.command(["iperf3", "-c", target, "-t", "\(seconds)", "-J"]))
+            guard run.wait(timeout: .seconds(Int64(seconds) + 30)) else {
+                run.stop(SIGKILL)
+                throw RealBackendError("iperf3 to \(target) did not finish")
+            }
+            output = run.output
+            if run.exitCode == 0 { break }
+        }
+        guard let json = try? JSONSerialization.jsonObject(with: Data(output.utf8)) as? [String: Any],
+              let end = json["end"] as? [String: Any], let received = end["sum_received"] as? [String: Any],
+              let bps = received["bits_per_second"] as? Double else {
+            throw RealBackendError("iperf3 to \(target) printed no result: \(output.suffix(500))")
+        }
+        return bps / 1e9
     }
 }
